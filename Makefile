@@ -1,0 +1,49 @@
+# chuishao — `make help` lists the targets.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+# uv comes from PyPI into .tools/ when it is not already on PATH.
+UV := $(or $(shell command -v uv 2>/dev/null),$(CURDIR)/.tools/bin/uv)
+export UV_PYTHON_DOWNLOADS ?= never
+export UV_PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
+RUN := $(UV) run --locked
+
+.PHONY: help sync run test lint format schemas up down clean
+
+help: ## Show this help
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+$(CURDIR)/.tools/bin/uv:
+	python3 -m venv $(CURDIR)/.tools
+	$(CURDIR)/.tools/bin/pip install --quiet --disable-pip-version-check "uv>=0.8,<0.14"
+
+sync: $(UV) ## Install every package and dev tool into .venv (from uv.lock)
+	$(UV) sync --locked --all-packages
+
+run: sync ## Run the whole system locally: embedded nats-server + redis-server + 4 services
+	$(RUN) chuishao-stack run
+
+test: sync ## Run the test suite against real nats-server and redis-server
+	$(RUN) pytest
+
+lint: sync ## ruff (lint + format check) and mypy --strict
+	$(RUN) ruff check .
+	$(RUN) ruff format --check .
+	$(RUN) mypy libs/*/src services/*/src tools/*/src scripts
+
+format: sync ## Apply ruff's fixes and formatting
+	$(RUN) ruff check --fix .
+	$(RUN) ruff format .
+
+schemas: sync ## Regenerate the published JSON Schemas and AsyncAPI document
+	$(RUN) python scripts/generate_schemas.py
+
+up: ## Run the system in containers (needs a Docker engine)
+	docker compose up --build -d
+	@echo "intake: http://127.0.0.1:8080/docs"
+
+down: ## Stop the containers (data volumes are kept)
+	docker compose down
+
+clean: ## Remove local data (.data/) — tickets are lost
+	rm -rf .data

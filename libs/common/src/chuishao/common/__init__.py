@@ -1,0 +1,1 @@
+"""The chuishao contract: events, commands, subjects, streams, settings, logging, clients."""

@@ -1,0 +1,51 @@
+"""A NATS broker with the project's delivery policy, and durable pull subscribers."""
+
+import logging
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
+
+import structlog
+from faststream.nats import JStream, NatsBroker, PullSub
+
+from chuishao.common import compat
+from chuishao.common.delivery import DeliveryPolicy
+from chuishao.common.settings import ServiceSettings
+from chuishao.common.streams import ConsumerSpec
+
+
+def make_broker(settings: ServiceSettings, logger: structlog.stdlib.BoundLogger) -> NatsBroker:
+    compat.apply()
+    broker: NatsBroker
+
+    def current() -> NatsBroker:
+        return broker
+
+    broker = NatsBroker(
+        settings.nats_url,
+        logger=logger,
+        # FastStream logs every message received and processed; that is debug detail.
+        log_level=logging.DEBUG,
+        middlewares=[DeliveryPolicy.factory(current)],
+        graceful_timeout=10.0,
+        # Keep trying through a nats-server restart instead of exiting.
+        max_reconnect_attempts=-1,
+        reconnect_time_wait=1,
+    )
+    return broker
+
+
+Handler = TypeVar("Handler", bound=Callable[..., Any])
+
+
+def durable_subscriber(
+    broker: NatsBroker, spec: ConsumerSpec, *, batch_size: int = 64
+) -> Callable[[Handler], Handler]:
+    """The subscriber decorator for a consumer defined in chuishao.common.streams."""
+    subscriber = broker.subscriber(
+        spec.filter_subjects[0],
+        stream=JStream(spec.stream, declare=False),
+        durable=spec.name,
+        config=spec.config(),
+        pull_sub=PullSub(batch_size=batch_size, timeout=1.0),
+    )
+    return cast("Callable[[Handler], Handler]", subscriber)

@@ -1,0 +1,123 @@
+"""The delivery policy every durable consumer runs under.
+
+FastStream's default terminates a message the first time its handler raises, so it is
+never retried. Here instead:
+- a message that can never be handled (bad JSON, fails validation, `PoisonMessage`)
+  goes to the dead-letter stream at once, with the reason, and is terminated;
+- any other failure is retried with back-off until the consumer's `max_deliver`, then
+  dead-lettered the same way;
+- if the dead letter itself cannot be stored, the message is retried, never dropped.
+"""
+
+import json
+from collections.abc import Callable
+from types import TracebackType
+from typing import Any
+
+import structlog
+from faststream import BaseMiddleware
+from faststream._internal.context.repository import ContextRepo
+from faststream.exceptions import HandlerException, NackMessage, RejectMessage
+from faststream.nats import NatsBroker
+from nats.aio.msg import Msg
+from pydantic import ValidationError
+
+from chuishao.common import subjects
+from chuishao.common.publishing import CORRELATION_HEADER, TICKET_HEADER
+from chuishao.common.streams import CONSUMERS
+
+log = structlog.get_logger()
+
+REASON_HEADER = "Chuishao-Dead-Reason"
+ERROR_HEADER = "Chuishao-Dead-Error"
+SUBJECT_HEADER = "Chuishao-Dead-Subject"
+STREAM_HEADER = "Chuishao-Dead-Stream"
+SEQUENCE_HEADER = "Chuishao-Dead-Sequence"
+DELIVERIES_HEADER = "Chuishao-Dead-Deliveries"
+
+
+class PoisonMessage(Exception):
+    """Raised by a handler for a message that no retry can ever make acceptable."""
+
+
+POISON = (PoisonMessage, ValidationError, json.JSONDecodeError, UnicodeDecodeError)
+
+
+async def dead_letter(broker: NatsBroker, msg: Msg, *, reason: str, error: str) -> None:
+    meta = msg.metadata
+    headers = {key: value for key, value in (msg.headers or {}).items() if key != "Nats-Msg-Id"}
+    headers |= {
+        "Nats-Msg-Id": f"dlq:{meta.consumer}:{meta.sequence.stream}",
+        REASON_HEADER: reason,
+        ERROR_HEADER: error[:1000],
+        SUBJECT_HEADER: msg.subject,
+        STREAM_HEADER: meta.stream,
+        SEQUENCE_HEADER: str(meta.sequence.stream),
+        DELIVERIES_HEADER: str(meta.num_delivered),
+    }
+    await broker.connection.jetstream().publish(
+        subjects.dead_letter(meta.consumer or "unknown"), msg.data, headers=headers, timeout=5
+    )
+
+
+class DeliveryPolicy(BaseMiddleware):
+    def __init__(self, msg: Any, /, *, context: ContextRepo, broker: NatsBroker) -> None:
+        super().__init__(msg, context=context)
+        self.broker = broker
+
+    @classmethod
+    def factory(cls, broker_ref: Callable[[], NatsBroker]) -> Callable[..., "DeliveryPolicy"]:
+        def make(msg: Any, /, *, context: ContextRepo) -> DeliveryPolicy:
+            return cls(msg, context=context, broker=broker_ref())
+
+        return make
+
+    async def on_receive(self) -> None:
+        headers = getattr(self.msg, "headers", None) or {}
+        structlog.contextvars.bind_contextvars(
+            ticket_id=headers.get(TICKET_HEADER), correlation_id=headers.get(CORRELATION_HEADER)
+        )
+
+    async def after_processed(
+        self,
+        exc_type: type[BaseException] | None = None,
+        exc_val: BaseException | None = None,
+        exc_tb: TracebackType | None = None,
+    ) -> bool | None:
+        structlog.contextvars.unbind_contextvars("ticket_id", "correlation_id")
+        if not isinstance(exc_val, Exception) or isinstance(exc_val, HandlerException):
+            return False
+        msg = self.msg
+        if not isinstance(msg, Msg) or not msg.reply.startswith("$JS.ACK"):
+            return False  # core NATS request: FastStream's own error reply applies
+        meta = msg.metadata
+        spec = CONSUMERS.get(meta.consumer or "")
+        max_deliver = spec.max_deliver if spec else 1
+        error = f"{type(exc_val).__name__}: {exc_val}"
+        if isinstance(exc_val, POISON):
+            reason = "unprocessable"
+        elif meta.num_delivered >= max_deliver:
+            reason = "retries_exhausted"
+        else:
+            delay = spec.retry_delay(meta.num_delivered) if spec else 1.0
+            log.warning(
+                "handler_failed_will_retry",
+                error=error,
+                delay_s=delay,
+                delivered=meta.num_delivered,
+                subject=msg.subject,
+            )
+            raise NackMessage(delay=delay) from exc_val
+        try:
+            await dead_letter(self.broker, msg, reason=reason, error=error)
+        except Exception as publish_error:
+            log.error("dead_letter_failed", error=repr(publish_error), subject=msg.subject)
+            raise NackMessage(delay=5.0) from exc_val
+        log.error(
+            "dead_lettered",
+            reason=reason,
+            error=error,
+            subject=msg.subject,
+            delivered=meta.num_delivered,
+        )
+        raise RejectMessage() from exc_val

@@ -1,0 +1,24 @@
+"""Settings shared by every service; each service extends `ServiceSettings` with its own."""
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ENV_PREFIX = "CHUISHAO_"
+
+
+class ServiceSettings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, env_file=".env", extra="ignore", frozen=True
+    )
+
+    nats_url: str = "nats://127.0.0.1:4222"
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    log_level: str = "INFO"
+    log_format: Literal["auto", "json", "console"] = "auto"
+    # Keys the reporter reference (a stable pseudonym of the phone number) so broadcast
+    # events can correlate repeat reporters without carrying the number itself.
+    reporter_ref_secret: SecretStr = SecretStr("change-me-in-production")
+    data_dir: Path = Path(".data")

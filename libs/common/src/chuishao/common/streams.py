@@ -1,0 +1,118 @@
+"""JetStream streams and durable consumers: defined here once, declared idempotently."""
+
+from dataclasses import dataclass
+
+from nats.js import JetStreamContext
+from nats.js.api import (
+    AckPolicy,
+    ConsumerConfig,
+    DiscardPolicy,
+    RetentionPolicy,
+    StorageType,
+    StreamConfig,
+)
+from nats.js.errors import NotFoundError
+
+from chuishao.common import subjects
+
+DAY = 86_400.0
+
+TICKETS = StreamConfig(
+    name="TICKETS",
+    description="Every ticket lifecycle event: the system's record of what happened",
+    subjects=[subjects.TICKET_EVENTS],
+    retention=RetentionPolicy.LIMITS,
+    storage=StorageType.FILE,
+    max_age=400 * DAY,  # a year of tickets plus a margin for annual statistics
+    # Publishers retry with the same Nats-Msg-Id; repeats inside this window are dropped.
+    duplicate_window=600.0,
+    discard=DiscardPolicy.OLD,
+)
+UNITS = StreamConfig(
+    name="UNITS",
+    description="Deliveries to units, one subject tree per unit (dept.<unit>.>)",
+    subjects=[subjects.UNIT_DELIVERIES],
+    retention=RetentionPolicy.LIMITS,
+    storage=StorageType.FILE,
+    max_age=90 * DAY,
+    duplicate_window=600.0,
+)
+DEADLETTER = StreamConfig(
+    name="DEADLETTER",
+    description="Messages a consumer gave up on, with the reason in headers; replayable",
+    subjects=[subjects.DEAD_LETTERS],
+    retention=RetentionPolicy.LIMITS,
+    storage=StorageType.FILE,
+    max_age=30 * DAY,
+    duplicate_window=600.0,
+)
+STREAMS: tuple[StreamConfig, ...] = (TICKETS, UNITS, DEADLETTER)
+
+
+@dataclass(frozen=True)
+class ConsumerSpec:
+    """A durable pull consumer and its delivery policy."""
+
+    name: str
+    stream: str
+    filter_subjects: tuple[str, ...]
+    max_deliver: int = 6
+    ack_wait_seconds: float = 30.0
+    max_ack_pending: int = 2_000
+    # Wait before the next try after a transient failure; the last value repeats.
+    backoff_seconds: tuple[float, ...] = (1.0, 2.0, 4.0, 8.0, 16.0, 30.0)
+
+    def config(self) -> ConsumerConfig:
+        return ConsumerConfig(
+            durable_name=self.name,
+            ack_policy=AckPolicy.EXPLICIT,
+            filter_subjects=list(self.filter_subjects),
+            max_deliver=self.max_deliver,
+            ack_wait=self.ack_wait_seconds,
+            max_ack_pending=self.max_ack_pending,
+        )
+
+    def retry_delay(self, delivered: int) -> float:
+        return self.backoff_seconds[min(max(delivered - 1, 0), len(self.backoff_seconds) - 1)]
+
+
+ROUTER = ConsumerSpec("router", "TICKETS", (subjects.ticket_event("submitted"),))
+SLA = ConsumerSpec("sla", "TICKETS", (subjects.ticket_event("dispatched"),))
+NOTIFY = ConsumerSpec("notify", "TICKETS", (subjects.ticket_event("dispatched"),))
+INTAKE_RECORDS = ConsumerSpec(
+    "intake-records",
+    "TICKETS",
+    (
+        subjects.ticket_event("dispatched"),
+        subjects.ticket_event("manual_dispatch"),
+        subjects.ticket_event("clock_armed"),
+        subjects.ticket_event("unit_notified"),
+    ),
+)
+CONSUMERS: dict[str, ConsumerSpec] = {
+    spec.name: spec for spec in (ROUTER, SLA, NOTIFY, INTAKE_RECORDS)
+}
+
+
+async def declare_streams(js: JetStreamContext) -> None:
+    for config in STREAMS:
+        assert config.name is not None
+        try:
+            await js.stream_info(config.name)
+        except NotFoundError:
+            await js.add_stream(config)
+        else:
+            await js.update_stream(config)
+
+
+async def declare_consumers(js: JetStreamContext, specs: tuple[ConsumerSpec, ...]) -> None:
+    for spec in specs:
+        # Creating a durable consumer with an identical config is a no-op; a changed one
+        # (new filter, new limits) is updated in place and keeps its position.
+        await js.add_consumer(spec.stream, spec.config())
+
+
+async def provision(js: JetStreamContext, specs: tuple[ConsumerSpec, ...] | None = None) -> None:
+    """Declare every stream, then the given consumers (all of them by default)."""
+    await declare_streams(js)
+    await declare_consumers(js, tuple(CONSUMERS.values()) if specs is None else specs)

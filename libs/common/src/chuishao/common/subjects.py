@@ -1,0 +1,36 @@
+"""Every NATS subject name, in one place.
+
+Ticket events:   ticket.<kind>.<ticket_id>          (stream TICKETS)
+Unit deliveries: dept.<unit_id>.<kind>.<ticket_id>  (stream UNITS)
+Dead letters:    dlq.<consumer>                     (stream DEADLETTER)
+Requests:        cmd.<verb>                         (core NATS request/reply)
+"""
+
+from chuishao.common.events import Event
+
+TICKET_EVENTS = "ticket.>"
+UNIT_DELIVERIES = "dept.>"
+DEAD_LETTERS = "dlq.>"
+
+SUBMIT_REPORT = "cmd.submit"
+
+
+def ticket_event(kind: str, ticket_id: str = "*") -> str:
+    return f"ticket.{kind}.{ticket_id}"
+
+
+def for_event(event: Event) -> str:
+    return ticket_event(event.kind, event.ticket_id)
+
+
+def unit_delivery(unit_id: str, kind: str, ticket_id: str) -> str:
+    return f"dept.{unit_id}.{kind}.{ticket_id}"
+
+
+def unit_inbox(unit_id: str) -> str:
+    """Everything addressed to one unit: what its NATS user may subscribe to."""
+    return f"dept.{unit_id}.>"
+
+
+def dead_letter(consumer: str) -> str:
+    return f"dlq.{consumer}"

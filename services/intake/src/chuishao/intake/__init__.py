@@ -1,0 +1,1 @@
+"""Intake: the front door. Every change to a ticket enters here."""

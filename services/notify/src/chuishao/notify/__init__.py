@@ -1,0 +1,1 @@
+"""Notify: delivers to units' own channels and to residents."""

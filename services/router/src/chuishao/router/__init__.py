@@ -1,0 +1,1 @@
+"""Router: decides which units must act on a ticket, through category plugins."""

@@ -1,0 +1,1 @@
+"""SLA: clocks on every ticket, warnings and escalations up the ladder."""

@@ -1,0 +1,117 @@
+"""The ack policy on a real nats-server: retry with back-off, then dead-letter with the
+reason; poison goes straight to the dead letters; nothing is dropped silently."""
+
+import asyncio
+import contextlib
+from collections import Counter
+from collections.abc import AsyncIterator
+
+import pytest
+from faststream.nats import NatsBroker
+from nats.js import JetStreamContext
+
+from chuishao.common import streams
+from chuishao.common.broker import durable_subscriber, make_broker
+from chuishao.common.delivery import DELIVERIES_HEADER, ERROR_HEADER, REASON_HEADER
+from chuishao.common.events import TicketSubmitted
+from chuishao.common.logging import configure_logging
+from chuishao.common.publishing import publish_event
+from chuishao.common.settings import ServiceSettings
+from support.factories import submitted
+from support.servers import Servers
+
+SPEC = streams.ConsumerSpec(
+    "test-policy",
+    "TICKETS",
+    ("ticket.submitted.*",),
+    max_deliver=3,
+    ack_wait_seconds=5,
+    backoff_seconds=(0.05,),
+)
+pytestmark = pytest.mark.usefixtures("clean")
+
+
+@pytest.fixture
+async def broker_under_test(
+    servers: Servers, js: JetStreamContext, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[tuple[NatsBroker, Counter[str]]]:
+    monkeypatch.setitem(streams.CONSUMERS, SPEC.name, SPEC)
+    await streams.provision(js, (SPEC,))
+    broker = make_broker(ServiceSettings(nats_url=servers.nats_url), configure_logging("test"))
+    deliveries: Counter[str] = Counter()
+
+    @durable_subscriber(broker, SPEC)
+    async def handle(event: TicketSubmitted) -> None:
+        deliveries[event.description] += 1
+        if event.description == "flaky" and deliveries["flaky"] < 3:
+            raise ConnectionError("redis went away")
+        if event.description == "broken":
+            raise RuntimeError("always fails")
+
+    await broker.start()
+    yield broker, deliveries
+    await broker.stop()
+
+
+async def dead_letters(js: JetStreamContext, expected: int) -> list[object]:
+    sub = await js.pull_subscribe("dlq.test-policy", stream="DEADLETTER")
+    found: list[object] = []
+    for _ in range(50):
+        with contextlib.suppress(TimeoutError):
+            found += await sub.fetch(expected - len(found), timeout=0.2)
+        if len(found) >= expected:
+            break
+    await sub.unsubscribe()
+    return found
+
+
+async def until(condition: object, timeout: float = 10.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not condition():  # type: ignore[operator]
+        assert asyncio.get_running_loop().time() < deadline, "condition never held"
+        await asyncio.sleep(0.02)
+
+
+def event_with(description: str) -> TicketSubmitted:
+    return submitted().model_copy(update={"description": description})
+
+
+async def test_a_transient_failure_is_retried_until_it_succeeds(
+    js: JetStreamContext, broker_under_test: tuple[NatsBroker, Counter[str]]
+) -> None:
+    _, deliveries = broker_under_test
+    await publish_event(js, event_with("flaky"))
+    await until(lambda: deliveries["flaky"] == 3)
+    await asyncio.sleep(0.3)
+    assert deliveries["flaky"] == 3
+    info = await js.consumer_info("TICKETS", SPEC.name)
+    assert info.num_ack_pending == 0
+    assert info.num_pending == 0
+
+
+async def test_a_failure_that_never_clears_is_dead_lettered_with_the_reason(
+    js: JetStreamContext, broker_under_test: tuple[NatsBroker, Counter[str]]
+) -> None:
+    _, deliveries = broker_under_test
+    await publish_event(js, event_with("broken"))
+    [letter] = await dead_letters(js, 1)
+    assert deliveries["broken"] == SPEC.max_deliver
+    headers = letter.headers  # type: ignore[attr-defined]
+    assert headers[REASON_HEADER] == "retries_exhausted"
+    assert "always fails" in headers[ERROR_HEADER]
+    assert headers[DELIVERIES_HEADER] == str(SPEC.max_deliver)
+    assert TicketSubmitted.model_validate_json(letter.data).description == "broken"  # type: ignore[attr-defined]
+
+
+async def test_poison_goes_to_the_dead_letters_at_once(
+    js: JetStreamContext, broker_under_test: tuple[NatsBroker, Counter[str]]
+) -> None:
+    _, deliveries = broker_under_test
+    await js.publish("ticket.submitted.T1", b"{not json")
+    await js.publish("ticket.submitted.T2", b'{"type": "TicketSubmitted", "schema_version": 9}')
+    letters = await dead_letters(js, 2)
+    assert [m.headers[REASON_HEADER] for m in letters] == ["unprocessable"] * 2  # type: ignore[attr-defined]
+    assert [m.headers[DELIVERIES_HEADER] for m in letters] == ["1", "1"]  # type: ignore[attr-defined]
+    assert sum(deliveries.values()) == 0
+    info = await js.consumer_info("TICKETS", SPEC.name)
+    assert info.num_ack_pending == 0

@@ -1,0 +1,1 @@
+"""Test helpers: real servers and real service processes."""

@@ -1,0 +1,53 @@
+from datetime import UTC, datetime, timedelta
+
+from chuishao.common.domain import ClockKind, Level
+from chuishao.common.events import SlaClockArmed
+from chuishao.intake.projection import apply, history_entry
+from chuishao.intake.records import Status, TicketRecord
+from support.factories import dispatched, submitted
+
+
+def record_of(event_time: datetime) -> TicketRecord:
+    event = submitted()
+    return TicketRecord(
+        ticket_id=event.ticket_id,
+        status=Status.SUBMITTED,
+        category=event.category,
+        description=event.description,
+        priority=event.priority,
+        channel=event.channel,
+        location=event.location,
+        media_urls=(),
+        reporter=None,
+        reporter_ref=None,
+        submitted_at=event_time,
+        updated_at=event_time,
+        history=[history_entry(event)],
+    )
+
+
+def test_a_dispatch_assigns_the_unit_and_moves_the_status() -> None:
+    start = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+    record = apply(record_of(start), dispatched(submitted()))
+    assert record.status == Status.DISPATCHED
+    assert [a.unit_id for a in record.assignments] == ["grid-heyuan"]
+    assert record.version == 2
+    assert [h.type for h in record.history] == ["TicketSubmitted", "TicketDispatched"]
+
+
+def test_an_armed_clock_sets_the_deadline() -> None:
+    start = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+    dispatch = dispatched(submitted())
+    deadline = dispatch.occurred_at + timedelta(hours=48)
+    armed = SlaClockArmed.caused_by(
+        dispatch,
+        producer="sla",
+        occurred_at=dispatch.occurred_at,
+        clock=ClockKind.RESOLUTION,
+        level=Level.COMMUNITY,
+        limit_seconds=48 * 3600,
+        deadline=deadline,
+    )
+    record = apply(apply(record_of(start), dispatch), armed)
+    assert record.deadline == deadline
+    assert record.has_applied(armed.event_id)

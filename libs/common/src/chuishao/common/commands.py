@@ -4,7 +4,16 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl
 
-from chuishao.common.domain import CategoryCode, Channel, Location, Priority
+from chuishao.common.domain import (
+    CategoryCode,
+    Channel,
+    DeclineReason,
+    Location,
+    Priority,
+    Rating,
+    TicketId,
+    UnitId,
+)
 
 # Mainland mobile numbers, or landlines with an area code (e.g. 010-12345678).
 Phone = Annotated[
@@ -30,7 +39,9 @@ class SubmitReport(Command):
 
     type: Literal["SubmitReport"] = "SubmitReport"
     schema_version: Literal[1] = 1
-    category: CategoryCode
+    category: CategoryCode | None = Field(
+        default=None, description="Leave out to let the router's triage suggest one"
+    )
     description: str = Field(min_length=1, max_length=4000)
     location: Location
     channel: Channel
@@ -39,4 +50,129 @@ class SubmitReport(Command):
     reporter: Reporter | None = None
 
 
-COMMAND_TYPES: tuple[type[Command], ...] = (SubmitReport,)
+class TicketCommand(Command):
+    """A command about one ticket. `expected_version`, when given, makes the command
+    fail with a conflict if the ticket changed since the sender last read it."""
+
+    ticket_id: TicketId
+    expected_version: int | None = Field(default=None, ge=1)
+
+
+class AcknowledgeTicket(TicketCommand):
+    """A summoned unit reports for duty (报到/签收)."""
+
+    type: Literal["AcknowledgeTicket"] = "AcknowledgeTicket"
+    schema_version: Literal[1] = 1
+
+
+class DeclineTicket(TicketCommand):
+    """Return a ticket that is not the unit's own (退单), with a reason."""
+
+    type: Literal["DeclineTicket"] = "DeclineTicket"
+    schema_version: Literal[1] = 1
+    reason_code: DeclineReason
+    note: str = Field(default="", max_length=2000)
+
+
+class AddProgressNote(TicketCommand):
+    """Record progress on the unit's part."""
+
+    type: Literal["AddProgressNote"] = "AddProgressNote"
+    schema_version: Literal[1] = 1
+    note: str = Field(min_length=1, max_length=2000)
+
+
+class RequestExtension(TicketCommand):
+    """Ask for more time (延期)."""
+
+    type: Literal["RequestExtension"] = "RequestExtension"
+    schema_version: Literal[1] = 1
+    extra_hours: float = Field(gt=0, le=24 * 30)
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class DecideExtension(TicketCommand):
+    """A supervisor approves or denies a unit's pending extension request."""
+
+    type: Literal["DecideExtension"] = "DecideExtension"
+    schema_version: Literal[1] = 1
+    unit_id: UnitId
+    approve: bool
+    reason: str = Field(default="", max_length=2000)
+
+
+class TransferTicket(TicketCommand):
+    """Hand the unit's part to another unit (转办)."""
+
+    type: Literal["TransferTicket"] = "TransferTicket"
+    schema_version: Literal[1] = 1
+    to_unit_id: UnitId
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class AwaitResident(TicketCommand):
+    """The unit needs the resident (access, information): clocks pause."""
+
+    type: Literal["AwaitResident"] = "AwaitResident"
+    schema_version: Literal[1] = 1
+    note: str = Field(min_length=1, max_length=2000)
+
+
+class RecordResidentReply(TicketCommand):
+    """The resident answered; clocks run again."""
+
+    type: Literal["RecordResidentReply"] = "RecordResidentReply"
+    schema_version: Literal[1] = 1
+    note: str = Field(default="", max_length=2000)
+
+
+class ResolveTicket(TicketCommand):
+    """The unit finished its part, with evidence (办结)."""
+
+    type: Literal["ResolveTicket"] = "ResolveTicket"
+    schema_version: Literal[1] = 1
+    note: str = Field(min_length=1, max_length=2000)
+    evidence_urls: tuple[HttpUrl, ...] = Field(default=(), max_length=20)
+
+
+class RateTicket(TicketCommand):
+    """The resident rates the handling; 不满意 reopens the ticket."""
+
+    type: Literal["RateTicket"] = "RateTicket"
+    schema_version: Literal[1] = 1
+    rating: Rating
+    comment: str = Field(default="", max_length=2000)
+
+
+class CloseTicket(TicketCommand):
+    """Close a ticket without a rating."""
+
+    type: Literal["CloseTicket"] = "CloseTicket"
+    schema_version: Literal[1] = 1
+    reason: Literal["feedback_window_elapsed", "duplicate", "withdrawn"]
+
+
+class RecategoriseTicket(TicketCommand):
+    """Change the category or priority; clocks recompute."""
+
+    type: Literal["RecategoriseTicket"] = "RecategoriseTicket"
+    schema_version: Literal[1] = 1
+    category: CategoryCode
+    priority: Priority
+
+
+COMMAND_TYPES: tuple[type[Command], ...] = (
+    SubmitReport,
+    AcknowledgeTicket,
+    DeclineTicket,
+    AddProgressNote,
+    RequestExtension,
+    DecideExtension,
+    TransferTicket,
+    AwaitResident,
+    RecordResidentReply,
+    ResolveTicket,
+    RateTicket,
+    CloseTicket,
+    RecategoriseTicket,
+)

@@ -65,7 +65,7 @@ def asyncapi() -> dict[str, Any]:
         messages[model.__name__] = {
             "name": model.__name__,
             "title": model.__name__,
-            "summary": (model.__doc__ or "").strip().splitlines()[0],
+            "summary": (model.__doc__ or model.__name__).strip().splitlines()[0],
             "contentType": "application/json",
             "tags": [{"name": kind}, {"name": f"v{_version(model)}"}],
             "payload": {"$ref": f"#/components/schemas/{model.__name__}"},

@@ -45,6 +45,23 @@ class Level(StrEnum):
 class Role(StrEnum):
     LEAD = "lead"  # 主办
     CO = "co"  # 协办
+    SUPERVISOR = "supervisor"  # 督办: a higher level summoned by an escalation
+
+
+class DeclineReason(StrEnum):
+    """Why a unit returns a ticket (退单)."""
+
+    NOT_OUR_RESPONSIBILITY = "not_our_responsibility"
+    WRONG_LOCATION = "wrong_location"
+    DUPLICATE = "duplicate"
+    INSUFFICIENT_INFORMATION = "insufficient_information"
+    OTHER = "other"
+
+
+class Rating(StrEnum):
+    SATISFIED = "satisfied"  # 满意
+    BASICALLY_SATISFIED = "basically_satisfied"  # 基本满意
+    UNSATISFIED = "unsatisfied"  # 不满意
 
 
 class Whistle(StrEnum):

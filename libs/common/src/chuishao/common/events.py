@@ -14,9 +14,11 @@ from chuishao.common.domain import (
     CategoryCode,
     Channel,
     ClockKind,
+    DeclineReason,
     Level,
     Location,
     Priority,
+    Rating,
     Role,
     TicketId,
     UnitId,
@@ -94,7 +96,7 @@ class TicketSubmitted(Event):
     kind: ClassVar[str] = "submitted"
     type: Literal["TicketSubmitted"] = "TicketSubmitted"
     schema_version: Literal[1] = 1
-    category: CategoryCode
+    category: CategoryCode | None = Field(description="None: the router's triage decides")
     description: str = Field(max_length=4000)
     priority: Priority
     channel: Channel
@@ -130,7 +132,7 @@ class TicketNeedsManualDispatch(Event):
     kind: ClassVar[str] = "manual_dispatch"
     type: Literal["TicketNeedsManualDispatch"] = "TicketNeedsManualDispatch"
     schema_version: Literal[1] = 1
-    category: CategoryCode
+    category: CategoryCode | None
     reason: str
 
 
@@ -158,18 +160,345 @@ class UnitNotified(Event):
     address: str = Field(description="The subject or URL it was delivered to")
 
 
-AnyEvent = Annotated[
-    TicketSubmitted | TicketDispatched | TicketNeedsManualDispatch | SlaClockArmed | UnitNotified,
-    Field(discriminator="type"),
-]
+# --- the lifecycle, emitted by intake on the commands of units, supervisors and residents
+
+
+class TicketAcknowledged(Event):
+    """A summoned unit reported for duty (报到/签收)."""
+
+    kind: ClassVar[str] = "acknowledged"
+    type: Literal["TicketAcknowledged"] = "TicketAcknowledged"
+    schema_version: Literal[1] = 1
+    unit_id: UnitId
+
+
+class TicketDeclined(Event):
+    """A unit returned a ticket that is not its own (退单); the router re-dispatches."""
+
+    kind: ClassVar[str] = "declined"
+    type: Literal["TicketDeclined"] = "TicketDeclined"
+    schema_version: Literal[1] = 1
+    unit_id: UnitId
+    reason_code: DeclineReason
+    note: str = Field(default="", max_length=2000)
+    bounces: int = Field(ge=1, description="How many times this ticket has been declined")
+
+
+class TicketProgressNoted(Event):
+    """A unit recorded progress."""
+
+    kind: ClassVar[str] = "progress_noted"
+    type: Literal["TicketProgressNoted"] = "TicketProgressNoted"
+    schema_version: Literal[1] = 1
+    unit_id: UnitId
+    note: str = Field(max_length=2000)
+
+
+class ExtensionRequested(Event):
+    """A unit asked for more time (延期); it needs approval."""
+
+    kind: ClassVar[str] = "extension_requested"
+    type: Literal["ExtensionRequested"] = "ExtensionRequested"
+    schema_version: Literal[1] = 1
+    unit_id: UnitId
+    extra_seconds: int = Field(gt=0)
+    reason: str = Field(max_length=2000)
+
+
+class ExtensionApproved(Event):
+    """An extension was approved: the resolution deadline moves by `extra_seconds`."""
+
+    kind: ClassVar[str] = "extension_approved"
+    type: Literal["ExtensionApproved"] = "ExtensionApproved"
+    schema_version: Literal[1] = 1
+    unit_id: UnitId
+    extra_seconds: int = Field(gt=0)
+    approved_by: str
+
+
+class ExtensionDenied(Event):
+    """An extension was refused; the deadline stands."""
+
+    kind: ClassVar[str] = "extension_denied"
+    type: Literal["ExtensionDenied"] = "ExtensionDenied"
+    schema_version: Literal[1] = 1
+    unit_id: UnitId
+    denied_by: str
+    reason: str = Field(default="", max_length=2000)
+
+
+class TicketTransferred(Event):
+    """A unit handed its part of the ticket to another unit (转办)."""
+
+    kind: ClassVar[str] = "transferred"
+    type: Literal["TicketTransferred"] = "TicketTransferred"
+    schema_version: Literal[1] = 1
+    from_unit_id: UnitId
+    to_unit_id: UnitId
+    reason: str = Field(max_length=2000)
+
+
+class TicketAwaitingResident(Event):
+    """The ticket waits on the resident (clocks pause)."""
+
+    kind: ClassVar[str] = "awaiting_resident"
+    type: Literal["TicketAwaitingResident"] = "TicketAwaitingResident"
+    schema_version: Literal[1] = 1
+    unit_id: UnitId
+    note: str = Field(max_length=2000)
+
+
+class TicketResidentReplied(Event):
+    """The resident answered; clocks run again."""
+
+    kind: ClassVar[str] = "resident_replied"
+    type: Literal["TicketResidentReplied"] = "TicketResidentReplied"
+    schema_version: Literal[1] = 1
+    note: str = Field(default="", max_length=2000)
+
+
+class TicketRecategorised(Event):
+    """Category or priority changed; clocks recompute, keeping elapsed and paused time."""
+
+    kind: ClassVar[str] = "recategorised"
+    type: Literal["TicketRecategorised"] = "TicketRecategorised"
+    schema_version: Literal[1] = 1
+    category: CategoryCode
+    priority: Priority
+    changed_by: str
+
+
+class UnitSignedOff(Event):
+    """A summoned unit finished its part, with evidence (办结); on a coordination whistle
+    the ticket resolves only when every summoned unit has signed off (事不完、人不撤)."""
+
+    kind: ClassVar[str] = "signed_off"
+    type: Literal["UnitSignedOff"] = "UnitSignedOff"
+    schema_version: Literal[1] = 1
+    unit_id: UnitId
+    note: str = Field(max_length=2000)
+    evidence_urls: tuple[str, ...] = ()
+
+
+class TicketResolved(Event):
+    """Every summoned unit has signed off; the resident is told and asked to rate."""
+
+    kind: ClassVar[str] = "resolved"
+    type: Literal["TicketResolved"] = "TicketResolved"
+    schema_version: Literal[1] = 1
+    units: tuple[UnitId, ...]
+    note: str = Field(max_length=4000)
+    evidence_urls: tuple[str, ...] = ()
+    reporter_ref: str | None = None
+
+
+class TicketRated(Event):
+    """The resident rated the handling (满意 / 基本满意 / 不满意)."""
+
+    kind: ClassVar[str] = "rated"
+    type: Literal["TicketRated"] = "TicketRated"
+    schema_version: Literal[1] = 1
+    rating: Rating
+    comment: str = Field(default="", max_length=2000)
+    units: tuple[UnitId, ...]
+
+
+class TicketReopened(Event):
+    """An unsatisfied rating reopened the ticket; it goes back to the same units."""
+
+    kind: ClassVar[str] = "reopened"
+    type: Literal["TicketReopened"] = "TicketReopened"
+    schema_version: Literal[1] = 1
+    complaint: str = Field(default="", max_length=2000)
+    units: tuple[UnitId, ...]
+    reopen_count: int = Field(ge=1)
+
+
+class TicketClosed(Event):
+    """The ticket is finished: rated, or its feedback window passed."""
+
+    kind: ClassVar[str] = "closed"
+    type: Literal["TicketClosed"] = "TicketClosed"
+    schema_version: Literal[1] = 1
+    reason: Literal["rated", "feedback_window_elapsed", "duplicate", "withdrawn"]
+
+
+# --- routing
+
+
+class WhistleBlown(Event):
+    """Several units summoned together: a coordination or emergency whistle."""
+
+    kind: ClassVar[str] = "whistle_blown"
+    type: Literal["WhistleBlown"] = "WhistleBlown"
+    schema_version: Literal[1] = 1
+    whistle: Whistle
+    level: Level
+    units: tuple[UnitId, ...]
+    report_within_seconds: int = Field(gt=0)
+    reason: str
+
+
+# --- supervision, emitted by sla
+
+
+class SlaWarning(Event):
+    """A clock passed its warning point (催办)."""
+
+    kind: ClassVar[str] = "sla_warning"
+    type: Literal["SlaWarning"] = "SlaWarning"
+    schema_version: Literal[1] = 1
+    clock: ClockKind
+    level: Level
+    unit_id: UnitId | None = None
+    deadline: AwareDatetime
+    remaining_seconds: int
+
+
+class SlaBreached(Event):
+    """A clock ran out."""
+
+    kind: ClassVar[str] = "sla_breached"
+    type: Literal["SlaBreached"] = "SlaBreached"
+    schema_version: Literal[1] = 1
+    clock: ClockKind
+    level: Level
+    unit_id: UnitId | None = None
+    deadline: AwareDatetime
+    overdue_seconds: int = Field(ge=0, description="How late the breach was detected")
+
+
+class TicketEscalated(Event):
+    """A breach moved the ticket one level up the ladder; the router summons that level."""
+
+    kind: ClassVar[str] = "escalated"
+    type: Literal["TicketEscalated"] = "TicketEscalated"
+    schema_version: Literal[1] = 1
+    clock: ClockKind
+    from_level: Level
+    to_level: Level
+    overdue_seconds: int = Field(ge=0)
+    units_summoned: tuple[UnitId, ...] = ()
+
+
+# --- delivery, emitted by notify
+
+
+class ResidentNotified(Event):
+    """A message reached the reporter (the address itself is never in the event)."""
+
+    kind: ClassVar[str] = "resident_notified"
+    type: Literal["ResidentNotified"] = "ResidentNotified"
+    schema_version: Literal[1] = 1
+    reporter_ref: str
+    channel: Literal["sms", "wechat", "outbox"]
+    template: str
+
+
+class DeliveryFailed(Event):
+    """A delivery gave up after its retries; it sits in the dead letters, replayable."""
+
+    kind: ClassVar[str] = "delivery_failed"
+    type: Literal["DeliveryFailed"] = "DeliveryFailed"
+    schema_version: Literal[1] = 1
+    recipient: str = Field(description="unit id or reporter reference")
+    channel: str
+    reason: str
+    attempts: int = Field(ge=1)
+
+
+# --- analysis
+
+
+class HotspotDetected(Event):
+    """Many reports of one kind in one grid in a short window (预警); `ticket_id` is the
+    report that crossed the threshold."""
+
+    kind: ClassVar[str] = "hotspot"
+    type: Literal["HotspotDetected"] = "HotspotDetected"
+    schema_version: Literal[1] = 1
+    grid_code: str
+    street: str | None = None
+    category: CategoryCode
+    count: int = Field(ge=1)
+    window_seconds: int = Field(gt=0)
+    threshold: int = Field(ge=1)
+
+
+class ReportLinked(Event):
+    """A new report duplicated an open ticket and was linked to it instead of dispatched."""
+
+    kind: ClassVar[str] = "linked"
+    type: Literal["ReportLinked"] = "ReportLinked"
+    schema_version: Literal[1] = 1
+    duplicate_ticket_id: TicketId
+    distance_m: float = Field(ge=0)
+    reporter_ref: str | None = None
+
+
 EVENT_TYPES: tuple[type[Event], ...] = (
     TicketSubmitted,
     TicketDispatched,
     TicketNeedsManualDispatch,
     SlaClockArmed,
     UnitNotified,
+    TicketAcknowledged,
+    TicketDeclined,
+    TicketProgressNoted,
+    ExtensionRequested,
+    ExtensionApproved,
+    ExtensionDenied,
+    TicketTransferred,
+    TicketAwaitingResident,
+    TicketResidentReplied,
+    TicketRecategorised,
+    UnitSignedOff,
+    TicketResolved,
+    TicketRated,
+    TicketReopened,
+    TicketClosed,
+    WhistleBlown,
+    SlaWarning,
+    SlaBreached,
+    TicketEscalated,
+    ResidentNotified,
+    DeliveryFailed,
+    HotspotDetected,
+    ReportLinked,
 )
+AnyEvent = Annotated[
+    TicketSubmitted
+    | TicketDispatched
+    | TicketNeedsManualDispatch
+    | SlaClockArmed
+    | UnitNotified
+    | TicketAcknowledged
+    | TicketDeclined
+    | TicketProgressNoted
+    | ExtensionRequested
+    | ExtensionApproved
+    | ExtensionDenied
+    | TicketTransferred
+    | TicketAwaitingResident
+    | TicketResidentReplied
+    | TicketRecategorised
+    | UnitSignedOff
+    | TicketResolved
+    | TicketRated
+    | TicketReopened
+    | TicketClosed
+    | WhistleBlown
+    | SlaWarning
+    | SlaBreached
+    | TicketEscalated
+    | ResidentNotified
+    | DeliveryFailed
+    | HotspotDetected
+    | ReportLinked,
+    Field(discriminator="type"),
+]
 any_event: TypeAdapter[Event] = TypeAdapter(AnyEvent)
+EVENTS_BY_TYPE: dict[str, type[Event]] = {event.__name__: event for event in EVENT_TYPES}
 
 
 def parse_event(payload: bytes | str) -> Event:

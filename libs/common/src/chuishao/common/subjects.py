@@ -4,6 +4,8 @@ Ticket events:   ticket.<kind>.<ticket_id>          (stream TICKETS)
 Unit deliveries: dept.<unit_id>.<kind>.<ticket_id>  (stream UNITS)
 Dead letters:    dlq.<consumer>                     (stream DEADLETTER)
 Requests:        cmd.<verb>                         (core NATS request/reply)
+Unit commands:   cmd.unit.<unit_id>.<verb>          (a unit's NATS user may publish only its own)
+Internal:        internal.<service>.<query>         (service-to-service request/reply)
 """
 
 from chuishao.common.events import Event
@@ -13,6 +15,11 @@ UNIT_DELIVERIES = "dept.>"
 DEAD_LETTERS = "dlq.>"
 
 SUBMIT_REPORT = "cmd.submit"
+REPORTER_CONTACT = "internal.intake.reporter_contact"
+
+
+def unit_command(unit_id: str, verb: str) -> str:
+    return f"cmd.unit.{unit_id}.{verb}"
 
 
 def ticket_event(kind: str, ticket_id: str = "*") -> str:

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from fastapi import FastAPI
 
 from chuishao.common.broker import make_broker
-from chuishao.common.catalogue import CatalogueView
+from chuishao.common.catalogue import catalogue_view
 from chuishao.common.clients import redis_client
 from chuishao.common.clock import Clock, SystemClock
 from chuishao.common.logging import configure_logging
@@ -26,7 +26,7 @@ def create_app(settings: IntakeSettings | None = None, clock: Clock | None = Non
     redis = redis_client(settings)
     store = TicketStore(redis)
     consumers.register(broker, store)
-    catalogue = CatalogueView()
+    catalogue = catalogue_view()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

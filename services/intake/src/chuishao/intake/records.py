@@ -53,7 +53,7 @@ class HistoryEntry(BaseModel):
 class TicketRecord(BaseModel):
     ticket_id: str
     status: Status
-    category: str
+    category: str | None
     description: str
     priority: Priority
     channel: Channel

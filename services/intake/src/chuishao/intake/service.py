@@ -4,11 +4,12 @@ from dataclasses import dataclass
 
 from nats.js import JetStreamContext
 
-from chuishao.common.catalogue import CatalogueView
+from chuishao.common.catalogue import Category
 from chuishao.common.clock import Clock
 from chuishao.common.commands import SubmitReport
 from chuishao.common.events import TicketSubmitted
 from chuishao.common.ids import reporter_ref
+from chuishao.common.kv import KvView
 from chuishao.common.publishing import publish_event
 from chuishao.intake.projection import history_entry
 from chuishao.intake.records import Status, TicketRecord
@@ -36,7 +37,7 @@ class Submitted:
 class Intake:
     store: TicketStore
     js: JetStreamContext
-    catalogue: CatalogueView
+    catalogue: KvView[Category]
     clock: Clock
     reporter_secret: str
     publish_timeout: float = 5.0
@@ -45,8 +46,7 @@ class Intake:
         """Store, publish, and return only once JetStream holds the report."""
         if not self.catalogue.loaded.is_set():
             raise CatalogueNotLoaded("the category catalogue has not loaded yet")
-        category = self.catalogue.get(command.category)
-        if category is None:
+        if command.category is not None and self.catalogue.get(command.category) is None:
             raise UnknownCategory(command.category)
         now = self.clock.now()
         ticket_id = await self.store.next_ticket_id(now)

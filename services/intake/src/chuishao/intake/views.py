@@ -17,7 +17,7 @@ class SubmitAccepted(BaseModel):
 class TicketView(BaseModel):
     ticket_id: str
     status: Status
-    category: str
+    category: str | None
     description: str
     priority: Priority
     channel: Channel

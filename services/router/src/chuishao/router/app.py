@@ -26,9 +26,9 @@ async def route(
 ) -> list[TicketDispatched | TicketNeedsManualDispatch]:
     js = broker.connection.jetstream()
     now = clock.now()
-    decision = dispatcher.decide(ticket)
+    decision = dispatcher.decide(ticket) if ticket.category else None
     events: list[TicketDispatched | TicketNeedsManualDispatch]
-    if decision is None:
+    if decision is None or ticket.category is None:
         events = [
             TicketNeedsManualDispatch.caused_by(
                 ticket,

@@ -12,7 +12,7 @@ from chuishao.common.clients import redis_client
 from chuishao.common.clock import Clock, SystemClock
 from chuishao.common.logging import configure_logging
 from chuishao.common.streams import INTAKE_RECORDS, provision
-from chuishao.intake import api, consumers
+from chuishao.intake import api, consumers, queries
 from chuishao.intake.outbox import relay_forever
 from chuishao.intake.service import Intake
 from chuishao.intake.settings import IntakeSettings
@@ -26,6 +26,7 @@ def create_app(settings: IntakeSettings | None = None, clock: Clock | None = Non
     redis = redis_client(settings)
     store = TicketStore(redis)
     consumers.register(broker, store)
+    queries.register(broker, store)
     catalogue = catalogue_view()
 
     @contextlib.asynccontextmanager

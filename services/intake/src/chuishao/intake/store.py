@@ -96,6 +96,15 @@ class TicketStore:
             pipe.hdel(OUTBOX_EVENTS, event_id)
             await pipe.execute()
 
+    async def opted_out(self, phone: str) -> bool:
+        return bool(await self.redis.sismember("resident:opted_out", phone))
+
+    async def set_opted_out(self, phone: str, opted_out: bool) -> None:
+        if opted_out:
+            await self.redis.sadd("resident:opted_out", phone)
+        else:
+            await self.redis.srem("resident:opted_out", phone)
+
     async def queued(self, event_id: str) -> Event | None:
         payload = await self.redis.hget(OUTBOX_EVENTS, event_id)
         return parse_event(payload) if payload is not None else None

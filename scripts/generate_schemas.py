@@ -1,15 +1,22 @@
-"""Write the published event contract to schemas/ (run by `make schemas`)."""
+"""Write the published contract to schemas/ (run by `make schemas`): JSON Schemas of every
+event and command, the AsyncAPI document, and intake's OpenAPI document."""
 
+import json
 import sys
 from pathlib import Path
 
 from chuishao.common.contract import documents
+from chuishao.intake.app import create_app
 
 ROOT = Path(__file__).resolve().parent.parent / "schemas"
 
 
+def openapi_document() -> str:
+    return json.dumps(create_app().openapi(), indent=2, ensure_ascii=False) + "\n"
+
+
 def main() -> None:
-    wanted = documents()
+    wanted = documents() | {"openapi.json": openapi_document()}
     for stale in ROOT.rglob("*.json"):
         if str(stale.relative_to(ROOT)) not in wanted:
             stale.unlink()

@@ -1,6 +1,7 @@
 """`make run`'s stack: up with its URLs printed, a report goes through, Ctrl-C leaves no
 process behind, and a second start still has the ticket."""
 
+import json
 import os
 import signal
 import subprocess
@@ -86,7 +87,10 @@ def test_run_serves_survives_restart_and_cleans_up(tmp_path: Path) -> None:
     stack = start_stack(tmp_path / "data", ports, second_log)
     wait_for(second_log, "chuishao is up", stack)
     family = descendants(stack)
-    ticket = httpx.get(f"{base}/api/v1/tickets/{ticket_id}").json()
+    operator_key = json.loads((tmp_path / "data" / "api-keys.json").read_text())["operator"]
+    ticket = httpx.get(
+        f"{base}/api/v1/tickets/{ticket_id}", headers={"X-API-Key": operator_key}
+    ).json()
     assert ticket["ticket_id"] == ticket_id
     assert ticket["description"] == report["description"]
     interrupt(stack, family)

@@ -11,6 +11,7 @@ import pytest
 
 from chuishao.common import subjects
 from chuishao.common.events import TicketDispatched
+from support.intake import OPERATOR
 from support.servers import Servers
 from support.stack import ServiceProcesses
 
@@ -37,7 +38,7 @@ async def submit_when_catalogue_is_ready(client: httpx.AsyncClient) -> httpx.Res
 
 async def until_ticket(client: httpx.AsyncClient, ticket_id: str, test: object) -> dict:  # type: ignore[type-arg]
     for _ in range(200):
-        ticket = (await client.get(f"/api/v1/tickets/{ticket_id}")).json()
+        ticket = (await client.get(f"/api/v1/tickets/{ticket_id}", headers=OPERATOR)).json()
         if test(ticket):  # type: ignore[operator]
             return ticket  # type: ignore[no-any-return]
         await asyncio.sleep(0.05)

@@ -1,24 +1,11 @@
-"""Intake's HTTP API in-process, on real nats-server and redis-server."""
+"""Intake's native HTTP API in-process, on real nats-server and redis-server."""
 
-from collections.abc import AsyncIterator
-
-import httpx
 import pytest
-from fastapi import FastAPI
 from nats.js import JetStreamContext
 from redis.asyncio import Redis
 
-from chuishao.common.catalogue import publish_catalogue
 from chuishao.common.events import TicketSubmitted
-from chuishao.common.streams import provision
-from chuishao.intake.app import create_app
-from chuishao.intake.settings import IntakeSettings
-from chuishao.router.directory import Directory
-from chuishao.router.plugins_manager import Dispatcher, plugin_manager
-from chuishao.router.settings import RouterSettings
-from support.servers import Servers
-
-pytestmark = pytest.mark.usefixtures("clean")
+from support.intake import OPERATOR, Harness, auth
 
 REPORT = {
     "category": "fire_box",
@@ -29,33 +16,18 @@ REPORT = {
 }
 
 
-@pytest.fixture
-async def api(servers: Servers, js: JetStreamContext) -> AsyncIterator[httpx.AsyncClient]:
-    await provision(js)
-    directory = Directory.load(RouterSettings().directory_file)
-    await publish_catalogue(js, Dispatcher(plugin_manager(), directory).categories())
-    app: FastAPI = create_app(
-        IntakeSettings(nats_url=servers.nats_url, redis_url=servers.redis_url)
-    )
-    async with app.router.lifespan_context(app):
-        await app.state.intake.catalogue.loaded.wait()
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://intake") as client:
-            yield client
-
-
 async def stored_tickets(redis: Redis) -> list[bytes]:
     return [key async for key in redis.scan_iter("ticket:T*")]
 
 
-async def submitted_events(js: JetStreamContext) -> int:
+async def events_in_stream(js: JetStreamContext) -> int:
     return (await js.stream_info("TICKETS")).state.messages
 
 
 async def test_a_report_is_stored_published_and_readable(
-    api: httpx.AsyncClient, js: JetStreamContext
+    intake: Harness, js: JetStreamContext
 ) -> None:
-    response = await api.post("/api/v1/reports", json=REPORT)
+    response = await intake.http.post("/api/v1/reports", json=REPORT)
     assert response.status_code == 201, response.text
     body = response.json()
     assert body["status"] == "submitted"
@@ -70,10 +42,11 @@ async def test_a_report_is_stored_published_and_readable(
     assert message.headers is not None
     assert message.headers["Nats-Msg-Id"] == event.event_id
 
-    ticket = (await api.get(f"/api/v1/tickets/{body['ticket_id']}")).json()
+    ticket = await intake.ticket(body["ticket_id"])
     assert ticket["status"] == "submitted"
     assert ticket["history"][0]["type"] == "TicketSubmitted"
     assert "reporter" not in ticket
+    assert "13800138000" not in str(ticket)
 
 
 @pytest.mark.parametrize(
@@ -84,25 +57,35 @@ async def test_a_report_is_stored_published_and_readable(
         ({"category": "no_such_thing"}, ["body", "category"]),
         ({"reporter": {"phone": "call me"}}, ["body", "reporter", "phone"]),
         ({"media_urls": ["ftp//broken"]}, ["body", "media_urls", 0]),
+        ({"category": "parking"}, ["body", "attributes", "vehicle"]),
+        (
+            {"category": "parking", "attributes": {"vehicle": "tank"}},
+            ["body", "attributes", "vehicle"],
+        ),
     ],
 )
 async def test_bad_input_names_the_field_and_changes_nothing(
-    api: httpx.AsyncClient,
+    intake: Harness,
     js: JetStreamContext,
     redis: Redis,
     change: dict[str, object],
     field: list[object],
 ) -> None:
-    before = await submitted_events(js)
-    response = await api.post("/api/v1/reports", json=REPORT | change)
+    before = await events_in_stream(js)
+    response = await intake.http.post("/api/v1/reports", json=REPORT | change)
     assert response.status_code == 422
     assert field in [error["loc"] for error in response.json()["detail"]]
     assert await stored_tickets(redis) == []
-    assert await submitted_events(js) == before
+    assert await events_in_stream(js) == before
 
 
-async def test_malformed_json_is_a_4xx(api: httpx.AsyncClient, redis: Redis) -> None:
-    response = await api.post(
+async def test_a_report_with_a_valid_attribute_is_accepted(intake: Harness) -> None:
+    ticket_id = await intake.submit(category="parking", attributes={"vehicle": "ebike"})
+    assert (await intake.ticket(ticket_id))["category"] == "parking"
+
+
+async def test_malformed_json_is_a_4xx(intake: Harness, redis: Redis) -> None:
+    response = await intake.http.post(
         "/api/v1/reports", content=b"{nope", headers={"content-type": "application/json"}
     )
     assert response.status_code == 422
@@ -110,15 +93,103 @@ async def test_malformed_json_is_a_4xx(api: httpx.AsyncClient, redis: Redis) -> 
 
 
 async def test_a_retried_submit_with_the_same_key_returns_the_same_ticket(
-    api: httpx.AsyncClient, js: JetStreamContext
+    intake: Harness, js: JetStreamContext
 ) -> None:
     headers = {"Idempotency-Key": "cti-call-778812"}
-    first = await api.post("/api/v1/reports", json=REPORT, headers=headers)
-    again = await api.post("/api/v1/reports", json=REPORT, headers=headers)
+    first = await intake.http.post("/api/v1/reports", json=REPORT, headers=headers)
+    again = await intake.http.post("/api/v1/reports", json=REPORT, headers=headers)
     assert (first.status_code, again.status_code) == (201, 200)
     assert first.json()["ticket_id"] == again.json()["ticket_id"]
-    assert await submitted_events(js) == 1
+    assert await events_in_stream(js) == 1
 
 
-async def test_an_unknown_ticket_is_404(api: httpx.AsyncClient) -> None:
-    assert (await api.get("/api/v1/tickets/T19990101000001")).status_code == 404
+async def test_reading_needs_a_key_and_units_read_only_their_own(intake: Harness) -> None:
+    ticket_id = await intake.submit()
+    await intake.dispatch(ticket_id, "grid-heyuan")
+    path = f"/api/v1/tickets/{ticket_id}"
+    assert (await intake.http.get(path)).status_code == 401
+    assert (await intake.http.get(path, headers={"X-API-Key": "guess"})).status_code == 403
+    assert (await intake.http.get(path, headers=auth("grid-heyuan"))).status_code == 200
+    other = await intake.http.get(path, headers=auth("bus-yunxi"))
+    assert other.status_code == 403
+    assert other.json()["code"] == "forbidden"
+    assert (await intake.http.get(path, headers=OPERATOR)).status_code == 200
+
+
+async def test_an_unknown_ticket_is_404(intake: Harness) -> None:
+    response = await intake.http.get("/api/v1/tickets/T19990101000001", headers=OPERATOR)
+    assert response.status_code == 404
+
+
+async def test_search_filters_and_pages_with_a_cursor(intake: Harness) -> None:
+    ids = [await intake.submit() for _ in range(5)]
+    hotline = await intake.submit(channel="hotline_12345", category="bus_obstruction")
+    await intake.dispatch(ids[0], "grid-heyuan")
+    await intake.dispatch(hotline, "bus-yunxi")
+
+    async def search(**params: object) -> dict[str, object]:
+        response = await intake.http.get("/api/v1/tickets", params=params, headers=OPERATOR)
+        assert response.status_code == 200, response.text
+        return dict(response.json())
+
+    page = await search(limit=4)
+    assert len(page["items"]) == 4  # type: ignore[arg-type]
+    rest = await search(limit=4, cursor=page["next_cursor"])
+    assert rest["next_cursor"] is None
+    seen = [t["ticket_id"] for t in page["items"] + rest["items"]]  # type: ignore[operator]
+    assert sorted(seen) == sorted([*ids, hotline])
+    assert seen == sorted(seen, reverse=True)  # newest first
+
+    assert [t["ticket_id"] for t in (await search(channel="hotline_12345"))["items"]] == [hotline]
+    assert [t["ticket_id"] for t in (await search(unit="grid-heyuan"))["items"]] == [ids[0]]
+    assert [t["ticket_id"] for t in (await search(category="bus_obstruction"))["items"]] == [
+        hotline
+    ]
+    assert len((await search(status="submitted"))["items"]) == 4  # type: ignore[arg-type]
+    assert len((await search(street="qingshi"))["items"]) == 2  # type: ignore[arg-type]
+    assert (await search(since="2099-01-01T00:00:00Z"))["items"] == []
+    combined = await search(channel="hotline_12345", since="2000-01-01T00:00:00Z")
+    assert [t["ticket_id"] for t in combined["items"]] == [hotline]
+
+    mine = await intake.http.get("/api/v1/tickets", headers=auth("grid-heyuan"))
+    assert [t["ticket_id"] for t in mine.json()["items"]] == [ids[0]]
+    nosy = await intake.http.get(
+        "/api/v1/tickets", params={"unit": "bus-yunxi"}, headers=auth("grid-heyuan")
+    )
+    assert nosy.status_code == 403
+    bad = await intake.http.get("/api/v1/tickets", params={"cursor": "!!"}, headers=OPERATOR)
+    assert bad.status_code == 400
+
+
+async def test_the_overdue_filter_finds_tickets_past_their_deadline(
+    intake: Harness, js: JetStreamContext
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from chuishao.common.domain import ClockKind, Level
+    from chuishao.common.events import SlaClockArmed
+    from chuishao.common.publishing import publish_event
+
+    late, on_time = await intake.submit(), await intake.submit()
+    for ticket_id, deadline in (
+        (late, datetime.now(UTC) - timedelta(hours=1)),
+        (on_time, datetime.now(UTC) + timedelta(hours=47)),
+    ):
+        await intake.dispatch(ticket_id, "grid-heyuan")
+        record = await intake.app.state.intake.store.get(ticket_id)
+        armed = SlaClockArmed.about(
+            ticket_id=ticket_id,
+            correlation_id=record.correlation_id,
+            producer="sla",
+            occurred_at=datetime.now(UTC),
+            clock=ClockKind.RESOLUTION,
+            level=Level.COMMUNITY,
+            limit_seconds=48 * 3600,
+            deadline=deadline,
+        )
+        await publish_event(js, armed)
+        await intake.until(ticket_id, lambda t: t["deadline"] is not None)
+    response = await intake.http.get(
+        "/api/v1/tickets", params={"overdue": "true"}, headers=OPERATOR
+    )
+    assert [t["ticket_id"] for t in response.json()["items"]] == [late]

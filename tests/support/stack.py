@@ -12,6 +12,7 @@ from typing import Self
 import httpx
 
 from chuishao.embedded import free_port
+from support.intake import settings_env
 
 SERVICES = ("intake", "router", "sla", "notify")
 
@@ -27,6 +28,7 @@ class ServiceProcesses:
             "CHUISHAO_HTTP_PORT": str(self.http_port),
             "CHUISHAO_LOG_FORMAT": "json",
             "PYTHONUNBUFFERED": "1",
+            **settings_env(),
             **extra_env,
         }
         self.processes: dict[str, subprocess.Popen[bytes]] = {}

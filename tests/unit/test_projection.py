@@ -2,8 +2,9 @@ from datetime import UTC, datetime, timedelta
 
 from chuishao.common.domain import ClockKind, Level
 from chuishao.common.events import SlaClockArmed
+from chuishao.intake.lifecycle import Status
 from chuishao.intake.projection import apply, history_entry
-from chuishao.intake.records import Status, TicketRecord
+from chuishao.intake.records import TicketRecord
 from support.factories import dispatched, submitted
 
 
@@ -11,6 +12,7 @@ def record_of(event_time: datetime) -> TicketRecord:
     event = submitted()
     return TicketRecord(
         ticket_id=event.ticket_id,
+        correlation_id=event.correlation_id,
         status=Status.SUBMITTED,
         category=event.category,
         description=event.description,
@@ -51,3 +53,12 @@ def test_an_armed_clock_sets_the_deadline() -> None:
     record = apply(apply(record_of(start), dispatch), armed)
     assert record.deadline == deadline
     assert record.has_applied(armed.event_id)
+
+
+def test_applying_the_same_event_twice_is_visible_in_the_history() -> None:
+    """The store skips events already in the history; the history is what tells."""
+    start = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+    dispatch = dispatched(submitted())
+    record = apply(record_of(start), dispatch)
+    assert record.has_applied(dispatch.event_id)
+    assert not record_of(start).has_applied(dispatch.event_id)

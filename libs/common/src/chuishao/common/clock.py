@@ -1,7 +1,17 @@
 """Time as a dependency, so tests and demos can move it instead of sleeping."""
 
+import asyncio
+import contextlib
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+import structlog
+from redis.exceptions import RedisError
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+
+    from chuishao.common.settings import ServiceSettings
 
 
 class Clock(Protocol):
@@ -30,3 +40,83 @@ class ManualClock:
         if moment.tzinfo is None:
             raise ValueError("ManualClock needs an aware datetime")
         self._now = moment
+
+
+# --- one clock for the whole stack, so tests and demos can let 48 hours pass in seconds
+
+OFFSET_KEY = "clock:offset_seconds"
+REFRESH_SECONDS = 0.2
+
+
+class SharedClock:
+    """Real time plus an offset kept in Redis (`clock:offset_seconds`).
+
+    Every process of the stack reads the same offset, so moving it once moves the whole
+    system: deadlines fall due, and event times agree across services. The offset is
+    re-read every `refresh_seconds`; `now()` stays synchronous and never touches Redis.
+    """
+
+    def __init__(self, redis: "Redis", refresh_seconds: float = REFRESH_SECONDS) -> None:
+        self.redis = redis
+        self.refresh_seconds = refresh_seconds
+        self._offset = 0.0
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def offset_seconds(self) -> float:
+        return self._offset
+
+    def now(self) -> datetime:
+        return datetime.now(UTC) + timedelta(seconds=self._offset)
+
+    async def refresh(self) -> None:
+        raw = await self.redis.get(OFFSET_KEY)
+        self._offset = float(raw) if raw is not None else 0.0
+
+    async def start(self) -> None:
+        await self.refresh()
+        if self._task is None:
+            self._task = asyncio.create_task(self._follow(), name="shared-clock")
+
+    async def stop(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def _follow(self) -> None:
+        while True:
+            await asyncio.sleep(self.refresh_seconds)
+            try:
+                await self.refresh()
+            except (RedisError, OSError) as error:
+                # Keep the last known offset: time still flows while Redis is away.
+                structlog.get_logger().warning("shared_clock_refresh_failed", error=repr(error))
+
+
+async def advance_shared_clock(redis: "Redis", seconds: float) -> float:
+    """Move the whole stack's clock by `seconds`; returns the new offset."""
+    return float(await redis.incrbyfloat(OFFSET_KEY, seconds))
+
+
+async def reset_shared_clock(redis: "Redis") -> None:
+    await redis.delete(OFFSET_KEY)
+
+
+def make_clock(settings: "ServiceSettings", redis: "Redis") -> Clock:
+    """The clock a service runs on (`CHUISHAO_CLOCK`). A `SharedClock` must be started
+    (`await start_clock(clock)`) in the service's start-up, and stopped at shutdown."""
+    if settings.clock == "shared":
+        return SharedClock(redis)
+    return SystemClock()
+
+
+async def start_clock(clock: Clock) -> None:
+    if isinstance(clock, SharedClock):
+        await clock.start()
+
+
+async def stop_clock(clock: Clock) -> None:
+    if isinstance(clock, SharedClock):
+        await clock.stop()

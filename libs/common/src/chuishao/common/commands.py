@@ -28,6 +28,7 @@ class Reporter(BaseModel):
 
     name: str | None = Field(default=None, min_length=1, max_length=64)
     phone: Phone | None = None
+    email: str | None = Field(default=None, pattern=r"^[^@\s]{1,64}@[^@\s]{1,255}$")
 
 
 class Command(BaseModel):
@@ -48,6 +49,9 @@ class SubmitReport(Command):
     priority: Priority = Priority.NORMAL
     media_urls: tuple[HttpUrl, ...] = Field(default=(), max_length=20)
     reporter: Reporter | None = None
+    attributes: dict[str, str | list[str]] = Field(
+        default_factory=dict, description="Answers to the category's Open311 attributes"
+    )
 
 
 class TicketCommand(Command):

@@ -69,6 +69,29 @@ class Event(BaseModel):
         )
 
     @classmethod
+    def about(
+        cls,
+        *,
+        ticket_id: str,
+        correlation_id: str,
+        producer: str,
+        occurred_at: datetime,
+        event_id: str | None = None,
+        causation_id: str | None = None,
+        **fields: Any,
+    ) -> Self:
+        """An event caused by a command on an existing ticket (not by another event)."""
+        return cls(
+            event_id=event_id or new_event_id(),
+            occurred_at=occurred_at,
+            ticket_id=ticket_id,
+            correlation_id=correlation_id,
+            causation_id=causation_id,
+            producer=producer,
+            **fields,
+        )
+
+    @classmethod
     def caused_by(
         cls,
         cause: "Event",
@@ -105,6 +128,7 @@ class TicketSubmitted(Event):
     reporter_ref: str | None = Field(
         default=None, description="Pseudonym of the reporter; never the name or phone"
     )
+    attributes: dict[str, str | list[str]] = Field(default_factory=dict)
 
 
 class TicketDispatched(Event):
@@ -124,6 +148,8 @@ class TicketDispatched(Event):
     location: Location
     media_urls: tuple[str, ...] = ()
     reason: str = Field(description="Why this unit: the rule or plugin that chose it")
+    street: str | None = Field(default=None, description="Street (街道) code of the place")
+    grid_code: str | None = Field(default=None, description="Grid (网格) code of the place")
 
 
 class TicketNeedsManualDispatch(Event):
@@ -339,6 +365,19 @@ class WhistleBlown(Event):
     reason: str
 
 
+class TicketTriaged(Event):
+    """Free-text triage suggested a category for a report filed without one; below the
+    threshold the ticket goes to manual dispatch instead (`accepted` false)."""
+
+    kind: ClassVar[str] = "triaged"
+    type: Literal["TicketTriaged"] = "TicketTriaged"
+    schema_version: Literal[1] = 1
+    category: CategoryCode | None = Field(description="The suggestion; None if nothing matched")
+    confidence: float = Field(ge=0, le=1)
+    method: str = Field(description="Classifier and version, e.g. keywords-v1")
+    accepted: bool = Field(description="True: the ticket was routed by this category")
+
+
 # --- supervision, emitted by sla
 
 
@@ -458,6 +497,7 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     TicketReopened,
     TicketClosed,
     WhistleBlown,
+    TicketTriaged,
     SlaWarning,
     SlaBreached,
     TicketEscalated,
@@ -488,6 +528,7 @@ AnyEvent = Annotated[
     | TicketReopened
     | TicketClosed
     | WhistleBlown
+    | TicketTriaged
     | SlaWarning
     | SlaBreached
     | TicketEscalated

@@ -1,8 +1,10 @@
 """Queries between services (request/reply), for data that must not travel in events."""
 
-from pydantic import BaseModel, ConfigDict
+from enum import StrEnum
 
-from chuishao.common.domain import TicketId
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from chuishao.common.domain import ClockKind, Level, TicketId, UnitId
 
 
 class ReporterContactQuery(BaseModel):
@@ -20,3 +22,91 @@ class ReporterContact(BaseModel):
     phone: str | None
     name: str | None
     opted_out: bool = False
+
+
+# --- sla: deadlines of a ticket, overdue lists (subjects SLA_TICKET_DEADLINES, SLA_OVERDUE)
+
+
+class ClockState(StrEnum):
+    RUNNING = "running"
+    PAUSED = "paused"  # the ticket waits on the resident
+    STOPPED = "stopped"  # its stop condition happened (see stop_reason)
+    BREACHED = "breached"  # ran out and was escalated or reported; open until it stops
+
+
+class ClockDeadline(BaseModel):
+    """One clock of a ticket. Times count in the policy's calendar: business seconds when
+    the policy uses working hours, plain seconds on the 24×7 default."""
+
+    model_config = ConfigDict(frozen=True)
+
+    clock: ClockKind
+    level: Level
+    unit_id: UnitId | None
+    cycle: int = Field(description="0, then the reopen count: a reopen restarts resolution")
+    state: ClockState
+    started_at: AwareDatetime
+    limit_seconds: int
+    extension_seconds: int
+    elapsed_seconds: int
+    paused_seconds: int = Field(description="Wall-clock time spent waiting on the resident")
+    remaining_seconds: int = Field(description="Negative once overdue")
+    deadline: AwareDatetime | None = Field(description="None while paused")
+    warning_at: AwareDatetime | None
+    warned_at: AwareDatetime | None
+    breached_at: AwareDatetime | None
+    stopped_at: AwareDatetime | None
+    stop_reason: str | None
+    calendar: str
+
+
+class TicketDeadlinesQuery(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    ticket_id: TicketId
+
+
+class TicketDeadlines(BaseModel):
+    """Every clock of one ticket, not only the next one."""
+
+    model_config = ConfigDict(frozen=True)
+
+    ticket_id: TicketId
+    known: bool = Field(description="False: sla has seen no event of this ticket")
+    as_of: AwareDatetime
+    level: Level | None = None
+    street: str | None = None
+    paused: bool = False
+    clocks: list[ClockDeadline] = []
+
+
+class OverdueQuery(BaseModel):
+    """Overdue tickets of one unit, of one street, or (neither given) of everyone."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    unit_id: UnitId | None = None
+    street: str | None = None
+    limit: int = Field(default=100, ge=1, le=1000)
+
+
+class OverdueTicket(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    ticket_id: TicketId
+    level: Level | None
+    street: str | None
+    units: tuple[UnitId, ...] = Field(description="Units answerable for the overdue clocks")
+    overdue_since: AwareDatetime
+    overdue_seconds: int
+    clocks: list[ClockDeadline]
+
+
+class OverdueTickets(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    as_of: AwareDatetime
+    unit_id: UnitId | None
+    street: str | None
+    tickets: list[OverdueTicket]
+    truncated: bool = False

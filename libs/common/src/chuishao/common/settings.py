@@ -21,4 +21,10 @@ class ServiceSettings(BaseSettings):
     # Keys the reporter reference (a stable pseudonym of the phone number) so broadcast
     # events can correlate repeat reporters without carrying the number itself.
     reporter_ref_secret: SecretStr = SecretStr("change-me-in-production")
+    # Signs the links residents get by SMS (rate the result, see the photos).
+    resident_link_secret: SecretStr = SecretStr("change-me-in-production")
+    public_base_url: str = "http://127.0.0.1:8080"
     data_dir: Path = Path(".data")
+    # "shared": real time plus an offset in Redis, so the whole stack can be moved forward
+    # together (tests, the demo); see chuishao.common.clock.SharedClock.
+    clock: Literal["system", "shared"] = "system"

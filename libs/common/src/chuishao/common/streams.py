@@ -46,7 +46,19 @@ DEADLETTER = StreamConfig(
     max_age=30 * DAY,
     duplicate_window=600.0,
 )
-STREAMS: tuple[StreamConfig, ...] = (TICKETS, UNITS, DEADLETTER)
+NOTIFY_JOBS = StreamConfig(
+    name="NOTIFY_JOBS",
+    description="Notify's outbound deliveries (webhooks, resident messages), one per "
+    "(event, recipient, channel); removed once delivered or dead-lettered",
+    subjects=[subjects.NOTIFY_JOBS],
+    # A job is work to do, not a record: the ack removes it. Retries wait in the consumer
+    # (nack with delay), so a slow webhook never holds up the TICKETS consumer.
+    retention=RetentionPolicy.WORK_QUEUE,
+    storage=StorageType.FILE,
+    max_age=7 * DAY,
+    duplicate_window=600.0,
+)
+STREAMS: tuple[StreamConfig, ...] = (TICKETS, UNITS, DEADLETTER, NOTIFY_JOBS)
 
 
 @dataclass(frozen=True)
@@ -76,9 +88,63 @@ class ConsumerSpec:
         return self.backoff_seconds[min(max(delivered - 1, 0), len(self.backoff_seconds) - 1)]
 
 
-ROUTER = ConsumerSpec("router", "TICKETS", (subjects.ticket_event("submitted"),))
-SLA = ConsumerSpec("sla", "TICKETS", (subjects.ticket_event("dispatched"),))
-NOTIFY = ConsumerSpec("notify", "TICKETS", (subjects.ticket_event("dispatched"),))
+ROUTER = ConsumerSpec(
+    "router",
+    "TICKETS",
+    (
+        subjects.ticket_event("submitted"),
+        subjects.ticket_event("declined"),
+        subjects.ticket_event("reopened"),
+        subjects.ticket_event("transferred"),
+        subjects.ticket_event("escalated"),
+    ),
+)
+# Every lifecycle event that starts, stops, pauses or moves a clock (see docs/sla.md).
+SLA = ConsumerSpec(
+    "sla",
+    "TICKETS",
+    tuple(
+        subjects.ticket_event(kind)
+        for kind in (
+            "dispatched",
+            "acknowledged",
+            "declined",
+            "transferred",
+            "progress_noted",
+            "awaiting_resident",
+            "resident_replied",
+            "extension_approved",
+            "recategorised",
+            "signed_off",
+            "resolved",
+            "reopened",
+            "closed",
+        )
+    ),
+)
+NOTIFY = ConsumerSpec(
+    "notify",
+    "TICKETS",
+    (
+        subjects.ticket_event("dispatched"),
+        subjects.ticket_event("submitted"),
+        subjects.ticket_event("resolved"),
+        subjects.ticket_event("sla_warning"),
+        subjects.ticket_event("escalated"),
+        subjects.ticket_event("linked"),
+    ),
+)
+# Webhook calls and resident messages. notify retries them itself with jittered
+# exponential back-off (nack with delay) and dead-letters them after its own attempt
+# budget (CHUISHAO_DELIVERY_ATTEMPTS, at most this max_deliver, which is the backstop).
+# ack_wait covers one HTTP call with its timeout plus the contact look-up.
+NOTIFY_DELIVERIES = ConsumerSpec(
+    "notify-deliveries",
+    "NOTIFY_JOBS",
+    (subjects.NOTIFY_JOBS,),
+    max_deliver=10,
+    ack_wait_seconds=60.0,
+)
 INTAKE_RECORDS = ConsumerSpec(
     "intake-records",
     "TICKETS",
@@ -87,10 +153,11 @@ INTAKE_RECORDS = ConsumerSpec(
         subjects.ticket_event("manual_dispatch"),
         subjects.ticket_event("clock_armed"),
         subjects.ticket_event("unit_notified"),
+        subjects.ticket_event("escalated"),
     ),
 )
 CONSUMERS: dict[str, ConsumerSpec] = {
-    spec.name: spec for spec in (ROUTER, SLA, NOTIFY, INTAKE_RECORDS)
+    spec.name: spec for spec in (ROUTER, SLA, NOTIFY, NOTIFY_DELIVERIES, INTAKE_RECORDS)
 }
 
 

@@ -6,6 +6,7 @@ Dead letters:    dlq.<consumer>                     (stream DEADLETTER)
 Requests:        cmd.<verb>                         (core NATS request/reply)
 Unit commands:   cmd.unit.<unit_id>.<verb>          (a unit's NATS user may publish only its own)
 Internal:        internal.<service>.<query>         (service-to-service request/reply)
+Notify jobs:     notify.job.<channel>.<ticket_id>   (stream NOTIFY_JOBS)
 """
 
 from chuishao.common.events import Event
@@ -16,6 +17,10 @@ DEAD_LETTERS = "dlq.>"
 
 SUBMIT_REPORT = "cmd.submit"
 REPORTER_CONTACT = "internal.intake.reporter_contact"
+SLA_TICKET_DEADLINES = "internal.sla.deadlines"
+SLA_OVERDUE = "internal.sla.overdue"
+NOTIFY_JOBS = "notify.job.>"
+DELIVERY_LOG = "internal.notify.delivery_log"
 
 
 def unit_command(unit_id: str, verb: str) -> str:
@@ -41,3 +46,8 @@ def unit_inbox(unit_id: str) -> str:
 
 def dead_letter(consumer: str) -> str:
     return f"dlq.{consumer}"
+
+
+def notify_job(channel: str, ticket_id: str) -> str:
+    """One outbound delivery notify still has to make (a webhook call, a resident message)."""
+    return f"notify.job.{channel}.{ticket_id}"

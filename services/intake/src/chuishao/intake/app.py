@@ -1,4 +1,5 @@
-"""Builds the intake service: HTTP API, NATS consumer, outbox relay."""
+"""Builds the intake service: HTTP API (native and Open311), NATS consumers and request
+subjects, the outbox relay."""
 
 import asyncio
 import contextlib
@@ -12,7 +13,9 @@ from chuishao.common.clients import redis_client
 from chuishao.common.clock import Clock, SystemClock
 from chuishao.common.logging import configure_logging
 from chuishao.common.streams import INTAKE_RECORDS, provision
-from chuishao.intake import api, consumers, queries
+from chuishao.common.units import units_view
+from chuishao.intake import api, consumers, nats_api, open311, queries
+from chuishao.intake.auth import Keys
 from chuishao.intake.outbox import relay_forever
 from chuishao.intake.service import Intake
 from chuishao.intake.settings import IntakeSettings
@@ -25,25 +28,37 @@ def create_app(settings: IntakeSettings | None = None, clock: Clock | None = Non
     broker = make_broker(settings, logger)
     redis = redis_client(settings)
     store = TicketStore(redis)
+    catalogue = catalogue_view()
+    units = units_view()
+    keys = Keys(
+        units=settings.unit_api_keys,
+        operators=settings.operator_api_keys,
+        open311=settings.open311_api_keys,
+        unit_directory=units,
+        supervisor_kinds=settings.supervisor_kinds,
+        resident_secret=settings.resident_link_secret.get_secret_value(),
+    )
+    intake = Intake(
+        store=store,
+        broker=broker,
+        catalogue=catalogue,
+        keys=keys,
+        clock=clock or SystemClock(),
+        reporter_secret=settings.reporter_ref_secret.get_secret_value(),
+        publish_timeout=settings.publish_timeout_seconds,
+    )
     consumers.register(broker, store)
     queries.register(broker, store)
-    catalogue = catalogue_view()
+    nats_api.register(broker, intake)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await broker.connect()
-        js = broker.connection.jetstream()
+        js = intake.js
         await provision(js, (INTAKE_RECORDS,))
         await catalogue.start(js)
+        await units.start(js)
         await broker.start()
-        app.state.intake = Intake(
-            store=store,
-            js=js,
-            catalogue=catalogue,
-            clock=clock or SystemClock(),
-            reporter_secret=settings.reporter_ref_secret.get_secret_value(),
-            publish_timeout=settings.publish_timeout_seconds,
-        )
         relay = asyncio.create_task(relay_forever(store, js, settings.outbox_grace_seconds))
         logger.info("intake_ready", http=f"http://{settings.http_host}:{settings.http_port}")
         try:
@@ -51,6 +66,7 @@ def create_app(settings: IntakeSettings | None = None, clock: Clock | None = Non
         finally:
             relay.cancel()
             await catalogue.stop()
+            await units.stop()
             await broker.stop()
             await redis.aclose()
 
@@ -60,7 +76,9 @@ def create_app(settings: IntakeSettings | None = None, clock: Clock | None = Non
         summary="Report problems and follow them to resolution (吹哨报到 · 接诉即办)",
         lifespan=lifespan,
     )
+    app.state.intake = intake
     app.include_router(api.router)
+    app.include_router(open311.router)
 
     @app.get("/health", tags=["ops"])
     async def health() -> dict[str, str]:

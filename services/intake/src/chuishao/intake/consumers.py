@@ -14,5 +14,5 @@ def register(broker: NatsBroker, store: TicketStore) -> None:
     async def record_event(event: AnyEvent) -> None:
         # A missing record means the event outran nothing we know of: it is a real fault
         # (or a foreign producer), so it is retried and finally dead-lettered, not ignored.
-        if await store.apply(event.ticket_id, event, apply) is None:
+        if await store.apply_foreign(event, apply) is None:
             raise LookupError(f"no ticket record for {event.ticket_id}")

@@ -1,47 +1,96 @@
-"""How other services' events change the ticket record. Pure functions: record in,
-record out; the store makes them atomic and idempotent."""
+"""How each event changes the ticket record: the only code that does. Pure functions,
+record in and record out; the store makes them atomic and exactly-once."""
+
+from collections.abc import Callable
+from typing import Any
 
 from chuishao.common.events import (
     Event,
+    ExtensionApproved,
+    ExtensionDenied,
+    ExtensionRequested,
+    ReportLinked,
     SlaClockArmed,
+    TicketAcknowledged,
+    TicketAwaitingResident,
+    TicketClosed,
+    TicketDeclined,
     TicketDispatched,
+    TicketEscalated,
     TicketNeedsManualDispatch,
+    TicketProgressNoted,
+    TicketRated,
+    TicketRecategorised,
+    TicketReopened,
+    TicketResidentReplied,
+    TicketResolved,
     TicketSubmitted,
+    TicketTransferred,
     UnitNotified,
+    UnitSignedOff,
 )
-from chuishao.intake.records import Assignment, ClockView, HistoryEntry, Status, TicketRecord
+from chuishao.intake.lifecycle import OPEN, Status
+from chuishao.intake.records import Assignment, ClockView, HistoryEntry, Resolution, TicketRecord
 
-
-def summary(event: Event) -> str:
-    match event:
-        case TicketSubmitted():
-            return f"submitted via {event.channel}"
-        case TicketDispatched():
-            return f"dispatched to {event.unit_name} ({event.role}, {event.level})"
-        case TicketNeedsManualDispatch():
-            return f"needs manual dispatch: {event.reason}"
-        case SlaClockArmed():
-            return f"{event.clock} clock armed at {event.level}, due {event.deadline.isoformat()}"
-        case UnitNotified():
-            return f"{event.unit_id} notified via {event.channel}"
-    return event.type
+SUMMARIES: dict[type[Event], Callable[[Any], str]] = {
+    TicketSubmitted: lambda e: f"submitted via {e.channel}",
+    TicketDispatched: lambda e: f"dispatched to {e.unit_name} ({e.role}, {e.level})",
+    TicketNeedsManualDispatch: lambda e: f"needs manual dispatch: {e.reason}",
+    SlaClockArmed: lambda e: f"{e.clock} clock at {e.level}, due {e.deadline.isoformat()}",
+    UnitNotified: lambda e: f"{e.unit_id} notified via {e.channel}",
+    TicketAcknowledged: lambda e: f"{e.unit_id} reported for duty",
+    TicketDeclined: lambda e: f"{e.unit_id} returned it: {e.reason_code} {e.note}".strip(),
+    TicketProgressNoted: lambda e: f"{e.unit_id}: {e.note}",
+    ExtensionRequested: lambda e: f"{e.unit_id} asked for {e.extra_seconds // 3600} h more",
+    ExtensionApproved: lambda e: f"extension for {e.unit_id} approved by {e.approved_by}",
+    ExtensionDenied: lambda e: f"extension for {e.unit_id} denied by {e.denied_by}",
+    TicketTransferred: lambda e: f"{e.from_unit_id} transferred it to {e.to_unit_id}",
+    TicketAwaitingResident: lambda e: f"{e.unit_id} waits on the resident: {e.note}",
+    TicketResidentReplied: lambda e: "the resident replied",
+    TicketRecategorised: lambda e: f"now {e.category} / {e.priority} (by {e.changed_by})",
+    UnitSignedOff: lambda e: f"{e.unit_id} signed off: {e.note}",
+    TicketResolved: lambda e: "resolved",
+    TicketRated: lambda e: f"rated {e.rating}",
+    TicketReopened: lambda e: f"reopened ({e.reopen_count})",
+    TicketClosed: lambda e: f"closed ({e.reason})",
+    TicketEscalated: lambda e: f"escalated {e.from_level} → {e.to_level}",
+    ReportLinked: lambda e: f"duplicate report {e.duplicate_ticket_id} linked",
+}
 
 
 def history_entry(event: Event) -> HistoryEntry:
+    summarise = SUMMARIES.get(type(event))
     return HistoryEntry(
         event_id=event.event_id,
         type=event.type,
         at=event.occurred_at,
         producer=event.producer,
-        summary=summary(event),
+        summary=summarise(event) if summarise else event.type,
     )
 
 
-def apply(record: TicketRecord, event: Event) -> TicketRecord:
-    record = record.model_copy(deep=True)
+def _all_acknowledged(record: TicketRecord) -> bool:
+    active = record.active_assignments
+    return bool(active) and not any(a.owes_acknowledgement for a in active)
+
+
+def _after_assignment_change(record: TicketRecord) -> None:
+    """The status that follows from who is still summoned and who has reported."""
+    if record.status not in (Status.DISPATCHED, Status.IN_PROGRESS, Status.SUBMITTED):
+        return
+    if not record.active_assignments:
+        record.status = Status.SUBMITTED  # every unit returned it: the router places it again
+    elif _all_acknowledged(record):
+        record.status = Status.IN_PROGRESS
+    else:
+        record.status = Status.DISPATCHED
+
+
+def _apply(record: TicketRecord, event: Event) -> None:
     match event:
         case TicketDispatched():
-            record.assignments = [a for a in record.assignments if a.unit_id != event.unit_id] + [
+            record.assignments = [a for a in record.assignments if a.unit_id != event.unit_id]
+            record.assignments.append(
                 Assignment(
                     unit_id=event.unit_id,
                     unit_name=event.unit_name,
@@ -50,9 +99,11 @@ def apply(record: TicketRecord, event: Event) -> TicketRecord:
                     whistle=event.whistle,
                     dispatched_at=event.occurred_at,
                 )
-            ]
-            if record.status in (Status.SUBMITTED, Status.MANUAL_DISPATCH):
+            )
+            record.street = event.street or record.street
+            if record.status == Status.MANUAL_DISPATCH:
                 record.status = Status.DISPATCHED
+            _after_assignment_change(record)
         case TicketNeedsManualDispatch():
             if record.status == Status.SUBMITTED:
                 record.status = Status.MANUAL_DISPATCH
@@ -61,18 +112,74 @@ def apply(record: TicketRecord, event: Event) -> TicketRecord:
                 c
                 for c in record.clocks
                 if not (c.clock == event.clock and c.unit_id == event.unit_id)
-            ] + [
+            ]
+            record.clocks.append(
                 ClockView(
                     clock=event.clock,
                     level=event.level,
                     unit_id=event.unit_id,
                     deadline=event.deadline,
                 )
-            ]
+            )
         case UnitNotified():
-            for assignment in record.assignments:
-                if assignment.unit_id == event.unit_id and assignment.notified_at is None:
-                    assignment.notified_at = event.occurred_at
+            for a in record.assignments:
+                if a.unit_id == event.unit_id and a.notified_at is None:
+                    a.notified_at = event.occurred_at
+        case TicketAcknowledged():
+            if (part := record.assignment(event.unit_id)) is not None:
+                part.acknowledged_at = event.occurred_at
+            _after_assignment_change(record)
+        case TicketDeclined():
+            record.declines = event.bounces
+            if (part := record.assignment(event.unit_id)) is not None:
+                part.active = False
+            _after_assignment_change(record)
+        case TicketTransferred():
+            if (part := record.assignment(event.from_unit_id)) is not None:
+                part.active = False
+            _after_assignment_change(record)
+        case ExtensionRequested():
+            if (part := record.assignment(event.unit_id)) is not None:
+                part.extension_requested_seconds = event.extra_seconds
+        case ExtensionApproved() | ExtensionDenied():
+            if (part := record.assignment(event.unit_id)) is not None:
+                part.extension_requested_seconds = None
+        case TicketAwaitingResident():
+            record.status = Status.AWAITING_RESIDENT
+        case TicketResidentReplied():
+            record.status = Status.IN_PROGRESS
+        case TicketRecategorised():
+            record.category, record.priority = event.category, event.priority
+        case UnitSignedOff():
+            if (part := record.assignment(event.unit_id)) is not None:
+                part.signed_off_at = event.occurred_at
+        case TicketResolved():
+            record.status = Status.RESOLVED
+            record.resolution = Resolution(
+                note=event.note,
+                evidence_urls=event.evidence_urls,
+                resolved_at=event.occurred_at,
+            )
+        case TicketRated():
+            record.rating = event.rating
+        case TicketReopened():
+            record.reopen_count = event.reopen_count
+            record.status = Status.DISPATCHED
+            record.resolution = None
+            for a in record.active_assignments:
+                a.acknowledged_at = a.signed_off_at = None
+        case TicketClosed():
+            record.status = Status.CLOSED
+        case TicketEscalated():
+            pass  # the summoned supervisors arrive as TicketDispatched with role supervisor
+
+
+def apply(record: TicketRecord, event: Event) -> TicketRecord:
+    record = record.model_copy(deep=True)
+    was_open = record.status in OPEN
+    _apply(record, event)
+    if not was_open:
+        record.status = Status.CLOSED  # a closed ticket stays closed
     record.history.append(history_entry(event))
     record.updated_at = max(record.updated_at, event.occurred_at)
     record.version += 1

@@ -1,7 +1,6 @@
 """The ticket record intake keeps in Redis: current state plus append-only history."""
 
 from datetime import datetime
-from enum import StrEnum
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
@@ -12,18 +11,16 @@ from chuishao.common.domain import (
     Level,
     Location,
     Priority,
+    Rating,
     Role,
     Whistle,
 )
-
-
-class Status(StrEnum):
-    SUBMITTED = "submitted"
-    DISPATCHED = "dispatched"
-    MANUAL_DISPATCH = "manual_dispatch"
+from chuishao.intake.lifecycle import Status
 
 
 class Assignment(BaseModel):
+    """One summoned unit's part in the ticket."""
+
     unit_id: str
     unit_name: str
     role: Role
@@ -31,6 +28,19 @@ class Assignment(BaseModel):
     whistle: Whistle
     dispatched_at: AwareDatetime
     notified_at: AwareDatetime | None = None
+    acknowledged_at: AwareDatetime | None = None
+    signed_off_at: AwareDatetime | None = None
+    # False once the unit declined or transferred its part: it no longer has to act.
+    active: bool = True
+    extension_requested_seconds: int | None = None
+
+    @property
+    def owes_acknowledgement(self) -> bool:
+        return self.active and self.acknowledged_at is None
+
+    @property
+    def owes_sign_off(self) -> bool:
+        return self.active and self.signed_off_at is None
 
 
 class ClockView(BaseModel):
@@ -50,8 +60,15 @@ class HistoryEntry(BaseModel):
     summary: str
 
 
+class Resolution(BaseModel):
+    note: str
+    evidence_urls: tuple[str, ...] = ()
+    resolved_at: AwareDatetime
+
+
 class TicketRecord(BaseModel):
     ticket_id: str
+    correlation_id: str
     status: Status
     category: str | None
     description: str
@@ -63,15 +80,34 @@ class TicketRecord(BaseModel):
     reporter_ref: str | None
     submitted_at: AwareDatetime
     updated_at: AwareDatetime
+    street: str | None = None
     assignments: list[Assignment] = []
     clocks: list[ClockView] = []
     history: list[HistoryEntry] = []
+    declines: int = 0
+    reopen_count: int = 0
+    rating: Rating | None = None
+    resolution: Resolution | None = None
     version: int = 1
 
     @property
     def deadline(self) -> datetime | None:
         pending = [clock.deadline for clock in self.clocks]
         return min(pending) if pending else None
+
+    @property
+    def active_assignments(self) -> list[Assignment]:
+        return [a for a in self.assignments if a.active]
+
+    @property
+    def lead_unit(self) -> str | None:
+        return next((a.unit_id for a in self.active_assignments if a.role == Role.LEAD), None)
+
+    def assignment(self, unit_id: str) -> Assignment | None:
+        return next((a for a in self.active_assignments if a.unit_id == unit_id), None)
+
+    def ever_assigned(self, unit_id: str) -> bool:
+        return any(a.unit_id == unit_id for a in self.assignments)
 
     def has_applied(self, event_id: str) -> bool:
         return any(entry.event_id == event_id for entry in self.history)

@@ -1,18 +1,31 @@
-"""Intake's use cases, independent of HTTP or NATS: the entry points stay thin."""
+"""Intake's use cases, independent of HTTP, Open311 or NATS: the entry points stay thin."""
 
+import functools
 from dataclasses import dataclass
 
+from faststream.nats import NatsBroker
 from nats.js import JetStreamContext
 
 from chuishao.common.catalogue import Category
 from chuishao.common.clock import Clock
-from chuishao.common.commands import SubmitReport
-from chuishao.common.events import TicketSubmitted
+from chuishao.common.commands import SubmitReport, TicketCommand
+from chuishao.common.events import Event, TicketSubmitted
 from chuishao.common.ids import reporter_ref
 from chuishao.common.kv import KvView
 from chuishao.common.publishing import publish_event
-from chuishao.intake.projection import history_entry
-from chuishao.intake.records import Status, TicketRecord
+from chuishao.intake import attributes
+from chuishao.intake.auth import Keys
+from chuishao.intake.lifecycle import (
+    Actor,
+    CommandRejected,
+    EventIds,
+    NotYours,
+    Status,
+    UnknownTicket,
+    decide,
+)
+from chuishao.intake.projection import apply, history_entry
+from chuishao.intake.records import TicketRecord
 from chuishao.intake.store import TicketStore
 
 PRODUCER = "intake"
@@ -36,18 +49,28 @@ class Submitted:
 @dataclass
 class Intake:
     store: TicketStore
-    js: JetStreamContext
+    broker: NatsBroker
     catalogue: KvView[Category]
+    keys: Keys
     clock: Clock
     reporter_secret: str
     publish_timeout: float = 5.0
+
+    @functools.cached_property
+    def js(self) -> JetStreamContext:
+        return self.broker.connection.jetstream()
 
     async def submit(self, command: SubmitReport, idempotency_key: str | None = None) -> Submitted:
         """Store, publish, and return only once JetStream holds the report."""
         if not self.catalogue.loaded.is_set():
             raise CatalogueNotLoaded("the category catalogue has not loaded yet")
-        if command.category is not None and self.catalogue.get(command.category) is None:
-            raise UnknownCategory(command.category)
+        if command.category is not None:
+            category = self.catalogue.get(command.category)
+            if category is None:
+                raise UnknownCategory(command.category)
+            attributes.check(category, command.attributes)
+        elif command.attributes:
+            raise attributes.InvalidAttribute("attributes", "attributes need a category")
         now = self.clock.now()
         ticket_id = await self.store.next_ticket_id(now)
         phone = command.reporter.phone if command.reporter else None
@@ -62,9 +85,11 @@ class Intake:
             location=command.location,
             media_urls=tuple(str(url) for url in command.media_urls),
             reporter_ref=reporter_ref(self.reporter_secret, phone) if phone else None,
+            attributes=command.attributes,
         )
         record = TicketRecord(
             ticket_id=ticket_id,
+            correlation_id=event.correlation_id,
             status=Status.SUBMITTED,
             category=event.category,
             description=event.description,
@@ -83,11 +108,60 @@ class Intake:
             existing = await self.store.get(stored_id)
             assert existing is not None
             # The first attempt may have stored the report but not seen its PubAck.
-            queued = await self.store.queued(existing.history[0].event_id)
-            if queued is not None:
-                await publish_event(self.js, queued, timeout=self.publish_timeout)
-                await self.store.confirm(queued.event_id)
+            await self._publish([existing.history[0].event_id])
             return Submitted(stored_id, existing.status, created=False)
-        await publish_event(self.js, event, timeout=self.publish_timeout)
-        await self.store.confirm(event.event_id)
+        await self._publish_events([event])
         return Submitted(ticket_id, record.status, created=True)
+
+    async def execute(
+        self, command: TicketCommand, actor: Actor, idempotency_key: str | None = None
+    ) -> TicketRecord:
+        """Run a lifecycle command: decide, store with its events atomically, publish."""
+        scoped_key = f"cmd:{actor.kind}:{actor.id}:{idempotency_key}" if idempotency_key else None
+        if scoped_key and (earlier := await self.store.remembered(scoped_key)):
+            record = await self.store.get(earlier["ticket_id"])
+            assert record is not None
+            await self._publish(
+                [entry.event_id for entry in record.history if entry.producer == PRODUCER]
+            )
+            return record
+        now = self.clock.now()
+
+        def change(record: TicketRecord) -> tuple[TicketRecord, list[Event]]:
+            events = decide(record, command, actor, now, EventIds(scoped_key, record.ticket_id))
+            for event in events:
+                record = apply(record, event)
+            return record, events
+
+        result = await self.store.change(command.ticket_id, change, scoped_key)
+        if result is None:
+            raise UnknownTicket(f"no ticket {command.ticket_id}")
+        record, events = result
+        await self._publish_events(events)
+        return record
+
+    async def read(self, ticket_id: str, actor: Actor) -> TicketRecord:
+        record = await self.store.get(ticket_id)
+        if record is None:
+            raise UnknownTicket(f"no ticket {ticket_id}")
+        if actor.kind == "unit" and not record.ever_assigned(actor.id):
+            raise NotYours(f"ticket {ticket_id} was never sent to {actor.id}")
+        if actor.kind == "resident" and actor.id != ticket_id:
+            raise NotYours("a resident's link opens only its own ticket")
+        return record
+
+    async def _publish_events(self, events: list[Event]) -> None:
+        for event in events:  # in order: a rating before the reopen it causes
+            await publish_event(self.js, event, timeout=self.publish_timeout)
+        if events:
+            await self.store.confirm(*(event.event_id for event in events))
+
+    async def _publish(self, event_ids: list[str]) -> None:
+        """Re-send whatever of these is still unconfirmed in the outbox."""
+        for event_id in event_ids:
+            queued = await self.store.queued(event_id)
+            if queued is not None:
+                await self._publish_events([queued])
+
+
+__all__ = ["CommandRejected", "Intake", "Submitted"]

@@ -1,3 +1,5 @@
+from pydantic import Field
+
 from chuishao.common.settings import ServiceSettings
 
 
@@ -7,3 +9,11 @@ class IntakeSettings(ServiceSettings):
     publish_timeout_seconds: float = 5.0
     # Events written to Redis but not yet confirmed by JetStream are re-sent after this.
     outbox_grace_seconds: float = 5.0
+    # API keys are stored as SHA-256 hex digests (`python -m chuishao.intake.keys new`),
+    # mapped to who holds them. JSON in the environment, e.g.
+    # CHUISHAO_UNIT_API_KEYS='{"<sha256 of the key>": "grid-heyuan"}'.
+    unit_api_keys: dict[str, str] = Field(default_factory=dict)
+    operator_api_keys: dict[str, str] = Field(default_factory=dict)
+    open311_api_keys: dict[str, str] = Field(default_factory=dict)
+    # Supervisors are units of these kinds (from the router's directory).
+    supervisor_kinds: tuple[str, ...] = ("command_centre", "district")

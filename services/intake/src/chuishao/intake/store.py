@@ -1,24 +1,34 @@
-"""Ticket records in Redis, written together with their outgoing events (an outbox), so
-a crash between the write and the publish loses nothing: the relay sends it later."""
+"""Ticket records in Redis, written together with their outgoing events (an outbox) and
+their indexes in one transaction: a crash between the write and the publish loses
+nothing (the relay sends it later), and a concurrent change makes exactly one writer win.
+"""
 
+import json
 import time
 from collections.abc import Callable
 from datetime import datetime
-from typing import cast
+from typing import Any, cast
 
 from redis.asyncio import Redis
 from redis.exceptions import WatchError
 
 from chuishao.common.events import Event, parse_event
+from chuishao.intake import indexes
 from chuishao.intake.records import TicketRecord
 
 OUTBOX = "outbox"
 OUTBOX_EVENTS = "outbox:events"
 IDEMPOTENCY_TTL_SECONDS = 24 * 3600
 
+Change = Callable[[TicketRecord], tuple[TicketRecord, list[Event]]]
+
 
 def _ticket_key(ticket_id: str) -> str:
     return f"ticket:{ticket_id}"
+
+
+def _idempotency_key(key: str) -> str:
+    return f"idem:{key}"
 
 
 class TicketStore:
@@ -34,6 +44,16 @@ class TicketStore:
         raw = await self.redis.get(_ticket_key(ticket_id))
         return TicketRecord.model_validate_json(raw) if raw else None
 
+    async def get_many(self, ticket_ids: list[str]) -> list[TicketRecord]:
+        if not ticket_ids:
+            return []
+        raws = await self.redis.mget([_ticket_key(t) for t in ticket_ids])
+        return [TicketRecord.model_validate_json(raw) for raw in raws if raw]
+
+    async def remembered(self, idempotency_key: str) -> dict[str, Any] | None:
+        raw = await self.redis.get(_idempotency_key(idempotency_key))
+        return cast("dict[str, Any]", json.loads(raw)) if raw else None
+
     async def create(
         self, record: TicketRecord, event: Event, idempotency_key: str | None = None
     ) -> str:
@@ -43,29 +63,31 @@ class TicketStore:
             while True:
                 try:
                     if idempotency_key:
-                        key = f"idem:{idempotency_key}"
-                        await pipe.watch(key)
-                        existing = await pipe.get(key)
-                        if existing:
-                            return (
-                                existing.decode() if isinstance(existing, bytes) else str(existing)
-                            )
+                        await pipe.watch(_idempotency_key(idempotency_key))
+                        earlier = await pipe.get(_idempotency_key(idempotency_key))
+                        if earlier:
+                            return str(json.loads(earlier)["ticket_id"])
                     pipe.multi()  # type: ignore[no-untyped-call]
                     if idempotency_key:
                         pipe.set(
-                            f"idem:{idempotency_key}", record.ticket_id, ex=IDEMPOTENCY_TTL_SECONDS
+                            _idempotency_key(idempotency_key),
+                            json.dumps({"ticket_id": record.ticket_id}),
+                            ex=IDEMPOTENCY_TTL_SECONDS,
                         )
                     pipe.set(_ticket_key(record.ticket_id), record.model_dump_json())
-                    self._queue(pipe, event)
+                    indexes.update(pipe, None, record)
+                    self._queue(pipe, [event])
                     await pipe.execute()
                     return record.ticket_id
                 except WatchError:
                     continue
 
-    async def apply(
-        self, ticket_id: str, event: Event, change: Callable[[TicketRecord, Event], TicketRecord]
-    ) -> TicketRecord | None:
-        """Apply an event to a record exactly once (the history remembers event ids)."""
+    async def change(
+        self, ticket_id: str, change: Change, idempotency_key: str | None = None
+    ) -> tuple[TicketRecord, list[Event]] | None:
+        """Read, change and write one record atomically, queueing the change's events.
+        `change` may raise to refuse; it runs again if another writer got there first.
+        None if there is no such ticket."""
         key = _ticket_key(ticket_id)
         async with self.redis.pipeline(transaction=True) as pipe:
             while True:
@@ -74,26 +96,62 @@ class TicketStore:
                     raw = await pipe.get(key)
                     if raw is None:
                         return None
-                    record = TicketRecord.model_validate_json(raw)
-                    if record.has_applied(event.event_id):
-                        return record
-                    updated = change(record, event)
+                    before = TicketRecord.model_validate_json(raw)
+                    after, events = change(before)
+                    if not events:
+                        return after, []
                     pipe.multi()  # type: ignore[no-untyped-call]
-                    pipe.set(key, updated.model_dump_json())
+                    pipe.set(key, after.model_dump_json())
+                    indexes.update(pipe, before, after)
+                    self._queue(pipe, events)
+                    if idempotency_key:
+                        pipe.set(
+                            _idempotency_key(idempotency_key),
+                            json.dumps({"ticket_id": ticket_id, "version": after.version}),
+                            ex=IDEMPOTENCY_TTL_SECONDS,
+                        )
                     await pipe.execute()
-                    return updated
+                    return after, events
+                except WatchError:
+                    continue
+
+    async def apply_foreign(
+        self, event: Event, apply: Callable[[TicketRecord, Event], TicketRecord]
+    ) -> TicketRecord | None:
+        """Apply another service's event exactly once (the history remembers event ids);
+        it is already in the stream, so nothing is queued."""
+        key = _ticket_key(event.ticket_id)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            while True:
+                try:
+                    await pipe.watch(key)
+                    raw = await pipe.get(key)
+                    if raw is None:
+                        return None
+                    before = TicketRecord.model_validate_json(raw)
+                    if before.has_applied(event.event_id):
+                        return before
+                    after = apply(before, event)
+                    pipe.multi()  # type: ignore[no-untyped-call]
+                    pipe.set(key, after.model_dump_json())
+                    indexes.update(pipe, before, after)
+                    await pipe.execute()
+                    return after
                 except WatchError:
                     continue
 
     @staticmethod
-    def _queue(pipe: "Redis", event: Event) -> None:
-        pipe.zadd(OUTBOX, {event.event_id: time.time()})
-        pipe.hset(OUTBOX_EVENTS, event.event_id, event.model_dump_json())
+    def _queue(pipe: Any, events: list[Event]) -> None:
+        # Wall time, not the business clock: the relay is about publishes that never returned.
+        now = time.time()
+        for event in events:
+            pipe.zadd(OUTBOX, {event.event_id: now})
+            pipe.hset(OUTBOX_EVENTS, event.event_id, event.model_dump_json())
 
-    async def confirm(self, event_id: str) -> None:
+    async def confirm(self, *event_ids: str) -> None:
         async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.zrem(OUTBOX, event_id)
-            pipe.hdel(OUTBOX_EVENTS, event_id)
+            pipe.zrem(OUTBOX, *event_ids)
+            pipe.hdel(OUTBOX_EVENTS, *event_ids)
             await pipe.execute()
 
     async def opted_out(self, phone: str) -> bool:

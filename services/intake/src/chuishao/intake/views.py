@@ -4,8 +4,9 @@ from datetime import datetime
 
 from pydantic import BaseModel
 
-from chuishao.common.domain import Channel, Location, Priority
-from chuishao.intake.records import Assignment, ClockView, HistoryEntry, Status, TicketRecord
+from chuishao.common.domain import Channel, Location, Priority, Rating
+from chuishao.intake.lifecycle import Status
+from chuishao.intake.records import Assignment, ClockView, HistoryEntry, Resolution, TicketRecord
 
 
 class SubmitAccepted(BaseModel):
@@ -22,6 +23,7 @@ class TicketView(BaseModel):
     priority: Priority
     channel: Channel
     location: Location
+    street: str | None
     media_urls: tuple[str, ...]
     submitted_at: datetime
     updated_at: datetime
@@ -29,14 +31,31 @@ class TicketView(BaseModel):
     assignments: list[Assignment]
     deadline: datetime | None
     clocks: list[ClockView]
+    declines: int
+    reopen_count: int
+    rating: Rating | None
+    resolution: Resolution | None
     history: list[HistoryEntry]
     version: int
 
     @classmethod
     def of(cls, record: TicketRecord) -> "TicketView":
-        lead = next((a.unit_id for a in record.assignments if a.role == "lead"), None)
         return cls(
-            **record.model_dump(exclude={"reporter", "reporter_ref"}),
-            lead_unit=lead,
+            **record.model_dump(exclude={"reporter", "reporter_ref", "correlation_id"}),
+            lead_unit=record.lead_unit,
             deadline=record.deadline,
         )
+
+
+class TicketPage(BaseModel):
+    items: list[TicketView]
+    next_cursor: str | None
+
+
+class Problem(BaseModel):
+    """A refused command: what went wrong, and the ticket's state when it did."""
+
+    detail: str
+    code: str
+    status: Status | None = None
+    version: int | None = None

@@ -1,74 +1,178 @@
-"""The directory of units and the ops routing table, loaded from a versioned TOML file."""
+"""The directory of places and units, loaded from a versioned TOML file and checked as a
+whole: a directory with a problem is refused, with every problem named."""
 
 import tomllib
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import ValidationError
 
-from chuishao.common.domain import CategoryCode, Level, Priority, UnitId, Whistle
+from chuishao.common.domain import Level, Location
+from chuishao.router.document import DirectoryDocument
+from chuishao.router.geometry import GridIndex, LocalPlane
+from chuishao.router.places import Area, Community, Grid, Place, Street
+from chuishao.router.units import (
+    DISTRICT_CENTRE,
+    SUPERVISOR_FUNCTION,
+    ByFunction,
+    Route,
+    Unit,
+    UnitRef,
+)
+from chuishao.router.validation import problems_in, shapes_of
+
+# A point this close to a grid but outside every polygon (a pin dropped on the kerb of a
+# border road) still belongs to the nearest grid.
+NEAREST_GRID_M = 300.0
 
 
 class DirectoryError(ValueError):
     """The directory file cannot be used; the message says where and why."""
 
 
-class Unit(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    id: UnitId
-    name: str
-    kind: Literal["department", "community", "co_building", "command_centre", "district"]
-    level: Level
-
-
-class Route(BaseModel):
-    """One row of the table plugin: a category and who handles it."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    category: CategoryCode
-    name: str
-    description: str = ""
-    group: str = ""
-    keywords: tuple[str, ...] = ()
-    lead: UnitId
-    co: tuple[UnitId, ...] = ()
-    level: Level = Level.COMMUNITY
-    whistle: Whistle = Whistle.DAILY
-    priority: Priority = Priority.NORMAL
-
-
-class Directory(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    version: int = Field(ge=1)
-    units: tuple[Unit, ...]
-    routes: tuple[Route, ...] = ()
-
-    @model_validator(mode="after")
-    def _references_resolve(self) -> Self:
-        ids = [unit.id for unit in self.units]
-        duplicates = sorted({unit_id for unit_id in ids if ids.count(unit_id) > 1})
-        if duplicates:
-            raise ValueError(f"duplicate unit ids: {', '.join(duplicates)}")
-        known = set(ids)
-        for route in self.routes:
-            for unit_id in (route.lead, *route.co):
-                if unit_id not in known:
-                    raise ValueError(f"route {route.category!r} names unknown unit {unit_id!r}")
-        return self
-
-    def unit(self, unit_id: str) -> Unit:
-        return next(unit for unit in self.units if unit.id == unit_id)
+class Directory:
+    def __init__(self, document: DirectoryDocument, source: str = "<memory>") -> None:
+        plane = LocalPlane.around(document.areas())
+        problems = problems_in(document, plane)
+        if problems:
+            raise DirectoryError(f"{source}: " + "; ".join(problems))
+        self.document = document
+        self.source = source
+        self.version = document.version
+        self.city = document.city
+        self.units = document.units
+        self.routes = document.routes
+        self._units = {unit.id: unit for unit in document.units}
+        self._streets = {street.code: street for street in document.streets}
+        self._communities = {community.code: community for community in document.communities}
+        self._grids = {grid.code: grid for grid in document.grids}
+        grids = shapes_of(plane, document.grids)
+        self._index = GridIndex(plane, grids)
+        # Longest first, so 和园小区东区 wins over 和园.
+        self._aliases = sorted(
+            ((alias, area) for area in document.areas() for alias in (area.name, *area.aliases)),
+            key=lambda pair: -len(pair[0]),
+        )
 
     @classmethod
     def load(cls, path: Path) -> "Directory":
         try:
             data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except (OSError, tomllib.TOMLDecodeError) as error:
+        except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
             raise DirectoryError(f"{path}: {error}") from error
         try:
-            return cls.model_validate(data)
+            document = DirectoryDocument.model_validate(data)
         except ValidationError as error:
             raise DirectoryError(f"{path}: {error}") from error
+        return cls(document, str(path))
+
+    # --- units
+
+    def unit(self, unit_id: str) -> Unit:
+        try:
+            return self._units[unit_id]
+        except KeyError:
+            raise DirectoryError(f"unknown unit {unit_id!r}") from None
+
+    def get_unit(self, unit_id: str) -> Unit | None:
+        return self._units.get(unit_id)
+
+    def route(self, category: str) -> Route | None:
+        return next((route for route in self.routes if route.category == category), None)
+
+    def candidates(self, function: str, place: Place) -> list[Unit]:
+        """Units with this function that cover the place, the most local first."""
+        codes = place.codes()
+        ranked = [
+            (min(codes.index(code) for code in unit.coverage if code in codes), unit.id, unit)
+            for unit in self.units
+            if unit.function == function and set(unit.coverage) & set(codes)
+        ]
+        return [unit for _, _, unit in sorted(ranked, key=lambda entry: entry[:2])]
+
+    def find(self, function: str, place: Place) -> Unit | None:
+        found = self.candidates(function, place)
+        return found[0] if found else None
+
+    def resolve(self, ref: UnitRef, place: Place) -> Unit | None:
+        if isinstance(ref, ByFunction):
+            return self.find(ref.function, place)
+        return self.get_unit(ref)
+
+    def supervisor(self, level: Level, place: Place) -> Unit | None:
+        """Who answers for the place at this rung of the ladder; missing rungs go up."""
+        for rung in list(Level)[list(Level).index(level) :]:
+            unit = self.find(SUPERVISOR_FUNCTION[rung], place)
+            if unit is not None:
+                return unit
+        return None
+
+    def arbiter(self, place: Place | None, excluding: Iterable[str] = ()) -> Unit:
+        """Who dispatches by hand what no rule could place: the street command centre;
+        the district when the street is unknown, or has itself declined the ticket; the
+        district's last-resort unit (兜底) whatever happens."""
+        place = place or self.default_place()
+        excluded = set(excluding)
+        if place is not None:
+            ladder = list(Level)
+            start = ladder.index(Level.STREET if place.street else Level.DISTRICT)
+            for rung in ladder[start:]:
+                for unit in self.candidates(SUPERVISOR_FUNCTION[rung], place):
+                    if unit.id not in excluded:
+                        return unit
+            district_centre = self.find(DISTRICT_CENTRE, place)
+            if district_centre is not None:
+                return district_centre
+        return self.last_resort()
+
+    def last_resort(self) -> Unit:
+        # Validation refuses a directory without one.
+        return next(unit for unit in self.units if unit.function == DISTRICT_CENTRE)
+
+    # --- places
+
+    def place_of(self, area: Area, found_by: str) -> Place:
+        grid = community = street = None
+        if isinstance(area, Grid):
+            grid, area = area, self._communities[area.community]
+        if isinstance(area, Community):
+            community, area = area, self._streets[area.street]
+        if isinstance(area, Street):
+            street = area
+            district = street.district
+        elif area.code == self.city.code:
+            district = self.document.districts[0].code
+        else:
+            district = area.code
+        return Place.model_validate(
+            {
+                "city": self.city.code,
+                "district": district,
+                "street": street.code if street else None,
+                "community": community.code if community else None,
+                "grid": grid.code if grid else None,
+                "found_by": found_by,
+            }
+        )
+
+    def locate(self, location: Location) -> Place | None:
+        """The place of a location: its grid code, else the grid the point lies in (or is
+        next to), else the estate or road named in the address."""
+        if location.grid_code and (grid := self._grids.get(location.grid_code)):
+            return self.place_of(grid, "grid_code")
+        if location.lat is not None and location.long is not None:
+            if code := self._index.containing(location.long, location.lat):
+                return self.place_of(self._grids[code], "polygon")
+            if code := self._index.nearest(location.long, location.lat, NEAREST_GRID_M):
+                return self.place_of(self._grids[code], "nearest_grid")
+        if location.address:
+            for alias, area in self._aliases:
+                if alias in location.address and area.code != self.city.code:
+                    return self.place_of(area, "address")
+        return None
+
+    def default_place(self) -> Place | None:
+        """Where an unplaceable ticket belongs: the district, when there is only one."""
+        if len(self.document.districts) != 1:
+            return None
+        return self.place_of(self.document.districts[0], "district_default")

@@ -1,11 +1,14 @@
-"""The category plugin contract. Plugins register under the `chuishao.categories`
-entry-point group; the built-in ones are ordinary plugins too."""
+"""The category plugin contract.
+
+A plugin is a module or object with `hookimpl`-marked functions, registered under the
+`chuishao.categories` entry-point group (see docs/router.md); the built-in plugins are
+ordinary plugins registered the same way.
+"""
 
 import pluggy
 
 from chuishao.common.catalogue import Category
-from chuishao.common.events import TicketSubmitted
-from chuishao.router.decision import RoutingDecision
+from chuishao.router.decision import RoutingDecision, RoutingRequest
 from chuishao.router.directory import Directory
 
 PROJECT = "chuishao"
@@ -17,9 +20,11 @@ hookimpl = pluggy.HookimplMarker(PROJECT)
 
 @hookspec
 def chuishao_categories(directory: Directory) -> list[Category]:  # type: ignore[empty-body]
-    """The categories this plugin serves (listed by intake's Open311 `services`)."""
+    """The categories this plugin serves: code, name, description, keywords (also used
+    by free-text triage) and Open311 attributes. Intake's `services` lists them."""
 
 
 @hookspec(firstresult=True)
-def chuishao_route(ticket: TicketSubmitted, directory: Directory) -> RoutingDecision | None:
-    """Who must act on this ticket, or None if this plugin does not place it."""
+def chuishao_route(request: RoutingRequest, directory: Directory) -> RoutingDecision | None:
+    """Who must act on this ticket, or None if this plugin does not place it (not its
+    category, or no unit covers the place). The first answer wins."""

@@ -1,63 +1,106 @@
-"""Builds the sla service."""
+"""Builds the sla service: the lifecycle consumer, the timer loop, the reconciliation
+sweep and the query responders, on one broker and one Redis."""
 
-from datetime import timedelta
+import asyncio
+import contextlib
 
 from faststream import FastStream
-from redis.asyncio import Redis
 
+from chuishao.common import subjects
 from chuishao.common.broker import durable_subscriber, make_broker
 from chuishao.common.clients import redis_client
-from chuishao.common.clock import Clock, SystemClock
-from chuishao.common.domain import ClockKind, Role
-from chuishao.common.events import SlaClockArmed, TicketDispatched
-from chuishao.common.handled import mark_handled, was_handled
+from chuishao.common.clock import Clock, make_clock, start_clock, stop_clock
+from chuishao.common.events import AnyEvent
 from chuishao.common.logging import configure_logging
-from chuishao.common.publishing import publish_event
+from chuishao.common.queries import (
+    OverdueQuery,
+    OverdueTickets,
+    TicketDeadlines,
+    TicketDeadlinesQuery,
+)
 from chuishao.common.streams import SLA, provision
+from chuishao.sla import views
+from chuishao.sla.decisions import PRODUCER
+from chuishao.sla.policies import PolicyBook
 from chuishao.sla.settings import SlaSettings
-from chuishao.sla.timers import TimerStore, timer_id
+from chuishao.sla.supervisor import Supervisor
 
-PRODUCER = "sla"
+
+class SlaService:
+    def __init__(self, settings: SlaSettings | None = None, clock: Clock | None = None) -> None:
+        self.settings = settings = settings or SlaSettings()
+        self.logger = configure_logging(PRODUCER, settings.log_level, settings.log_format)
+        self.broker = broker = make_broker(settings, self.logger)
+        self.redis = redis_client(settings)
+        self.clock = clock or make_clock(settings, self.redis)
+        self.book = PolicyBook.load(settings.sla_policies_file)
+        self._supervisor: Supervisor | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self.app = app = FastStream(broker, logger=self.logger)
+
+        @durable_subscriber(broker, SLA)
+        async def on_lifecycle(event: AnyEvent) -> None:
+            await self.supervisor.apply(event)
+
+        @broker.subscriber(subjects.SLA_TICKET_DEADLINES, queue=PRODUCER)
+        async def deadlines(query: TicketDeadlinesQuery) -> TicketDeadlines:
+            return await views.ticket_deadlines(
+                query, self.supervisor.store, self.book, self.clock.now()
+            )
+
+        @broker.subscriber(subjects.SLA_OVERDUE, queue=PRODUCER)
+        async def overdue(query: OverdueQuery) -> OverdueTickets:
+            return await views.overdue(
+                query, self.redis, self.supervisor.store, self.book, self.clock.now()
+            )
+
+        app.on_startup(self._connect)
+        app.after_startup(self._start_loops)
+        app.on_shutdown(self._stop_loops)
+        app.after_shutdown(self._close)
+
+    @property
+    def supervisor(self) -> Supervisor:
+        if self._supervisor is None:
+            raise RuntimeError("the sla service has not started")
+        return self._supervisor
+
+    async def _connect(self) -> None:
+        await self.broker.connect()
+        await provision(self.broker.connection.jetstream(), (SLA,))
+        await start_clock(self.clock)
+        self._supervisor = Supervisor(
+            redis=self.redis,
+            nats=self.broker.connection,
+            book=self.book,
+            clock=self.clock,
+            settings=self.settings,
+        )
+        self.logger.info("sla_ready", policies=self.book.source, clock=type(self.clock).__name__)
+
+    async def _start_loops(self) -> None:
+        supervisor = self.supervisor
+        await supervisor.sweep()  # repair whatever drifted while we were down
+        self._tasks = [
+            asyncio.create_task(supervisor.run_timers(), name="sla-timers"),
+            asyncio.create_task(supervisor.run_sweeps(), name="sla-sweeps"),
+        ]
+
+    async def _stop_loops(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks = []
+        await stop_clock(self.clock)
+
+    async def _close(self) -> None:
+        await self.redis.aclose()
 
 
 def create_app(settings: SlaSettings | None = None, clock: Clock | None = None) -> FastStream:
-    settings = settings or SlaSettings()
-    logger = configure_logging(PRODUCER, settings.log_level, settings.log_format)
-    clock = clock or SystemClock()
-    broker = make_broker(settings, logger)
-    redis: Redis = redis_client(settings)
-    timers = TimerStore(redis)
-    limit = timedelta(hours=settings.resolution_hours)
-    app = FastStream(broker, logger=logger)
+    return SlaService(settings, clock).app
 
-    @durable_subscriber(broker, SLA)
-    async def on_dispatched(dispatch: TicketDispatched) -> None:
-        if dispatch.role != Role.LEAD or await was_handled(redis, SLA.name, dispatch.event_id):
-            return
-        # The clock runs from the dispatch itself, not from when we got round to it.
-        deadline = dispatch.occurred_at + limit
-        timer = timer_id(dispatch.ticket_id, ClockKind.RESOLUTION, dispatch.level, None)
-        await timers.arm(timer, deadline)
-        armed = SlaClockArmed.caused_by(
-            dispatch,
-            producer=PRODUCER,
-            occurred_at=clock.now(),
-            clock=ClockKind.RESOLUTION,
-            level=dispatch.level,
-            unit_id=None,
-            limit_seconds=int(limit.total_seconds()),
-            deadline=deadline,
-        )
-        await publish_event(broker.connection.jetstream(), armed)
-        await mark_handled(redis, SLA.name, dispatch.event_id)
 
-    @app.on_startup
-    async def declare() -> None:
-        await broker.connect()
-        await provision(broker.connection.jetstream(), (SLA,))
-
-    @app.after_shutdown
-    async def close() -> None:
-        await redis.aclose()
-
-    return app
+__all__ = ["SlaService", "create_app"]

@@ -1,6 +1,19 @@
+from pathlib import Path
+
 from chuishao.common.settings import ServiceSettings
 
 
 class SlaSettings(ServiceSettings):
-    # "一般性问题都会在48小时内解决": the general resolution limit at community level.
-    resolution_hours: float = 48.0
+    # None: the policies shipped in the package (chuishao/sla/data/policies.toml).
+    sla_policies_file: Path | None = None
+    # How often the timer loop looks for due timers when none were due last time: the
+    # usual lateness of a warning or breach is about half of this.
+    sla_tick_seconds: float = 0.2
+    sla_claim_batch: int = 500
+    sla_fire_concurrency: int = 64
+    # A claimed timer whose claimant did not finish in this time is taken again.
+    sla_lease_seconds: float = 30.0
+    # A failed publish puts the timer back this far in the future (stack clock).
+    sla_retry_seconds: float = 2.0
+    sla_publish_timeout_seconds: float = 5.0
+    sla_sweep_interval_seconds: float = 300.0

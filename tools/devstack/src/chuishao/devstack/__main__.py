@@ -13,6 +13,7 @@ import nats
 from honcho.manager import Manager
 
 from chuishao.common.streams import provision
+from chuishao.devstack.keys import intake_environment, local_keys
 from chuishao.devstack.settings import StackSettings
 from chuishao.embedded import NatsServer, RedisServer
 
@@ -48,6 +49,7 @@ def _announce_when_ready(settings: StackSettings, started: float) -> None:
         f"  (monitor http://127.0.0.1:{settings.nats_monitor_port})\n"
         f"  Redis          redis://127.0.0.1:{settings.redis_port}/0\n"
         f"  data           {settings.data_dir.resolve()}\n"
+        f"  API keys       {(settings.data_dir / 'api-keys.json').resolve()}\n"
         "Press Ctrl-C to stop.\n",
         flush=True,
     )
@@ -65,8 +67,10 @@ def run(settings: StackSettings) -> int:
     redis_server = RedisServer(settings.redis_port, data / "redis")
     with nats_server, redis_server:
         asyncio.run(_provision(nats_server.url))
+        keys = local_keys(data)
         env = {
             **os.environ,
+            **intake_environment(keys),
             "CHUISHAO_NATS_URL": nats_server.url,
             "CHUISHAO_REDIS_URL": redis_server.url,
             "CHUISHAO_HTTP_HOST": settings.http_host,

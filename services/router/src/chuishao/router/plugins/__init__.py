@@ -1,1 +1,2 @@
-"""Built-in category plugins."""
+"""Built-in category plugins: ordinary plugins, registered through the same entry-point
+group as third-party ones (see services/router/pyproject.toml)."""

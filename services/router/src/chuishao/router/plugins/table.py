@@ -1,10 +1,11 @@
-"""The table-driven plugin: ops map categories to units in the directory file, no code."""
+"""The table-driven plugin: ops map categories to units in the directory file, no code.
+It asks last, so a code plugin serving the same category wins."""
 
 from chuishao.common.catalogue import Category
-from chuishao.common.events import TicketSubmitted
-from chuishao.router.decision import RoutingDecision
+from chuishao.router.decision import RoutingDecision, RoutingRequest
 from chuishao.router.directory import Directory
 from chuishao.router.hookspecs import hookimpl
+from chuishao.router.plugins.rules import most_urgent
 
 
 @hookimpl
@@ -23,15 +24,29 @@ def chuishao_categories(directory: Directory) -> list[Category]:
 
 
 @hookimpl(trylast=True)
-def chuishao_route(ticket: TicketSubmitted, directory: Directory) -> RoutingDecision | None:
-    route = next((r for r in directory.routes if r.category == ticket.category), None)
-    if route is None:
+def chuishao_route(request: RoutingRequest, directory: Directory) -> RoutingDecision | None:
+    route = directory.route(request.category)
+    place = request.place or directory.default_place()
+    if route is None or place is None:
         return None
+    leads = [
+        unit for ref in (route.lead, *route.alternates) if (unit := directory.resolve(ref, place))
+    ]
+    if not leads:
+        return None
+    lead = leads[0]
+    co = [
+        unit for ref in route.co if (unit := directory.resolve(ref, place)) and unit.id != lead.id
+    ]
     return RoutingDecision(
-        lead=route.lead,
-        co=route.co,
-        level=route.level,
+        lead=lead.id,
+        co=tuple(dict.fromkeys(unit.id for unit in co)),
+        alternates=tuple(dict.fromkeys(u.id for u in leads[1:] if u.id != lead.id)),
+        level=route.level or lead.level,
         whistle=route.whistle,
-        priority=max(route.priority, ticket.priority, key=list(type(route.priority)).index),
+        priority=most_urgent(route.priority, request.priority),
         reason=f"routing table: {route.category}",
+        report_within_seconds=route.report_within_minutes * 60
+        if route.report_within_minutes
+        else None,
     )

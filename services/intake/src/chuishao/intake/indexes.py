@@ -1,0 +1,58 @@
+"""Sorted-set indexes over ticket records, kept in the same transaction as the record,
+so searches by status, category, unit, street, channel, time and overdue stay exact."""
+
+from typing import Any
+
+from chuishao.intake.lifecycle import Status
+from chuishao.intake.records import TicketRecord
+
+ALL = "idx:all"  # score: submitted time
+UPDATED = "idx:updated"  # score: last change
+DEADLINES = "idx:deadline"  # score: earliest deadline, open and unresolved tickets only
+
+
+def status_key(status: str) -> str:
+    return f"idx:status:{status}"
+
+
+def category_key(category: str) -> str:
+    return f"idx:category:{category}"
+
+
+def unit_key(unit_id: str) -> str:
+    return f"idx:unit:{unit_id}"
+
+
+def street_key(street: str) -> str:
+    return f"idx:street:{street}"
+
+
+def channel_key(channel: str) -> str:
+    return f"idx:channel:{channel}"
+
+
+def _memberships(record: TicketRecord) -> set[str]:
+    keys = {ALL, status_key(record.status), channel_key(record.channel)}
+    if record.category:
+        keys.add(category_key(record.category))
+    if record.street:
+        keys.add(street_key(record.street))
+    keys |= {unit_key(a.unit_id) for a in record.assignments}
+    return keys
+
+
+def update(pipe: Any, before: TicketRecord | None, after: TicketRecord) -> None:
+    """Queue the index changes from `before` to `after` on a MULTI pipeline."""
+    ticket_id = after.ticket_id
+    submitted = after.submitted_at.timestamp()
+    stale = _memberships(before) - _memberships(after) if before else set()
+    for key in stale:
+        pipe.zrem(key, ticket_id)
+    for key in _memberships(after):
+        pipe.zadd(key, {ticket_id: submitted})
+    pipe.zadd(UPDATED, {ticket_id: after.updated_at.timestamp()})
+    deadline = after.deadline
+    if deadline is not None and after.status not in (Status.RESOLVED, Status.CLOSED):
+        pipe.zadd(DEADLINES, {ticket_id: deadline.timestamp()})
+    else:
+        pipe.zrem(DEADLINES, ticket_id)

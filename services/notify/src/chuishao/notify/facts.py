@@ -1,0 +1,51 @@
+"""What notify remembers about a ticket from events it has seen, so later events that do
+not repeat it (a warning without a unit, a resolution without a priority) can be routed."""
+
+from dataclasses import dataclass, field
+
+from redis.asyncio import Redis
+
+from chuishao.common.domain import Level, Priority, Role
+from chuishao.common.events import Event, TicketDispatched, TicketSubmitted
+
+KEEP_SECONDS = 180 * 86_400
+
+
+@dataclass(frozen=True)
+class TicketFacts:
+    priority: Priority | None = None
+    units: dict[str, tuple[Role, Level]] = field(default_factory=dict)
+
+
+def _key(ticket_id: str) -> str:
+    return f"notify:ticket:{ticket_id}"
+
+
+class FactsStore:
+    def __init__(self, redis: Redis) -> None:
+        self.redis = redis
+
+    async def remember(self, event: Event) -> None:
+        fields: dict[str, str] = {}
+        if isinstance(event, TicketSubmitted | TicketDispatched):
+            fields["priority"] = event.priority.value
+        if isinstance(event, TicketDispatched):
+            fields[f"unit:{event.unit_id}"] = f"{event.role.value}|{event.level.value}"
+        if fields:
+            key = _key(event.ticket_id)
+            await self.redis.hset(key, mapping={k: v for k, v in fields.items()})
+            await self.redis.expire(key, KEEP_SECONDS)
+
+    async def get(self, ticket_id: str) -> TicketFacts:
+        raw = {_text(k): _text(v) for k, v in (await self.redis.hgetall(_key(ticket_id))).items()}
+        priority = raw.get("priority")
+        units: dict[str, tuple[Role, Level]] = {}
+        for name, value in raw.items():
+            if name.startswith("unit:"):
+                role, level = value.split("|")
+                units[name.removeprefix("unit:")] = (Role(role), Level(level))
+        return TicketFacts(Priority(priority) if priority else None, units)
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value

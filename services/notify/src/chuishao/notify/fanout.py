@@ -1,0 +1,110 @@
+"""From a ticket event to its deliveries: the unit's own NATS subject at once, and a job
+for every webhook call or resident message, which the deliveries consumer then runs."""
+
+import structlog
+from nats.js import JetStreamContext
+from redis.asyncio import Redis
+
+from chuishao.common import subjects
+from chuishao.common.clock import Clock
+from chuishao.common.events import Event, UnitNotified
+from chuishao.common.handled import mark_handled, was_handled
+from chuishao.common.kv import KvView
+from chuishao.common.publishing import (
+    CORRELATION_HEADER,
+    TICKET_HEADER,
+    encode,
+    event_headers,
+    publish_event,
+)
+from chuishao.common.streams import NOTIFY
+from chuishao.common.units import UnitContact
+from chuishao.notify.delivery_log import DeliveryLogEntry, DeliveryLogStore
+from chuishao.notify.facts import FactsStore
+from chuishao.notify.jobs import DeliveryJob, Notice
+from chuishao.notify.planning import notices_for, priority_of
+
+PRODUCER = "notify"
+log = structlog.get_logger()
+
+
+class FanOut:
+    def __init__(
+        self,
+        *,
+        js: JetStreamContext,
+        redis: Redis,
+        units: KvView[UnitContact],
+        history: DeliveryLogStore,
+        clock: Clock,
+    ) -> None:
+        self.js = js
+        self.redis = redis
+        self.units = units
+        self.facts = FactsStore(redis)
+        self.history = history
+        self.clock = clock
+
+    async def handle(self, event: Event) -> list[DeliveryJob]:
+        if await was_handled(self.redis, NOTIFY.name, event.event_id):
+            return []
+        await self.facts.remember(event)
+        facts = await self.facts.get(event.ticket_id)
+        priority = priority_of(event, facts)
+        jobs: list[DeliveryJob] = []
+        for notice in notices_for(event, facts):
+            if notice.audience == "unit":
+                await self._to_unit_subject(event, notice)
+                unit = self.units.get(notice.recipient)
+                if unit is not None and unit.webhook_url is not None:
+                    jobs.append(DeliveryJob.for_notice(event, notice, "webhook", priority))
+            else:
+                jobs.append(DeliveryJob.for_notice(event, notice, "resident", priority))
+        for job in jobs:
+            await self.enqueue(job)
+        await mark_handled(self.redis, NOTIFY.name, event.event_id)
+        return jobs
+
+    async def enqueue(self, job: DeliveryJob) -> None:
+        await self.js.publish(
+            job.subject,
+            job.model_dump_json().encode(),
+            headers={
+                "Nats-Msg-Id": job.job_id,
+                TICKET_HEADER: job.event.ticket_id,
+                CORRELATION_HEADER: job.event.correlation_id,
+            },
+            timeout=5,
+        )
+
+    async def _to_unit_subject(self, event: Event, notice: Notice) -> None:
+        unit_id = notice.recipient
+        subject = subjects.unit_delivery(unit_id, event.kind, event.ticket_id)
+        # The unit gets the event itself (the published contract). One event may go to
+        # several units, so the de-duplication id names the unit too.
+        headers = event_headers(event) | {"Nats-Msg-Id": f"{event.event_id}:{unit_id}"}
+        await self.js.publish(subject, encode(event), headers=headers, timeout=5)
+        now = self.clock.now()
+        notified = UnitNotified.caused_by(
+            event,
+            producer=PRODUCER,
+            occurred_at=now,
+            discriminator=f"{unit_id}:nats",
+            unit_id=unit_id,
+            channel="nats",
+            address=subject,
+        )
+        await publish_event(self.js, notified)
+        await self.history.append(
+            event.ticket_id,
+            DeliveryLogEntry(
+                at=now,
+                event_id=event.event_id,
+                event_type=event.type,
+                recipient=unit_id,
+                channel="nats",
+                template=notice.template,
+                status="sent",
+                detail=subject,
+            ),
+        )

@@ -1,0 +1,28 @@
+"""Exactly once in effect per (event, recipient, channel): a job is settled once it was
+delivered (or deliberately not sent), and only one worker may be sending it at a time.
+
+The one gap left: a crash after the receiver accepted but before the settle is written.
+Receivers close it with the delivery id we send (webhook Chuishao-Delivery-Id, SMS out_id).
+"""
+
+from redis.asyncio import Redis
+
+KEEP_SECONDS = 90 * 86_400
+
+
+class Ledger:
+    def __init__(self, redis: Redis) -> None:
+        self.redis = redis
+
+    async def settled(self, job_id: str) -> bool:
+        return bool(await self.redis.exists(f"notify:done:{job_id}"))
+
+    async def settle(self, job_id: str, how: str) -> None:
+        await self.redis.set(f"notify:done:{job_id}", how, ex=KEEP_SECONDS)
+
+    async def claim(self, job_id: str, seconds: int) -> bool:
+        """Only one attempt in flight per job (a redelivery may overtake a slow call)."""
+        return bool(await self.redis.set(f"notify:inflight:{job_id}", 1, nx=True, ex=seconds))
+
+    async def release(self, job_id: str) -> None:
+        await self.redis.delete(f"notify:inflight:{job_id}")

@@ -1,0 +1,86 @@
+"""The words people read: Chinese messages rendered from the Jinja2 templates beside this
+module (templates/<name>.txt.j2)."""
+
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from jinja2 import Environment, PackageLoader, StrictUndefined
+
+from chuishao.common.domain import ClockKind, Level, Role, Whistle
+from chuishao.common.events import Event
+from chuishao.common.tokens import resident_token
+from chuishao.notify.jobs import Template
+
+LEVELS = {Level.COMMUNITY: "社区", Level.STREET: "街道", Level.DISTRICT: "区", Level.CITY: "市"}
+CLOCKS = {
+    ClockKind.REPORT_FOR_DUTY: "签收",
+    ClockKind.FIRST_RESPONSE: "首次响应",
+    ClockKind.RESOLUTION: "办结",
+}
+ROLES = {Role.LEAD: "主办", Role.CO: "协办", Role.SUPERVISOR: "督办"}
+WHISTLES = {
+    Whistle.NONE: "派单",
+    Whistle.DAILY: "日常哨",
+    Whistle.COORDINATION: "协同哨",
+    Whistle.EMERGENCY: "应急哨",
+}
+
+
+def duration(seconds: int) -> str:
+    minutes = max(seconds, 0) // 60
+    if minutes < 60:
+        return f"{minutes}分钟"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 48:
+        return f"{hours}小时" + (f"{minutes}分钟" if minutes else "")
+    return f"{hours // 24}天" + (f"{hours % 24}小时" if hours % 24 else "")
+
+
+class Messages:
+    def __init__(self, timezone: ZoneInfo, public_base_url: str, link_secret: str) -> None:
+        self.timezone = timezone
+        self.public_base_url = public_base_url.rstrip("/")
+        self.link_secret = link_secret
+        self.env = Environment(
+            loader=PackageLoader("chuishao.notify", "templates"),
+            undefined=StrictUndefined,  # a missing field is a bug, not an empty message
+            autoescape=False,  # plain text for SMS and chat, not HTML  # noqa: S701
+            keep_trailing_newline=False,
+        )
+
+    def resident_link(self, ticket_id: str) -> str:
+        """The ticket's own page with a token: photos of the result, and the rating."""
+        token = resident_token(self.link_secret, ticket_id)
+        return f"{self.public_base_url}/api/v1/tickets/{ticket_id}?token={token}"
+
+    def local(self, moment: datetime) -> str:
+        local = moment.astimezone(self.timezone)
+        return f"{local.month}月{local.day}日{local:%H:%M}"
+
+    def variables(self, event: Event, unit_name: str | None) -> dict[str, Any]:
+        """Also the parameters a gateway's pre-registered template is filled with."""
+        clock = getattr(event, "clock", None)
+        role = getattr(event, "role", None)
+        whistle = getattr(event, "whistle", None)
+        return {
+            "ticket_id": event.ticket_id,
+            "unit_name": unit_name or "",
+            "link": self.resident_link(event.ticket_id),
+            "clock_label": CLOCKS.get(clock, "") if clock else "",
+            "role_label": ROLES.get(role, "") if role else "",
+            "whistle_label": WHISTLES.get(whistle, "派单") if whistle else "派单",
+        }
+
+    def render(self, template: Template, event: Event, unit_name: str | None = None) -> str:
+        return (
+            self.env.get_template(f"{template}.txt.j2")
+            .render(
+                event=event,
+                local=self.local,
+                duration=duration,
+                level_label=lambda level: LEVELS[Level(level)],
+                **self.variables(event, unit_name),
+            )
+            .strip()
+        )

@@ -1,0 +1,51 @@
+"""What came of one attempt to hand a message to the outside world, and whether trying
+again can help."""
+
+from dataclasses import dataclass
+from typing import Literal
+
+import httpx
+
+# 408 and 429 are 4xx but say "not now" rather than "never": they are retried.
+_RETRYABLE_4XX = frozenset({408, 429})
+
+
+@dataclass(frozen=True)
+class Outcome:
+    kind: Literal["delivered", "retry", "rejected"]
+    detail: str
+    status: int | None = None
+    retry_after: float | None = None
+
+    @classmethod
+    def delivered(cls, detail: str = "ok", status: int | None = None) -> "Outcome":
+        return cls("delivered", detail, status)
+
+    @classmethod
+    def retry(cls, detail: str, status: int | None = None) -> "Outcome":
+        return cls("retry", detail, status)
+
+    @classmethod
+    def rejected(cls, detail: str, status: int | None = None) -> "Outcome":
+        return cls("rejected", detail, status)
+
+
+def from_response(response: httpx.Response) -> Outcome:
+    status = response.status_code
+    if 200 <= status < 300:
+        return Outcome.delivered(f"HTTP {status}", status)
+    detail = f"HTTP {status}: {response.text[:200]}"
+    if status >= 500 or status in _RETRYABLE_4XX:
+        return Outcome("retry", detail, status, _retry_after(response))
+    # Any other status (4xx, and 3xx: redirects are not followed) will not change.
+    return Outcome.rejected(detail, status)
+
+
+def from_transport_error(error: httpx.TransportError) -> Outcome:
+    """Timeouts, refused or reset connections: the receiver may be back soon."""
+    return Outcome.retry(f"{type(error).__name__}: {error}"[:300])
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("Retry-After", "")
+    return float(value) if value.isdigit() else None

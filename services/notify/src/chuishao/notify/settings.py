@@ -1,0 +1,58 @@
+"""Notify's settings: `CHUISHAO_*` environment variables. Secrets are SecretStr and come
+only from the environment (or `.env`), never from code or data files."""
+
+from datetime import time
+from typing import Literal, Self
+
+from pydantic import HttpUrl, SecretStr, model_validator
+
+from chuishao.common.settings import ServiceSettings
+from chuishao.common.streams import NOTIFY_DELIVERIES
+
+ResidentChannelName = Literal["wechat", "sms", "outbox"]
+
+
+class NotifySettings(ServiceSettings):
+    # Unit id -> HMAC key for its webhook, as JSON: {"grid-heyuan": "…"}.
+    webhook_secrets: dict[str, SecretStr] = {}
+    webhook_timeout_seconds: float = 10.0
+
+    # Retries of webhook calls and gateway sends: exponential back-off with jitter.
+    delivery_attempts: int = 8
+    retry_base_seconds: float = 2.0
+    retry_cap_seconds: float = 300.0
+    delivery_workers: int = 16
+
+    # Tried in order; the first that can reach the resident is used.
+    resident_channels: tuple[ResidentChannelName, ...] = ("outbox",)
+    sms_gateway_url: HttpUrl | None = None
+    sms_api_key: SecretStr | None = None
+    sms_sign_name: str = "吹哨"
+    sms_template_codes: dict[str, str] = {}
+    wechat_api_url: HttpUrl | None = None
+    wechat_access_token: SecretStr | None = None
+    wechat_template_ids: dict[str, str] = {}
+
+    # Resident protections.
+    timezone: str = "Asia/Shanghai"
+    quiet_hours_start: time = time(22, 0)
+    quiet_hours_end: time = time(7, 0)
+    resident_max_per_hour: int = 5
+    resident_max_per_day: int = 20
+
+    # How often held messages (quiet hours, rate limit) are checked for release.
+    sweep_interval_seconds: float = 15.0
+    contact_timeout_seconds: float = 3.0
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        if not 1 <= self.delivery_attempts <= NOTIFY_DELIVERIES.max_deliver:
+            raise ValueError(
+                f"delivery_attempts must be 1..{NOTIFY_DELIVERIES.max_deliver} "
+                "(the notify-deliveries consumer's max_deliver)"
+            )
+        if "sms" in self.resident_channels and self.sms_gateway_url is None:
+            raise ValueError("resident channel sms needs CHUISHAO_SMS_GATEWAY_URL")
+        if "wechat" in self.resident_channels and self.wechat_api_url is None:
+            raise ValueError("resident channel wechat needs CHUISHAO_WECHAT_API_URL")
+        return self

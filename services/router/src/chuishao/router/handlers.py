@@ -1,0 +1,162 @@
+"""One function per event the router consumes: the event and the ticket's routing state
+in, an Outcome (events to publish, state to save) out. No I/O here."""
+
+from chuishao.common.domain import Role
+from chuishao.common.events import (
+    TicketDeclined,
+    TicketEscalated,
+    TicketReopened,
+    TicketSubmitted,
+    TicketTransferred,
+    TicketTriaged,
+)
+from chuishao.router.decision import RoutingRequest
+from chuishao.router.emit import Outcome, dispatch, summon, to_manual_dispatch
+from chuishao.router.snapshot import PRODUCER, Snapshot
+from chuishao.router.state import TicketRouting
+from chuishao.router.units import Unit
+
+
+def initial_state(ticket: TicketSubmitted, snap: Snapshot) -> TicketRouting:
+    directory = snap.directory
+    return TicketRouting(
+        ticket_id=ticket.ticket_id,
+        category=ticket.category,
+        priority=ticket.priority,
+        description=ticket.description,
+        location=ticket.location,
+        media_urls=ticket.media_urls,
+        place=directory.locate(ticket.location) or directory.default_place(),
+    )
+
+
+def route_submitted(ticket: TicketSubmitted, snap: Snapshot) -> Outcome:
+    state = initial_state(ticket, snap)
+    if state.category is not None:
+        return _decide(ticket, state, snap)
+    suggestion = snap.triage.classify(ticket.description)
+    accepted = (
+        suggestion.category is not None and suggestion.confidence >= snap.policy.triage_threshold
+    )
+    triaged = TicketTriaged.caused_by(
+        ticket,
+        producer=PRODUCER,
+        occurred_at=snap.now(),
+        category=suggestion.category,
+        confidence=suggestion.confidence,
+        method=suggestion.method,
+        accepted=accepted,
+    )
+    if not accepted:
+        guess = (
+            f"{suggestion.category} at {suggestion.confidence:.2f}"
+            if suggestion.category
+            else "none"
+        )
+        reason = f"triage unsure (suggested {guess}, threshold {snap.policy.triage_threshold})"
+        return to_manual_dispatch(ticket, state, reason, snap, suggestion).after(triaged)
+    state = state.model_copy(update={"category": suggestion.category})
+    return _decide(ticket, state, snap).after(triaged)
+
+
+def _decide(ticket: TicketSubmitted, state: TicketRouting, snap: Snapshot) -> Outcome:
+    assert state.category is not None
+    request = RoutingRequest(
+        ticket_id=ticket.ticket_id,
+        category=state.category,
+        description=ticket.description,
+        priority=ticket.priority,
+        location=ticket.location,
+        place=state.place,
+    )
+    decision = snap.dispatcher.decide(request)
+    if decision is None:
+        where = state.place.codes()[0] if state.place else "an unknown place"
+        reason = f"no rule places category {state.category} at {where}"
+        return to_manual_dispatch(ticket, state, reason, snap)
+    return summon(ticket, state, decision, snap)
+
+
+def _next_candidate(state: TicketRouting, declined: str, role: Role, snap: Snapshot) -> Unit | None:
+    """The plugin's alternates first (for the lead), then wider units of the same
+    function; never one that declined, never one already on the ticket."""
+    directory = snap.directory
+    pool: list[Unit] = []
+    if role == Role.LEAD:
+        pool.extend(unit for unit_id in state.alternates if (unit := directory.get_unit(unit_id)))
+    unit = directory.get_unit(declined)
+    if unit is not None and state.place is not None:
+        pool.extend(directory.candidates(unit.function, state.place))
+    excluded = {*state.declined, *state.assigned()}
+    return next((unit for unit in pool if unit.id not in excluded), None)
+
+
+def redispatch_declined(decline: TicketDeclined, state: TicketRouting, snap: Snapshot) -> Outcome:
+    role = state.role_of(decline.unit_id)
+    if role is None:  # a stale decline: the ticket already moved on from this unit
+        return Outcome([], state)
+    bounces = max(decline.bounces, state.bounces + 1)
+    state = state.without(decline.unit_id).model_copy(
+        update={"declined": (*state.declined, decline.unit_id), "bounces": bounces}
+    )
+    note = f": {decline.note}" if decline.note else ""
+    why = f"{decline.unit_id} declined ({decline.reason_code}{note})"
+    if bounces >= snap.policy.max_bounces:
+        return to_manual_dispatch(decline, state, f"declined {bounces} times, last: {why}", snap)
+    candidate = _next_candidate(state, decline.unit_id, role, snap)
+    if candidate is None or state.category is None:
+        return to_manual_dispatch(decline, state, f"{why}; no other unit can take it", snap)
+    state = state.with_assignment(candidate.id, role).model_copy(update={"manual": None})
+    return Outcome(
+        [dispatch(decline, state, candidate, role, f"re-dispatched: {why}", snap)], state
+    )
+
+
+def reopen(event: TicketReopened, state: TicketRouting, snap: Snapshot) -> Outcome:
+    """Back to the units that resolved it, with the complaint as the reason."""
+    units = [
+        u for unit_id in event.units or state.assigned() if (u := snap.directory.get_unit(unit_id))
+    ]
+    if not units or state.category is None:
+        return to_manual_dispatch(event, state, "reopened, but none of its units is known", snap)
+    reason = (
+        f"reopened (#{event.reopen_count}) after an unsatisfied rating: {event.complaint or '-'}"
+    )
+    events = []
+    for index, unit in enumerate(units):
+        role = state.role_of(unit.id) or (Role.LEAD if index == 0 else Role.CO)
+        state = state.with_assignment(unit.id, role)
+        events.append(dispatch(event, state, unit, role, reason, snap))
+    return Outcome(list(events), state.model_copy(update={"manual": None}))
+
+
+def transfer(event: TicketTransferred, state: TicketRouting, snap: Snapshot) -> Outcome:
+    role = state.role_of(event.from_unit_id) or Role.LEAD
+    state = state.without(event.from_unit_id)
+    target = snap.directory.get_unit(event.to_unit_id)
+    why = f"transferred by {event.from_unit_id}: {event.reason}"
+    if target is None or state.category is None:
+        return to_manual_dispatch(
+            event, state, f"{why}; {event.to_unit_id} is not in the directory", snap
+        )
+    if target.id in state.assigned():
+        return Outcome([], state)
+    state = state.with_assignment(target.id, role)
+    return Outcome([dispatch(event, state, target, role, why, snap)], state)
+
+
+def escalate(event: TicketEscalated, state: TicketRouting, snap: Snapshot) -> Outcome:
+    """Summon whoever answers for the ticket's place at the new level (督办)."""
+    directory = snap.directory
+    place = state.place or directory.default_place()
+    unit = directory.supervisor(event.to_level, place) if place else None
+    unit = unit or directory.last_resort()
+    if unit.id in state.assigned() or state.category is None:
+        return Outcome([], state)
+    state = state.with_assignment(unit.id, Role.SUPERVISOR)
+    reason = (
+        f"escalated {event.from_level} → {event.to_level}: {event.clock} clock "
+        f"overdue by {event.overdue_seconds // 60} min"
+    )
+    dispatched = dispatch(event, state, unit, Role.SUPERVISOR, reason, snap, level=event.to_level)
+    return Outcome([dispatched], state)

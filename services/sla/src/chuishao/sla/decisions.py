@@ -1,0 +1,222 @@
+"""What sla decides, as pure functions of a ticket's facts and the time: the facts to
+record, the events to publish, when to look again. Nothing here does I/O."""
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
+
+from chuishao.common.domain import Level
+from chuishao.common.events import (
+    Event,
+    SlaBreached,
+    SlaClockArmed,
+    SlaWarning,
+    TicketEscalated,
+)
+from chuishao.common.ids import derived_id
+from chuishao.sla.clocks import Clock
+from chuishao.sla.facts import Breached, Escalated, Fact, Warned, fact_from
+from chuishao.sla.policies import PolicyBook
+from chuishao.sla.replay import TicketClocks, replay
+
+PRODUCER = "sla"
+E = TypeVar("E", bound=Event)
+
+
+class TicketState(BaseModel):
+    """All sla stores about a ticket (Redis key sla:ticket:<id>)."""
+
+    ticket_id: str
+    correlation_id: str
+    facts: list[Fact] = []
+    # The deadline last announced (SlaClockArmed) per clock, so a changed one is re-announced.
+    announced: dict[str, str] = {}
+    # The overdue index keys this ticket currently sits in, so stale entries can be removed.
+    indexed: list[str] = []
+
+    def has(self, event_id: str) -> bool:
+        return any(fact.event_id == event_id for fact in self.facts)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    state: TicketState
+    ticket: TicketClocks
+    events: list[Event]
+    recorded: list[Fact]
+
+    @property
+    def next_due(self) -> datetime | None:
+        return self.ticket.next_due()
+
+
+def on_event(state: TicketState | None, event: Event, book: PolicyBook) -> Outcome | None:
+    """None: the event moves no clock, or was applied before."""
+    fact = fact_from(event)
+    if fact is None or (state is not None and state.has(fact.event_id)):
+        return None
+    state = state or TicketState(ticket_id=event.ticket_id, correlation_id=event.correlation_id)
+    return settle(state.model_copy(update={"facts": [*state.facts, fact]}), book, [], [fact])
+
+
+def on_timer(state: TicketState, now: datetime, book: PolicyBook) -> Outcome:
+    """Warnings and breaches that are due at `now`; each breach at the ticket's current
+    level escalates it one level, so one firing escalates at most once per level."""
+    ticket = replay(state.ticket_id, state.facts, book)
+    facts: list[Fact] = []
+    events: list[Event] = []
+    level = ticket.level
+    pending = [clock for clock in ticket.clocks.values() if clock.is_pending and clock.deadline]
+    for clock in sorted(pending, key=lambda c: c.deadline or now):
+        deadline = clock.deadline
+        assert deadline is not None
+        if deadline <= now:
+            breach_facts, breach_events = _breach(state, ticket, clock, deadline, now, level)
+            facts += breach_facts
+            events += breach_events
+            level = next((f.to_level for f in breach_facts if isinstance(f, Escalated)), level)
+        elif (warn_at := clock.warning_at) is not None and warn_at <= now:
+            warned = Warned(
+                event_id=derived_id(state.ticket_id, "SlaWarning", clock.key),
+                at=now,
+                clock_key=clock.key,
+            )
+            facts.append(warned)
+            events.append(
+                _event(
+                    SlaWarning,
+                    state,
+                    warned.event_id,
+                    now,
+                    clock.cause_id,
+                    clock=clock.kind,
+                    level=clock.level,
+                    unit_id=clock.unit_id,
+                    deadline=deadline,
+                    remaining_seconds=round(clock.budget - clock.elapsed(now)),
+                )
+            )
+    return settle(state.model_copy(update={"facts": [*state.facts, *facts]}), book, events, facts)
+
+
+def refresh(state: TicketState, book: PolicyBook) -> Outcome:
+    """Re-derive with the current policies (the reconciliation sweep)."""
+    return settle(state, book, [], [])
+
+
+def _breach(
+    state: TicketState,
+    ticket: TicketClocks,
+    clock: Clock,
+    deadline: datetime,
+    now: datetime,
+    level: Level | None,
+) -> tuple[list[Fact], list[Event]]:
+    # The real lateness: from the deadline to this moment, however long sla, NATS or
+    # Redis were away in between.
+    overdue = max(round((now - deadline).total_seconds()), 0)
+    breached = Breached(
+        event_id=derived_id(state.ticket_id, "SlaBreached", clock.key),
+        at=now,
+        clock_key=clock.key,
+        overdue_seconds=overdue,
+    )
+    facts: list[Fact] = [breached]
+    events: list[Event] = [
+        _event(
+            SlaBreached,
+            state,
+            breached.event_id,
+            now,
+            clock.cause_id,
+            clock=clock.kind,
+            level=clock.level,
+            unit_id=clock.unit_id,
+            deadline=deadline,
+            overdue_seconds=overdue,
+        )
+    ]
+    up = ticket.policy(clock.level).next_level(clock.level)
+    already = (clock.kind, clock.level, clock.cycle) in ticket.escalations
+    if up is None or already or clock.level != level:
+        return facts, events
+    escalated = Escalated(
+        # One escalation per (ticket, clock, level, cycle): the id says so, and JetStream's
+        # de-duplication drops a repeat even if two replicas got this far.
+        event_id=derived_id(
+            state.ticket_id, "TicketEscalated", clock.kind, clock.level, str(clock.cycle)
+        ),
+        at=now,
+        clock=clock.kind,
+        from_level=clock.level,
+        to_level=up,
+        cycle=clock.cycle,
+    )
+    facts.append(escalated)
+    events.append(
+        _event(
+            TicketEscalated,
+            state,
+            escalated.event_id,
+            now,
+            breached.event_id,
+            clock=clock.kind,
+            from_level=clock.level,
+            to_level=up,
+            overdue_seconds=overdue,
+        )
+    )
+    return facts, events
+
+
+def settle(
+    state: TicketState, book: PolicyBook, events: list[Event], recorded: list[Fact]
+) -> Outcome:
+    """Replay, and announce every clock whose deadline is new."""
+    ticket = replay(state.ticket_id, state.facts, book)
+    announced: dict[str, str] = {}
+    announcements: list[Event] = []
+    for clock in ticket.clocks.values():
+        if not clock.is_pending:
+            continue
+        deadline = clock.deadline
+        if deadline is None or clock.running_since is None:  # paused: keep what was said
+            if clock.key in state.announced:
+                announced[clock.key] = state.announced[clock.key]
+            continue
+        stamp = deadline.isoformat()
+        announced[clock.key] = stamp
+        if state.announced.get(clock.key) == stamp:
+            continue
+        announcements.append(
+            _event(
+                SlaClockArmed,
+                state,
+                derived_id(state.ticket_id, "SlaClockArmed", clock.key, stamp),
+                clock.running_since,
+                clock.cause_id,
+                clock=clock.kind,
+                level=clock.level,
+                unit_id=clock.unit_id,
+                limit_seconds=max(round(clock.budget), 1),
+                deadline=deadline,
+            )
+        )
+    state = state.model_copy(update={"announced": announced})
+    return Outcome(state, ticket, [*events, *announcements], recorded)
+
+
+def _event(
+    kind: type[E], state: TicketState, event_id: str, at: datetime, cause: str | None, **fields: Any
+) -> E:
+    return kind(
+        event_id=event_id,
+        occurred_at=at,
+        ticket_id=state.ticket_id,
+        correlation_id=state.correlation_id,
+        causation_id=cause,
+        producer=PRODUCER,
+        **fields,
+    )

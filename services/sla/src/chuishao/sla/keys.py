@@ -1,0 +1,19 @@
+"""sla's Redis keys. No other service reads or writes them."""
+
+TIMERS = "sla:timers"  # zset: ticket id -> when to look at it next (epoch s, stack clock)
+CLAIMS = "sla:claims"  # zset: ticket id -> lease expiry (epoch s, real time)
+OPEN = "sla:open"  # set: tickets with at least one open clock (the sweep walks it)
+SWEEP_LOCK = "sla:sweep:lock"
+DEADLINES_ALL = "sla:deadlines:all"  # zset: ticket -> earliest open deadline
+
+
+def ticket(ticket_id: str) -> str:
+    return f"sla:ticket:{ticket_id}"
+
+
+def unit_deadlines(unit_id: str) -> str:
+    return f"sla:deadlines:unit:{unit_id}"
+
+
+def street_deadlines(street: str) -> str:
+    return f"sla:deadlines:street:{street}"

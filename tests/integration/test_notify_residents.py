@@ -1,0 +1,342 @@
+"""Notify's resident channels with the real intake app answering the contact query: the
+receipt, the "handled" notice with its link, quiet hours, rate limit, opt-out, nothing sent
+twice, and the SMS and WeChat gateways' HTTP calls against a real local receiver."""
+
+import asyncio
+import contextlib
+import json
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime, timedelta
+from random import Random
+
+import pytest
+from fastapi import FastAPI
+from nats.js import JetStreamContext
+from redis.asyncio import Redis
+
+from chuishao.common.catalogue import Category, publish_catalogue
+from chuishao.common.clock import ManualClock
+from chuishao.common.commands import SubmitReport
+from chuishao.common.events import (
+    ReportLinked,
+    ResidentNotified,
+    TicketResolved,
+    TicketSubmitted,
+    parse_event,
+)
+from chuishao.common.ids import reporter_ref
+from chuishao.common.logging import configure_logging
+from chuishao.common.settings import ServiceSettings
+from chuishao.common.streams import provision
+from chuishao.intake.app import create_app
+from chuishao.intake.settings import IntakeSettings
+from chuishao.notify.channels import ResidentMessage
+from chuishao.notify.channels.outbox import OutboxEntry, read_outbox
+from chuishao.notify.channels.wechat import WechatTemplateChannel
+from chuishao.notify.contacts import ResidentContact
+from chuishao.notify.service import NotifyService
+from integration.test_notify_webhooks import (
+    Receiver,
+    publish,
+    settings_for,
+    stored,
+    until,
+    until_async,
+)
+from support.servers import Servers
+
+pytestmark = pytest.mark.usefixtures("clean")
+
+PHONE, NAME = "13700001111", "王先生"
+DAYTIME = datetime(2026, 1, 5, 2, 0, tzinfo=UTC)  # 10:00 in Beijing
+LATE_EVENING = datetime(2026, 1, 5, 15, 30, tzinfo=UTC)  # 23:30 in Beijing
+NEXT_MORNING = datetime(2026, 1, 5, 23, 0, tzinfo=UTC)  # 07:00 in Beijing
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    with Receiver() as running:
+        yield running
+
+
+@pytest.fixture
+async def intake(servers: Servers, js: JetStreamContext) -> AsyncIterator[FastAPI]:
+    await provision(js)
+    await publish_catalogue(js, [Category(code="fire_box", name="消防箱损坏")])
+    app = create_app(IntakeSettings(nats_url=servers.nats_url, redis_url=servers.redis_url))
+    async with app.router.lifespan_context(app):
+        await app.state.intake.catalogue.loaded.wait()
+        yield app
+
+
+@contextlib.asynccontextmanager
+async def notify_running(
+    servers: Servers, clock: ManualClock, **overrides: object
+) -> AsyncIterator[NotifyService]:
+    settings = settings_for(servers, **overrides)
+    service = NotifyService(settings, configure_logging("notify"), clock, Random(3))
+    async with service.running():
+        yield service
+
+
+async def report(
+    intake: FastAPI, js: JetStreamContext, priority: str = "normal"
+) -> TicketSubmitted:
+    command = SubmitReport.model_validate(
+        {
+            "category": "fire_box",
+            "description": "A-160车位旁边的消防箱玻璃碎了",
+            "location": {"grid_code": "HY-01", "address": "和园小区 A-160 车位"},
+            "channel": "snap_it",
+            "priority": priority,
+            "reporter": {"name": NAME, "phone": PHONE},
+        }
+    )
+    ticket_id = (await intake.state.intake.submit(command)).ticket_id
+    [raw] = await stored(js, "TICKETS", f"ticket.submitted.{ticket_id}")
+    event = parse_event(raw.data or b"")
+    assert isinstance(event, TicketSubmitted)
+    return event
+
+
+def resolved(cause: TicketSubmitted, n: int = 1) -> TicketResolved:
+    return TicketResolved.caused_by(
+        cause,
+        producer="intake",
+        occurred_at=DAYTIME,
+        discriminator=str(n),
+        units=("grid-heyuan",),
+        note="已更换消防箱玻璃",
+        evidence_urls=(
+            "https://img.example.org/after-1.jpg",
+            "https://img.example.org/after-2.jpg",
+        ),
+        reporter_ref=cause.reporter_ref,
+    )
+
+
+async def outbox(redis: Redis, ticket_id: str, n: int) -> list[OutboxEntry]:
+    await until_async(lambda: _outbox_has(redis, ticket_id, n))
+    await asyncio.sleep(0.2)  # and no more than that
+    entries = await read_outbox(redis, ticket_id)
+    assert len(entries) == n
+    return entries
+
+
+async def _outbox_has(redis: Redis, ticket_id: str, n: int) -> bool:
+    return len(await read_outbox(redis, ticket_id)) >= n
+
+
+async def until_logged(notify: NotifyService, ticket_id: str, status: str, n: int = 1) -> None:
+    async def logged() -> bool:
+        entries = (await notify.history.read(ticket_id)).entries
+        return sum(e.status == status for e in entries) >= n
+
+    await until_async(logged)
+
+
+async def test_a_report_gets_a_receipt_with_its_ticket_number(
+    servers: Servers,
+    js: JetStreamContext,
+    redis: Redis,
+    intake: FastAPI,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    async with notify_running(servers, ManualClock(DAYTIME)):
+        ticket = await report(intake, js)
+        [entry] = await outbox(redis, ticket.ticket_id, 1)
+        await until_async(lambda: _count_resident_notified(js, 1))
+
+    assert entry.template == "receipt"
+    assert entry.text.startswith("【受理回执】您反映的问题已受理，工单编号：" + ticket.ticket_id)
+    assert entry.to == "137****1111"
+    [raw] = await stored(js, "TICKETS", "ticket.resident_notified.*")
+    notified = parse_event(raw.data or b"")
+    assert isinstance(notified, ResidentNotified)
+    secret = ServiceSettings().reporter_ref_secret.get_secret_value()
+    assert notified.reporter_ref == reporter_ref(secret, PHONE) == ticket.reporter_ref
+    assert (notified.channel, notified.template) == ("outbox", "receipt")
+    logs = capfd.readouterr().out
+    assert "delivery" in logs or "notify" in logs
+    assert PHONE not in logs and NAME not in logs
+    assert PHONE not in raw.data.decode()  # type: ignore[union-attr]
+
+
+async def _count_resident_notified(js: JetStreamContext, n: int) -> bool:
+    return len(await stored(js, "TICKETS", "ticket.resident_notified.*")) == n
+
+
+async def test_a_resolved_ticket_tells_the_resident_with_the_photo_link_and_asks_for_a_rating(
+    servers: Servers, js: JetStreamContext, redis: Redis, intake: FastAPI
+) -> None:
+    async with notify_running(servers, ManualClock(DAYTIME)):
+        ticket = await report(intake, js)
+        await publish(js, resolved(ticket))
+        _, entry = await outbox(redis, ticket.ticket_id, 2)
+
+    assert entry.template == "resolved"
+    assert entry.text.startswith("您反映的问题已经处理（工单编号：" + ticket.ticket_id)
+    assert "处理照片（2张）" in entry.text
+    assert f"/api/v1/tickets/{ticket.ticket_id}?token=" in entry.text
+    assert "评价" in entry.text
+
+
+async def test_a_report_linked_to_an_open_ticket_tells_its_reporter(
+    servers: Servers, js: JetStreamContext, redis: Redis, intake: FastAPI
+) -> None:
+    async with notify_running(servers, ManualClock(DAYTIME)):
+        ticket = await report(intake, js)
+        linked = ReportLinked.caused_by(
+            ticket,
+            producer="intake",
+            occurred_at=DAYTIME,
+            duplicate_ticket_id="T20260105000007",
+            distance_m=12.5,
+        )
+        await publish(js, linked)
+        _, entry = await outbox(redis, ticket.ticket_id, 2)
+    assert entry.template == "linked"
+    assert "T20260105000007" in entry.text and "合并办理" in entry.text
+
+
+async def test_quiet_hours_hold_a_message_until_morning(
+    servers: Servers, js: JetStreamContext, redis: Redis, intake: FastAPI
+) -> None:
+    clock = ManualClock(LATE_EVENING)
+    async with notify_running(servers, clock) as notify:
+        ticket = await report(intake, js)
+        await until_logged(notify, ticket.ticket_id, "held")
+        [job_id] = [
+            e.delivery_id
+            for e in (await notify.history.read(ticket.ticket_id)).entries
+            if e.status == "held"
+        ]
+        assert await notify.held.release_at(job_id or "") == NEXT_MORNING.timestamp()
+        await asyncio.sleep(0.3)  # several sweeps pass: still night, nothing goes out
+        assert await read_outbox(redis, ticket.ticket_id) == []
+
+        clock.set(NEXT_MORNING + timedelta(seconds=1))
+        [entry] = await outbox(redis, ticket.ticket_id, 1)
+        assert entry.template == "receipt"
+        assert await notify.held.release_at(job_id or "") is None
+        statuses = [e.status for e in (await notify.history.read(ticket.ticket_id)).entries]
+        assert statuses == ["held", "sent"]
+
+
+async def test_an_emergency_is_not_held_by_quiet_hours(
+    servers: Servers, js: JetStreamContext, redis: Redis, intake: FastAPI
+) -> None:
+    async with notify_running(servers, ManualClock(LATE_EVENING)):
+        ticket = await report(intake, js, priority="emergency")
+        [entry] = await outbox(redis, ticket.ticket_id, 1)
+    assert entry.template == "receipt"
+
+
+async def test_an_opted_out_resident_gets_nothing(
+    servers: Servers, js: JetStreamContext, redis: Redis, intake: FastAPI
+) -> None:
+    await intake.state.intake.store.set_opted_out(PHONE, True)
+    async with notify_running(servers, ManualClock(DAYTIME)) as notify:
+        ticket = await report(intake, js)
+        await until_logged(notify, ticket.ticket_id, "skipped")
+        await asyncio.sleep(0.2)
+        [entry] = (await notify.history.read(ticket.ticket_id)).entries
+    assert entry.detail == "the resident opted out"
+    assert await read_outbox(redis) == []
+
+
+async def test_the_rate_limit_holds_the_extra_message_until_the_next_hour(
+    servers: Servers, js: JetStreamContext, redis: Redis, intake: FastAPI
+) -> None:
+    clock = ManualClock(DAYTIME + timedelta(minutes=20))
+    async with notify_running(servers, clock, resident_max_per_hour=2) as notify:
+        ticket = await report(intake, js)
+        await publish(js, resolved(ticket, 1))
+        await publish(js, resolved(ticket, 2))
+        await until_logged(notify, ticket.ticket_id, "held")
+        assert len(await outbox(redis, ticket.ticket_id, 2)) == 2
+        [held] = [
+            e for e in (await notify.history.read(ticket.ticket_id)).entries if e.status == "held"
+        ]
+        assert held.detail.startswith("rate limit, held until 2026-01-05T03:00:00")
+
+        clock.set(DAYTIME + timedelta(hours=1))
+        assert len(await outbox(redis, ticket.ticket_id, 3)) == 3
+
+
+async def test_a_redelivered_report_gets_one_receipt(
+    servers: Servers, js: JetStreamContext, redis: Redis, intake: FastAPI
+) -> None:
+    async with notify_running(servers, ManualClock(DAYTIME)) as notify:
+        ticket = await report(intake, js)
+        await outbox(redis, ticket.ticket_id, 1)
+        await redis.delete(f"handled:notify:{ticket.event_id}")
+        await js.publish(
+            f"ticket.submitted.{ticket.ticket_id}",
+            ticket.model_dump_json().encode(),
+            headers={"Nats-Msg-Id": "past-the-window"},
+        )
+        [job] = await notify.fanout.handle(ticket)  # a replay of the job after the window
+        await js.publish(job.subject, job.model_dump_json().encode(), headers={"Nats-Msg-Id": "r"})
+        await until_logged(notify, ticket.ticket_id, "duplicate")
+        assert len(await outbox(redis, ticket.ticket_id, 1)) == 1
+
+
+async def test_the_sms_gateway_gets_its_call_shape_and_a_503_is_retried(
+    servers: Servers, js: JetStreamContext, intake: FastAPI, receiver: Receiver
+) -> None:
+    receiver.answer("/sms", 503)
+    async with notify_running(
+        servers,
+        ManualClock(DAYTIME),
+        # WeChat first, but intake has no openid for this resident: SMS is used.
+        resident_channels=("wechat", "sms"),
+        wechat_api_url=receiver.url("/wechat"),
+        sms_gateway_url=receiver.url("/sms"),
+        sms_api_key="sms-key-test",
+        sms_template_codes={"receipt": "SMS_270001"},
+    ):
+        ticket = await report(intake, js)
+        await until(lambda: len(receiver.to("/sms")) == 2)
+        await until_async(lambda: _count_resident_notified(js, 1))
+
+    assert receiver.to("/wechat") == []
+    first, second = receiver.to("/sms")
+    payload = json.loads(second.body)
+    assert payload == json.loads(first.body)  # the retry is the same call
+    assert second.headers["Authorization"] == "Bearer sms-key-test"
+    assert payload["phone_numbers"] == PHONE
+    assert payload["sign_name"] == "吹哨"
+    assert payload["template_code"] == "SMS_270001"
+    assert payload["template_param"]["ticket_id"] == ticket.ticket_id
+    assert payload["content"].startswith("【受理回执】")
+    [raw] = await stored(js, "TICKETS", "ticket.resident_notified.*")
+    notified = parse_event(raw.data or b"")
+    assert isinstance(notified, ResidentNotified)
+    assert notified.channel == "sms"
+    assert payload["out_id"]
+
+
+async def test_the_wechat_template_message_call_shape(receiver: Receiver) -> None:
+    import httpx
+    from pydantic import SecretStr
+
+    async with httpx.AsyncClient() as client:
+        channel = WechatTemplateChannel(
+            client, receiver.url("/wechat"), SecretStr("tok"), {"resolved": "TPL-RESOLVED"}
+        )
+        contact = ResidentContact(
+            ticket_id="T1", phone=PHONE, name=None, wechat_openid="o6_bmjrPTlm6_2sgVt7hMZOPfL2M"
+        )
+        message = ResidentMessage(
+            "d-1", "T1", "resolved", "您反映的问题已经处理", {"link": "https://x/t"}
+        )
+        outcome = await channel.send(contact, message)
+    assert outcome.kind == "delivered"
+    [call] = receiver.to("/wechat")
+    assert call.path == "/wechat?access_token=tok"
+    payload = json.loads(call.body)
+    assert payload["touser"] == "o6_bmjrPTlm6_2sgVt7hMZOPfL2M"
+    assert payload["template_id"] == "TPL-RESOLVED"
+    assert payload["url"] == "https://x/t"
+    assert payload["data"]["content"]["value"] == "您反映的问题已经处理"

@@ -1,0 +1,191 @@
+"""Intake in-process on real servers, with API keys for the sample directory's units,
+and helpers that play the other services' part by publishing their events."""
+
+import asyncio
+import contextlib
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+from fastapi import FastAPI
+from nats.js import JetStreamContext
+
+from chuishao.common.catalogue import Attribute, Category, publish_catalogue
+from chuishao.common.domain import Level, Location, Priority, Role, Whistle
+from chuishao.common.events import TicketDispatched
+from chuishao.common.publishing import publish_event
+from chuishao.common.streams import provision
+from chuishao.common.tokens import hash_api_key, resident_token
+from chuishao.common.units import UnitContact, publish_units
+from chuishao.intake.app import create_app
+from chuishao.intake.settings import IntakeSettings
+
+UNITS = [
+    UnitContact(id="grid-heyuan", name="和园社区网格站", kind="community", level=Level.COMMUNITY),
+    UnitContact(id="jiaojing-yunxi", name="云溪交通支队", kind="department", level=Level.DISTRICT),
+    UnitContact(id="bus-yunxi", name="云溪公交集团", kind="co_building", level=Level.STREET),
+    UnitContact(id="wuye-lanting", name="兰亭物业", kind="co_building", level=Level.COMMUNITY),
+    UnitContact(
+        id="qingshi-command", name="青石街道指挥中心", kind="command_centre", level=Level.STREET
+    ),
+]
+CATEGORIES = [
+    Category(
+        code="fire_box",
+        name="消防箱损坏",
+        description="Fire box broken",
+        group="facility",
+        keywords=("消防箱",),
+    ),
+    Category(code="bus_obstruction", name="公交车堵路", group="traffic"),
+    Category(
+        code="parking",
+        name="违规停车",
+        group="traffic",
+        attributes=(
+            Attribute(
+                code="vehicle",
+                datatype="singlevaluelist",
+                description="车辆类型",
+                required=True,
+                values=(("car", "小汽车"), ("ebike", "电动车")),
+            ),
+        ),
+    ),
+]
+OPERATOR_KEY = "key-operator-12345"
+OPEN311_KEY = "key-open311-client"
+RESIDENT_SECRET = "test-resident-secret"
+
+
+def unit_key(unit_id: str) -> str:
+    return f"key-{unit_id}"
+
+
+def auth(unit_id: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {unit_key(unit_id)}"}
+
+
+OPERATOR = {"X-API-Key": OPERATOR_KEY}
+
+
+def settings_env() -> dict[str, str]:
+    """The same keys as environment variables, for services run as processes."""
+    return {
+        "CHUISHAO_UNIT_API_KEYS": json.dumps({hash_api_key(unit_key(u.id)): u.id for u in UNITS}),
+        "CHUISHAO_OPERATOR_API_KEYS": json.dumps({hash_api_key(OPERATOR_KEY): "hotline"}),
+        "CHUISHAO_OPEN311_API_KEYS": json.dumps({hash_api_key(OPEN311_KEY): "client"}),
+        "CHUISHAO_RESIDENT_LINK_SECRET": RESIDENT_SECRET,
+    }
+
+
+def resident_link_token(ticket_id: str) -> str:
+    return resident_token(RESIDENT_SECRET, ticket_id)
+
+
+@dataclass
+class Harness:
+    app: FastAPI
+    http: httpx.AsyncClient
+    js: JetStreamContext
+
+    async def submit(self, **changes: Any) -> str:
+        report = {
+            "category": "fire_box",
+            "description": "A-160车位旁消防箱玻璃碎了",
+            "location": {"lat": 39.9087, "long": 116.3975},
+            "channel": "snap_it",
+            "reporter": {"name": "李女士", "phone": "13912345678"},
+        } | changes
+        response = await self.http.post("/api/v1/reports", json=report)
+        assert response.status_code == 201, response.text
+        return str(response.json()["ticket_id"])
+
+    async def ticket(self, ticket_id: str) -> dict[str, Any]:
+        response = await self.http.get(f"/api/v1/tickets/{ticket_id}", headers=OPERATOR)
+        assert response.status_code == 200, response.text
+        return dict(response.json())
+
+    async def dispatch(
+        self,
+        ticket_id: str,
+        *units: str,
+        whistle: Whistle = Whistle.DAILY,
+        role: Role = Role.LEAD,
+    ) -> None:
+        """What the router does: one TicketDispatched per unit; waits until intake has it."""
+        record = await self.app.state.intake.store.get(ticket_id)
+        for index, unit_id in enumerate(units):
+            event = TicketDispatched.about(
+                ticket_id=ticket_id,
+                correlation_id=record.correlation_id,
+                producer="router",
+                occurred_at=datetime.now(UTC),
+                unit_id=unit_id,
+                unit_name=next(u.name for u in UNITS if u.id == unit_id),
+                role=role if index == 0 else Role.CO,
+                level=Level.COMMUNITY,
+                whistle=whistle,
+                category=record.category or "fire_box",
+                priority=Priority.NORMAL,
+                description=record.description,
+                location=Location(grid_code="HY-01"),
+                reason="test",
+                street="qingshi",
+            )
+            await publish_event(self.js, event)
+            await self.until(
+                ticket_id, lambda t, e=event: e.event_id in {h["event_id"] for h in t["history"]}
+            )
+
+    async def until(self, ticket_id: str, test: Any, timeout: float = 10.0) -> dict[str, Any]:
+        deadline = asyncio.get_running_loop().time() + timeout
+        while True:
+            ticket = await self.ticket(ticket_id)
+            if test(ticket):
+                return ticket
+            assert asyncio.get_running_loop().time() < deadline, f"never held: {ticket}"
+            await asyncio.sleep(0.02)
+
+    async def command(
+        self,
+        ticket_id: str,
+        verb: str,
+        actor: dict[str, str] | None = None,
+        body: dict[str, Any] | None = None,
+        **params: str,
+    ) -> httpx.Response:
+        return await self.http.post(
+            f"/api/v1/tickets/{ticket_id}/{verb}", json=body, headers=actor or {}, params=params
+        )
+
+
+@contextlib.asynccontextmanager
+async def running_intake(
+    nats_url: str, redis_url: str, js: JetStreamContext, **settings: Any
+) -> AsyncIterator[Harness]:
+    await provision(js)
+    await publish_catalogue(js, CATEGORIES)
+    await publish_units(js, UNITS)
+    env = settings_env()
+    app = create_app(
+        IntakeSettings(
+            nats_url=nats_url,
+            redis_url=redis_url,
+            unit_api_keys=json.loads(env["CHUISHAO_UNIT_API_KEYS"]),
+            operator_api_keys=json.loads(env["CHUISHAO_OPERATOR_API_KEYS"]),
+            open311_api_keys=json.loads(env["CHUISHAO_OPEN311_API_KEYS"]),
+            resident_link_secret=RESIDENT_SECRET,
+            **settings,
+        )
+    )
+    async with app.router.lifespan_context(app):
+        intake = app.state.intake
+        await intake.catalogue.loaded.wait()
+        await intake.keys.unit_directory.loaded.wait()
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://intake") as http:
+            yield Harness(app=app, http=http, js=js)

@@ -1,0 +1,322 @@
+"""The routing steps as pure functions: event and state in, events and state out."""
+
+from datetime import UTC, datetime
+
+import pytest
+
+from chuishao.common.clock import ManualClock
+from chuishao.common.domain import (
+    Channel,
+    ClockKind,
+    DeclineReason,
+    Level,
+    Location,
+    Priority,
+    Role,
+    Whistle,
+)
+from chuishao.common.events import (
+    Event,
+    TicketDeclined,
+    TicketDispatched,
+    TicketEscalated,
+    TicketNeedsManualDispatch,
+    TicketReopened,
+    TicketSubmitted,
+    TicketTransferred,
+    TicketTriaged,
+    WhistleBlown,
+)
+from chuishao.router import handlers, manual
+from chuishao.router.directory import Directory
+from chuishao.router.emit import Outcome
+from chuishao.router.plugins_manager import Dispatcher, plugin_manager
+from chuishao.router.settings import RouterSettings
+from chuishao.router.snapshot import Policy, Snapshot
+from chuishao.router.state import TicketRouting
+from chuishao.router.triage import Vocabulary
+
+AT = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+
+
+def snapshot(**policy: float) -> Snapshot:
+    settings = RouterSettings()
+    dispatcher = Dispatcher(plugin_manager(), Directory.load(settings.directory_file))
+    return Snapshot.build(
+        dispatcher,
+        Vocabulary.load(settings.triage_file),
+        Policy(**policy),  # type: ignore[arg-type]
+        ManualClock(AT),
+    )
+
+
+SNAP = snapshot()
+
+
+def report(
+    category: str | None,
+    description: str,
+    location: Location | None = None,
+    ticket_id: str = "T20260105000001",
+    priority: Priority = Priority.NORMAL,
+) -> TicketSubmitted:
+    return TicketSubmitted.first(
+        producer="intake",
+        clock=ManualClock(AT),
+        ticket_id=ticket_id,
+        category=category,
+        description=description,
+        priority=priority,
+        channel=Channel.HOTLINE_12345,
+        location=location or Location(grid_code="HY-01"),
+    )
+
+
+def dispatches(outcome: Outcome) -> dict[str, TicketDispatched]:
+    return {e.unit_id: e for e in outcome.events if isinstance(e, TicketDispatched)}
+
+
+def one(outcome: Outcome, kind: type[Event]) -> Event:
+    found = [e for e in outcome.events if isinstance(e, kind)]
+    assert len(found) == 1, outcome.events
+    return found[0]
+
+
+def routed(ticket: TicketSubmitted, snap: Snapshot = SNAP) -> TicketRouting:
+    outcome = handlers.route_submitted(ticket, snap)
+    assert outcome.state is not None
+    return outcome.state
+
+
+def decline(
+    state: TicketRouting, unit_id: str, bounces: int, cause: Event | None = None
+) -> TicketDeclined:
+    return TicketDeclined.caused_by(
+        cause or report(state.category, state.description),
+        producer="intake",
+        occurred_at=AT,
+        discriminator=f"{unit_id}:{bounces}",
+        unit_id=unit_id,
+        reason_code=DeclineReason.NOT_OUR_RESPONSIBILITY,
+        note="不归我们管",
+        bounces=bounces,
+    )
+
+
+def test_a_categorised_report_is_dispatched_with_the_place_on_it() -> None:
+    outcome = handlers.route_submitted(report("fire_box", "消防箱玻璃碎了"), SNAP)
+    (event,) = outcome.events
+    assert isinstance(event, TicketDispatched)
+    assert (event.unit_id, event.unit_name, event.role) == ("grid-heyuan", "和园社区网格站", Role.LEAD)
+    assert (event.street, event.grid_code) == ("qingshi", "HY-01")
+    assert outcome.state is not None
+    assert outcome.state.assignments[0].unit_id == "grid-heyuan"
+
+
+def test_a_repeated_step_emits_the_same_ids() -> None:
+    ticket = report("traffic_obstruction", "公交车排队加气堵路", Location(grid_code="TY-01"))
+    first = handlers.route_submitted(ticket, SNAP)
+    again = handlers.route_submitted(ticket, SNAP)
+    assert [e.event_id for e in first.events] == [e.event_id for e in again.events]
+    assert len({e.event_id for e in first.events}) == len(first.events)
+
+
+def test_a_coordination_whistle_summons_every_unit_at_once() -> None:
+    ticket = report("traffic_obstruction", "公交车排队加气堵路", Location(grid_code="TY-01"))
+    outcome = handlers.route_submitted(ticket, SNAP)
+    whistle = one(outcome, WhistleBlown)
+    assert isinstance(whistle, WhistleBlown)
+    assert whistle.whistle == Whistle.COORDINATION
+    assert set(whistle.units) == {"jiaojing-yunxi", "bus-yunxi", "jinhua-wuye", "grid-taoyuan"}
+    assert whistle.report_within_seconds == 2 * 3600
+    assert set(dispatches(outcome)) == set(whistle.units)
+    assert {e.whistle for e in dispatches(outcome).values()} == {Whistle.COORDINATION}
+    assert outcome.events[0] is whistle  # the whistle first, then who must report
+
+
+def test_an_emergency_whistle_asks_for_report_within_30_minutes() -> None:
+    outcome = handlers.route_submitted(report("emergency_hazard", "路面鼓起冒烟"), SNAP)
+    whistle = one(outcome, WhistleBlown)
+    assert isinstance(whistle, WhistleBlown)
+    assert (whistle.whistle, whistle.report_within_seconds) == (Whistle.EMERGENCY, 1800)
+    assert {e.priority for e in dispatches(outcome).values()} == {Priority.EMERGENCY}
+    assert len(dispatches(outcome)) == 4
+
+
+def test_a_confident_triage_routes_and_says_how_it_decided() -> None:
+    outcome = handlers.route_submitted(report(None, "楼上卫生间漏水，我家天花板发霉了"), SNAP)
+    triaged = one(outcome, TicketTriaged)
+    assert isinstance(triaged, TicketTriaged)
+    assert (triaged.category, triaged.accepted, triaged.method) == ("water_leak", True, "keywords-v1")
+    assert set(dispatches(outcome)) == {"grid-heyuan", "wanjia-wuye"}
+    assert {e.category for e in dispatches(outcome).values()} == {"water_leak"}
+
+
+def test_an_unsure_triage_goes_to_the_street_command_centre() -> None:
+    outcome = handlers.route_submitted(report(None, "请问社保卡丢了去哪里补办"), SNAP)
+    triaged = one(outcome, TicketTriaged)
+    assert isinstance(triaged, TicketTriaged)
+    assert not triaged.accepted
+    manual_event = one(outcome, TicketNeedsManualDispatch)
+    assert isinstance(manual_event, TicketNeedsManualDispatch)
+    assert manual_event.reason.endswith("→ qingshi-command")
+    assert outcome.state is not None and outcome.state.manual is not None
+    assert outcome.state.manual.arbiter_id == "qingshi-command"
+    assert not dispatches(outcome)
+
+
+def test_an_unplaceable_report_goes_to_the_district() -> None:
+    far = Location(lat=31.23, long=121.47)
+    outcome = handlers.route_submitted(report("fire_box", "消防箱坏了", far), SNAP)
+    manual_event = one(outcome, TicketNeedsManualDispatch)
+    assert isinstance(manual_event, TicketNeedsManualDispatch)
+    assert "no rule places category fire_box at yunxi" in manual_event.reason
+    assert manual_event.reason.endswith("→ district-yunxi")
+    # A district-wide department needs no street to be found.
+    wages = handlers.route_submitted(report("wage_arrears", "拖欠工资", far), SNAP)
+    assert set(dispatches(wages)) == {"renshe-yunxi"}
+
+
+def test_a_decline_goes_to_the_next_candidate_never_back() -> None:
+    state = routed(report("oil_fumes_noise", "餐馆油烟"))
+    outcome = handlers.redispatch_declined(decline(state, "zhifa-qingshi", 1), state, SNAP)
+    (event,) = dispatches(outcome).values()
+    assert (event.unit_id, event.role) == ("zhifa-yunxi", Role.LEAD)
+    assert event.reason.startswith("re-dispatched: zhifa-qingshi declined (not_our_responsibility")
+    assert outcome.state is not None
+    assert outcome.state.declined == ("zhifa-qingshi",)
+    assert outcome.state.assigned() == ("zhifa-yunxi",)
+
+
+def test_the_second_decline_goes_to_the_street_to_arbitrate() -> None:
+    state = routed(report("oil_fumes_noise", "餐馆油烟"))
+    first = handlers.redispatch_declined(decline(state, "zhifa-qingshi", 1), state, SNAP)
+    assert first.state is not None
+    second = handlers.redispatch_declined(decline(first.state, "zhifa-yunxi", 2), first.state, SNAP)
+    event = one(second, TicketNeedsManualDispatch)
+    assert isinstance(event, TicketNeedsManualDispatch)
+    assert "declined 2 times" in event.reason
+    assert event.reason.endswith("→ qingshi-command")
+    assert not dispatches(second)
+
+
+@pytest.mark.parametrize("max_bounces", [1, 2, 3, 5])
+def test_decline_loops_are_bounded(max_bounces: int) -> None:
+    snap = snapshot(max_bounces=max_bounces)
+    state = routed(report("road_damage", "路面塌陷"), snap)
+    summoned = ["cg-yunxi"]
+    for bounce in range(1, 20):
+        lead = next(a.unit_id for a in state.assignments if a.role == Role.LEAD)
+        outcome = handlers.redispatch_declined(decline(state, lead, bounce), state, snap)
+        assert outcome.state is not None
+        state = outcome.state
+        new = list(dispatches(outcome))
+        if not new:
+            assert isinstance(outcome.events[0], TicketNeedsManualDispatch)
+            break
+        assert new[0] not in summoned  # the same unit never gets it straight back
+        summoned += new
+    assert bounce <= max_bounces
+    assert state.manual is not None
+
+
+def test_a_stale_decline_changes_nothing() -> None:
+    state = routed(report("fire_box", "消防箱坏了"))
+    outcome = handlers.redispatch_declined(decline(state, "cg-yunxi", 1), state, SNAP)
+    assert outcome.events == []
+    assert outcome.state == state
+
+
+def test_a_reopened_ticket_goes_back_to_the_unit_that_resolved_it() -> None:
+    state = routed(report("fire_box", "消防箱坏了"))
+    reopened = TicketReopened.caused_by(
+        report("fire_box", "消防箱坏了"),
+        producer="intake",
+        occurred_at=AT,
+        complaint="玻璃还是碎的",
+        units=("grid-heyuan",),
+        reopen_count=1,
+    )
+    outcome = handlers.reopen(reopened, state, SNAP)
+    (event,) = dispatches(outcome).values()
+    assert (event.unit_id, event.role) == ("grid-heyuan", Role.LEAD)
+    assert event.reason == "reopened (#1) after an unsatisfied rating: 玻璃还是碎的"
+    assert event.description == "消防箱坏了"
+    assert event.causation_id == reopened.event_id
+
+
+def test_a_transfer_hands_the_part_and_its_role_to_the_new_unit() -> None:
+    state = routed(report("fire_hazard", "楼道充电"))
+    moved = TicketTransferred.caused_by(
+        report("fire_hazard", "楼道充电"),
+        producer="intake",
+        occurred_at=AT,
+        from_unit_id="wanjia-wuye",
+        to_unit_id="xiaofang-yunxi",
+        reason="需要消防检查",
+    )
+    outcome = handlers.transfer(moved, state, SNAP)
+    (event,) = dispatches(outcome).values()
+    assert (event.unit_id, event.role) == ("xiaofang-yunxi", Role.CO)
+    assert outcome.state is not None
+    assert set(outcome.state.assigned()) == {"grid-heyuan", "xiaofang-yunxi"}
+    unknown = moved.model_copy(update={"to_unit_id": "nobody", "event_id": "e2"})
+    assert isinstance(handlers.transfer(unknown, state, SNAP).events[0], TicketNeedsManualDispatch)
+
+
+@pytest.mark.parametrize(
+    ("to_level", "unit_id"),
+    [(Level.STREET, "qingshi-command"), (Level.DISTRICT, "district-yunxi"), (Level.CITY, "city-12345")],
+)
+def test_an_escalation_summons_the_supervisor_of_the_new_level(to_level: Level, unit_id: str) -> None:
+    state = routed(report("fire_box", "消防箱坏了"))
+    escalated = TicketEscalated.caused_by(
+        report("fire_box", "消防箱坏了"),
+        producer="sla",
+        occurred_at=AT,
+        discriminator=to_level,
+        clock=ClockKind.RESOLUTION,
+        from_level=Level.COMMUNITY,
+        to_level=to_level,
+        overdue_seconds=120,
+    )
+    outcome = handlers.escalate(escalated, state, SNAP)
+    (event,) = dispatches(outcome).values()
+    assert (event.unit_id, event.role, event.level) == (unit_id, Role.SUPERVISOR, to_level)
+    assert outcome.state is not None
+    again = handlers.escalate(escalated, outcome.state, SNAP)
+    assert again.events == []  # already supervising
+
+
+def test_the_centre_assigns_a_queued_ticket_by_hand() -> None:
+    queued = handlers.route_submitted(report(None, "请问社保卡丢了去哪里补办"), SNAP).state
+    assert queued is not None and queued.manual is not None
+    command = manual.AssignTicket(
+        ticket_id=queued.ticket_id, lead="renshe-yunxi", co=("grid-heyuan",), category="wage_arrears"
+    )
+    outcome = manual.assign(command, "qingshi-command", queued, SNAP)
+    assert set(dispatches(outcome)) == {"renshe-yunxi", "grid-heyuan"}
+    assert {e.causation_id for e in outcome.events} == {queued.manual.cause.event_id}
+    assert outcome.state is not None and outcome.state.manual is None
+    assert outcome.state.category == "wage_arrears"
+    # A retried command is answered without dispatching again.
+    assert manual.assign(command, "qingshi-command", outcome.state, SNAP).events == []
+
+
+@pytest.mark.parametrize(
+    ("change", "centre", "code"),
+    [
+        ({}, "liuan-command", "not_yours"),
+        ({"category": None}, "qingshi-command", "category_required"),
+        ({"category": "ufo"}, "qingshi-command", "unknown_category"),
+        ({"lead": "nobody"}, "qingshi-command", "unknown_unit"),
+    ],
+)
+def test_a_wrong_assignment_is_refused(change: dict[str, object], centre: str, code: str) -> None:
+    queued = handlers.route_submitted(report(None, "请问社保卡丢了去哪里补办"), SNAP).state
+    assert queued is not None
+    fields = {"ticket_id": queued.ticket_id, "lead": "renshe-yunxi", "category": "wage_arrears"}
+    command = manual.AssignTicket.model_validate(fields | change)
+    with pytest.raises(manual.AssignmentRejected) as refused:
+        manual.assign(command, centre, queued, SNAP)
+    assert refused.value.code == code

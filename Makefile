@@ -8,7 +8,7 @@ export UV_PYTHON_DOWNLOADS ?= never
 export UV_PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
 RUN := $(UV) run --locked
 
-.PHONY: help sync run test lint format schemas up down clean
+.PHONY: help sync run test lint format schemas nats-auth up down clean
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -37,6 +37,9 @@ format: sync ## Apply ruff's fixes and formatting
 
 schemas: sync ## Regenerate the published JSON Schemas and AsyncAPI document
 	$(RUN) python scripts/generate_schemas.py
+
+nats-auth: sync ## Generate config/nats-auth.conf (a NATS user per unit); passwords to stderr
+	$(RUN) python -m chuishao.devstack.nats_auth > config/nats-auth.conf
 
 up: ## Run the system in containers (needs a Docker engine)
 	docker compose up --build -d

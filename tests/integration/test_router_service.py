@@ -83,7 +83,9 @@ async def router(servers: Servers, directory_file: Path) -> AsyncIterator[Router
     await stop(service)
 
 
-def report(ticket_id: str, category: str | None, description: str, grid: str = "HY-01") -> TicketSubmitted:
+def report(
+    ticket_id: str, category: str | None, description: str, grid: str = "HY-01"
+) -> TicketSubmitted:
     return TicketSubmitted.first(
         producer="intake",
         clock=ManualClock(),
@@ -221,11 +223,15 @@ async def test_a_changed_directory_is_reloaded_and_republished(
     router: RouterService, js: JetStreamContext, directory_file: Path
 ) -> None:
     units = await js.key_value(UNITS.bucket)
-    text = directory_file.read_text(encoding="utf-8")
-    directory_file.write_text(
-        text.replace("version = 2", "version = 3").replace("和园社区网格站", "和园社区网格服务站"),
-        encoding="utf-8",
-    )
+    text = SHIPPED.read_text(encoding="utf-8")
+
+    def write(version: int, extra: str = "") -> None:
+        renamed = text.replace("和园社区网格站", "和园社区网格服务站")
+        directory_file.write_text(
+            renamed.replace("version = 2", f"version = {version}") + extra, encoding="utf-8"
+        )
+
+    write(3)
 
     async def renamed() -> str | None:
         name = json.loads((await units.get("grid-heyuan")).value or b"")["name"]
@@ -234,11 +240,11 @@ async def test_a_changed_directory_is_reloaded_and_republished(
     await eventually(renamed)
     assert router.snapshot.directory.version == 3
 
-    directory_file.write_text(text.replace("version = 2", "version = 4") + "\n[[units]]\n")
+    write(4, "\n[[units]]\n")
     assert await router.reload("test") is False
     assert router.snapshot.directory.version == 3  # the broken file is refused
 
-    directory_file.write_text(text.replace("version = 2", "version = 5"), encoding="utf-8")
+    write(5)
     assert signal.getsignal(signal.SIGHUP) not in (signal.SIG_DFL, signal.SIG_IGN)
     os.kill(os.getpid(), signal.SIGHUP)
 

@@ -54,3 +54,11 @@ def test_the_dockerfile_installs_every_service_package() -> None:
     for member in ("intake", "router", "sla", "notify"):
         project = tomllib.loads((ROOT / f"services/{member}/pyproject.toml").read_text())
         assert f"--package {project['project']['name']}" in dockerfile
+
+
+def test_nats_runs_with_per_unit_users() -> None:
+    services = compose()["services"]
+    assert isinstance(services, dict)
+    assert "./config/nats-auth.conf:/etc/nats/nats-auth.conf:ro" in services["nats"]["volumes"]
+    assert "include ./nats-auth.conf" in (ROOT / "config/nats-server.conf").read_text()
+    assert "services:${CHUISHAO_NATS_SERVICES_PASSWORD" in str(services["intake"]["environment"])

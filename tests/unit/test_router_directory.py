@@ -197,11 +197,18 @@ def test_the_arbiter_is_the_street_then_the_district(shipped: Directory) -> None
     assert shipped.arbiter(None).id == "district-yunxi"
 
 
-GRID_IN_S2 = '[[grids]]\ncode = "G9"\nname = "九"\ncommunity = "k1"\npolygon = [[0.012, 0], [0.018, 0], [0.018, 0.005], [0.012, 0.005]]\n'
-GRID_OUTSIDE = '[[grids]]\ncode = "G9"\nname = "九"\ncommunity = "k1"\npolygon = [[1, 1], [1.01, 1], [1.01, 1.01], [1, 1.01]]\n'
-OVERLAPPING = '[[grids]]\ncode = "G9"\nname = "九"\ncommunity = "k1"\npolygon = [[0, 0.005], [0.01, 0.005], [0.01, 0.015], [0, 0.015]]\n'
-BOWTIE = '[[grids]]\ncode = "G9"\nname = "九"\ncommunity = "k1"\npolygon = [[0, 0.011], [0.01, 0.019], [0.01, 0.011], [0, 0.019]]\n'
-UNIT = '[[units]]\nid = "{id}"\nname = "x"\nkind = "department"\nlevel = "district"\nfunction = "{function}"\ncoverage = ["{coverage}"]\n'
+def grid(polygon: str, code: str = "G9") -> str:
+    return f'[[grids]]\ncode = "{code}"\nname = "九"\ncommunity = "k1"\npolygon = {polygon}\n'
+
+
+GRID_IN_S2 = grid("[[0.012, 0], [0.018, 0], [0.018, 0.005], [0.012, 0.005]]")
+GRID_OUTSIDE = grid("[[1, 1], [1.01, 1], [1.01, 1.01], [1, 1.01]]")
+OVERLAPPING = grid("[[0, 0.005], [0.01, 0.005], [0.01, 0.015], [0, 0.015]]")
+BOWTIE = grid("[[0, 0.011], [0.01, 0.019], [0.01, 0.011], [0, 0.019]]")
+UNIT = (
+    '[[units]]\nid = "{id}"\nname = "x"\nkind = "department"\nlevel = "district"\n'
+    'function = "{function}"\ncoverage = ["{coverage}"]\n'
+)
 
 
 @pytest.mark.parametrize(

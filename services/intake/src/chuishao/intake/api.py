@@ -28,7 +28,23 @@ from chuishao.intake.search import BadCursor, Filters, search
 from chuishao.intake.service import CatalogueNotLoaded, Intake, UnknownCategory
 from chuishao.intake.views import Problem, SubmitAccepted, TicketPage, TicketView
 
-router = APIRouter(prefix="/api/v1", tags=["tickets"])
+
+class Detail(BaseModel):
+    detail: str
+
+
+router = APIRouter(
+    prefix="/api/v1",
+    tags=["tickets"],
+    responses={
+        429: {"model": Detail, "description": "Over this client's rate; see Retry-After"},
+        503: {"model": Detail, "description": "At capacity or not confirmed; see Retry-After"},
+    },
+)
+AUTH_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: {"model": Detail, "description": "No API key or token"},
+    403: {"model": Problem, "description": "Not yours, or a key that is not valid"},
+}
 UNAVAILABLE = (TimeoutError, ConnectionError, NatsError, RedisConnectionError)
 
 
@@ -84,7 +100,8 @@ def rejected(
     response_model=SubmitAccepted,
     responses={
         200: {"model": SubmitAccepted, "description": "A repeat (same Idempotency-Key)"},
-        503: {"description": "Not confirmed durable; retry with the same key"},
+        400: {"model": Detail, "description": "A body that is not JSON"},
+        503: {"model": Detail, "description": "Not confirmed durable; retry with the same key"},
     },
 )
 async def submit_report(
@@ -130,7 +147,7 @@ async def submit_report(
 @router.get(
     "/tickets/{ticket_id}",
     response_model=TicketView,
-    responses={403: {"model": Problem}, 404: {"model": Problem}},
+    responses={**AUTH_RESPONSES, 404: {"model": Problem}},
 )
 async def get_ticket(ticket_id: str, request: Request, actor: Caller) -> TicketView | JSONResponse:
     """A ticket with its units, clocks and full history. Units see only their own."""
@@ -140,7 +157,11 @@ async def get_ticket(ticket_id: str, request: Request, actor: Caller) -> TicketV
         return rejected(error)
 
 
-@router.get("/tickets", response_model=TicketPage)
+@router.get(
+    "/tickets",
+    response_model=TicketPage,
+    responses={**AUTH_RESPONSES, 400: {"model": Detail, "description": "A bad cursor"}},
+)
 async def search_tickets(
     request: Request,
     actor: Caller,
@@ -237,8 +258,8 @@ def _command_route(path: str, command: type[c.TicketCommand], summary: str) -> N
         name=command.__name__,
         description=command.__doc__ or "",
         responses={
-            400: {"model": Problem},
-            403: {"model": Problem},
+            **AUTH_RESPONSES,
+            400: {"model": Detail, "description": "A body that is not JSON"},
             404: {"model": Problem},
             409: {"model": Problem, "description": "Not allowed in the current state"},
         },

@@ -5,7 +5,9 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 
 from chuishao.common.broker import make_broker
 from chuishao.common.catalogue import catalogue_view
@@ -17,9 +19,26 @@ from chuishao.common.units import units_view
 from chuishao.intake import api, consumers, nats_api, open311, queries
 from chuishao.intake.auth import Keys
 from chuishao.intake.outbox import relay_forever
+from chuishao.intake.overload import ShedLoad
 from chuishao.intake.service import Intake
 from chuishao.intake.settings import IntakeSettings
 from chuishao.intake.store import TicketStore
+
+
+async def method_not_allowed(request: Request, error: Exception) -> Response:
+    """Starlette's 405 names only the first matching route's methods; several routes may
+    share a path (GET and POST /open311/v2/requests.json), so name them all."""
+    allowed = sorted(
+        {
+            method
+            for route in request.app.routes
+            if isinstance(route, APIRoute) and route.path_regex.match(request.url.path)
+            for method in route.methods or ()
+        }
+    )
+    return JSONResponse(
+        {"detail": "Method Not Allowed"}, status_code=405, headers={"Allow": ", ".join(allowed)}
+    )
 
 
 def create_app(settings: IntakeSettings | None = None, clock: Clock | None = None) -> FastAPI:
@@ -77,8 +96,14 @@ def create_app(settings: IntakeSettings | None = None, clock: Clock | None = Non
         lifespan=lifespan,
     )
     app.state.intake = intake
+    app.add_middleware(
+        ShedLoad,
+        max_in_flight=settings.max_in_flight,
+        per_client_per_minute=settings.per_client_requests_per_minute,
+    )
     app.include_router(api.router)
     app.include_router(open311.router)
+    app.add_exception_handler(405, method_not_allowed)
 
     @app.get("/health", tags=["ops"])
     async def health() -> dict[str, str]:

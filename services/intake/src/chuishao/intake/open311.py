@@ -23,7 +23,33 @@ from chuishao.intake.records import TicketRecord
 from chuishao.intake.search import Filters, search
 from chuishao.intake.service import CatalogueNotLoaded, Intake, UnknownCategory
 
-router = APIRouter(prefix="/open311/v2", tags=["open311"])
+
+def _documented(*codes: int, created: bool = False) -> dict[int | str, dict[str, Any]]:
+    """Open311 answers lists in JSON or XML; errors are lists of {code, description}."""
+    error_list = {
+        "type": "array",
+        "items": {
+            "type": "object",
+            "required": ["code", "description"],
+            "properties": {"code": {"type": "integer"}, "description": {"type": "string"}},
+        },
+    }
+    xml = {"text/xml": {"schema": {"type": "string"}}}
+    documented: dict[int | str, dict[str, Any]] = {
+        201 if created else 200: {
+            "description": "JSON or XML, as the extension asks",
+            "content": {"application/json": {"schema": {}}, **xml},
+        },
+    }
+    for code in (*codes, 503):
+        documented[code] = {
+            "description": "A list of errors",
+            "content": {"application/json": {"schema": error_list}, **xml},
+        }
+    return documented
+
+
+router = APIRouter(prefix="/open311/v2", tags=["open311"], default_response_class=Response)
 MAX_WINDOW = timedelta(days=90)
 MAX_RESULTS = 1000
 STATUS_NOTES = {
@@ -180,7 +206,9 @@ def _name_of(intake: Intake, code: str | None) -> str | None:
     return category.name if category else None
 
 
-@router.get("/services.{fmt}", summary="List the service types (categories)")
+@router.get(
+    "/services.{fmt}", summary="List the service types (categories)", responses=_documented(404)
+)
 async def services(fmt: str, request: Request) -> Response:
     try:
         fmt = _fmt(fmt)
@@ -190,7 +218,11 @@ async def services(fmt: str, request: Request) -> Response:
     return render(fmt, "services", "service", rows)
 
 
-@router.get("/services/{code}.{fmt}", summary="A service type's attribute definitions")
+@router.get(
+    "/services/{code}.{fmt}",
+    summary="A service type's attribute definitions",
+    responses=_documented(404),
+)
 async def service_definition(code: str, fmt: str, request: Request) -> Response:
     try:
         fmt = _fmt(fmt)
@@ -260,7 +292,12 @@ def _report_from_form(form: Any) -> SubmitReport:
         raise Open311Error(400, f"{where}: {first['msg']}") from error
 
 
-@router.post("/requests.{fmt}", summary="Create a service request (form-encoded)", status_code=201)
+@router.post(
+    "/requests.{fmt}",
+    summary="Create a service request (form-encoded)",
+    status_code=201,
+    responses=_documented(400, 403, 404, created=True),
+)
 async def create_request(fmt: str, request: Request) -> Response:
     try:
         fmt = _fmt(fmt)
@@ -288,7 +325,9 @@ async def create_request(fmt: str, request: Request) -> Response:
     return render(fmt, "service_requests", "request", [row], 201)
 
 
-@router.get("/tokens/{token}.{fmt}", summary="The request id behind a token")
+@router.get(
+    "/tokens/{token}.{fmt}", summary="The request id behind a token", responses=_documented(404)
+)
 async def token(token: str, fmt: str, request: Request) -> Response:
     try:
         fmt = _fmt(fmt)
@@ -306,7 +345,7 @@ async def _rows(intake: Intake, records: list[TicketRecord]) -> list[Row]:
     return [request_row(r, _name_of(intake, r.category)) for r in records]
 
 
-@router.get("/requests.{fmt}", summary="Search service requests")
+@router.get("/requests.{fmt}", summary="Search service requests", responses=_documented(400, 404))
 async def list_requests(
     fmt: str,
     request: Request,
@@ -353,7 +392,11 @@ async def list_requests(
     return render(fmt, "service_requests", "request", rows[:MAX_RESULTS])
 
 
-@router.get("/requests/{request_id}.{fmt}", summary="One service request (a list of one)")
+@router.get(
+    "/requests/{request_id}.{fmt}",
+    summary="One service request (a list of one)",
+    responses=_documented(404),
+)
 async def get_request(request_id: str, fmt: str, request: Request) -> Response:
     try:
         fmt = _fmt(fmt)
@@ -366,7 +409,11 @@ async def get_request(request_id: str, fmt: str, request: Request) -> Response:
     return render(fmt, "service_requests", "request", await _rows(intake, [record]))
 
 
-@router.get("/servicerequestupdates.{fmt}", summary="Status updates since a time (mySociety)")
+@router.get(
+    "/servicerequestupdates.{fmt}",
+    summary="Status updates since a time (mySociety)",
+    responses=_documented(400, 404),
+)
 async def updates(
     fmt: str,
     request: Request,

@@ -15,5 +15,9 @@ class IntakeSettings(ServiceSettings):
     unit_api_keys: dict[str, str] = Field(default_factory=dict)
     operator_api_keys: dict[str, str] = Field(default_factory=dict)
     open311_api_keys: dict[str, str] = Field(default_factory=dict)
+    # Load shedding: past this many requests in flight intake answers 503 + Retry-After;
+    # a client (API key, else address) over its per-minute budget gets 429. 0 = no limit.
+    max_in_flight: int = 512
+    per_client_requests_per_minute: int = 0
     # Supervisors are units of these kinds (from the router's directory).
     supervisor_kinds: tuple[str, ...] = ("command_centre", "district")

@@ -171,12 +171,17 @@ async def run(args: argparse.Namespace, settings: NotifySettings) -> int:
             return 0
         seqs = [m.seq or 0 for m in [msg async for msg in letters(js)]] if args.all else args.seq
         replayer = Replayer(nc, settings)
+        failed = 0
         try:
             for seq in seqs:
-                print(f"{seq}: {await replayer.replay(seq)}")
+                try:
+                    print(f"{seq}: {await replayer.replay(seq)}")
+                except (NotFoundError, ValueError) as error:  # the others still get a go
+                    failed += 1
+                    print(f"{seq}: not replayed: {error}")
         finally:
             await replayer.close()
-        return 0
+        return 1 if failed else 0
     finally:
         await nc.close()
 

@@ -12,6 +12,7 @@ from redis.asyncio import Redis
 
 from chuishao.common import subjects
 from chuishao.common.domain import TicketId
+from chuishao.notify.settings import NotifySettings
 
 KEEP_SECONDS = 180 * 86_400
 Status = Literal["sent", "held", "retrying", "failed", "skipped", "duplicate"]
@@ -71,8 +72,6 @@ async def ask(nats_url: str, ticket_id: str) -> DeliveryLog:
 
 
 def main(argv: list[str] | None = None) -> None:
-    from chuishao.notify.settings import NotifySettings
-
     parser = argparse.ArgumentParser(description="Show notify's delivery log of a ticket")
     parser.add_argument("ticket_id")
     parser.add_argument("--json", action="store_true", help="print the raw JSON")

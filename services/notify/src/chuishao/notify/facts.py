@@ -4,6 +4,7 @@ not repeat it (a warning without a unit, a resolution without a priority) can be
 from dataclasses import dataclass, field
 
 from redis.asyncio import Redis
+from redis.typing import EncodableT, FieldT
 
 from chuishao.common.domain import Level, Priority, Role
 from chuishao.common.events import Event, TicketDispatched, TicketSubmitted
@@ -26,14 +27,14 @@ class FactsStore:
         self.redis = redis
 
     async def remember(self, event: Event) -> None:
-        fields: dict[str, str] = {}
+        fields: dict[FieldT, EncodableT] = {}
         if isinstance(event, TicketSubmitted | TicketDispatched):
             fields["priority"] = event.priority.value
         if isinstance(event, TicketDispatched):
             fields[f"unit:{event.unit_id}"] = f"{event.role.value}|{event.level.value}"
         if fields:
             key = _key(event.ticket_id)
-            await self.redis.hset(key, mapping={k: v for k, v in fields.items()})
+            await self.redis.hset(key, mapping=fields)
             await self.redis.expire(key, KEEP_SECONDS)
 
     async def get(self, ticket_id: str) -> TicketFacts:

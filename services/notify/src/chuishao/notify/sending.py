@@ -119,8 +119,10 @@ class Deliveries:
                 "already delivered or settled: nothing sent",
             )
             return Decision("done")
-        if not await self.ledger.claim(job.job_id, int(self.settings.webhook_timeout_seconds) + 30):
-            return Decision("retry", delay=5.0, error="another attempt is in flight")
+        in_flight_seconds = int(self.settings.webhook_timeout_seconds) + 30
+        if not await self.ledger.claim(job.job_id, in_flight_seconds):
+            # Come back once that attempt has surely finished, one way or the other.
+            return Decision("retry", delay=in_flight_seconds, error="another attempt in flight")
         try:
             if job.notice.audience == "unit":
                 result = await self._to_unit(attempt)

@@ -4,7 +4,7 @@ only from the environment (or `.env`), never from code or data files."""
 from datetime import time
 from typing import Literal, Self
 
-from pydantic import HttpUrl, SecretStr, model_validator
+from pydantic import Field, HttpUrl, SecretStr, model_validator
 
 from chuishao.common.settings import ServiceSettings
 from chuishao.common.streams import NOTIFY_DELIVERIES
@@ -14,7 +14,7 @@ ResidentChannelName = Literal["wechat", "sms", "outbox"]
 
 class NotifySettings(ServiceSettings):
     # Unit id -> HMAC key for its webhook, as JSON: {"grid-heyuan": "…"}.
-    webhook_secrets: dict[str, SecretStr] = {}
+    webhook_secrets: dict[str, SecretStr] = Field(default_factory=dict)
     webhook_timeout_seconds: float = 10.0
 
     # Retries of webhook calls and gateway sends: exponential back-off with jitter.
@@ -28,10 +28,10 @@ class NotifySettings(ServiceSettings):
     sms_gateway_url: HttpUrl | None = None
     sms_api_key: SecretStr | None = None
     sms_sign_name: str = "吹哨"
-    sms_template_codes: dict[str, str] = {}
+    sms_template_codes: dict[str, str] = Field(default_factory=dict)
     wechat_api_url: HttpUrl | None = None
     wechat_access_token: SecretStr | None = None
-    wechat_template_ids: dict[str, str] = {}
+    wechat_template_ids: dict[str, str] = Field(default_factory=dict)
 
     # Resident protections.
     timezone: str = "Asia/Shanghai"

@@ -10,7 +10,7 @@ from pydantic import ValidationError
 from chuishao.common.domain import Level, Location
 from chuishao.router.document import DirectoryDocument
 from chuishao.router.geometry import GridIndex, LocalPlane
-from chuishao.router.places import Area, Community, Grid, Place, Street
+from chuishao.router.places import Area, Community, FoundBy, Grid, Place, Street
 from chuishao.router.units import (
     DISTRICT_CENTRE,
     SUPERVISOR_FUNCTION,
@@ -131,7 +131,7 @@ class Directory:
 
     # --- places
 
-    def place_of(self, area: Area, found_by: str) -> Place:
+    def place_of(self, area: Area, found_by: FoundBy) -> Place:
         grid = community = street = None
         if isinstance(area, Grid):
             grid, area = area, self._communities[area.community]
@@ -144,15 +144,13 @@ class Directory:
             district = self.document.districts[0].code
         else:
             district = area.code
-        return Place.model_validate(
-            {
-                "city": self.city.code,
-                "district": district,
-                "street": street.code if street else None,
-                "community": community.code if community else None,
-                "grid": grid.code if grid else None,
-                "found_by": found_by,
-            }
+        return Place(
+            city=self.city.code,
+            district=district,
+            street=street.code if street else None,
+            community=community.code if community else None,
+            grid=grid.code if grid else None,
+            found_by=found_by,
         )
 
     def locate(self, location: Location) -> Place | None:

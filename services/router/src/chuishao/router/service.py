@@ -27,6 +27,7 @@ from chuishao.common.events import (
     AnyEvent,
     Event,
     TicketDeclined,
+    TicketDispatched,
     TicketEscalated,
     TicketReopened,
     TicketSubmitted,
@@ -183,7 +184,7 @@ class RouterService:
             "routed",
             cause=event.type,
             emitted=[e.type for e in outcome.events],
-            units=[getattr(e, "unit_id", None) for e in outcome.events if hasattr(e, "unit_id")],
+            units=_dispatched(outcome),
         )
 
     async def _apply(self, outcome: Outcome, previous: TicketRouting | None, cause_id: str) -> None:
@@ -195,7 +196,10 @@ class RouterService:
 
     async def _step(self, event: Event, state: TicketRouting | None, snap: Snapshot) -> Outcome:
         if isinstance(event, TicketSubmitted):
-            return Outcome() if state is not None else handlers.route_submitted(event, snap)
+            # A state with nobody on it was rebuilt by a later event that overtook this
+            # one (a retried submit): the routing itself is still to do.
+            routed = state is not None and (state.assignments or state.manual)
+            return Outcome() if routed else handlers.route_submitted(event, snap)
         state = state or await self._recover(event.ticket_id, snap)
         if state is None:
             log.error("no_routing_state", cause=event.type)
@@ -259,6 +263,10 @@ class RouterService:
             "assigned_by_hand", centre=centre_id, ticket_id=command.ticket_id, units=dispatched
         )
         return {"ok": True, "ticket_id": command.ticket_id, "dispatched": dispatched}
+
+
+def _dispatched(outcome: Outcome) -> list[str]:
+    return [e.unit_id for e in outcome.events if isinstance(e, TicketDispatched)]
 
 
 def _error(code: str, detail: str) -> dict[str, Any]:

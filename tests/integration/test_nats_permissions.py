@@ -125,7 +125,8 @@ async def test_a_unit_consumes_its_own_durable_feed_and_no_other(
         await js.add_consumer(
             "UNITS",
             ConsumerConfig(
-                name=consumer, durable_name=consumer,
+                name=consumer,
+                durable_name=consumer,
                 filter_subject="dept.police-b.>",
             ),
             timeout=1,

@@ -96,7 +96,7 @@ class Harness:
         report = {
             "category": "fire_box",
             "description": "A-160车位旁消防箱玻璃碎了",
-            "location": {"lat": 39.9087, "long": 116.3975},
+            "location": {"address": "和园小区 A-160", "grid_code": "HY-01"},
             "channel": "snap_it",
             "reporter": {"name": "李女士", "phone": "13912345678"},
         } | changes

@@ -165,6 +165,14 @@ class RecategoriseTicket(TicketCommand):
     priority: Priority
 
 
+class SplitReport(TicketCommand):
+    """Split a report that was wrongly linked to another ticket back out, so it is routed
+    on its own. `ticket_id` is the linked report's own id."""
+
+    type: Literal["SplitReport"] = "SplitReport"
+    schema_version: Literal[1] = 1
+
+
 COMMAND_TYPES: tuple[type[Command], ...] = (
     SubmitReport,
     AcknowledgeTicket,
@@ -179,4 +187,5 @@ COMMAND_TYPES: tuple[type[Command], ...] = (
     RateTicket,
     CloseTicket,
     RecategoriseTicket,
+    SplitReport,
 )

@@ -475,6 +475,17 @@ class ReportLinked(Event):
     reporter_ref: str | None = None
 
 
+class ReportSplit(Event):
+    """A wrongly linked report was split back out of the ticket; it is routed on its own
+    (its TicketSubmitted follows)."""
+
+    kind: ClassVar[str] = "split"
+    type: Literal["ReportSplit"] = "ReportSplit"
+    schema_version: Literal[1] = 1
+    report_ticket_id: TicketId
+    split_by: str
+
+
 EVENT_TYPES: tuple[type[Event], ...] = (
     TicketSubmitted,
     TicketDispatched,
@@ -505,6 +516,7 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     DeliveryFailed,
     HotspotDetected,
     ReportLinked,
+    ReportSplit,
 )
 AnyEvent = Annotated[
     TicketSubmitted
@@ -535,7 +547,8 @@ AnyEvent = Annotated[
     | ResidentNotified
     | DeliveryFailed
     | HotspotDetected
-    | ReportLinked,
+    | ReportLinked
+    | ReportSplit,
     Field(discriminator="type"),
 ]
 any_event: TypeAdapter[Event] = TypeAdapter(AnyEvent)

@@ -22,6 +22,8 @@ class ReporterContact(BaseModel):
     phone: str | None
     name: str | None
     opted_out: bool = False
+    # The reporters of duplicate reports linked to this ticket: they get its news too.
+    linked: tuple["ReporterContact", ...] = ()
 
 
 # --- sla: deadlines of a ticket, overdue lists (subjects SLA_TICKET_DEADLINES, SLA_OVERDUE)

@@ -154,6 +154,9 @@ INTAKE_RECORDS = ConsumerSpec(
         subjects.ticket_event("clock_armed"),
         subjects.ticket_event("unit_notified"),
         subjects.ticket_event("escalated"),
+        subjects.ticket_event("triaged"),
+        subjects.ticket_event("linked"),
+        subjects.ticket_event("split"),
     ),
 )
 CONSUMERS: dict[str, ConsumerSpec] = {

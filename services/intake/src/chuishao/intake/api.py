@@ -141,7 +141,9 @@ async def submit_report(
     response.headers["Location"] = url
     if not result.created:
         response.status_code = status.HTTP_200_OK
-    return SubmitAccepted(ticket_id=result.ticket_id, status=result.status, url=url)
+    return SubmitAccepted(
+        ticket_id=result.ticket_id, status=result.status, url=url, linked_to=result.linked_to
+    )
 
 
 @router.get(
@@ -279,6 +281,7 @@ SUMMARIES = {
     "rating": "Rate the handling (满意/基本满意/不满意)",
     "close": "Close the ticket",
     "recategorise": "Change category or priority",
+    "split": "Split a wrongly linked report back out",
 }
 for _verb, _command in VERBS.items():
     _command_route(_verb, _command, SUMMARIES[_verb])

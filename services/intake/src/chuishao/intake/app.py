@@ -4,6 +4,7 @@ subjects, the outbox relay."""
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from datetime import timedelta
 
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
@@ -65,6 +66,8 @@ def create_app(settings: IntakeSettings | None = None, clock: Clock | None = Non
         clock=clock or SystemClock(),
         reporter_secret=settings.reporter_ref_secret.get_secret_value(),
         publish_timeout=settings.publish_timeout_seconds,
+        duplicate_radius_m=settings.duplicate_radius_m,
+        duplicate_window=timedelta(hours=settings.duplicate_window_hours),
     )
     consumers.register(broker, store)
     queries.register(broker, store)

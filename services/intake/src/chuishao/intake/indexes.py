@@ -41,6 +41,19 @@ def _memberships(record: TicketRecord) -> set[str]:
     return keys
 
 
+def geo_key(category: str) -> str:
+    """Open tickets of a category by location, for duplicate clustering."""
+    return f"geo:open:{category}"
+
+
+def _geo_membership(record: TicketRecord | None) -> str | None:
+    if record is None or record.category is None or record.location.lat is None:
+        return None
+    if record.status in (Status.RESOLVED, Status.CLOSED, Status.LINKED):
+        return None
+    return geo_key(record.category)
+
+
 def update(pipe: Any, before: TicketRecord | None, after: TicketRecord) -> None:
     """Queue the index changes from `before` to `after` on a MULTI pipeline."""
     ticket_id = after.ticket_id
@@ -51,6 +64,11 @@ def update(pipe: Any, before: TicketRecord | None, after: TicketRecord) -> None:
     for key in _memberships(after):
         pipe.zadd(key, {ticket_id: submitted})
     pipe.zadd(UPDATED, {ticket_id: after.updated_at.timestamp()})
+    was_at, now_at = _geo_membership(before), _geo_membership(after)
+    if was_at and was_at != now_at:
+        pipe.zrem(was_at, ticket_id)
+    if now_at and now_at != was_at:
+        pipe.geoadd(now_at, (after.location.long, after.location.lat, ticket_id))
     deadline = after.deadline
     if deadline is not None and after.status not in (Status.RESOLVED, Status.CLOSED):
         pipe.zadd(DEADLINES, {ticket_id: deadline.timestamp()})

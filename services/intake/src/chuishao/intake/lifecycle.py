@@ -12,6 +12,7 @@ record, event by event. Every entry point (HTTP, Open311, NATS) goes through her
     resolved ──rated 满意/基本满意──► closed                      awaiting_resident
     resolved ──rated 不满意──► dispatched (back to the same units, reopen_count + 1)
     resolved ──feedback window elapsed──► closed;   any open state ──duplicate/withdrawn──► closed
+    a report near an open ticket of its category ──► linked (follows it) ──split──► submitted
 """
 
 from dataclasses import dataclass
@@ -31,6 +32,7 @@ from chuishao.common.commands import (
     RecordResidentReply,
     RequestExtension,
     ResolveTicket,
+    SplitReport,
     TicketCommand,
     TransferTicket,
 )
@@ -70,9 +72,10 @@ class Status(StrEnum):
     AWAITING_RESIDENT = "awaiting_resident"  # 待居民配合, clocks paused
     RESOLVED = "resolved"  # 已办结, waiting for the rating
     CLOSED = "closed"  # 已结案
+    LINKED = "linked"  # 已合并: a duplicate report following another ticket
 
 
-OPEN = frozenset(Status) - {Status.CLOSED}
+OPEN = frozenset(Status) - {Status.CLOSED, Status.LINKED}
 WORKING = frozenset({Status.DISPATCHED, Status.IN_PROGRESS, Status.AWAITING_RESIDENT})
 
 ALLOWED: dict[type[TicketCommand], frozenset[Status]] = {
@@ -88,6 +91,7 @@ ALLOWED: dict[type[TicketCommand], frozenset[Status]] = {
     RateTicket: frozenset({Status.RESOLVED}),
     CloseTicket: OPEN,
     RecategoriseTicket: OPEN,
+    SplitReport: frozenset({Status.LINKED}),
 }
 # Who may send each command: units act on their own part; supervisors (street command
 # centres, the district) decide; residents rate through the token in their SMS link and
@@ -118,6 +122,7 @@ VERBS: dict[str, type[TicketCommand]] = {
     "rating": RateTicket,
     "close": CloseTicket,
     "recategorise": RecategoriseTicket,
+    "split": SplitReport,
 }
 
 

@@ -60,6 +60,7 @@ STATUS_NOTES = {
     Status.AWAITING_RESIDENT: "待配合 Waiting for the reporter",
     Status.RESOLVED: "已办结 Handled; waiting for the reporter's rating",
     Status.CLOSED: "已结案 Closed",
+    Status.LINKED: "已合并 Joined to an earlier report of the same problem nearby",
 }
 
 

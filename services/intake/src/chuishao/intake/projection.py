@@ -10,6 +10,7 @@ from chuishao.common.events import (
     ExtensionDenied,
     ExtensionRequested,
     ReportLinked,
+    ReportSplit,
     SlaClockArmed,
     TicketAcknowledged,
     TicketAwaitingResident,
@@ -26,6 +27,7 @@ from chuishao.common.events import (
     TicketResolved,
     TicketSubmitted,
     TicketTransferred,
+    TicketTriaged,
     UnitNotified,
     UnitSignedOff,
 )
@@ -54,7 +56,9 @@ SUMMARIES: dict[type[Event], Callable[[Any], str]] = {
     TicketReopened: lambda e: f"reopened ({e.reopen_count})",
     TicketClosed: lambda e: f"closed ({e.reason})",
     TicketEscalated: lambda e: f"escalated {e.from_level} → {e.to_level}",
-    ReportLinked: lambda e: f"duplicate report {e.duplicate_ticket_id} linked",
+    ReportLinked: lambda e: f"report {e.duplicate_ticket_id} linked ({e.distance_m:.0f} m away)",
+    ReportSplit: lambda e: f"report {e.report_ticket_id} split out by {e.split_by}",
+    TicketTriaged: lambda e: f"triage suggests {e.category} ({e.confidence:.0%})",
 }
 
 
@@ -172,11 +176,25 @@ def _apply(record: TicketRecord, event: Event) -> None:
             record.status = Status.CLOSED
         case TicketEscalated():
             pass  # the summoned supervisors arrive as TicketDispatched with role supervisor
+        case TicketTriaged():
+            record.suggested_category = event.category
+            if event.accepted and record.category is None:
+                record.category = event.category
+        case ReportLinked():
+            if event.duplicate_ticket_id not in record.linked_reports:
+                record.linked_reports.append(event.duplicate_ticket_id)
+        case ReportSplit():
+            if record.ticket_id == event.report_ticket_id:  # the report itself
+                record.status, record.linked_to = Status.SUBMITTED, None
+            else:  # the ticket it had been linked to
+                record.linked_reports = [
+                    r for r in record.linked_reports if r != event.report_ticket_id
+                ]
 
 
 def apply(record: TicketRecord, event: Event) -> TicketRecord:
     record = record.model_copy(deep=True)
-    was_open = record.status in OPEN
+    was_open = record.status in OPEN or record.status == Status.LINKED
     _apply(record, event)
     if not was_open:
         record.status = Status.CLOSED  # a closed ticket stays closed

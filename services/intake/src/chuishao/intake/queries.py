@@ -4,23 +4,27 @@ from faststream.nats import NatsBroker
 
 from chuishao.common import subjects
 from chuishao.common.queries import ReporterContact, ReporterContactQuery
+from chuishao.intake.records import TicketRecord
 from chuishao.intake.store import TicketStore
 
 
+async def contact_of(store: TicketStore, record: TicketRecord) -> ReporterContact:
+    phone = record.reporter.phone if record.reporter else None
+    return ReporterContact(
+        ticket_id=record.ticket_id,
+        phone=phone,
+        name=record.reporter.name if record.reporter else None,
+        opted_out=await store.opted_out(phone) if phone else False,
+    )
+
+
 def register(broker: NatsBroker, store: TicketStore) -> None:
-    # Core request/reply, one queue group: any intake replica may answer. Only notify's
-    # NATS user is allowed to publish on this subject (config/nats-accounts.conf).
+    # Core request/reply in one queue group: any intake replica may answer. Unit users
+    # cannot publish here (see chuishao.devstack.nats_auth); only the services user can.
     @broker.subscriber(subjects.REPORTER_CONTACT, queue="intake")
     async def reporter_contact(query: ReporterContactQuery) -> ReporterContact | None:
         record = await store.get(query.ticket_id)
         if record is None:
             return None
-        reporter = record.reporter
-        return ReporterContact(
-            ticket_id=record.ticket_id,
-            phone=reporter.phone if reporter else None,
-            name=reporter.name if reporter else None,
-            opted_out=await store.opted_out(reporter.phone)
-            if reporter and reporter.phone
-            else False,
-        )
+        linked = [await contact_of(store, r) for r in await store.get_many(record.linked_reports)]
+        return (await contact_of(store, record)).model_copy(update={"linked": tuple(linked)})

@@ -88,7 +88,16 @@ class TicketRecord(BaseModel):
     reopen_count: int = 0
     rating: Rating | None = None
     resolution: Resolution | None = None
+    # Duplicate clustering: a linked report follows `linked_to`; the ticket it follows
+    # counts everyone who reported it (interest) and lists their reports.
+    linked_to: str | None = None
+    linked_reports: list[str] = []
+    suggested_category: str | None = None
     version: int = 1
+
+    @property
+    def interest_count(self) -> int:
+        return 1 + len(self.linked_reports)
 
     @property
     def deadline(self) -> datetime | None:

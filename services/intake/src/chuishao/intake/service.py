@@ -2,26 +2,30 @@
 
 import functools
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from faststream.nats import NatsBroker
 from nats.js import JetStreamContext
 
 from chuishao.common.catalogue import Category
 from chuishao.common.clock import Clock
-from chuishao.common.commands import SubmitReport, TicketCommand
-from chuishao.common.events import Event, TicketSubmitted
-from chuishao.common.ids import reporter_ref
+from chuishao.common.commands import SplitReport, SubmitReport, TicketCommand
+from chuishao.common.events import Event, ReportLinked, ReportSplit, TicketSubmitted
+from chuishao.common.ids import derived_id, reporter_ref
 from chuishao.common.kv import KvView
 from chuishao.common.publishing import publish_event
 from chuishao.intake import attributes
 from chuishao.intake.auth import Keys
 from chuishao.intake.lifecycle import (
+    OPEN,
     Actor,
     CommandRejected,
     EventIds,
+    IllegalTransition,
     NotYours,
     Status,
     UnknownTicket,
+    check_state,
     decide,
 )
 from chuishao.intake.projection import apply, history_entry
@@ -44,6 +48,7 @@ class Submitted:
     ticket_id: str
     status: Status
     created: bool
+    linked_to: str | None = None
 
 
 @dataclass
@@ -55,6 +60,8 @@ class Intake:
     clock: Clock
     reporter_secret: str
     publish_timeout: float = 5.0
+    duplicate_radius_m: float = 150.0
+    duplicate_window: timedelta = timedelta(hours=72)
 
     @functools.cached_property
     def js(self) -> JetStreamContext:
@@ -87,10 +94,12 @@ class Intake:
             reporter_ref=reporter_ref(self.reporter_secret, phone) if phone else None,
             attributes=command.attributes,
         )
+        primary = await self._duplicate_of(command, now)
         record = TicketRecord(
             ticket_id=ticket_id,
             correlation_id=event.correlation_id,
-            status=Status.SUBMITTED,
+            status=Status.SUBMITTED if primary is None else Status.LINKED,
+            linked_to=primary[0] if primary else None,
             category=event.category,
             description=event.description,
             priority=event.priority,
@@ -103,20 +112,103 @@ class Intake:
             updated_at=now,
             history=[history_entry(event)],
         )
-        stored_id = await self.store.create(record, event, idempotency_key)
+        # A duplicate is not routed: its ReportLinked goes out instead of TicketSubmitted
+        # (which is kept in the record's history, to be sent if the report is split out).
+        outgoing: Event = (
+            event
+            if primary is None
+            else ReportLinked.about(
+                ticket_id=primary[0],
+                correlation_id=event.correlation_id,
+                producer=PRODUCER,
+                occurred_at=now,
+                event_id=derived_id(event.event_id, "linked"),
+                duplicate_ticket_id=ticket_id,
+                distance_m=primary[1],
+                reporter_ref=event.reporter_ref,
+            )
+        )
+        stored_id = await self.store.create(record, outgoing, idempotency_key)
         if stored_id != ticket_id:
             existing = await self.store.get(stored_id)
             assert existing is not None
             # The first attempt may have stored the report but not seen its PubAck.
             await self._publish([existing.history[0].event_id])
-            return Submitted(stored_id, existing.status, created=False)
-        await self._publish_events([event])
-        return Submitted(ticket_id, record.status, created=True)
+            await self._publish([derived_id(existing.history[0].event_id, "linked")])
+            return Submitted(stored_id, existing.status, False, existing.linked_to)
+        await self._publish_events([outgoing])
+        return Submitted(ticket_id, record.status, True, record.linked_to)
+
+    async def _duplicate_of(self, command: SubmitReport, now: datetime) -> tuple[str, float] | None:
+        """The open ticket this report repeats: same category, close by, recent."""
+        where = command.location
+        if command.category is None or where.lat is None or where.long is None:
+            return None
+        nearby = await self.store.nearby_open(
+            command.category, where.long, where.lat, self.duplicate_radius_m
+        )
+        for ticket_id, distance in nearby:
+            candidate = await self.store.get(ticket_id)
+            if (
+                candidate is not None
+                and candidate.status in OPEN
+                and candidate.status != Status.RESOLVED
+                and now - candidate.submitted_at <= self.duplicate_window
+            ):
+                return ticket_id, distance
+        return None
+
+    async def split(self, command: SplitReport, actor: Actor) -> TicketRecord:
+        """Route a wrongly linked report on its own (a unit of the ticket, or a supervisor)."""
+        report = await self.store.get(command.ticket_id)
+        if report is None:
+            raise UnknownTicket(f"no ticket {command.ticket_id}")
+        if report.status != Status.LINKED or report.linked_to is None:
+            raise IllegalTransition(f"{command.ticket_id} is not linked to another ticket")
+        primary = await self.store.get(report.linked_to)
+        assert primary is not None
+        if not actor.is_supervisor and primary.assignment(actor.id) is None:
+            raise NotYours(f"only a unit of {primary.ticket_id} or a supervisor may split it")
+        now = self.clock.now()
+        split = ReportSplit.about(
+            ticket_id=primary.ticket_id,
+            correlation_id=primary.correlation_id,
+            producer=PRODUCER,
+            occurred_at=now,
+            event_id=derived_id(report.history[0].event_id, "split", str(report.version)),
+            report_ticket_id=report.ticket_id,
+            split_by=actor.id,
+        )
+        resubmitted = TicketSubmitted.about(
+            ticket_id=report.ticket_id,
+            correlation_id=report.correlation_id,
+            producer=PRODUCER,
+            occurred_at=now,
+            event_id=derived_id(report.history[0].event_id, "resubmitted", str(report.version)),
+            category=report.category,
+            description=report.description,
+            priority=report.priority,
+            channel=report.channel,
+            location=report.location,
+            media_urls=report.media_urls,
+            reporter_ref=report.reporter_ref,
+        )
+
+        def change(record: TicketRecord) -> tuple[TicketRecord, list[Event]]:
+            check_state(record, command)
+            return apply(record, split), [split, resubmitted]
+
+        result = await self.store.change(report.ticket_id, change)
+        assert result is not None
+        await self._publish_events(result[1])
+        return result[0]
 
     async def execute(
         self, command: TicketCommand, actor: Actor, idempotency_key: str | None = None
     ) -> TicketRecord:
         """Run a lifecycle command: decide, store with its events atomically, publish."""
+        if isinstance(command, SplitReport):
+            return await self.split(command, actor)
         scoped_key = f"cmd:{actor.kind}:{actor.id}:{idempotency_key}" if idempotency_key else None
         if scoped_key and (earlier := await self.store.remembered(scoped_key)):
             record = await self.store.get(earlier["ticket_id"])

@@ -19,5 +19,9 @@ class IntakeSettings(ServiceSettings):
     # a client (API key, else address) over its per-minute budget gets 429. 0 = no limit.
     max_in_flight: int = 512
     per_client_requests_per_minute: int = 0
+    # Duplicate clustering: a report of the same category this close to an open ticket
+    # submitted within the window is linked to it instead of dispatched again.
+    duplicate_radius_m: float = 150.0
+    duplicate_window_hours: float = 72.0
     # Supervisors are units of these kinds (from the router's directory).
     supervisor_kinds: tuple[str, ...] = ("command_centre", "district")

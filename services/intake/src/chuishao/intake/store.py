@@ -50,6 +50,23 @@ class TicketStore:
         raws = await self.redis.mget([_ticket_key(t) for t in ticket_ids])
         return [TicketRecord.model_validate_json(raw) for raw in raws if raw]
 
+    async def nearby_open(
+        self, category: str, long: float, lat: float, radius_m: float
+    ) -> list[tuple[str, float]]:
+        """Open tickets of a category within the radius, nearest first, with distances."""
+        found = await self.redis.geosearch(
+            indexes.geo_key(category),
+            longitude=long,
+            latitude=lat,
+            radius=radius_m,
+            unit="m",
+            sort="ASC",
+            count=10,
+            withdist=True,
+        )
+        rows = cast("list[tuple[bytes, float]]", found)
+        return [(member.decode(), float(distance)) for member, distance in rows]
+
     async def remembered(self, idempotency_key: str) -> dict[str, Any] | None:
         raw = await self.redis.get(_idempotency_key(idempotency_key))
         return cast("dict[str, Any]", json.loads(raw)) if raw else None

@@ -13,6 +13,7 @@ class SubmitAccepted(BaseModel):
     ticket_id: str
     status: Status
     url: str
+    linked_to: str | None = None
 
 
 class TicketView(BaseModel):
@@ -35,6 +36,10 @@ class TicketView(BaseModel):
     reopen_count: int
     rating: Rating | None
     resolution: Resolution | None
+    linked_to: str | None
+    linked_reports: list[str]
+    interest_count: int
+    suggested_category: str | None
     history: list[HistoryEntry]
     version: int
 
@@ -44,6 +49,7 @@ class TicketView(BaseModel):
             **record.model_dump(exclude={"reporter", "reporter_ref", "correlation_id"}),
             lead_unit=record.lead_unit,
             deadline=record.deadline,
+            interest_count=record.interest_count,
         )
 
 

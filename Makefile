@@ -8,7 +8,7 @@ export UV_PYTHON_DOWNLOADS ?= never
 export UV_PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
 RUN := $(UV) run --locked
 
-.PHONY: help sync run test lint format schemas nats-auth up down clean
+.PHONY: help sync run test lint format bench schemas nats-auth up down clean
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -34,6 +34,9 @@ lint: sync ## ruff (lint + format check) and mypy --strict
 format: sync ## Apply ruff's fixes and formatting
 	$(RUN) ruff check --fix .
 	$(RUN) ruff format .
+
+bench: sync ## Benchmark the real stack: throughput, latency, bare-broker limit, RSS (≤ 5 min)
+	$(RUN) python benchmarks/e2e.py
 
 schemas: sync ## Regenerate the published JSON Schemas and AsyncAPI document
 	$(RUN) python scripts/generate_schemas.py

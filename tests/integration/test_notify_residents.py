@@ -123,6 +123,11 @@ async def outbox(redis: Redis, ticket_id: str, n: int) -> list[OutboxEntry]:
     return entries
 
 
+def by_template(entries: list[OutboxEntry]) -> dict[str, OutboxEntry]:
+    """Jobs run concurrently, so the order of the outbox is not the order of the events."""
+    return {entry.template: entry for entry in entries}
+
+
 async def _outbox_has(redis: Redis, ticket_id: str, n: int) -> bool:
     return len(await read_outbox(redis, ticket_id)) >= n
 
@@ -173,7 +178,7 @@ async def test_a_resolved_ticket_tells_the_resident_with_the_photo_link_and_asks
     async with notify_running(servers, ManualClock(DAYTIME)):
         ticket = await report(intake, js)
         await publish(js, resolved(ticket))
-        _, entry = await outbox(redis, ticket.ticket_id, 2)
+        entry = by_template(await outbox(redis, ticket.ticket_id, 2))["resolved"]
 
     assert entry.template == "resolved"
     assert entry.text.startswith("您反映的问题已经处理（工单编号：" + ticket.ticket_id)
@@ -195,7 +200,7 @@ async def test_a_report_linked_to_an_open_ticket_tells_its_reporter(
             distance_m=12.5,
         )
         await publish(js, linked)
-        _, entry = await outbox(redis, ticket.ticket_id, 2)
+        entry = by_template(await outbox(redis, ticket.ticket_id, 2))["linked"]
     assert entry.template == "linked"
     assert "与正在办理的工单T20260105000007为同一问题，已合并办理" in entry.text
 
@@ -219,6 +224,7 @@ async def test_quiet_hours_hold_a_message_until_morning(
         clock.set(NEXT_MORNING + timedelta(seconds=1))
         [entry] = await outbox(redis, ticket.ticket_id, 1)
         assert entry.template == "receipt"
+        await until_logged(notify, ticket.ticket_id, "sent")
         assert await notify.held.release_at(job_id or "") is None
         statuses = [e.status for e in (await notify.history.read(ticket.ticket_id)).entries]
         assert statuses == ["held", "sent"]

@@ -327,18 +327,3 @@ async def test_timers_survive_a_redis_server_restart(
     await clock.stop()
     await redis.aclose()
     assert [e.from_level for e in seen.of(TicketEscalated)] == [Level.COMMUNITY]
-
-
-@pytest.fixture(autouse=True)
-async def watchdog() -> AsyncIterator[None]:
-    async def dump() -> None:
-        await asyncio.sleep(20)
-        import sys
-
-        for task in asyncio.all_tasks():
-            print("=== TASK", task.get_name(), file=sys.stderr)
-            task.print_stack(file=sys.stderr)
-
-    t = asyncio.create_task(dump())
-    yield
-    t.cancel()

@@ -1,96 +1,14 @@
-"""The four services as separate processes, as `make run` starts them."""
+"""The services as separate processes, with the tests' API keys."""
 
-import os
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
-from types import TracebackType
-from typing import Self
 
-import httpx
-
-from chuishao.embedded import free_port
+from chuishao.embedded.services import SERVICES
+from chuishao.embedded.services import ServiceProcesses as _ServiceProcesses
 from support.intake import settings_env
 
-SERVICES = ("intake", "router", "sla", "notify")
+__all__ = ["SERVICES", "ServiceProcesses"]
 
 
-class ServiceProcesses:
+class ServiceProcesses(_ServiceProcesses):
     def __init__(self, nats_url: str, redis_url: str, log_dir: Path, **extra_env: str) -> None:
-        self.http_port = free_port()
-        self.log_dir = log_dir
-        self.env = {
-            **os.environ,
-            "CHUISHAO_NATS_URL": nats_url,
-            "CHUISHAO_REDIS_URL": redis_url,
-            "CHUISHAO_HTTP_PORT": str(self.http_port),
-            "CHUISHAO_LOG_FORMAT": "json",
-            "PYTHONUNBUFFERED": "1",
-            **settings_env(),
-            **extra_env,
-        }
-        self.processes: dict[str, subprocess.Popen[bytes]] = {}
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.http_port}"
-
-    def start(self, timeout: float = 60.0) -> Self:
-        self.log_dir.mkdir(parents=True, exist_ok=True)
-        for name in SERVICES:
-            self.start_one(name)
-        self.wait_ready(timeout)
-        return self
-
-    def start_one(self, name: str) -> None:
-        log = (self.log_dir / f"{name}.log").open("ab")
-        self.processes[name] = subprocess.Popen(
-            [sys.executable, "-m", f"chuishao.{name}"],
-            env=self.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-
-    def wait_ready(self, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            for name, process in self.processes.items():
-                if process.poll() is not None:
-                    raise RuntimeError(f"{name} exited early:\n{self.log(name)}")
-            try:
-                if httpx.get(f"{self.base_url}/health", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        raise TimeoutError("services did not become ready:\n" + self.log("intake"))
-
-    def log(self, name: str) -> str:
-        path = self.log_dir / f"{name}.log"
-        return path.read_text(errors="replace") if path.exists() else ""
-
-    def stop_one(self, name: str, sig: int = signal.SIGTERM) -> int:
-        process = self.processes.pop(name)
-        process.send_signal(sig)
-        try:
-            return process.wait(15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            return process.wait()
-
-    def stop(self) -> dict[str, int]:
-        return {name: self.stop_one(name) for name in list(self.processes)}
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
+        super().__init__(nats_url, redis_url, log_dir, SERVICES, **(settings_env() | extra_env))

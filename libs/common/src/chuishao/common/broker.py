@@ -9,6 +9,7 @@ from faststream.nats import JStream, NatsBroker, PullSub
 
 from chuishao.common import compat
 from chuishao.common.delivery import DeliveryPolicy
+from chuishao.common.metrics import BrokerMetrics, attach
 from chuishao.common.settings import ServiceSettings
 from chuishao.common.streams import ConsumerSpec
 
@@ -20,17 +21,25 @@ def make_broker(settings: ServiceSettings, logger: structlog.stdlib.BoundLogger)
     def current() -> NatsBroker:
         return broker
 
+    metrics = BrokerMetrics()
     broker = NatsBroker(
         settings.nats_url,
         logger=logger,
         # FastStream logs every message received and processed; that is debug detail.
         log_level=logging.DEBUG,
-        middlewares=[DeliveryPolicy.factory(current)],
+        # Outermost first: the outcome counter sees the delivery policy's verdict; the
+        # Prometheus middleware times the handler itself.
+        middlewares=[
+            metrics.outcome_middleware(),
+            DeliveryPolicy.factory(current),
+            metrics.prometheus,
+        ],
         graceful_timeout=10.0,
         # Keep trying through a nats-server restart instead of exiting.
         max_reconnect_attempts=-1,
         reconnect_time_wait=1,
     )
+    attach(broker, metrics)
     return broker
 
 

@@ -159,8 +159,42 @@ INTAKE_RECORDS = ConsumerSpec(
         subjects.ticket_event("split"),
     ),
 )
+# Every event that moves a counter, the overdue list, a whistle or a hotspot window of
+# the supervision projections (see docs/supervision.md).
+SUPERVISION = ConsumerSpec(
+    "supervision",
+    "TICKETS",
+    tuple(
+        subjects.ticket_event(kind)
+        for kind in (
+            "submitted",
+            "triaged",
+            "manual_dispatch",
+            "dispatched",
+            "whistle_blown",
+            "clock_armed",
+            "acknowledged",
+            "declined",
+            "transferred",
+            "progress_noted",
+            "awaiting_resident",
+            "resident_replied",
+            "recategorised",
+            "signed_off",
+            "resolved",
+            "rated",
+            "reopened",
+            "closed",
+            "sla_breached",
+            "escalated",
+            "linked",
+            "split",
+        )
+    ),
+)
 CONSUMERS: dict[str, ConsumerSpec] = {
-    spec.name: spec for spec in (ROUTER, SLA, NOTIFY, NOTIFY_DELIVERIES, INTAKE_RECORDS)
+    spec.name: spec
+    for spec in (ROUTER, SLA, NOTIFY, NOTIFY_DELIVERIES, INTAKE_RECORDS, SUPERVISION)
 }
 
 

@@ -23,6 +23,8 @@ from chuishao.intake.views import TicketView
 
 log = structlog.get_logger()
 IDEMPOTENCY_HEADER = "Idempotency-Key"
+# Requests handled at once per subscription; each waits mostly on Redis and a PubAck.
+CONCURRENCY = 64
 
 
 def error(code: str, detail: str, **extra: Any) -> dict[str, Any]:
@@ -38,7 +40,7 @@ def invalid(exc: ValidationError) -> dict[str, Any]:
 
 
 def register(broker: NatsBroker, intake: Intake) -> None:
-    @broker.subscriber(subjects.SUBMIT_REPORT, queue="intake")
+    @broker.subscriber(subjects.SUBMIT_REPORT, queue="intake", max_workers=CONCURRENCY)
     async def submit(message: NatsMessage) -> dict[str, Any]:
         try:
             command = SubmitReport.model_validate_json(message.body)
@@ -94,14 +96,14 @@ def register(broker: NatsBroker, intake: Intake) -> None:
             )
         return {"ok": True, "ticket": TicketView.of(record).model_dump(mode="json")}
 
-    @broker.subscriber("cmd.unit.*.*", queue="intake")
+    @broker.subscriber("cmd.unit.*.*", queue="intake", max_workers=CONCURRENCY)
     async def unit_command(message: NatsMessage) -> dict[str, Any]:
         _, _, unit_id, verb = message.raw_message.subject.split(".")
         actor = intake.keys.actor_for_unit(unit_id)
         key = (message.headers or {}).get(IDEMPOTENCY_HEADER)
         return await run(actor, verb, message.body, key)
 
-    @broker.subscriber("cmd.operator.*.*", queue="intake")
+    @broker.subscriber("cmd.operator.*.*", queue="intake", max_workers=CONCURRENCY)
     async def operator_command(message: NatsMessage) -> dict[str, Any]:
         _, _, name, verb = message.raw_message.subject.split(".")
         key = (message.headers or {}).get(IDEMPOTENCY_HEADER)

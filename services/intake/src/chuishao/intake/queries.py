@@ -21,7 +21,7 @@ async def contact_of(store: TicketStore, record: TicketRecord) -> ReporterContac
 def register(broker: NatsBroker, store: TicketStore) -> None:
     # Core request/reply in one queue group: any intake replica may answer. Unit users
     # cannot publish here (see chuishao.devstack.nats_auth); only the services user can.
-    @broker.subscriber(subjects.REPORTER_CONTACT, queue="intake")
+    @broker.subscriber(subjects.REPORTER_CONTACT, queue="intake", max_workers=16)
     async def reporter_contact(query: ReporterContactQuery) -> ReporterContact | None:
         record = await store.get(query.ticket_id)
         if record is None:

@@ -2,7 +2,6 @@
 sweep and the query responders, on one broker and one Redis."""
 
 import asyncio
-import contextlib
 
 from faststream import FastStream
 
@@ -87,11 +86,12 @@ class SlaService:
         ]
 
     async def _stop_loops(self) -> None:
+        if self._supervisor is not None:
+            self._supervisor.stop()
         for task in self._tasks:
             task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=15)
         self._tasks = []
         await stop_clock(self.clock)
 

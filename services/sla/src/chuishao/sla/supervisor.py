@@ -55,6 +55,16 @@ class Supervisor:
         self.store = TicketStore(redis)
         self.timers = TimerStore(redis)
         self.counters = Counters()
+        self._stopping = asyncio.Event()
+
+    def stop(self) -> None:
+        """Ask the loops to end. A flag, not only a cancel: some client libraries turn a
+        cancellation inside a request into their own timeout error, which would swallow it."""
+        self._stopping.set()
+
+    async def _idle(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), seconds)
 
     async def publish(self, event: Event) -> None:
         await publish_event(
@@ -79,6 +89,7 @@ class Supervisor:
         try:
             outcome = await self.store.transact(ticket_id, decide, self.publish, claimed=True)
         except Exception as error:
+            _reraise_cancellation(error)
             # Typically NATS is away. The claim goes back with a short delay; should even
             # that fail, the lease runs out and the next claim retries.
             self.counters.publish_failures += 1
@@ -132,14 +143,14 @@ class Supervisor:
         return len(claimed)
 
     async def run_timers(self) -> None:
-        while True:
+        while not self._stopping.is_set():
             try:
                 claimed = await self.tick()
             except (RedisError, OSError) as error:
                 log.warning("sla_timer_round_failed", error=repr(error))
                 claimed = 0
             if claimed < self.settings.sla_claim_batch:
-                await asyncio.sleep(self.settings.sla_tick_seconds)
+                await self._idle(self.settings.sla_tick_seconds)
 
     # --- reconciliation
 
@@ -198,12 +209,21 @@ class Supervisor:
         return 1
 
     async def run_sweeps(self) -> None:
-        while True:
-            await asyncio.sleep(self.settings.sla_sweep_interval_seconds)
+        while not self._stopping.is_set():
+            await self._idle(self.settings.sla_sweep_interval_seconds)
+            if self._stopping.is_set():
+                return
             try:
                 await self.sweep()
             except Exception as error:
+                _reraise_cancellation(error)
                 log.warning("sla_sweep_failed", error=repr(error))
+
+
+def _reraise_cancellation(error: Exception) -> None:
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError from error
 
 
 def _text(member: bytes | str) -> str:

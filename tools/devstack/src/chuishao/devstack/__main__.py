@@ -16,8 +16,7 @@ from chuishao.common.streams import provision
 from chuishao.devstack.keys import intake_environment, local_keys
 from chuishao.devstack.settings import StackSettings
 from chuishao.embedded import NatsServer, RedisServer
-
-SERVICES = ("intake", "router", "sla", "notify")
+from chuishao.embedded.services import SERVICES
 
 
 async def _provision(url: str) -> None:

@@ -51,7 +51,9 @@ def _hash(password: str) -> str:
 
 def authorization_block(unit_ids: Iterable[str], passwords: dict[str, str]) -> str:
     """The `authorization { users = [...] }` block; `passwords` maps user → plain text."""
-    users = [{"user": SERVICES_USER, "password": _hash(passwords[SERVICES_USER])}]
+    users: list[dict[str, object]] = [
+        {"user": SERVICES_USER, "password": _hash(passwords[SERVICES_USER])}
+    ]
     for unit_id in unit_ids:
         user = unit_user(unit_id)
         users.append(

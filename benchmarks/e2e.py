@@ -1,0 +1,338 @@
+"""End-to-end throughput and latency against the bare-broker limit (`make bench`).
+
+Every service runs as its own process on real nats-server (sync_interval always, the
+shipped setting) and redis-server, as `make run` starts them. Measured in one run:
+1. throughput, report submitted → dispatch seen on the unit's subject, over NATS
+   (`cmd.submit`) and over HTTP (`POST /api/v1/reports`);
+2. latency submit → unit notified, p50/p95/p99, at 200/s and near saturation;
+3. the bare limit: the same JetStream hops with plain nats-py, no processing, same
+   payload size, same machine, same run; and the ratio of (1) to (3);
+4. resident set size of each service at rest and under load.
+Writes benchmarks/results/latest.json and prints a table.
+"""
+
+import argparse
+import asyncio
+import json
+import multiprocessing
+import os
+import platform
+import statistics
+import tempfile
+import threading
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import nats
+import psutil
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.js.api import StorageType, StreamConfig
+
+from chuishao.embedded import NatsServer, RedisServer, free_port
+from chuishao.embedded.services import SERVICES, ServiceProcesses
+
+RESULTS = Path(__file__).resolve().parent / "results" / "latest.json"
+UNIT = "grid-heyuan"
+REPORT = {
+    "category": "fire_box",
+    "description": "A-160车位旁边的消防箱玻璃碎了，请尽快处理。",
+    "location": {"grid_code": "HY-01", "address": "和园小区 A-160 车位"},
+    "channel": "snap_it",
+}
+WINDOW = 256  # requests in flight
+
+
+@dataclass
+class Run:
+    sent: dict[str, float] = field(default_factory=dict)  # ticket id → when its submit left
+    seen: dict[str, float] = field(default_factory=dict)  # ticket id → dispatch observed
+    failed: int = 0
+
+    def throughput(self) -> float:
+        done = [t for t in self.sent if t in self.seen]
+        if not done:
+            return 0.0
+        span = max(self.seen[t] for t in done) - min(self.sent[t] for t in done)
+        return len(done) / span
+
+    def latencies_ms(self) -> list[float]:
+        return sorted((self.seen[t] - self.sent[t]) * 1000 for t in self.sent if t in self.seen)
+
+
+def percentile(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
+
+
+async def observe(connection: Client, run: Run) -> Any:
+    async def seen(msg: Msg) -> None:
+        run.seen.setdefault(msg.subject.rsplit(".", 1)[1], time.perf_counter())
+
+    return await connection.subscribe(f"dept.{UNIT}.dispatched.*", cb=seen)
+
+
+async def settle(run: Run, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and any(t not in run.seen for t in run.sent):
+        await asyncio.sleep(0.05)
+
+
+async def paced(count: int, rate: float | None, send: Callable[[int], Awaitable[None]]) -> None:
+    """`count` sends, at `rate` per second or as fast as the window allows."""
+    window = asyncio.Semaphore(WINDOW)
+    start = time.perf_counter()
+
+    async def one(index: int) -> None:
+        try:
+            await send(index)
+        finally:
+            window.release()
+
+    tasks = []
+    for index in range(count):
+        if rate is not None:
+            delay = start + index / rate - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+        await window.acquire()
+        tasks.append(asyncio.create_task(one(index)))
+    await asyncio.gather(*tasks)
+
+
+async def over_nats(url: str, count: int, rate: float | None, tag: str) -> Run:
+    run = Run()
+    connection = await nats.connect(url)
+    sub = await observe(connection, run)
+    payload = json.dumps(REPORT).encode()
+
+    async def send(index: int) -> None:
+        started = time.perf_counter()
+        try:
+            reply = await connection.request(
+                "cmd.submit", payload, timeout=30, headers={"Idempotency-Key": f"{tag}-{index}"}
+            )
+            answer = json.loads(reply.data)
+            run.sent[answer["ticket_id"]] = started
+        except Exception:  # noqa: BLE001 - counted, reported
+            run.failed += 1
+
+    await paced(count, rate, send)
+    await settle(run)
+    await sub.unsubscribe()
+    await connection.close()
+    return run
+
+
+async def over_http(base: str, url: str, count: int, rate: float | None) -> Run:
+    run = Run()
+    connection = await nats.connect(url)
+    sub = await observe(connection, run)
+    limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
+    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30) as client:
+
+        async def send(index: int) -> None:
+            started = time.perf_counter()
+            response = await client.post("/api/v1/reports", json=REPORT)
+            if response.status_code == 201:
+                run.sent[response.json()["ticket_id"]] = started
+            else:
+                run.failed += 1
+
+        await paced(count, rate, send)
+    await settle(run)
+    await sub.unsubscribe()
+    await connection.close()
+    return run
+
+
+# --- the bare limit: three JetStream publishes and two pull-consumer relays, no logic
+
+
+def _relay(url: str, source: str, target: str) -> None:
+    async def main() -> None:
+        connection = await nats.connect(url)
+        js = connection.jetstream()
+        sub = await js.pull_subscribe(f"{source}.>", durable=f"relay-{source}", stream=source)
+        while True:
+            try:
+                batch = await sub.fetch(64, timeout=1)
+            except Exception:  # noqa: BLE001, S112 - an idle fetch times out
+                continue
+            for msg in batch:
+                key = msg.subject.rsplit(".", 1)[1]
+                await js.publish(f"{target}.{key}", msg.data, headers={"Nats-Msg-Id": key})
+                await msg.ack()
+
+    asyncio.run(main())
+
+
+async def bare(url: str, count: int, payload_size: int) -> Run:
+    connection = await nats.connect(url)
+    js = connection.jetstream()
+    for name in ("BA", "BB", "BC"):
+        await js.add_stream(StreamConfig(name=name, subjects=[f"{name}.>"],
+                                         storage=StorageType.FILE, duplicate_window=600))
+    relays = [
+        multiprocessing.Process(target=_relay, args=(url, "BA", "BB"), daemon=True),
+        multiprocessing.Process(target=_relay, args=(url, "BB", "BC"), daemon=True),
+    ]
+    for relay in relays:
+        relay.start()
+    await asyncio.sleep(1.5)
+    run = Run()
+
+    async def seen(msg: Msg) -> None:
+        run.seen.setdefault(msg.subject.rsplit(".", 1)[1], time.perf_counter())
+
+    sub = await connection.subscribe("BC.>", cb=seen)
+    body = b"x" * payload_size
+
+    async def send(index: int) -> None:
+        key = f"m{index}"
+        run.sent[key] = time.perf_counter()
+        await js.publish(f"BA.{key}", body, headers={"Nats-Msg-Id": key})
+
+    await paced(count, None, send)
+    await settle(run)
+    await sub.unsubscribe()
+    for relay in relays:
+        relay.terminate()
+    await connection.close()
+    return run
+
+
+class RssSampler:
+    """Peak resident set size of each service while a phase runs."""
+
+    def __init__(self, pids: dict[str, int]) -> None:
+        self.processes = {name: psutil.Process(pid) for name, pid in pids.items()}
+        self.peak = dict.fromkeys(pids, 0.0)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def now(self) -> dict[str, float]:
+        return {n: p.memory_info().rss / 2**20 for n, p in self.processes.items()}
+
+    def _sample(self) -> None:
+        while not self._stop.is_set():
+            for name, mb in self.now().items():
+                self.peak[name] = max(self.peak[name], mb)
+            time.sleep(0.2)
+
+    def __enter__(self) -> "RssSampler":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def table(rows: list[tuple[str, str, str]]) -> str:
+    width = max(len(r[0]) for r in rows)
+    return "\n".join(f"  {a:<{width}}  {b:>14}  {c}" for a, b, c in rows)
+
+
+async def measure(services: ServiceProcesses, nats_url: str, quick: bool) -> dict[str, Any]:
+    n = 1500 if quick else 6000
+    pids = {name: services.pid(name) for name in services.processes}
+    await over_nats(nats_url, 200, None, "warm")  # imports, JIT-free warm caches, consumers
+    await asyncio.sleep(2)
+    sampler = RssSampler(pids)
+    at_rest = sampler.now()
+    with sampler:
+        via_nats = await over_nats(nats_url, n, None, "nats")
+        via_http = await over_http(services.base_url, nats_url, n // 2, None)
+        steady = await over_nats(nats_url, 400 if quick else 2000, 200.0, "steady")
+        busy_rate = max(via_nats.throughput() * 0.8, 200.0)
+        busy = await over_nats(nats_url, int(busy_rate * (2 if quick else 5)), busy_rate, "busy")
+    payload = len(json.dumps(REPORT | {"event_id": "x" * 36, "ticket_id": "T" * 15}).encode()) + 400
+    limit = await bare(nats_url, n, payload)
+    steady_ms, busy_ms = steady.latencies_ms(), busy.latencies_ms()
+    return {
+        "tickets_per_s_nats": round(via_nats.throughput(), 1),
+        "tickets_per_s_http": round(via_http.throughput(), 1),
+        "latency_ms_p50": round(percentile(steady_ms, 50), 2),
+        "latency_ms_p95": round(percentile(steady_ms, 95), 2),
+        "latency_ms_p99": round(percentile(steady_ms, 99), 2),
+        "latency_near_saturation": {
+            "rate_per_s": round(busy_rate, 1),
+            "p50": round(percentile(busy_ms, 50), 2),
+            "p95": round(percentile(busy_ms, 95), 2),
+            "p99": round(percentile(busy_ms, 99), 2),
+        },
+        "bare_tickets_per_s": round(limit.throughput(), 1),
+        "ratio_to_bare": round(via_nats.throughput() / limit.throughput(), 3),
+        "rss_mb": {
+            name: {"at_rest": round(at_rest[name], 1), "under_load": round(sampler.peak[name], 1)}
+            for name in pids
+        },
+        "counts": {
+            "nats": len(via_nats.sent), "http": len(via_http.sent), "steady": len(steady.sent),
+            "busy": len(busy.sent), "bare": len(limit.sent),
+            "failed": via_nats.failed + via_http.failed + steady.failed + busy.failed,
+            "never_dispatched": sum(
+                len([t for t in r.sent if t not in r.seen])
+                for r in (via_nats, via_http, steady, busy)
+            ),
+        },
+    }
+
+
+def report(results: dict[str, Any]) -> str:
+    rows = [
+        ("throughput over NATS", f"{results['tickets_per_s_nats']:.0f} /s", "target ≥ 2000"),
+        ("throughput over HTTP", f"{results['tickets_per_s_http']:.0f} /s", "target ≥ 1000"),
+        ("bare JetStream limit", f"{results['bare_tickets_per_s']:.0f} /s", "same hops, no logic"),
+        ("ratio to bare", f"{results['ratio_to_bare']:.2f}", "target ≥ 0.5"),
+        ("latency p50 @200/s", f"{results['latency_ms_p50']:.1f} ms", ""),
+        ("latency p95 @200/s", f"{results['latency_ms_p95']:.1f} ms", ""),
+        ("latency p99 @200/s", f"{results['latency_ms_p99']:.1f} ms", "target ≤ 50 ms"),
+    ]
+    busy = results["latency_near_saturation"]
+    rows.append((f"latency p99 @{busy['rate_per_s']:.0f}/s", f"{busy['p99']:.1f} ms",
+                 "near saturation"))
+    for name, rss in results["rss_mb"].items():
+        rows.append((f"RSS {name}", f"{rss['under_load']:.0f} MB",
+                     f"at rest {rss['at_rest']:.0f} MB; target ≤ 150"))
+    counts = results["counts"]
+    rows.append(("failed / never dispatched", f"{counts['failed']} / {counts['never_dispatched']}",
+                 ""))
+    return table(rows)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="make bench", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="fewer tickets (a smoke run)")
+    args = parser.parse_args()
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="chuishao-bench-") as tmp:
+        data = Path(tmp)
+        with NatsServer(free_port(), data / "nats") as nats_server, RedisServer(
+            free_port(), data / "redis"
+        ) as redis_server, ServiceProcesses(
+            nats_server.url, redis_server.url, data / "logs", SERVICES,
+            CHUISHAO_LOG_LEVEL="WARNING", CHUISHAO_MAX_IN_FLIGHT="4096",
+        ) as services:
+            results = asyncio.run(measure(services, nats_server.url, args.quick))
+    results["machine"] = {
+        "cores": os.cpu_count(), "python": platform.python_version(),
+        "platform": platform.platform(), "cpu": platform.processor() or platform.machine(),
+        "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
+    }
+    results["seconds"] = round(time.monotonic() - started, 1)
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
+    print(report(results))
+    print(f"\nwrote {RESULTS} in {results['seconds']} s")
+
+
+if __name__ == "__main__":
+    main()

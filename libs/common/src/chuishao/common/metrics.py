@@ -1,0 +1,238 @@
+"""Prometheus metrics every service exposes on `/metrics`.
+
+Each broker gets its own registry (a process may build several brokers, as the tests
+do), holding:
+- FastStream's Prometheus middleware: messages received and handled by status, handler
+  latency (`faststream_received_processed_messages_duration_seconds`), exceptions by
+  type, publishes. Its `handler` label is the subject with the ticket id (or unit,
+  channel) replaced by `*`, so the number of series stays bounded at city scale.
+- `chuishao_consumer_messages_total{consumer, outcome}`: what the delivery policy made
+  of each message — handled, retried (nacked with back-off) or dead_lettered.
+- the process collector (CPU, memory, open files).
+
+FastAPI services mount `metrics_endpoint(broker)`; FastStream-only services call
+`expose_metrics(app, broker, service)`, which serves `/metrics` on the port given by
+`CHUISHAO_<SERVICE>_METRICS_PORT` (0 switches it off).
+"""
+
+import weakref
+from collections.abc import Callable, Sequence
+from types import TracebackType
+from typing import Any
+
+import structlog
+from faststream import BaseMiddleware, FastStream
+from faststream._internal.context.repository import ContextRepo
+from faststream.exceptions import NackMessage, RejectMessage
+from faststream.message.message import StreamMessage
+from faststream.nats import NatsBroker
+from faststream.nats.prometheus.provider import (
+    BatchNatsMetricsSettingsProvider,
+    NatsMetricsSettingsProvider,
+)
+from faststream.nats.response import NatsPublishCommand
+from faststream.prometheus import ConsumeAttrs
+from faststream.prometheus.middleware import PrometheusMiddleware
+from faststream.response import PublishCommand
+from nats.aio.msg import Msg
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    ProcessCollector,
+    generate_latest,
+    start_http_server,
+)
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from chuishao.common.settings import ENV_PREFIX
+
+log = structlog.get_logger()
+
+# Subject prefixes whose later tokens name one ticket, unit or channel: (tokens kept).
+_KEEP_TOKENS = {"ticket": 2, "dept": 1, "notify": 3, "cmd": 2, "_INBOX": 1}
+
+
+def subject_pattern(subject: str) -> str:
+    """`ticket.dispatched.T123` → `ticket.dispatched.*`; `dept.grid-a.dispatched.T1` →
+    `dept.*.dispatched.*`; subjects without ids (`cmd.submit`, `dlq.router`) stay."""
+    tokens = subject.split(".")
+    keep = _KEEP_TOKENS.get(tokens[0])
+    if keep is None or len(tokens) <= keep:
+        return subject
+    if tokens[0] == "dept" and len(tokens) >= 3:
+        return ".".join(["dept", "*", tokens[2], *["*"] * (len(tokens) - 3)])
+    if tokens[:2] == ["cmd", "unit"] and len(tokens) >= 4:
+        return ".".join(["cmd", "unit", "*", *tokens[3:]])
+    return ".".join([*tokens[:keep], *["*"] * (len(tokens) - keep)])
+
+
+class _Subjects(NatsMetricsSettingsProvider):
+    def get_consume_attrs_from_message(self, msg: StreamMessage[Msg]) -> ConsumeAttrs:
+        attrs = super().get_consume_attrs_from_message(msg)
+        return attrs | {"destination_name": subject_pattern(attrs["destination_name"])}
+
+    def get_publish_destination_name_from_cmd(self, cmd: PublishCommand) -> str:
+        return subject_pattern(cmd.destination)
+
+
+class _BatchSubjects(BatchNatsMetricsSettingsProvider):
+    def get_consume_attrs_from_message(self, msg: StreamMessage[list[Msg]]) -> ConsumeAttrs:
+        attrs = super().get_consume_attrs_from_message(msg)
+        return attrs | {"destination_name": subject_pattern(attrs["destination_name"])}
+
+    def get_publish_destination_name_from_cmd(self, cmd: PublishCommand) -> str:
+        return subject_pattern(cmd.destination)
+
+
+def _provider(msg: Msg | Sequence[Msg] | None) -> _Subjects | _BatchSubjects | None:
+    if isinstance(msg, Sequence):
+        return _BatchSubjects()
+    if isinstance(msg, Msg) or msg is None:
+        return _Subjects()
+    return None  # key-value and object-store watches
+
+
+class ConsumerOutcomes(BaseMiddleware):
+    """Counts what became of each JetStream message. It sits outside the delivery
+    policy, so it sees the policy's verdict: RejectMessage after a dead letter,
+    NackMessage for a retry."""
+
+    def __init__(self, msg: Any, /, *, context: ContextRepo, counter: Counter) -> None:
+        super().__init__(msg, context=context)
+        self.counter = counter
+
+    async def after_processed(
+        self,
+        exc_type: type[BaseException] | None = None,
+        exc_val: BaseException | None = None,
+        exc_tb: TracebackType | None = None,
+    ) -> bool | None:
+        msg = self.msg
+        if isinstance(msg, Msg) and msg.reply.startswith("$JS.ACK"):
+            consumer = msg.metadata.consumer or "unknown"
+            if exc_val is None:
+                outcome = "handled"
+            elif isinstance(exc_val, RejectMessage):
+                outcome = "dead_lettered"
+            elif isinstance(exc_val, NackMessage):
+                outcome = "retried"
+            else:
+                outcome = "failed"
+            self.counter.labels(consumer=consumer, outcome=outcome).inc()
+        return False
+
+
+class BrokerMetrics:
+    """The registry of one broker and the middlewares that fill it."""
+
+    def __init__(self, app_name: str = "chuishao") -> None:
+        self.registry = CollectorRegistry()
+        ProcessCollector(registry=self.registry)
+        self.prometheus: PrometheusMiddleware[Msg | Sequence[Msg], NatsPublishCommand] = (
+            PrometheusMiddleware(
+                settings_provider_factory=_provider,  # type: ignore[arg-type]
+                registry=self.registry,
+                app_name=app_name,
+            )
+        )
+        self.outcomes = Counter(
+            "chuishao_consumer_messages",
+            "JetStream messages by durable consumer and outcome "
+            "(handled, retried, dead_lettered, failed)",
+            ["consumer", "outcome"],
+            registry=self.registry,
+        )
+
+    def outcome_middleware(self) -> Callable[..., ConsumerOutcomes]:
+        def make(msg: Any, /, *, context: ContextRepo) -> ConsumerOutcomes:
+            return ConsumerOutcomes(msg, context=context, counter=self.outcomes)
+
+        return make
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+_BY_BROKER: "weakref.WeakKeyDictionary[NatsBroker, BrokerMetrics]" = weakref.WeakKeyDictionary()
+
+
+def attach(broker: NatsBroker, metrics: BrokerMetrics) -> None:
+    _BY_BROKER[broker] = metrics
+
+
+def metrics_of(broker: NatsBroker) -> BrokerMetrics:
+    """The metrics `make_broker` set up for this broker."""
+    return _BY_BROKER[broker]
+
+
+def metrics_endpoint(broker: NatsBroker) -> Callable[[Any], Any]:
+    """A Starlette/FastAPI endpoint: `app.add_route("/metrics", metrics_endpoint(broker),
+    include_in_schema=False)`. Starlette is imported here: services without HTTP lack it."""
+    from starlette.responses import Response  # noqa: PLC0415
+
+    def metrics(_request: Any) -> Response:
+        return Response(metrics_of(broker).render(), media_type=CONTENT_TYPE_LATEST)
+
+    return metrics
+
+
+class MetricsSettings(BaseSettings):
+    """Where FastStream-only services serve `/metrics` (0: not at all). In containers set
+    CHUISHAO_METRICS_HOST=0.0.0.0 so Prometheus can reach it."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_file=".env", extra="ignore")
+
+    metrics_host: str = "127.0.0.1"
+    router_metrics_port: int = 9101
+    sla_metrics_port: int = 9102
+    notify_metrics_port: int = 9103
+
+    def port_of(self, service: str) -> int:
+        port = getattr(self, f"{service}_metrics_port", 0)
+        return int(port)
+
+
+class MetricsServer:
+    """`/metrics` on its own port, in a thread (prometheus_client's WSGI server)."""
+
+    def __init__(self, metrics: BrokerMetrics, host: str, port: int) -> None:
+        self.metrics, self.host, self.port = metrics, host, port
+        self._server: Any = None
+
+    def start(self, service: str) -> None:
+        if self.port == 0:
+            return
+        try:
+            self._server, _thread = start_http_server(
+                self.port, self.host, registry=self.metrics.registry
+            )
+        except OSError as error:
+            # Metrics are worth less than the service: run on, loudly, without them.
+            log.error("metrics_port_unavailable", service=service, port=self.port, error=str(error))
+            return
+        log.info("metrics_serving", service=service, url=f"http://{self.host}:{self.port}/metrics")
+
+    def stop(self) -> None:
+        server, self._server = self._server, None
+        if server is not None:
+            server.shutdown()
+            server.server_close()
+
+
+def expose_metrics(
+    app: FastStream, broker: NatsBroker, service: str, settings: MetricsSettings | None = None
+) -> MetricsServer:
+    """Serve this broker's metrics while the app runs (one line in a service's app.py)."""
+    settings = settings or MetricsSettings()
+    server = MetricsServer(metrics_of(broker), settings.metrics_host, settings.port_of(service))
+
+    async def start() -> None:
+        server.start(service)
+
+    async def stop() -> None:
+        server.stop()
+
+    app.on_startup(start)
+    app.after_shutdown(stop)
+    return server

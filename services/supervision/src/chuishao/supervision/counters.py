@@ -1,0 +1,116 @@
+"""What one ticket adds to the counters of each scope. The projection keeps, for every
+scope and day, the sum of these over all tickets: when an event changes a ticket, the
+store adds `after − before`. So a ticket that is reopened, recategorised or placed late
+moves its numbers instead of counting twice. Definitions: docs/supervision.md.
+
+Scopes: `all`, `street:<code>`, `grid:<code>`, `category:<code>` count tickets;
+`unit:<id>` counts one unit's part in each ticket it was summoned to.
+"""
+
+from collections import Counter
+from collections.abc import Hashable
+from typing import TypeVar
+
+from chuishao.common.domain import Rating, Whistle
+from chuishao.supervision.ticket import Status, TicketFacts, UnitPart
+
+SATISFIED = frozenset({Rating.SATISFIED, Rating.BASICALLY_SATISFIED})
+SCOPE_KINDS = ("street", "grid", "category", "unit")
+
+Contributions = dict[tuple[str, str], int]
+Key = TypeVar("Key", bound=Hashable)
+
+
+def _ratings(facts: TicketFacts, unit_id: str | None = None) -> dict[str, int]:
+    given = [r.rating for r in facts.ratings if unit_id is None or unit_id in r.units]
+    return {
+        "rated": len(given),
+        "satisfied": sum(rating in SATISFIED for rating in given),
+        **{f"rated_{rating}": given.count(rating) for rating in Rating},
+    }
+
+
+def ticket_counts(facts: TicketFacts) -> dict[str, int]:
+    active = facts.active_units.values()
+    # The ticket has responded when every unit still on it has reported for duty
+    # (事不完、人不撤: each summoned unit must report), and on time when each did in time.
+    responded = facts.dispatched and bool(active) and all(p.acknowledged for p in active)
+    resolved = facts.resolved_at is not None
+    return {
+        "received": int(facts.received_at is not None),
+        "dispatched": int(facts.dispatched),
+        "answerable": int(facts.dispatched),
+        "manual_dispatch": int(facts.manual),
+        "responded": int(responded),
+        "responded_on_time": int(responded and not any(p.responded_late for p in active)),
+        "resolved": int(resolved),
+        "resolved_on_time": int(resolved and not facts.resolved_late),
+        **_ratings(facts),
+        "closed": int(facts.closed),
+        "open": int(not facts.closed),
+        "overdue": int(facts.overdue_since is not None),
+        "bounces": facts.bounces,
+        "reopened": facts.cycle,
+        "escalated": int(bool(facts.escalations)),
+        "linked_reports": len(facts.linked_reports),
+        **{f"whistle_{w}": int(w in facts.whistles) for w in Whistle if w != Whistle.NONE},
+    }
+
+
+def unit_counts(facts: TicketFacts, unit_id: str, part: UnitPart) -> dict[str, int]:
+    # A unit that returned the ticket (退单) or handed it on (转办) answers for its
+    # response, not for the resolution.
+    answerable = part.active
+    resolved = part.signed_off_at is not None
+    overdue = facts.overdue_since is not None and answerable
+    return {
+        "received": 1,
+        "dispatched": 1,
+        "answerable": int(answerable),
+        "acknowledged": int(part.acknowledged),
+        "responded": int(part.responded_at is not None),
+        "responded_on_time": int(part.responded_at is not None and not part.responded_late),
+        "resolved": int(resolved),
+        "resolved_on_time": int(resolved and not part.signed_off_late),
+        **_ratings(facts, unit_id),
+        "closed": int(facts.closed and answerable),
+        "open": int(not facts.closed and answerable),
+        "overdue": int(overdue),
+        "bounces": part.declines,
+        "reopened": facts.cycle if answerable else 0,
+    }
+
+
+def ticket_scopes(facts: TicketFacts) -> list[str]:
+    scopes = ["all"]
+    if facts.street:
+        scopes.append(f"street:{facts.street}")
+    if facts.grid:
+        scopes.append(f"grid:{facts.grid}")
+    if facts.category:
+        scopes.append(f"category:{facts.category}")
+    return scopes
+
+
+def contributions(facts: TicketFacts | None) -> Contributions:
+    """(scope, counter) → what this ticket adds; zeros left out."""
+    if facts is None:
+        return {}
+    result: Contributions = {}
+    counts = ticket_counts(facts)
+    for scope in ticket_scopes(facts):
+        result.update({(scope, name): n for name, n in counts.items() if n})
+    for unit_id, part in facts.units.items():
+        counts = unit_counts(facts, unit_id, part)
+        result.update({(f"unit:{unit_id}", name): n for name, n in counts.items() if n})
+    return result
+
+
+def difference(before: dict[Key, int], after: dict[Key, int]) -> dict[Key, int]:
+    delta: Counter[Key] = Counter(after)
+    delta.subtract(before)
+    return {key: n for key, n in delta.items() if n}
+
+
+def status_of(facts: TicketFacts | None) -> Status | None:
+    return facts.status if facts is not None else None

@@ -1,0 +1,63 @@
+"""The Redis layout of one projection. Every key starts with its namespace, so a rebuild
+can write a complete second copy beside the live one and the two can be compared."""
+
+from dataclasses import dataclass
+
+ALL_PERIODS = "all"
+
+
+@dataclass(frozen=True)
+class Keys:
+    namespace: str
+
+    def ticket(self, ticket_id: str) -> str:
+        return f"{self.namespace}:ticket:{ticket_id}"
+
+    def counts(self, scope: str, period: str) -> str:
+        """Hash of counters (received, dispatched, …) of a scope in a day or `all`."""
+        return f"{self.namespace}:counts:{scope}:{period}"
+
+    def index(self, kind: str) -> str:
+        """Set of the values seen for a scope kind (unit ids, street codes, …)."""
+        return f"{self.namespace}:index:{kind}"
+
+    @property
+    def days(self) -> str:
+        return f"{self.namespace}:index:day"
+
+    @property
+    def states(self) -> str:
+        """Hash: ticket status → how many tickets are in it now."""
+        return f"{self.namespace}:states"
+
+    @property
+    def overdue(self) -> str:
+        """Sorted set: overdue ticket → the earliest deadline it missed."""
+        return f"{self.namespace}:overdue"
+
+    @property
+    def whistles(self) -> str:
+        """Sorted set of recent whistles (JSON members) by time."""
+        return f"{self.namespace}:whistles"
+
+    @property
+    def hotspots(self) -> str:
+        """Sorted set of recent hotspot warnings (JSON members) by time."""
+        return f"{self.namespace}:hotspots"
+
+    def hotspot_reports(self, grid: str, category: str) -> str:
+        """Sorted set: ticket → report time, for one grid × category."""
+        return f"{self.namespace}:hotspot:reports:{grid}:{category}"
+
+    def hotspot_quiet(self, grid: str, category: str) -> str:
+        """Event time until which a fired grid × category stays quiet."""
+        return f"{self.namespace}:hotspot:quiet:{grid}:{category}"
+
+    @property
+    def outbox(self) -> str:
+        """Hash: event id → events decided but not yet confirmed by JetStream."""
+        return f"{self.namespace}:outbox"
+
+    @property
+    def pattern(self) -> str:
+        return f"{self.namespace}:*"

@@ -1,0 +1,232 @@
+"""Applies ticket events to the projection in Redis: exactly once per event, atomically.
+
+Per event: read the ticket's facts under WATCH, skip an event already applied (its id is
+in the facts), fold it in, and in one MULTI write the facts, the counter differences,
+the state counts, the overdue set, the whistle list and the hotspot window. A hotspot
+warning decided here goes into an outbox in the same transaction and is published after;
+a failed publish stays in the outbox for the relay, and the event id (derived from its
+cause) lets JetStream drop a repeat.
+"""
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import tzinfo
+from typing import Any, cast
+
+import structlog
+from nats.js import JetStreamContext
+from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
+from redis.exceptions import WatchError
+
+from chuishao.common.events import Event, HotspotDetected, WhistleBlown, parse_event
+from chuishao.common.publishing import encode, publish_event
+from chuishao.supervision.counters import contributions, difference
+from chuishao.supervision.hotspots import HotspotRule, Verdict, evaluate
+from chuishao.supervision.keys import ALL_PERIODS, Keys
+from chuishao.supervision.ticket import TicketFacts, apply
+
+PRODUCER = "supervision"
+RECENT_WHISTLES = 100
+RECENT_HOTSPOTS = 50
+log = structlog.get_logger()
+
+
+def _by_period(facts: TicketFacts | None) -> dict[tuple[str, str, str], int]:
+    """(scope, period, counter) → n: each ticket counts in its own day and in `all`."""
+    if facts is None:
+        return {}
+    expanded: dict[tuple[str, str, str], int] = {}
+    for (scope, name), n in contributions(facts).items():
+        expanded[(scope, facts.day, name)] = n
+        expanded[(scope, ALL_PERIODS, name)] = n
+    return expanded
+
+
+def _json(data: dict[str, Any]) -> str:
+    return json.dumps(data, sort_keys=True, ensure_ascii=False)
+
+
+@dataclass(frozen=True)
+class HotspotReport:
+    """A report entering its grid × category window, and what it decided."""
+
+    reports_key: str
+    quiet_key: str
+    ticket_id: str
+    at: float
+    verdict: Verdict
+    warning: HotspotDetected | None
+
+
+class Projection:
+    def __init__(
+        self,
+        redis: Redis,
+        keys: Keys,
+        zone: tzinfo,
+        rule: HotspotRule,
+        *,
+        emit: bool = True,
+    ) -> None:
+        self.redis = redis
+        self.keys = keys
+        self.zone = zone
+        self.rule = rule
+        # A rebuild replays history: it decides the same warnings but sends none again.
+        self.emit = emit
+
+    async def facts(self, ticket_id: str) -> TicketFacts | None:
+        raw = await self.redis.get(self.keys.ticket(ticket_id))
+        return TicketFacts.model_validate_json(raw) if raw else None
+
+    async def apply(self, event: Event) -> list[HotspotDetected]:
+        """Fold one event in; returns the warnings to publish (already in the outbox)."""
+        ticket_key = self.keys.ticket(event.ticket_id)
+        while True:
+            async with self.redis.pipeline(transaction=True) as pipe:
+                try:
+                    await pipe.watch(ticket_key)
+                    raw = await pipe.get(ticket_key)
+                    before = TicketFacts.model_validate_json(raw) if raw else None
+                    if before is not None and event.event_id in before.applied:
+                        return []
+                    after = apply(before, event, self.zone)
+                    report = await self._hotspot(pipe, before, after, event)
+                    pipe.multi()  # type: ignore[no-untyped-call]
+                    self._write(pipe, before, after, event)
+                    if report is not None:
+                        self._count_report(pipe, report)
+                    await pipe.execute()
+                except WatchError:
+                    continue  # another replica changed this ticket meanwhile: decide again
+            warning = report.warning if report is not None else None
+            return [warning] if warning is not None and self.emit else []
+
+    async def _hotspot(
+        self, pipe: Pipeline, before: TicketFacts | None, after: TicketFacts, cause: Event
+    ) -> "HotspotReport | None":
+        """A report counts once for hotspots, when its grid and category are first known."""
+        if before is not None and before.hotspot_key is not None:
+            return None
+        if after.received_at is None or not after.grid or not after.category:
+            return None
+        grid, category = after.grid, after.category
+        after.hotspot_key = f"{grid}|{category}"
+        reports = self.keys.hotspot_reports(grid, category)
+        quiet = self.keys.hotspot_quiet(grid, category)
+        await pipe.watch(reports, quiet)
+        kept = cast("list[tuple[bytes, float]]", await pipe.zrange(reports, 0, -1, withscores=True))
+        quiet_until = await pipe.get(quiet)
+        at = after.received_at.timestamp()
+        times = [score for member, score in kept if member != after.ticket_id.encode()]
+        verdict = evaluate(self.rule, [*times, at], at, float(quiet_until) if quiet_until else None)
+        warning = None
+        if verdict.fire:
+            warning = HotspotDetected.caused_by(
+                cause,
+                producer=PRODUCER,
+                occurred_at=cause.occurred_at,
+                discriminator=f"{grid}|{category}",
+                grid_code=grid,
+                street=after.street,
+                category=category,
+                count=verdict.count,
+                window_seconds=round(self.rule.window_seconds),
+                threshold=verdict.threshold,
+            )
+        return HotspotReport(reports, quiet, after.ticket_id, at, verdict, warning)
+
+    def _write(
+        self, pipe: Pipeline, before: TicketFacts | None, after: TicketFacts, event: Event
+    ) -> None:
+        keys = self.keys
+        pipe.set(keys.ticket(after.ticket_id), after.model_dump_json())
+        for (scope, period, name), n in difference(_by_period(before), _by_period(after)).items():
+            pipe.hincrby(keys.counts(scope, period), name, n)
+        for kind, value in _scope_values(after):
+            pipe.sadd(keys.index(kind), value)
+        pipe.sadd(keys.days, after.day)
+        if before is None or before.status != after.status:
+            if before is not None:
+                pipe.hincrby(keys.states, before.status, -1)
+            pipe.hincrby(keys.states, after.status, 1)
+        overdue_since = after.overdue_since
+        if overdue_since is not None:
+            pipe.zadd(keys.overdue, {after.ticket_id: overdue_since.timestamp()})
+        elif before is not None and before.overdue_since is not None:
+            pipe.zrem(keys.overdue, after.ticket_id)
+        if isinstance(event, WhistleBlown):
+            member = _json(
+                {
+                    "at": event.occurred_at.isoformat(),
+                    "ticket_id": event.ticket_id,
+                    "whistle": event.whistle,
+                    "level": event.level,
+                    "units": list(event.units),
+                    "report_within_seconds": event.report_within_seconds,
+                    "category": after.category,
+                    "street": after.street,
+                }
+            )
+            pipe.zadd(keys.whistles, {member: event.occurred_at.timestamp()})
+            pipe.zremrangebyrank(keys.whistles, 0, -(RECENT_WHISTLES + 1))
+
+    def _count_report(self, pipe: Pipeline, report: "HotspotReport") -> None:
+        pipe.zadd(report.reports_key, {report.ticket_id: report.at})
+        # Older reports can no longer fall in the window or the trailing average.
+        oldest_kept = report.at - self.rule.history_seconds
+        pipe.zremrangebyscore(report.reports_key, "-inf", f"({oldest_kept}")
+        warning = report.warning
+        if warning is None:
+            return
+        pipe.set(report.quiet_key, repr(report.at + self.rule.window_seconds))
+        member = _json(
+            {
+                "at": warning.occurred_at.isoformat(),
+                "event_id": warning.event_id,
+                "ticket_id": warning.ticket_id,
+                "grid": warning.grid_code,
+                "street": warning.street,
+                "category": warning.category,
+                "count": warning.count,
+                "threshold": warning.threshold,
+                "window_seconds": warning.window_seconds,
+            }
+        )
+        pipe.zadd(self.keys.hotspots, {member: warning.occurred_at.timestamp()})
+        pipe.zremrangebyrank(self.keys.hotspots, 0, -(RECENT_HOTSPOTS + 1))
+        if self.emit:
+            pipe.hset(self.keys.outbox, warning.event_id, encode(warning))
+
+    async def relay(self, js: JetStreamContext) -> int:
+        """Publish what waits in the outbox; returns how many went out."""
+        sent = 0
+        for event_id, raw in (await self.redis.hgetall(self.keys.outbox)).items():
+            event = parse_event(raw)
+            try:
+                await publish_event(js, event)
+            except Exception as error:  # the next relay tries again
+                log.warning("hotspot_publish_failed", event_id=event.event_id, error=repr(error))
+                continue
+            await self.redis.hdel(self.keys.outbox, event_id)
+            log.info(
+                "hotspot_detected",
+                grid=event.grid_code if isinstance(event, HotspotDetected) else None,
+                ticket_id=event.ticket_id,
+            )
+            sent += 1
+        return sent
+
+
+def _scope_values(facts: TicketFacts) -> Iterable[tuple[str, str]]:
+    for kind, value in (
+        ("street", facts.street),
+        ("grid", facts.grid),
+        ("category", facts.category),
+    ):
+        if value:
+            yield kind, value
+    for unit_id in facts.units:
+        yield "unit", unit_id

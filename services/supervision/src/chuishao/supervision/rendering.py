@@ -1,0 +1,63 @@
+"""Server-rendered HTML (Jinja2): the page, and the board fragment the live stream sends."""
+
+from datetime import datetime, tzinfo
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from chuishao.supervision.board import Board
+
+STATE_NAMES = {
+    "submitted": "已受理",
+    "manual_dispatch": "待人工派单",
+    "dispatched": "已派单",
+    "in_progress": "处置中",
+    "awaiting_resident": "待居民配合",
+    "resolved": "已办结",
+    "closed": "已结案",
+}
+WHISTLE_NAMES = {"daily": "日常哨", "coordination": "协同哨", "emergency": "应急哨"}
+LEVEL_NAMES = {"community": "社区", "street": "街道", "district": "区", "city": "市"}
+
+
+def percent(value: float | None) -> str:
+    return "—" if value is None else f"{value * 100:.1f}%"
+
+
+def duration(seconds: int) -> str:
+    hours, rest = divmod(max(seconds, 0), 3600)
+    if hours >= 48:
+        return f"{hours // 24} d {hours % 24} h"
+    return f"{hours} h {rest // 60:02d} m"
+
+
+class Renderer:
+    def __init__(self, zone: tzinfo) -> None:
+        self.zone = zone
+        self.env = Environment(
+            loader=PackageLoader("chuishao.supervision", "templates"),
+            autoescape=select_autoescape(["html"]),
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
+        self.env.filters.update(
+            percent=percent,
+            duration=duration,
+            local=self.local_time,
+            state_name=lambda s: STATE_NAMES.get(s, s),
+            whistle_name=lambda w: WHISTLE_NAMES.get(w, w),
+            level_name=lambda level: LEVEL_NAMES.get(level, level or "—"),
+        )
+
+    def local_time(self, moment: datetime, fmt: str = "%m-%d %H:%M") -> str:
+        return moment.astimezone(self.zone).strftime(fmt)
+
+    def board(self, board: Board, category_name: dict[str, str]) -> str:
+        return self.env.get_template("board.html").render(board=board, category=category_name)
+
+    def page(self, board: Board, category_name: dict[str, str], refresh_seconds: float) -> str:
+        return self.env.get_template("page.html").render(
+            board=board,
+            category=category_name,
+            fragment=self.board(board, category_name),
+            refresh_ms=round(refresh_seconds * 1000),
+        )

@@ -1,0 +1,302 @@
+"""What supervision remembers about one ticket, and how each event changes it.
+
+`apply` is a pure function, state in and state out; the store makes it atomic and
+exactly-once. Everything the counters need is here, including what only the order of
+events can tell (was the clock already breached when the unit answered?), so a replay of
+the stream rebuilds exactly the same state.
+"""
+
+from datetime import datetime, tzinfo
+from enum import StrEnum
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict
+
+from chuishao.common.domain import ClockKind, Level, Priority, Rating, Role, Whistle
+from chuishao.common.events import (
+    Event,
+    ReportLinked,
+    ReportSplit,
+    SlaBreached,
+    SlaClockArmed,
+    TicketAcknowledged,
+    TicketAwaitingResident,
+    TicketClosed,
+    TicketDeclined,
+    TicketDispatched,
+    TicketEscalated,
+    TicketNeedsManualDispatch,
+    TicketProgressNoted,
+    TicketRated,
+    TicketRecategorised,
+    TicketReopened,
+    TicketResidentReplied,
+    TicketResolved,
+    TicketSubmitted,
+    TicketTransferred,
+    TicketTriaged,
+    UnitSignedOff,
+    WhistleBlown,
+)
+
+
+class Status(StrEnum):
+    """The same states as intake's record (see docs/intake.md), derived from events."""
+
+    SUBMITTED = "submitted"
+    MANUAL_DISPATCH = "manual_dispatch"
+    DISPATCHED = "dispatched"
+    IN_PROGRESS = "in_progress"
+    AWAITING_RESIDENT = "awaiting_resident"
+    RESOLVED = "resolved"
+    CLOSED = "closed"
+
+
+class UnitPart(BaseModel):
+    """One summoned unit's part in the ticket."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    role: Role
+    level: Level
+    active: bool = True
+    report_deadline: AwareDatetime | None = None
+    report_breached: bool = False  # its report-for-duty clock ran out before it answered
+    responded_at: AwareDatetime | None = None  # first acknowledgement or decline
+    responded_late: bool = False
+    acknowledged_cycle: int | None = None  # the cycle it last reported for duty in
+    declines: int = 0
+    signed_off_at: AwareDatetime | None = None
+    signed_off_late: bool = False
+
+    @property
+    def acknowledged(self) -> bool:
+        return self.acknowledged_cycle is not None
+
+
+class RatingGiven(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    rating: Rating
+    units: tuple[str, ...]
+
+
+class TicketFacts(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    ticket_id: str
+    day: str  # the calendar day it came in: the period every counter of it belongs to
+    received_at: AwareDatetime | None = None
+    category: str | None = None
+    priority: Priority | None = None
+    street: str | None = None
+    grid: str | None = None
+    level: Level | None = None
+    status: Status = Status.SUBMITTED
+    dispatched: bool = False
+    manual: bool = False
+    units: dict[str, UnitPart] = {}
+    whistles: list[Whistle] = []
+    bounces: int = 0
+    escalations: list[Level] = []
+    cycle: int = 0  # 0, then the reopen count
+    resolution_deadline: AwareDatetime | None = None  # latest armed in this cycle
+    resolution_breached: bool = False  # in this cycle
+    resolved_at: AwareDatetime | None = None
+    resolved_late: bool = False
+    ratings: list[RatingGiven] = []
+    closed: bool = False
+    open_breaches: dict[str, AwareDatetime] = {}  # clock|level|unit → deadline
+    linked_reports: list[str] = []
+    hotspot_key: str | None = None  # grid|category, once counted for hotspots
+    applied: list[str] = []
+
+    @property
+    def active_units(self) -> dict[str, UnitPart]:
+        return {unit_id: part for unit_id, part in self.units.items() if part.active}
+
+    @property
+    def overdue_since(self) -> datetime | None:
+        if self.closed or self.status == Status.RESOLVED or not self.open_breaches:
+            return None
+        return min(self.open_breaches.values())
+
+
+def day_of(moment: datetime, zone: tzinfo) -> str:
+    return moment.astimezone(zone).date().isoformat()
+
+
+def _late(at: datetime, deadline: datetime | None, breached: bool) -> bool:
+    """Late: the clock had already run out (in stream order) or the deadline had passed
+    (which also catches the moment between a deadline and sla noticing it)."""
+    return breached or (deadline is not None and at > deadline)
+
+
+def _breach_key(clock: ClockKind, level: Level, unit_id: str | None) -> str:
+    return f"{clock}|{level}|{unit_id or '-'}"
+
+
+def _clear_breaches(facts: TicketFacts, clock: ClockKind, unit_id: str | None = None) -> None:
+    facts.open_breaches = {
+        key: deadline
+        for key, deadline in facts.open_breaches.items()
+        if not (key.startswith(f"{clock}|") and (unit_id is None or key.endswith(f"|{unit_id}")))
+    }
+
+
+def _after_assignment_change(facts: TicketFacts) -> None:
+    if facts.status not in (Status.SUBMITTED, Status.DISPATCHED, Status.IN_PROGRESS):
+        return
+    active = facts.active_units.values()
+    if not active:
+        facts.status = Status.SUBMITTED  # every unit returned it: the router places it again
+    elif all(part.acknowledged_cycle == facts.cycle for part in active):
+        facts.status = Status.IN_PROGRESS
+    else:
+        facts.status = Status.DISPATCHED
+
+
+def _part(facts: TicketFacts, unit_id: str) -> UnitPart:
+    part = facts.units.get(unit_id)
+    if part is None:  # an answer without a dispatch (a stream cut by max_age): keep it
+        part = UnitPart(role=Role.CO, level=facts.level or Level.COMMUNITY)
+        facts.units[unit_id] = part
+    return part
+
+
+def _respond(facts: TicketFacts, unit_id: str, at: datetime) -> UnitPart:
+    part = _part(facts, unit_id)
+    if part.responded_at is None:
+        part.responded_at = at
+        part.responded_late = _late(at, part.report_deadline, part.report_breached)
+    _clear_breaches(facts, ClockKind.REPORT_FOR_DUTY, unit_id)
+    return part
+
+
+def _sign_off(facts: TicketFacts, part: UnitPart, at: datetime) -> None:
+    if part.signed_off_at is None:
+        part.signed_off_at = at
+        part.signed_off_late = _late(at, facts.resolution_deadline, facts.resolution_breached)
+
+
+def _apply(facts: TicketFacts, event: Event) -> None:
+    at = event.occurred_at
+    match event:
+        case TicketSubmitted():
+            facts.received_at = at
+            facts.category = facts.category or event.category
+            facts.priority = event.priority
+            facts.grid = facts.grid or event.location.grid_code
+        case TicketTriaged():
+            if event.accepted and facts.category is None:
+                facts.category = event.category
+        case TicketNeedsManualDispatch():
+            facts.manual = True
+            if facts.status == Status.SUBMITTED:
+                facts.status = Status.MANUAL_DISPATCH
+        case TicketDispatched():
+            facts.dispatched = True
+            facts.category = facts.category or event.category
+            facts.priority = facts.priority or event.priority
+            facts.street = event.street or facts.street
+            facts.grid = facts.grid or event.grid_code
+            facts.level = facts.level or event.level
+            part = facts.units.get(event.unit_id)
+            if part is None:
+                facts.units[event.unit_id] = UnitPart(role=event.role, level=event.level)
+            else:
+                part.active = True
+            if event.whistle != Whistle.NONE and event.whistle not in facts.whistles:
+                facts.whistles = sorted([*facts.whistles, event.whistle])
+            if facts.status in (Status.SUBMITTED, Status.MANUAL_DISPATCH):
+                facts.status = Status.DISPATCHED
+            _after_assignment_change(facts)
+        case WhistleBlown():
+            if event.whistle != Whistle.NONE and event.whistle not in facts.whistles:
+                facts.whistles = sorted([*facts.whistles, event.whistle])
+        case SlaClockArmed():
+            if event.clock == ClockKind.REPORT_FOR_DUTY and event.unit_id in facts.units:
+                facts.units[event.unit_id].report_deadline = event.deadline
+            elif event.clock == ClockKind.RESOLUTION and facts.resolved_at is None:
+                facts.resolution_deadline = event.deadline
+        case SlaBreached():
+            if facts.closed or facts.status == Status.RESOLVED:
+                return
+            facts.open_breaches[_breach_key(event.clock, event.level, event.unit_id)] = (
+                event.deadline
+            )
+            if event.clock == ClockKind.REPORT_FOR_DUTY and event.unit_id in facts.units:
+                facts.units[event.unit_id].report_breached = True
+            elif event.clock == ClockKind.RESOLUTION:
+                facts.resolution_breached = True
+        case TicketEscalated():
+            facts.escalations = [*facts.escalations, event.to_level]
+            facts.level = event.to_level
+        case TicketAcknowledged():
+            part = _respond(facts, event.unit_id, at)
+            part.acknowledged_cycle = facts.cycle
+            _clear_breaches(facts, ClockKind.FIRST_RESPONSE)
+            _after_assignment_change(facts)
+        case TicketDeclined():
+            part = _respond(facts, event.unit_id, at)
+            part.declines += 1
+            part.active = False
+            facts.bounces += 1
+            _after_assignment_change(facts)
+        case TicketTransferred():
+            _part(facts, event.from_unit_id).active = False
+            _clear_breaches(facts, ClockKind.REPORT_FOR_DUTY, event.from_unit_id)
+            _after_assignment_change(facts)
+        case TicketProgressNoted():
+            _clear_breaches(facts, ClockKind.FIRST_RESPONSE)
+        case TicketAwaitingResident():
+            _clear_breaches(facts, ClockKind.FIRST_RESPONSE)
+            if facts.status in (Status.DISPATCHED, Status.IN_PROGRESS):
+                facts.status = Status.AWAITING_RESIDENT
+        case TicketResidentReplied():
+            if facts.status == Status.AWAITING_RESIDENT:
+                facts.status = Status.IN_PROGRESS
+        case TicketRecategorised():
+            facts.category, facts.priority = event.category, event.priority
+        case UnitSignedOff():
+            _sign_off(facts, _part(facts, event.unit_id), at)
+        case TicketResolved():
+            for unit_id in event.units:
+                _sign_off(facts, _part(facts, unit_id), at)
+            facts.resolved_at = at
+            facts.resolved_late = _late(at, facts.resolution_deadline, facts.resolution_breached)
+            facts.open_breaches = {}
+            facts.status = Status.RESOLVED
+        case TicketRated():
+            facts.ratings = [*facts.ratings, RatingGiven(rating=event.rating, units=event.units)]
+        case TicketReopened():
+            facts.cycle = max(facts.cycle + 1, event.reopen_count)
+            facts.resolved_at, facts.resolved_late = None, False
+            facts.resolution_deadline, facts.resolution_breached = None, False
+            for part in facts.units.values():
+                part.signed_off_at, part.signed_off_late = None, False
+            facts.status = Status.DISPATCHED
+        case TicketClosed():
+            facts.closed = True
+            facts.open_breaches = {}
+            facts.status = Status.CLOSED
+        case ReportLinked():
+            if event.duplicate_ticket_id not in facts.linked_reports:
+                facts.linked_reports = [*facts.linked_reports, event.duplicate_ticket_id]
+        case ReportSplit():
+            facts.linked_reports = [r for r in facts.linked_reports if r != event.report_ticket_id]
+
+
+def apply(facts: TicketFacts | None, event: Event, zone: tzinfo) -> TicketFacts:
+    """The facts after `event`; the caller has checked it was not applied before."""
+    if facts is None:
+        facts = TicketFacts(ticket_id=event.ticket_id, day=day_of(event.occurred_at, zone))
+    else:
+        facts = facts.model_copy(deep=True)
+    was_closed = facts.closed
+    _apply(facts, event)
+    if was_closed:  # a closed ticket stays closed, as in intake
+        facts.status = Status.CLOSED
+    if isinstance(event, TicketSubmitted) and facts.received_at == event.occurred_at:
+        facts.day = day_of(event.occurred_at, zone)
+    facts.applied = [*facts.applied, event.event_id]
+    return facts

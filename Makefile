@@ -8,7 +8,7 @@ export UV_PYTHON_DOWNLOADS ?= never
 export UV_PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
 RUN := $(UV) run --locked
 
-.PHONY: help sync run test lint format bench schemas nats-auth up down clean
+.PHONY: help sync run test lint format chaos bench schemas nats-auth up down clean
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -34,6 +34,11 @@ lint: sync ## ruff (lint + format check) and mypy --strict
 format: sync ## Apply ruff's fixes and formatting
 	$(RUN) ruff check --fix .
 	$(RUN) ruff format .
+
+chaos: sync ## The full fault suite: 600 reports under faults, 5 rounds in a row
+	for round in 1 2 3 4 5; do \
+	  CHUISHAO_CHAOS_TICKETS=600 CHUISHAO_CHAOS_PAUSE=3 $(RUN) pytest -m faults -p no:cacheprovider -q -s || exit 1; \
+	done
 
 bench: sync ## Benchmark the real stack: throughput, latency, bare-broker limit, RSS (≤ 5 min)
 	$(RUN) python benchmarks/e2e.py

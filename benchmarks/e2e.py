@@ -17,7 +17,6 @@ import json
 import multiprocessing
 import os
 import platform
-import statistics
 import tempfile
 import threading
 import time
@@ -67,7 +66,7 @@ class Run:
 def percentile(values: list[float], p: float) -> float:
     if not values:
         return float("nan")
-    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
+    return values[min(len(values) - 1, round(p / 100 * (len(values) - 1)))]
 
 
 async def observe(connection: Client, run: Run) -> Any:
@@ -79,7 +78,8 @@ async def observe(connection: Client, run: Run) -> Any:
 
 async def settle(run: Run, timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and any(t not in run.seen for t in run.sent):
+    # Polls: `run.seen` is filled by a subscription callback.
+    while time.monotonic() < deadline and any(t not in run.seen for t in run.sent):  # noqa: ASYNC110
         await asyncio.sleep(0.05)
 
 
@@ -176,8 +176,11 @@ async def bare(url: str, count: int, payload_size: int) -> Run:
     connection = await nats.connect(url)
     js = connection.jetstream()
     for name in ("BA", "BB", "BC"):
-        await js.add_stream(StreamConfig(name=name, subjects=[f"{name}.>"],
-                                         storage=StorageType.FILE, duplicate_window=600))
+        await js.add_stream(
+            StreamConfig(
+                name=name, subjects=[f"{name}.>"], storage=StorageType.FILE, duplicate_window=600
+            )
+        )
     relays = [
         multiprocessing.Process(target=_relay, args=(url, "BA", "BB"), daemon=True),
         multiprocessing.Process(target=_relay, args=(url, "BB", "BC"), daemon=True),
@@ -274,8 +277,11 @@ async def measure(services: ServiceProcesses, nats_url: str, quick: bool) -> dic
             for name in pids
         },
         "counts": {
-            "nats": len(via_nats.sent), "http": len(via_http.sent), "steady": len(steady.sent),
-            "busy": len(busy.sent), "bare": len(limit.sent),
+            "nats": len(via_nats.sent),
+            "http": len(via_http.sent),
+            "steady": len(steady.sent),
+            "busy": len(busy.sent),
+            "bare": len(limit.sent),
             "failed": via_nats.failed + via_http.failed + steady.failed + busy.failed,
             "never_dispatched": sum(
                 len([t for t in r.sent if t not in r.seen])
@@ -296,35 +302,51 @@ def report(results: dict[str, Any]) -> str:
         ("latency p99 @200/s", f"{results['latency_ms_p99']:.1f} ms", "target ≤ 50 ms"),
     ]
     busy = results["latency_near_saturation"]
-    rows.append((f"latency p99 @{busy['rate_per_s']:.0f}/s", f"{busy['p99']:.1f} ms",
-                 "near saturation"))
+    rows.append(
+        (f"latency p99 @{busy['rate_per_s']:.0f}/s", f"{busy['p99']:.1f} ms", "near saturation")
+    )
     for name, rss in results["rss_mb"].items():
-        rows.append((f"RSS {name}", f"{rss['under_load']:.0f} MB",
-                     f"at rest {rss['at_rest']:.0f} MB; target ≤ 150"))
+        rows.append(
+            (
+                f"RSS {name}",
+                f"{rss['under_load']:.0f} MB",
+                f"at rest {rss['at_rest']:.0f} MB; target ≤ 150",
+            )
+        )
     counts = results["counts"]
-    rows.append(("failed / never dispatched", f"{counts['failed']} / {counts['never_dispatched']}",
-                 ""))
+    rows.append(
+        ("failed / never dispatched", f"{counts['failed']} / {counts['never_dispatched']}", "")
+    )
     return table(rows)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="make bench", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="make bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--quick", action="store_true", help="fewer tickets (a smoke run)")
     args = parser.parse_args()
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="chuishao-bench-") as tmp:
         data = Path(tmp)
-        with NatsServer(free_port(), data / "nats") as nats_server, RedisServer(
-            free_port(), data / "redis"
-        ) as redis_server, ServiceProcesses(
-            nats_server.url, redis_server.url, data / "logs", SERVICES,
-            CHUISHAO_LOG_LEVEL="WARNING", CHUISHAO_MAX_IN_FLIGHT="4096",
-        ) as services:
+        with (
+            NatsServer(free_port(), data / "nats") as nats_server,
+            RedisServer(free_port(), data / "redis") as redis_server,
+            ServiceProcesses(
+                nats_server.url,
+                redis_server.url,
+                data / "logs",
+                SERVICES,
+                CHUISHAO_LOG_LEVEL="WARNING",
+                CHUISHAO_MAX_IN_FLIGHT="4096",
+            ) as services,
+        ):
             results = asyncio.run(measure(services, nats_server.url, args.quick))
     results["machine"] = {
-        "cores": os.cpu_count(), "python": platform.python_version(),
-        "platform": platform.platform(), "cpu": platform.processor() or platform.machine(),
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cpu": platform.processor() or platform.machine(),
         "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
     }
     results["seconds"] = round(time.monotonic() - started, 1)

@@ -9,8 +9,8 @@ from pathlib import Path
 import nats
 import pytest
 import schemathesis
-from schemathesis.checks import negative_data_rejection, positive_data_acceptance
 from hypothesis import HealthCheck, settings
+from schemathesis.checks import negative_data_rejection, positive_data_acceptance
 
 from chuishao.common.catalogue import publish_catalogue
 from chuishao.common.streams import provision

@@ -29,7 +29,7 @@ async def subjects_of(js: JetStreamContext, ticket_id: str) -> set[str]:
         try:
             await js.get_last_msg("TICKETS", f"ticket.{kind}.{ticket_id}")
             found.add(kind)
-        except Exception:  # noqa: S112 - "no message" is the answer here
+        except Exception:  # noqa: BLE001, S112 - "no message" is the answer
             continue
     return found
 

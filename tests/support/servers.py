@@ -22,7 +22,7 @@ def docker_engine_answers() -> bool:
         import docker
 
         docker.from_env(timeout=2).ping()
-    except Exception:
+    except Exception:  # noqa: BLE001 - any failure means "no engine here"
         return False
     return True
 

@@ -110,7 +110,7 @@ class DeliveryPolicy(BaseMiddleware):
             raise NackMessage(delay=delay) from exc_val
         try:
             await dead_letter(self.broker, msg, reason=reason, error=error)
-        except Exception as publish_error:
+        except Exception as publish_error:  # noqa: BLE001 - whatever it was, retry later
             log.error("dead_letter_failed", error=repr(publish_error), subject=msg.subject)
             raise NackMessage(delay=5.0) from exc_val
         log.error(

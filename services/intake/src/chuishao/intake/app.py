@@ -13,7 +13,7 @@ from fastapi.routing import APIRoute
 from chuishao.common.broker import make_broker
 from chuishao.common.catalogue import catalogue_view
 from chuishao.common.clients import redis_client
-from chuishao.common.clock import Clock, SystemClock
+from chuishao.common.clock import Clock, make_clock, start_clock, stop_clock
 from chuishao.common.logging import configure_logging
 from chuishao.common.streams import INTAKE_RECORDS, provision
 from chuishao.common.units import units_view
@@ -63,7 +63,7 @@ def create_app(settings: IntakeSettings | None = None, clock: Clock | None = Non
         broker=broker,
         catalogue=catalogue,
         keys=keys,
-        clock=clock or SystemClock(),
+        clock=clock or make_clock(settings, redis),
         reporter_secret=settings.reporter_ref_secret.get_secret_value(),
         publish_timeout=settings.publish_timeout_seconds,
         duplicate_radius_m=settings.duplicate_radius_m,
@@ -75,6 +75,7 @@ def create_app(settings: IntakeSettings | None = None, clock: Clock | None = Non
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await start_clock(intake.clock)
         await broker.connect()
         js = intake.js
         await provision(js, (INTAKE_RECORDS,))
@@ -90,6 +91,7 @@ def create_app(settings: IntakeSettings | None = None, clock: Clock | None = Non
             await catalogue.stop()
             await units.stop()
             await broker.stop()
+            await stop_clock(intake.clock)
             await redis.aclose()
 
     app = FastAPI(

@@ -30,6 +30,6 @@ async def relay_forever(
     while True:
         try:
             await relay_once(store, js, grace)
-        except Exception as error:
+        except Exception as error:  # noqa: BLE001 - keep relaying through outages
             log.warning("outbox_relay_failed", error=repr(error))
         await asyncio.sleep(every)

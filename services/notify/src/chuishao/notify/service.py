@@ -84,6 +84,7 @@ class NotifyService:
         self.history = DeliveryLogStore(self.redis)
         self.held = HeldJobs(self.redis)
         self._sweeper: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
         self._fanout: FanOut | None = None
         self._deliveries: Deliveries | None = None
         self._register()
@@ -181,6 +182,7 @@ class NotifyService:
         self._build()
 
     async def start_sweeping(self) -> None:
+        self._stopping.clear()
         self._sweeper = asyncio.create_task(self._sweep_forever())
 
     async def sweep(self) -> int:
@@ -188,20 +190,25 @@ class NotifyService:
         return await self.held.release_due(self.broker.connection.jetstream(), self.clock.now())
 
     async def _sweep_forever(self) -> None:
-        while True:
+        while not self._stopping.is_set():
             try:
                 released = await self.sweep()
                 if released:
                     log.info("held_messages_released", count=released)
             except Exception as error:  # the sweep must outlive a Redis or NATS hiccup
                 log.error("sweep_failed", error=repr(error))
-            await asyncio.sleep(self.settings.sweep_interval_seconds)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(
+                    self._stopping.wait(), timeout=self.settings.sweep_interval_seconds
+                )
 
     async def stop_sweeping(self) -> None:
+        # Stopped by a flag, not by cancelling: a client library that swallows a
+        # CancelledError mid-call would leave a cancelled loop running for ever.
+        self._stopping.set()
         if self._sweeper is not None:
-            self._sweeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._sweeper
+            await self._sweeper
+            self._sweeper = None
 
     async def close(self) -> None:
         await self.units.stop()

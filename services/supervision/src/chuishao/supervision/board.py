@@ -5,6 +5,7 @@ import re
 from collections import Counter
 from collections.abc import Callable
 from datetime import datetime
+from typing import cast
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 from redis.asyncio import Redis
@@ -122,7 +123,9 @@ class Reader:
         for value in await self.values(kind):
             rates = await self.rates(f"{kind}:{value}", period)
             if rates.counts:
-                rows.append(ScopeRow(id=value, name=name_of(value) if name_of else value, rates=rates))
+                rows.append(
+                    ScopeRow(id=value, name=name_of(value) if name_of else value, rates=rates)
+                )
         return rows
 
     async def states(self) -> dict[str, int]:
@@ -133,7 +136,8 @@ class Reader:
     async def overdue(self, now: datetime, limit: int = 20) -> tuple[int, list[OverdueItem]]:
         total = await self.redis.zcard(self.keys.overdue)
         items = []
-        for member, since in await self.redis.zrange(self.keys.overdue, 0, limit - 1, withscores=True):
+        members = cast("list[bytes]", await self.redis.zrange(self.keys.overdue, 0, limit - 1))
+        for member in members:
             raw = await self.redis.get(self.keys.ticket(_text(member)))
             if raw is None:
                 continue
@@ -151,13 +155,13 @@ class Reader:
                     units=sorted(facts.active_units),
                     escalated=bool(facts.escalations),
                     overdue_since=overdue_since,
-                    overdue_seconds=max(round(now.timestamp() - since), 0),
+                    overdue_seconds=max(round((now - overdue_since).total_seconds()), 0),
                 )
             )
         return total, items
 
     async def recent(self, key: str, limit: int) -> list[dict[str, object]]:
-        members = await self.redis.zrevrange(key, 0, limit - 1)
+        members = cast("list[bytes]", await self.redis.zrevrange(key, 0, limit - 1))
         return [json.loads(member) for member in members]
 
     async def board(

@@ -8,7 +8,7 @@ equal: that is what makes the numbers trustworthy (and repairable).
 import json
 from dataclasses import dataclass
 from datetime import tzinfo
-from typing import Any
+from typing import Any, cast
 
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
@@ -23,6 +23,7 @@ from chuishao.supervision.keys import Keys
 from chuishao.supervision.projection import Projection
 
 BATCH = 500
+Scored = list[tuple[bytes, float]]
 
 
 @dataclass(frozen=True)
@@ -70,7 +71,9 @@ async def rebuild(
                 try:
                     event = parse_event(message.data)
                 except ValidationError:
-                    skipped += 1  # a type this version does not know: the live consumer dead-letters it
+                    skipped += (
+                        1  # a type this version does not know: the live consumer dead-letters it
+                    )
                 else:
                     await projection.apply(event)
                     events += 1
@@ -86,33 +89,35 @@ async def snapshot(redis: Redis, keys: Keys) -> dict[str, Any]:
     prefix = keys.namespace + ":"
     result: dict[str, Any] = {}
     async for raw_key in redis.scan_iter(match=keys.pattern, count=1000):
-        key = raw_key.decode() if isinstance(raw_key, bytes) else raw_key
+        key = _text(raw_key)
         name = key.removeprefix(prefix)
         if key == keys.outbox:
             continue  # delivery bookkeeping, not a projection
-        kind = (await redis.type(key)).decode()
+        kind = _text(await redis.type(key))
         if kind == "string":
-            value: Any = (await redis.get(key) or b"").decode()
+            value: Any = _text(await redis.get(key) or b"")
             if name.startswith("ticket:"):
                 value = json.loads(value)
         elif kind == "hash":
-            value = {
-                field.decode(): number.decode()
-                for field, number in (await redis.hgetall(key)).items()
-                if number != b"0"  # a counter that went up and back down
-            }
+            stored = cast("dict[bytes, bytes]", await redis.hgetall(key))
+            # A counter that went up and back down is the same as one never written.
+            value = {_text(f): _text(n) for f, n in stored.items() if n != b"0"}
         elif kind == "set":
-            value = sorted(member.decode() for member in await redis.smembers(key))
+            value = sorted(_text(member) for member in await redis.smembers(key))
         elif kind == "zset":
-            value = [
-                (member.decode(), score)
-                for member, score in await redis.zrange(key, 0, -1, withscores=True)
-            ]
+            scored = cast(
+                "list[tuple[bytes, float]]", await redis.zrange(key, 0, -1, withscores=True)
+            )
+            value = [(_text(member), score) for member, score in scored]
         else:
             value = kind
         if value != {}:
             result[name] = value
     return result
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
 
 
 def differences(left: dict[str, Any], right: dict[str, Any]) -> list[str]:

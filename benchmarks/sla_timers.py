@@ -1,0 +1,364 @@
+"""SLA timers: 1,000,000 clocks armed, and 10,000 falling due in the same second.
+
+Measured on real redis-server and nats-server (both from the PyPI wheels, nats-server
+with `sync_interval: always`, Redis with `appendonly yes`, as shipped), in one run:
+
+Redis sorted set + atomic claim (the store sla uses)
+1. memory of the timer set holding 1,000,000 timers, and ZADD arming throughput;
+2. the full arming path of sla (event applied, ticket state, timer, SlaClockArmed
+   published and acknowledged) for 10,000 tickets, with state memory per ticket;
+3. escalation lateness when those 10,000 fall due in the same second, among the
+   1,000,000: from the deadline to each TicketEscalated stored in JetStream, p50/p99.
+
+NATS message schedules (the alternative, `Nats-Schedule: @at`)
+4. 1,000,000 schedules: arming throughput (async publish, acknowledged) and the
+   server's memory and store size;
+5. 10,000 schedules due in the same second: delivery lateness to a consumer (the bare
+   store only; sla's processing would come on top, as in 3).
+
+Run: `.venv/bin/python benchmarks/sla_timers.py` (about two minutes on 2 cores). Prints a
+Markdown table for docs/benchmarks.md; `--json FILE` also writes the figures.
+"""
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import platform
+import random
+import subprocess
+import tempfile
+import time
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import nats
+import psutil
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.js.api import StorageType, StreamConfig
+from redis.asyncio import Redis
+
+from chuishao.common.domain import Level, Location, Priority, Role, Whistle
+from chuishao.common.events import TicketDispatched
+from chuishao.common.streams import SLA, provision
+from chuishao.embedded import NatsServer, RedisServer, free_port
+from chuishao.sla import keys
+from chuishao.sla.policies import PolicyBook
+from chuishao.sla.settings import SlaSettings
+from chuishao.sla.supervisor import Supervisor
+
+HOUR = 3600.0
+
+
+class SteerableClock:
+    """Real time plus an offset the benchmark sets, like the stack's shared clock."""
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+
+    def now(self) -> datetime:
+        return datetime.now(UTC) + timedelta(seconds=self.offset)
+
+    def stamp(self) -> float:
+        return time.time() + self.offset
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+@contextlib.contextmanager
+def servers(root: Path) -> Iterator[tuple[NatsServer, RedisServer]]:
+    with (
+        NatsServer(free_port(), root / "nats", sync_interval="always") as nats_server,
+        RedisServer(free_port(), root / "redis") as redis_server,
+    ):
+        yield nats_server, redis_server
+
+
+@contextlib.asynccontextmanager
+async def connections(nats_url: str, redis_url: str) -> AsyncIterator[tuple[Client, Redis]]:
+    nc = await nats.connect(nats_url)
+    redis = Redis.from_url(redis_url)
+    try:
+        yield nc, redis
+    finally:
+        await nc.close()
+        await redis.aclose()
+
+
+async def used_memory(redis: Redis) -> int:
+    return int((await redis.info("memory"))["used_memory"])
+
+
+# --- Redis sorted set
+
+
+async def arm_sorted_set(redis: Redis, count: int, due_from: float) -> dict[str, float]:
+    before = await used_memory(redis)
+    batch = 10_000
+    started = time.perf_counter()
+    for first in range(0, count, batch):
+        async with redis.pipeline(transaction=False) as pipe:
+            for n in range(first, min(first + batch, count)):
+                # Spread over the next 30 days, so the claim works on a realistic set.
+                pipe.zadd(keys.TIMERS, {f"F{n:08d}": due_from + random.uniform(0, 30 * 86_400)})
+            await pipe.execute()
+    elapsed = time.perf_counter() - started
+    exact = await redis.execute_command("MEMORY", "USAGE", keys.TIMERS, "SAMPLES", "0")
+    return {
+        "count": count,
+        "arm_seconds": elapsed,
+        "arm_per_second": count / elapsed,
+        "set_bytes": int(exact),
+        "used_memory_delta_bytes": await used_memory(redis) - before,
+    }
+
+
+def dispatch_at(ticket_id: str, occurred_at: datetime) -> TicketDispatched:
+    return TicketDispatched(
+        event_id=f"bench-{ticket_id}",
+        occurred_at=occurred_at,
+        ticket_id=ticket_id,
+        correlation_id=f"bench-{ticket_id}",
+        causation_id=None,
+        producer="router",
+        unit_id="grid-heyuan",
+        unit_name="和园社区网格站",
+        role=Role.LEAD,
+        level=Level.COMMUNITY,
+        whistle=Whistle.DAILY,
+        category="fire_box",
+        priority=Priority.NORMAL,
+        description="A-160车位旁边的消防箱玻璃碎了",
+        location=Location(grid_code="HY-01"),
+        reason="benchmark",
+        street="qingshi",
+    )
+
+
+async def count_stored(nc: Client, subject: str) -> int:
+    info = await nc.jetstream().stream_info("TICKETS", subjects_filter=subject)
+    return sum((info.state.subjects or {}).values())
+
+
+async def sla_full_path(nats_url: str, redis_url: str, due: int, concurrency: int) -> dict[str, float]:
+    """Arm `due` tickets through sla's own code, let them all fall due in one second, and
+    time each escalation from the deadline to its arrival in JetStream."""
+    clock = SteerableClock()
+    settings = SlaSettings(sla_fire_concurrency=concurrency, log_level="WARNING")
+    async with connections(nats_url, redis_url) as (nc, redis):
+        await provision(nc.jetstream(), (SLA,))
+        supervisor = Supervisor(
+            redis=redis, nats=nc, book=PolicyBook.load(), clock=clock, settings=settings
+        )
+        # All dispatched at the same moment: 48 h later they fall due in the same second.
+        dispatched = clock.now().replace(microsecond=0)
+        deadline = dispatched + timedelta(hours=48)
+        gate = asyncio.Semaphore(concurrency)
+
+        async def arm(n: int) -> None:
+            async with gate:
+                await supervisor.apply(dispatch_at(f"T{n:06d}", dispatched))
+
+        before = await used_memory(redis)
+        started = time.perf_counter()
+        await asyncio.gather(*(arm(n) for n in range(due)))
+        arm_seconds = time.perf_counter() - started
+        state_bytes = (await used_memory(redis) - before) / due
+
+        # Move to the warning point (75 %) and let the 10,000 warnings go first, so that
+        # the deadline measurement below is about breaches alone.
+        clock.offset = 36 * HOUR + 1
+        timers = asyncio.create_task(supervisor.run_timers())
+        while await count_stored(nc, "ticket.sla_warning.*") < due:
+            await asyncio.sleep(0.2)
+
+        arrivals: dict[str, float] = {}
+
+        async def seen(msg: Msg) -> None:
+            arrivals.setdefault(msg.subject.rsplit(".", 1)[1], clock.stamp())
+
+        watcher = await nc.subscribe("ticket.escalated.*", cb=seen)
+        clock.offset = (deadline - datetime.now(UTC)).total_seconds() - 1.0  # 1 s before
+        limit = time.monotonic() + 120
+        while len(arrivals) < due and time.monotonic() < limit:
+            await asyncio.sleep(0.05)
+        supervisor.stop()
+        await timers
+        await watcher.unsubscribe()
+        lateness = [stamp - deadline.timestamp() for stamp in arrivals.values()]
+        escalated = await count_stored(nc, "ticket.escalated.*")
+    return {
+        "tickets": due,
+        "arm_seconds": arm_seconds,
+        "arm_per_second": due / arm_seconds,
+        "state_bytes_per_ticket": state_bytes,
+        "escalated": escalated,
+        "lateness_p50_s": percentile(lateness, 50),
+        "lateness_p99_s": percentile(lateness, 99),
+        "lateness_max_s": max(lateness),
+        "all_escalated_within_s": max(lateness),
+    }
+
+
+# --- NATS message schedules
+
+
+SCHEDULES = StreamConfig(
+    name="SLA_SCHEDULES",
+    subjects=["sla.schedule.>", "sla.due.>"],
+    storage=StorageType.FILE,
+    allow_msg_schedules=True,
+)
+
+
+def at(moment: datetime) -> dict[str, str]:
+    return {"Nats-Schedule": f"@at {moment.strftime('%Y-%m-%dT%H:%M:%SZ')}"}
+
+
+async def nats_schedules(nats_server: NatsServer, count: int, due: int) -> dict[str, float]:
+    process = psutil.Process(nats_server.pid)
+    async with connections(nats_server.url, "redis://unused") as (nc, _):
+        js = nc.jetstream()
+        await js.add_stream(SCHEDULES)
+        rss_before = process.memory_info().rss
+        far = datetime.now(UTC) + timedelta(days=30)
+        payload = b'{"ticket_id":"T000000","clock":"resolution","level":"community"}'
+        started = time.perf_counter()
+        for n in range(count):
+            await js.publish_async(
+                f"sla.schedule.F{n:08d}",
+                payload,
+                headers=at(far) | {"Nats-Schedule-Target": f"sla.due.F{n:08d}"},
+            )
+            if n % 5_000 == 4_999:
+                await js.publish_async_completed()
+        await js.publish_async_completed()
+        arm_seconds = time.perf_counter() - started
+        info = await js.stream_info(SCHEDULES.name or "")
+        rss_after = process.memory_info().rss
+
+        deadline = (datetime.now(UTC) + timedelta(seconds=3)).replace(microsecond=0)
+        for n in range(due):
+            await js.publish_async(
+                f"sla.schedule.T{n:06d}",
+                payload,
+                headers=at(deadline) | {"Nats-Schedule-Target": f"sla.due.T{n:06d}"},
+            )
+        await js.publish_async_completed()
+        consumer = await js.pull_subscribe("sla.due.>", durable="bench", stream=SCHEDULES.name)
+        lateness: list[float] = []
+        limit = time.monotonic() + 60
+        while len(lateness) < due and time.monotonic() < limit:
+            with contextlib.suppress(TimeoutError):
+                for msg in await consumer.fetch(500, timeout=1):
+                    lateness.append(time.time() - deadline.timestamp())
+                    await msg.ack()
+    return {
+        "count": count,
+        "arm_seconds": arm_seconds,
+        "arm_per_second": count / arm_seconds,
+        "store_bytes": info.state.bytes,
+        "server_rss_delta_bytes": rss_after - rss_before,
+        "delivered": len(lateness),
+        "lateness_p50_s": percentile(lateness, 50),
+        "lateness_p99_s": percentile(lateness, 99),
+        "lateness_max_s": max(lateness),
+    }
+
+
+# --- report
+
+
+def versions(nats_server: NatsServer, redis_server: RedisServer) -> dict[str, str]:
+    nats_version = subprocess.run(
+        [nats_server.command()[0], "--version"], capture_output=True, text=True, check=False
+    ).stdout.strip()
+    redis_version = subprocess.run(
+        [redis_server.command()[0], "--version"], capture_output=True, text=True, check=False
+    ).stdout.split(" ")[2]
+    return {
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, "
+        f"{psutil.virtual_memory().total / 2**30:.0f} GiB",
+        "python": platform.python_version(),
+        "nats_server": nats_version,
+        "redis_server": redis_version,
+    }
+
+
+def megabytes(value: float) -> str:
+    return f"{value / 2**20:.1f} MiB"
+
+
+def table(results: dict[str, Any]) -> str:
+    redis, full, schedules = results["sorted_set"], results["sla_path"], results["schedules"]
+    rows = [
+        ("timers held", f"{redis['count']:,}", f"{schedules['count']:,}"),
+        (
+            "store memory for them",
+            f"{megabytes(redis['set_bytes'])} ({redis['set_bytes'] / redis['count']:.0f} B each)",
+            f"{megabytes(schedules['store_bytes'])} on disk, server RSS "
+            f"+{megabytes(schedules['server_rss_delta_bytes'])}",
+        ),
+        (
+            "arming throughput (store alone)",
+            f"{redis['arm_per_second']:,.0f}/s (pipelined ZADD)",
+            f"{schedules['arm_per_second']:,.0f}/s (async publish, acked)",
+        ),
+        (
+            f"{full['tickets']:,} due in the same second: lateness p50 / p99 / max",
+            f"{full['lateness_p50_s']:.2f} / {full['lateness_p99_s']:.2f} / "
+            f"{full['lateness_max_s']:.2f} s (whole sla path, to TicketEscalated stored)",
+            f"{schedules['lateness_p50_s']:.2f} / {schedules['lateness_p99_s']:.2f} / "
+            f"{schedules['lateness_max_s']:.2f} s (bare delivery, before any processing)",
+        ),
+    ]
+    lines = [
+        "| measure | Redis sorted set + Lua claim | NATS message schedules |",
+        "|---|---|---|",
+        *(f"| {a} | {b} | {c} |" for a, b, c in rows),
+        "",
+        f"Full sla arming path (event → state + timer + SlaClockArmed acked): "
+        f"{full['arm_per_second']:,.0f} tickets/s at concurrency {results['concurrency']}, "
+        f"{full['state_bytes_per_ticket']:.0f} B of Redis per ticket's state and indexes.",
+        "",
+        "Machine: " + ", ".join(f"{k} {v}" for k, v in results["versions"].items()),
+    ]
+    return "\n".join(lines)
+
+
+async def main(args: argparse.Namespace) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="sla-bench-") as root, servers(Path(root)) as (
+        nats_server,
+        redis_server,
+    ):
+        results: dict[str, Any] = {"versions": versions(nats_server, redis_server)}
+        results["concurrency"] = args.concurrency
+        async with connections(nats_server.url, redis_server.url) as (_, redis):
+            results["sorted_set"] = await arm_sorted_set(
+                redis, args.timers, time.time() + 7 * 86_400
+            )
+        results["sla_path"] = await sla_full_path(
+            nats_server.url, redis_server.url, args.due, args.concurrency
+        )
+        results["schedules"] = await nats_schedules(nats_server, args.timers, args.due)
+    return results
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--timers", type=int, default=1_000_000)
+    parser.add_argument("--due", type=int, default=10_000)
+    parser.add_argument("--concurrency", type=int, default=64)
+    parser.add_argument("--json", type=Path, help="also write the figures here")
+    arguments = parser.parse_args()
+    figures = asyncio.run(main(arguments))
+    if arguments.json:
+        arguments.json.write_text(json.dumps(figures, indent=2, default=str), encoding="utf-8")
+    print(table(figures))

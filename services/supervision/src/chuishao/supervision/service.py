@@ -1,0 +1,121 @@
+"""The supervision service's parts, built once: the consumer that feeds the projection,
+the outbox relay, the gauges, and the readers the page uses."""
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+from zoneinfo import ZoneInfo
+
+import structlog
+
+from chuishao.common.broker import durable_subscriber, make_broker
+from chuishao.common.catalogue import catalogue_view
+from chuishao.common.clients import redis_client
+from chuishao.common.clock import Clock, make_clock, start_clock, stop_clock
+from chuishao.common.events import AnyEvent
+from chuishao.common.metrics import metrics_of
+from chuishao.common.streams import SUPERVISION, provision
+from chuishao.common.units import units_view
+from chuishao.supervision.board import Board, Reader
+from chuishao.supervision.gauges import Gauges
+from chuishao.supervision.hotspots import HotspotRule
+from chuishao.supervision.keys import ALL_PERIODS, Keys
+from chuishao.supervision.projection import Projection
+from chuishao.supervision.rendering import Renderer
+from chuishao.supervision.settings import SupervisionSettings
+
+RELAY_SECONDS = 2.0
+
+
+def hotspot_rule(settings: SupervisionSettings) -> HotspotRule:
+    return HotspotRule(
+        threshold=settings.hotspot_threshold,
+        window_seconds=settings.hotspot_window_hours * 3600,
+        jump_factor=settings.hotspot_jump_factor,
+        trailing_windows=settings.hotspot_trailing_windows,
+    )
+
+
+class Supervision:
+    def __init__(
+        self,
+        settings: SupervisionSettings,
+        logger: structlog.stdlib.BoundLogger,
+        clock: Clock | None = None,
+    ) -> None:
+        self.settings = settings
+        self.logger = logger
+        self.broker = broker = make_broker(settings, logger)
+        self.redis = redis_client(settings)
+        self.clock = clock or make_clock(settings, self.redis)
+        zone = ZoneInfo(settings.supervision_timezone)
+        keys = Keys(settings.supervision_namespace)
+        self.projection = Projection(self.redis, keys, zone, hotspot_rule(settings))
+        self.reader = Reader(self.redis, keys)
+        self.renderer = Renderer(zone)
+        self.units = units_view()
+        self.catalogue = catalogue_view()
+        self.gauges = Gauges(metrics_of(broker).registry)
+        self._tasks: list[asyncio.Task[None]] = []
+
+        # One message at a time: FastStream handles the messages of a fetched batch
+        # concurrently, and the projection needs each ticket's events in stream order
+        # (a rating before the reopening it caused, a resolution after it).
+        @durable_subscriber(broker, SUPERVISION, batch_size=1)
+        async def on_ticket_event(event: AnyEvent) -> None:
+            if await self.projection.apply(event):
+                await self.projection.relay(self.broker.connection.jetstream())
+
+    def unit_name(self, unit_id: str) -> str:
+        unit = self.units.get(unit_id)
+        return unit.name if unit is not None else unit_id
+
+    def category_names(self) -> dict[str, str]:
+        return {category.code: category.name for category in self.catalogue.all()}
+
+    async def board(self, period: str = ALL_PERIODS) -> Board:
+        return await self.reader.board(self.clock.now(), period, self.unit_name)
+
+    async def start(self) -> None:
+        await self.broker.connect()
+        js = self.broker.connection.jetstream()
+        await provision(js, (SUPERVISION,))
+        await start_clock(self.clock)
+        await self.units.start(js)
+        await self.catalogue.start(js)
+        await self.broker.start()
+        self._tasks = [
+            asyncio.create_task(self._every(RELAY_SECONDS, self._relay), name="hotspot-relay"),
+            asyncio.create_task(
+                self._every(self.settings.gauges_refresh_seconds, self._refresh_gauges),
+                name="gauges",
+            ),
+        ]
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks = []
+        await self.units.stop()
+        await self.catalogue.stop()
+        await self.broker.stop()
+        await stop_clock(self.clock)
+        await self.redis.aclose()
+
+    async def _relay(self) -> None:
+        await self.projection.relay(self.broker.connection.jetstream())
+
+    async def _refresh_gauges(self) -> None:
+        await self.gauges.refresh(self.reader, self.broker.connection.jetstream())
+
+    async def _every(self, seconds: float, job: Callable[[], Awaitable[None]]) -> None:
+        while True:
+            try:
+                await job()
+            except Exception as error:  # Redis or NATS away: try again next round
+                name = getattr(job, "__name__", "job")
+                self.logger.warning("background_job_failed", job=name, error=repr(error))
+            await asyncio.sleep(seconds)

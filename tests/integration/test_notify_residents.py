@@ -196,13 +196,16 @@ async def test_a_report_linked_to_an_open_ticket_tells_its_reporter(
             ticket,
             producer="intake",
             occurred_at=DAYTIME,
-            duplicate_ticket_id="T20260105000007",
+            duplicate_ticket_id=ticket.ticket_id,  # the new report
             distance_m=12.5,
-        )
+        ).model_copy(update={"ticket_id": "T20260105000007"})  # the earlier, open ticket
         await publish(js, linked)
-        entry = by_template(await outbox(redis, ticket.ticket_id, 2))["linked"]
+        [entry] = await outbox(redis, "T20260105000007", 1)
     assert entry.template == "linked"
-    assert "与正在办理的工单T20260105000007为同一问题，已合并办理" in entry.text
+    assert (
+        f"您反映的问题（工单编号：{ticket.ticket_id}）与正在办理的工单T20260105000007为同一问题"
+        in entry.text
+    )
 
 
 async def test_quiet_hours_hold_a_message_until_morning(

@@ -228,3 +228,24 @@ def test_the_verification_recipe_in_the_docs_accepts_our_signatures() -> None:
     assert not documented_verify("other", headers, body)  # type: ignore[operator]
     stale = signed_headers("s3cret", body, datetime.now(UTC) - timedelta(minutes=10))
     assert not documented_verify("s3cret", stale, body)  # type: ignore[operator]
+
+
+def test_linked_reporters_hear_that_the_ticket_was_resolved() -> None:
+    from chuishao.common.events import TicketResolved
+    from chuishao.notify.facts import TicketFacts
+    from chuishao.notify.planning import notices_for
+
+    resolved = TicketResolved.about(
+        ticket_id="T1",
+        correlation_id="c",
+        producer="intake",
+        occurred_at=datetime(2026, 1, 5, tzinfo=UTC),
+        units=("grid-heyuan",),
+        note="修好了",
+    )
+    notices = notices_for(resolved, TicketFacts(linked=("T2", "T3")))
+    assert [(n.recipient, n.template) for n in notices] == [
+        ("T1", "resolved"),
+        ("T2", "resolved"),
+        ("T3", "resolved"),
+    ]

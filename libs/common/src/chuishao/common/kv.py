@@ -8,7 +8,7 @@ from typing import Generic, TypeVar
 import structlog
 from nats.js import JetStreamContext
 from nats.js.api import KeyValueConfig
-from nats.js.errors import BucketNotFoundError, NotFoundError
+from nats.js.errors import BucketNotFoundError, NoKeysError, NotFoundError
 from nats.js.kv import KeyValue
 from pydantic import BaseModel, ValidationError
 
@@ -30,9 +30,12 @@ async def publish_all(
     kv = await bucket(js, config)
     for key, model in entries.items():
         await kv.put(key, model.model_dump_json().encode())
-    with contextlib.suppress(NotFoundError):
-        for stale in set(await kv.keys()) - entries.keys():
-            await kv.delete(stale)
+    try:
+        existing = set(await kv.keys())
+    except (NoKeysError, NotFoundError):
+        existing = set()
+    for stale in existing - entries.keys():
+        await kv.delete(stale)
 
 
 class KvView(Generic[Model]):

@@ -132,6 +132,7 @@ NOTIFY = ConsumerSpec(
         subjects.ticket_event("sla_warning"),
         subjects.ticket_event("escalated"),
         subjects.ticket_event("linked"),
+        subjects.ticket_event("split"),
     ),
 )
 # Webhook calls and resident messages. notify retries them itself with jittered

@@ -7,7 +7,13 @@ from redis.asyncio import Redis
 from redis.typing import EncodableT, FieldT
 
 from chuishao.common.domain import Level, Priority, Role
-from chuishao.common.events import Event, TicketDispatched, TicketSubmitted
+from chuishao.common.events import (
+    Event,
+    ReportLinked,
+    ReportSplit,
+    TicketDispatched,
+    TicketSubmitted,
+)
 
 KEEP_SECONDS = 180 * 86_400
 
@@ -16,6 +22,8 @@ KEEP_SECONDS = 180 * 86_400
 class TicketFacts:
     priority: Priority | None = None
     units: dict[str, tuple[Role, Level]] = field(default_factory=dict)
+    # Duplicate reports linked to this ticket: their reporters hear its news too.
+    linked: tuple[str, ...] = ()
 
 
 def _key(ticket_id: str) -> str:
@@ -32,6 +40,10 @@ class FactsStore:
             fields["priority"] = event.priority.value
         if isinstance(event, TicketDispatched):
             fields[f"unit:{event.unit_id}"] = f"{event.role.value}|{event.level.value}"
+        if isinstance(event, ReportLinked):
+            fields[f"linked:{event.duplicate_ticket_id}"] = "1"
+        if isinstance(event, ReportSplit):
+            await self.redis.hdel(_key(event.ticket_id), f"linked:{event.report_ticket_id}")
         if fields:
             key = _key(event.ticket_id)
             await self.redis.hset(key, mapping=fields)
@@ -45,7 +57,8 @@ class FactsStore:
             if name.startswith("unit:"):
                 role, level = value.split("|")
                 units[name.removeprefix("unit:")] = (Role(role), Level(level))
-        return TicketFacts(Priority(priority) if priority else None, units)
+        linked = tuple(sorted(n.removeprefix("linked:") for n in raw if n.startswith("linked:")))
+        return TicketFacts(Priority(priority) if priority else None, units, linked)
 
 
 def _text(value: bytes | str) -> str:

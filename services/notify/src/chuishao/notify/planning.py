@@ -39,10 +39,12 @@ def notices_for(event: Event, facts: TicketFacts) -> list[Notice]:
         case TicketEscalated():
             return [unit(unit_id, "escalation") for unit_id in event.units_summoned]
         case TicketResolved():
-            return [reporter_of(event.ticket_id, "resolved")]
+            reporters = (event.ticket_id, *facts.linked)
+            return [reporter_of(ticket_id, "resolved") for ticket_id in reporters]
         case ReportLinked():
-            # ticket_id is the new report, linked to the open duplicate_ticket_id.
-            return [reporter_of(event.ticket_id, "linked")]
+            # Published on the earlier, open ticket; duplicate_ticket_id is the new report,
+            # whose reporter is told (see docs/intake.md).
+            return [reporter_of(event.duplicate_ticket_id, "linked")]
     return []
 
 

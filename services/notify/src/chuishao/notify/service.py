@@ -195,7 +195,7 @@ class NotifyService:
                 released = await self.sweep()
                 if released:
                     log.info("held_messages_released", count=released)
-            except Exception as error:  # the sweep must outlive a Redis or NATS hiccup
+            except Exception as error:  # noqa: BLE001 - the sweep must outlive a Redis or NATS hiccup
                 log.error("sweep_failed", error=repr(error))
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(

@@ -19,7 +19,8 @@ from chuishao.sla import keys
 from chuishao.sla.decisions import Outcome, TicketState
 from chuishao.sla.replay import TicketClocks
 
-Publish = Callable[[Event], Awaitable[None]]
+Publish = Callable[[list[Event]], Awaitable[None]]
+"""Publishes events in order and returns once JetStream has acknowledged them all."""
 Decide = Callable[[TicketState | None], Outcome | None]
 
 # A finished ticket's clocks stay readable (deadlines query) for a while, then go.
@@ -66,8 +67,8 @@ class TicketStore:
                     outcome = decide(TicketState.model_validate_json(raw) if raw else None)
                     if outcome is None:
                         return None
-                    for event in outcome.events:
-                        await publish(event)
+                    if outcome.events:
+                        await publish(outcome.events)
                     pipe.multi()  # type: ignore[no-untyped-call]
                     self._write(pipe, outcome, claimed=claimed)
                     await pipe.execute()

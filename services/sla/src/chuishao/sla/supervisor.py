@@ -12,9 +12,10 @@ from nats.aio.client import Client
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from chuishao.common import subjects
 from chuishao.common.clock import Clock
 from chuishao.common.events import Event
-from chuishao.common.publishing import publish_event
+from chuishao.common.publishing import encode, event_headers
 from chuishao.sla import keys
 from chuishao.sla.decisions import Outcome, TicketState, on_event, on_timer, refresh
 from chuishao.sla.facts import Escalated
@@ -55,6 +56,7 @@ class Supervisor:
         self.store = TicketStore(redis)
         self.timers = TimerStore(redis)
         self.counters = Counters()
+        self.js = nats.jetstream()
         self._stopping = asyncio.Event()
 
     def stop(self) -> None:
@@ -66,10 +68,22 @@ class Supervisor:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._stopping.wait(), seconds)
 
-    async def publish(self, event: Event) -> None:
-        await publish_event(
-            self.nats.jetstream(), event, timeout=self.settings.sla_publish_timeout_seconds
-        )
+    async def publish(self, events: list[Event]) -> None:
+        """All of a decision's events, pipelined: sent in order on one connection (so
+        stored in order), the acknowledgements awaited together."""
+        pending = [
+            await self.js.publish_async(
+                subjects.for_event(event), encode(event), headers=event_headers(event)
+            )
+            for event in events
+        ]
+        try:
+            await asyncio.wait_for(
+                asyncio.gather(*pending), timeout=self.settings.sla_publish_timeout_seconds
+            )
+        finally:
+            for future in pending:
+                future.cancel()  # no-op when done; frees the slot of one that never will be
 
     # --- lifecycle events
 
@@ -88,7 +102,7 @@ class Supervisor:
 
         try:
             outcome = await self.store.transact(ticket_id, decide, self.publish, claimed=True)
-        except Exception as error:
+        except Exception as error:  # noqa: BLE001 - whatever failed, the claim must go back
             _reraise_cancellation(error)
             # Typically NATS is away. The claim goes back with a short delay; should even
             # that fail, the lease runs out and the next claim retries.
@@ -215,7 +229,7 @@ class Supervisor:
                 return
             try:
                 await self.sweep()
-            except Exception as error:
+            except Exception as error:  # noqa: BLE001 - the next sweep tries again
                 _reraise_cancellation(error)
                 log.warning("sla_sweep_failed", error=repr(error))
 

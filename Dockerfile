@@ -1,4 +1,4 @@
-# One image for all four services; the compose file picks the module to run.
+# One image for all five services; the compose file picks the module to run.
 FROM python:3.11-slim AS build
 RUN pip install --no-cache-dir "uv>=0.8,<0.14"
 ENV UV_COMPILE_BYTECODE=1 UV_LINK_MODE=copy UV_PYTHON_DOWNLOADS=never
@@ -10,7 +10,8 @@ COPY tools ./tools
 RUN uv sync --locked --no-dev --package chuishao-intake \
  && uv sync --locked --no-dev --inexact --package chuishao-router \
  && uv sync --locked --no-dev --inexact --package chuishao-sla \
- && uv sync --locked --no-dev --inexact --package chuishao-notify
+ && uv sync --locked --no-dev --inexact --package chuishao-notify \
+ && uv sync --locked --no-dev --inexact --package chuishao-supervision
 
 FROM python:3.11-slim
 RUN useradd --system --uid 10001 chuishao

@@ -8,7 +8,7 @@ export UV_PYTHON_DOWNLOADS ?= never
 export UV_PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
 RUN := $(UV) run --locked
 
-.PHONY: help sync run test lint format chaos bench schemas nats-auth up down clean
+.PHONY: help sync run demo test lint format chaos bench schemas nats-auth up down clean
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -20,8 +20,11 @@ $(CURDIR)/.tools/bin/uv:
 sync: $(UV) ## Install every package and dev tool into .venv (from uv.lock)
 	$(UV) sync --locked --all-packages
 
-run: sync ## Run the whole system locally: embedded nats-server + redis-server + 4 services
+run: sync ## Run the whole system locally: embedded nats-server + redis-server + the services
 	$(RUN) chuishao-stack run
+
+demo: sync ## With `make run` up in another terminal: the stories, 52 stack hours in ~1 min
+	$(RUN) python -m chuishao.demo
 
 test: sync ## Run the test suite against real nats-server and redis-server
 	$(RUN) pytest
@@ -52,6 +55,7 @@ nats-auth: sync ## Generate config/nats-auth.conf (a NATS user per unit); passwo
 up: ## Run the system in containers (needs a Docker engine)
 	docker compose up --build -d
 	@echo "intake: http://127.0.0.1:8080/docs"
+	@echo "command centre: http://127.0.0.1:8090/"
 
 down: ## Stop the containers (data volumes are kept)
 	docker compose down

@@ -115,3 +115,29 @@ async def test_poison_goes_to_the_dead_letters_at_once(
     assert sum(deliveries.values()) == 0
     info = await js.consumer_info("TICKETS", SPEC.name)
     assert info.num_ack_pending == 0
+
+
+async def test_one_tickets_events_are_handled_in_stream_order_others_in_parallel(
+    servers: Servers, js: JetStreamContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spec = streams.ConsumerSpec("test-order", "TICKETS", ("ticket.submitted.*",))
+    monkeypatch.setitem(streams.CONSUMERS, spec.name, spec)
+    await streams.provision(js, (spec,))
+    broker = make_broker(ServiceSettings(nats_url=servers.nats_url), configure_logging("test"))
+    finished: list[str] = []
+
+    @durable_subscriber(broker, spec)
+    async def handle(event: TicketSubmitted) -> None:
+        # The first event of ticket A is slow; without ordering, A's second would overtake.
+        await asyncio.sleep(0.3 if event.description == "A1" else 0.01)
+        finished.append(event.description)
+
+    for ticket_id, description in (("TA", "A1"), ("TA", "A2"), ("TB", "B1")):
+        await publish_event(
+            js, submitted(ticket_id=ticket_id).model_copy(update={"description": description})
+        )
+    await broker.start()
+    await until(lambda: len(finished) == 3)
+    await broker.stop()
+    assert finished.index("A1") < finished.index("A2")  # one ticket: in order
+    assert finished.index("B1") < finished.index("A1")  # another ticket: not held up

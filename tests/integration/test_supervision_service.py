@@ -15,6 +15,7 @@ from nats.js import JetStreamContext
 from redis.asyncio import Redis
 
 from chuishao.common import subjects
+from chuishao.common.domain import Whistle
 from chuishao.common.publishing import encode
 from chuishao.supervision.keys import Keys
 from chuishao.supervision.rebuild import differences, rebuild, snapshot
@@ -26,9 +27,11 @@ from support.supervision import (
     EXPECTED_STATES,
     EXPECTED_TUESDAY_RATES,
     EXPECTED_UNIT_RATES,
+    Script,
     SupervisionHarness,
     running_supervision,
     scripted_day,
+    serving,
 )
 
 pytestmark = pytest.mark.usefixtures("clean")
@@ -176,17 +179,38 @@ async def test_metrics_count_messages_and_show_open_and_overdue_tickets(
     assert "ticket.submitted.SA" not in text
 
 
-async def test_the_live_stream_sends_the_board(scripted: SupervisionHarness) -> None:
-    async with scripted.http.stream("GET", "/board/stream") as response:
+async def test_the_live_stream_sends_the_board_and_then_its_changes(
+    scripted: SupervisionHarness,
+) -> None:
+    async with (
+        serving(scripted.app) as base_url,
+        httpx.AsyncClient(base_url=base_url, timeout=10) as client,
+        client.stream("GET", "/board/stream") as response,
+    ):
         assert response.headers["content-type"].startswith("text/event-stream")
-        lines = []
-        async for line in response.aiter_lines():
-            lines.append(line)
-            if line == "" and len(lines) > 2:
-                break
-    assert lines[0] == "event: board"
-    assert all(line.startswith("data: ") for line in lines[1:-1])
-    assert any("SD" in line for line in lines)
+        frames = aiter(sse_frames(response))
+        first = await anext(frames)
+        assert first[0] == "event: board"
+        assert all(line.startswith("data: ") for line in first[1:])
+        assert any("SD" in line for line in first)
+        assert not any("XA" in line for line in first)
+        news = Script("X")  # a road surface bursting and smoking: the emergency whistle
+        news.submit("A", 60, "emergency_hazard", "HY-01")
+        news.whistle("A", 60.01, Whistle.EMERGENCY, "xiaofang-yunxi", "cg-yunxi")
+        await scripted.publish(news.events)
+        async with asyncio.timeout(10):
+            while not any("XA" in line for line in await anext(frames)):
+                pass
+
+
+async def sse_frames(response: httpx.Response) -> AsyncIterator[list[str]]:
+    frame: list[str] = []
+    async for line in response.aiter_lines():
+        if line:
+            frame.append(line)
+        elif frame:
+            yield frame
+            frame = []
 
 
 async def test_health(supervision: SupervisionHarness) -> None:

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+import uvicorn
 from fastapi import FastAPI
 from nats.js import JetStreamContext
 
@@ -41,9 +42,10 @@ from chuishao.common.events import (
     UnitSignedOff,
     WhistleBlown,
 )
-from chuishao.common.ids import new_event_id
+from chuishao.common.ids import derived_id
 from chuishao.common.publishing import publish_event
 from chuishao.common.streams import provision
+from chuishao.embedded import free_port
 from chuishao.supervision.app import create_app
 from chuishao.supervision.service import Supervision
 from chuishao.supervision.settings import SupervisionSettings
@@ -68,8 +70,10 @@ class Script:
     def _add(self, kind: type[Event], name: str, hours: float, **fields: Any) -> None:
         ticket_id = self.tid(name)
         event = kind.about(
+            # The same script always has the same ids, so a test can send one again.
+            event_id=derived_id("script", ticket_id, str(len(self.events))),
             ticket_id=ticket_id,
-            correlation_id=self.correlation.setdefault(ticket_id, new_event_id()),
+            correlation_id=self.correlation.setdefault(ticket_id, derived_id("script", ticket_id)),
             producer="script",
             occurred_at=START + timedelta(hours=hours),
             **fields,
@@ -447,3 +451,27 @@ async def running_supervision(
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://supervision") as http:
             yield SupervisionHarness(app=app, http=http, js=js)
+
+
+@contextlib.asynccontextmanager
+async def serving(app: FastAPI) -> AsyncIterator[str]:
+    """The app on a real loopback port (its lifespan already running), for a browser."""
+    port = free_port()
+    config = uvicorn.Config(
+        app,
+        host="127.0.0.1",
+        port=port,
+        lifespan="off",
+        log_level="warning",
+        timeout_graceful_shutdown=1,
+    )
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        assert not task.done(), "uvicorn did not start"
+        await asyncio.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await task

@@ -25,7 +25,7 @@ def test_compose_file_matches_the_compose_specification() -> None:
 def test_every_service_module_it_runs_exists() -> None:
     services = compose()["services"]
     assert isinstance(services, dict)
-    for name in ("intake", "router", "sla", "notify"):
+    for name in ("intake", "router", "sla", "notify", "supervision"):
         command = services[name]["command"]
         module = command[command.index("-m") + 1]
         package = module.split(".")[1]
@@ -36,7 +36,7 @@ def test_every_service_module_it_runs_exists() -> None:
 def test_services_wait_for_healthy_servers() -> None:
     services = compose()["services"]
     assert isinstance(services, dict)
-    for name in ("intake", "router", "sla", "notify"):
+    for name in ("intake", "router", "sla", "notify", "supervision"):
         for dependency in ("nats", "redis"):
             assert services[name]["depends_on"][dependency]["condition"] == "service_healthy"
     assert "healthcheck" in services["nats"]
@@ -51,7 +51,7 @@ def test_nats_config_syncs_every_write() -> None:
 
 def test_the_dockerfile_installs_every_service_package() -> None:
     dockerfile = (ROOT / "Dockerfile").read_text()
-    for member in ("intake", "router", "sla", "notify"):
+    for member in ("intake", "router", "sla", "notify", "supervision"):
         project = tomllib.loads((ROOT / f"services/{member}/pyproject.toml").read_text())
         assert f"--package {project['project']['name']}" in dockerfile
 

@@ -52,8 +52,9 @@ def test_a_make_up_workday_counts_even_on_a_saturday() -> None:
 @settings(max_examples=60, deadline=None)
 @given(
     start=st.datetimes(
-        min_value=datetime(2026, 1, 1), max_value=datetime(2026, 12, 1), timezones=st.just(UTC)
+        min_value=datetime(2026, 1, 1), max_value=datetime(2026, 9, 1), timezones=st.just(UTC)
     ),
+    # Up to 40 working days: within 2026, the last year chinese-calendar knows here.
     seconds=st.floats(min_value=0, max_value=40 * 7 * HOUR),
 )
 def test_adding_then_measuring_gives_back_the_same_time(start: datetime, seconds: float) -> None:

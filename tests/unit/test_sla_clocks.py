@@ -311,8 +311,9 @@ def test_the_escalation_arms_the_new_levels_clock_from_the_escalation_moment() -
     events = story.tick(50)  # detected two hours late
     assert types(events) == ["SlaBreached", "TicketEscalated", "SlaClockArmed"]
     breached, escalated, armed = events
-    assert isinstance(breached, SlaBreached) and breached.overdue_seconds == 2 * HOUR
-    assert isinstance(escalated, TicketEscalated) and escalated.overdue_seconds == 2 * HOUR
+    assert isinstance(breached, SlaBreached)
+    assert isinstance(escalated, TicketEscalated)
+    assert breached.overdue_seconds == escalated.overdue_seconds == 2 * HOUR
     assert escalated.causation_id == breached.event_id
     assert isinstance(armed, SlaClockArmed)
     assert (armed.level, armed.deadline) == (Level.STREET, story.at(74))

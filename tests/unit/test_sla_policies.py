@@ -98,7 +98,7 @@ def test_a_shorter_ladder_ends_escalation_early() -> None:
     ],
 )
 def test_a_wrong_policy_file_is_refused_with_the_reason(text: str, says: str) -> None:
-    with pytest.raises(PolicyError, match="my.toml") as refused:
+    with pytest.raises(PolicyError, match=r"my\.toml") as refused:
         PolicyBook.parse(text, "my.toml")
     assert says in str(refused.value)
 

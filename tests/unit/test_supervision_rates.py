@@ -134,3 +134,17 @@ def test_counters_always_equal_the_sum_over_final_tickets(random: object) -> Non
     for facts in tickets.values():
         recount.update({(s, facts.day, n): v for (s, n), v in contributions(facts).items()})
     assert +counters == +recount
+
+
+def test_a_supervisor_summoned_by_the_breach_is_measured_on_its_own_deadline() -> None:
+    script = scripted_day()
+    script.ack("D", 49.5, "grid-heyuan")
+    script.sign_off("D", 50, "grid-heyuan")
+    script.sign_off("D", 50, "qingshi-command")
+    script.resolve("D", 50, "grid-heyuan", "qingshi-command")
+    tickets, counters = project(script.events)
+    assert tickets["SD"].resolved_late  # the ticket missed its 48 h
+    assert tickets["SD"].units["grid-heyuan"].signed_off_late
+    assert not tickets["SD"].units["qingshi-command"].signed_off_late  # 24 h from 48.62
+    assert rates(counters, "unit:qingshi-command").on_time_resolution_rate == 1.0
+    assert tickets["SD"].overdue_since is None

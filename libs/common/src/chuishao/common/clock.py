@@ -61,6 +61,7 @@ class SharedClock:
         self.refresh_seconds = refresh_seconds
         self._offset = 0.0
         self._task: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
 
     @property
     def offset_seconds(self) -> float:
@@ -76,18 +77,23 @@ class SharedClock:
     async def start(self) -> None:
         await self.refresh()
         if self._task is None:
+            self._stopping.clear()
             self._task = asyncio.create_task(self._follow(), name="shared-clock")
 
     async def stop(self) -> None:
         task, self._task = self._task, None
         if task is not None:
+            # A flag as well as a cancel: the Redis client can turn a cancellation in the
+            # middle of a command into an error of its own, which would swallow it.
+            self._stopping.set()
             task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await asyncio.wait([task], timeout=5)
 
     async def _follow(self) -> None:
-        while True:
-            await asyncio.sleep(self.refresh_seconds)
+        while not self._stopping.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), self.refresh_seconds)
+                return
             try:
                 await self.refresh()
             except (RedisError, OSError) as error:

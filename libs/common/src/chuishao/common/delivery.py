@@ -9,6 +9,7 @@ never retried. Here instead:
 - if the dead letter itself cannot be stored, the message is retried, never dropped.
 """
 
+import asyncio
 import json
 from collections.abc import Callable
 from types import TracebackType
@@ -21,6 +22,7 @@ from faststream.exceptions import HandlerException, NackMessage, RejectMessage
 from faststream.nats import NatsBroker
 from nats.aio.msg import Msg
 from pydantic import ValidationError
+from typing_extensions import TypeIs
 
 from chuishao.common import subjects
 from chuishao.common.publishing import CORRELATION_HEADER, TICKET_HEADER
@@ -60,10 +62,40 @@ async def dead_letter(broker: NatsBroker, msg: Msg, *, reason: str, error: str) 
     )
 
 
+def _from_jetstream(msg: Any) -> TypeIs[Msg]:
+    return isinstance(msg, Msg) and bool(msg.reply) and msg.reply.startswith("$JS.ACK")
+
+
+class TicketOrder:
+    """FastStream handles the messages of one pulled batch concurrently. Events of one
+    ticket must still be applied in stream order, so a message waits for the earlier
+    messages of its ticket in this process; other tickets go on in parallel. asyncio's
+    locks are first come, first served, and batch messages start in stream order."""
+
+    def __init__(self) -> None:
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._users: dict[str, int] = {}
+
+    async def enter(self, ticket_id: str) -> None:
+        lock = self._locks.setdefault(ticket_id, asyncio.Lock())
+        self._users[ticket_id] = self._users.get(ticket_id, 0) + 1
+        await lock.acquire()
+
+    def leave(self, ticket_id: str) -> None:
+        self._locks[ticket_id].release()
+        self._users[ticket_id] -= 1
+        if self._users[ticket_id] == 0:
+            del self._users[ticket_id], self._locks[ticket_id]
+
+
+TICKET_ORDER = TicketOrder()
+
+
 class DeliveryPolicy(BaseMiddleware):
     def __init__(self, msg: Any, /, *, context: ContextRepo, broker: NatsBroker) -> None:
         super().__init__(msg, context=context)
         self.broker = broker
+        self.ordered_ticket: str | None = None
 
     @classmethod
     def factory(cls, broker_ref: Callable[[], NatsBroker]) -> Callable[..., "DeliveryPolicy"]:
@@ -74,9 +106,13 @@ class DeliveryPolicy(BaseMiddleware):
 
     async def on_receive(self) -> None:
         headers = getattr(self.msg, "headers", None) or {}
+        ticket_id = headers.get(TICKET_HEADER)
         structlog.contextvars.bind_contextvars(
-            ticket_id=headers.get(TICKET_HEADER), correlation_id=headers.get(CORRELATION_HEADER)
+            ticket_id=ticket_id, correlation_id=headers.get(CORRELATION_HEADER)
         )
+        if ticket_id and _from_jetstream(self.msg):
+            self.ordered_ticket = ticket_id
+            await TICKET_ORDER.enter(ticket_id)
 
     async def after_processed(
         self,
@@ -85,10 +121,18 @@ class DeliveryPolicy(BaseMiddleware):
         exc_tb: TracebackType | None = None,
     ) -> bool | None:
         structlog.contextvars.unbind_contextvars("ticket_id", "correlation_id")
+        try:
+            return await self._settle(exc_val)
+        finally:
+            if self.ordered_ticket is not None:
+                TICKET_ORDER.leave(self.ordered_ticket)
+                self.ordered_ticket = None
+
+    async def _settle(self, exc_val: BaseException | None) -> bool | None:
         if not isinstance(exc_val, Exception) or isinstance(exc_val, HandlerException):
             return False
         msg = self.msg
-        if not isinstance(msg, Msg) or not msg.reply.startswith("$JS.ACK"):
+        if not _from_jetstream(msg):
             return False  # core NATS request: FastStream's own error reply applies
         meta = msg.metadata
         spec = CONSUMERS.get(meta.consumer or "")

@@ -14,7 +14,8 @@ import httpx
 
 from chuishao.embedded.servers import free_port
 
-SERVICES = ("intake", "router", "sla", "notify")
+SERVICES = ("intake", "router", "sla", "notify", "supervision")
+METRICS = ("router", "sla", "notify")  # the services without an HTTP port of their own
 
 
 class ServiceProcesses:
@@ -27,6 +28,7 @@ class ServiceProcesses:
         **extra_env: str,
     ) -> None:
         self.http_port = free_port()
+        self.supervision_port = free_port()
         self.log_dir = log_dir
         self.services = services
         self.env = {
@@ -34,6 +36,9 @@ class ServiceProcesses:
             "CHUISHAO_NATS_URL": nats_url,
             "CHUISHAO_REDIS_URL": redis_url,
             "CHUISHAO_HTTP_PORT": str(self.http_port),
+            # Own ports, so a test stack never collides with a `make run` on the defaults.
+            "CHUISHAO_SUPERVISION_HTTP_PORT": str(self.supervision_port),
+            **{f"CHUISHAO_{name.upper()}_METRICS_PORT": str(free_port()) for name in METRICS},
             "CHUISHAO_LOG_FORMAT": "json",
             "PYTHONUNBUFFERED": "1",
             **extra_env,
@@ -43,6 +48,15 @@ class ServiceProcesses:
     @property
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.http_port}"
+
+    @property
+    def supervision_url(self) -> str:
+        return f"http://127.0.0.1:{self.supervision_port}"
+
+    def metrics_url(self, service: str) -> str:
+        """Where a FastStream-only service serves /metrics (intake and supervision serve
+        it on their own HTTP port)."""
+        return f"http://127.0.0.1:{self.env[f'CHUISHAO_{service.upper()}_METRICS_PORT']}/metrics"
 
     def start(self, timeout: float = 60.0) -> Self:
         self.log_dir.mkdir(parents=True, exist_ok=True)

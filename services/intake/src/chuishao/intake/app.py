@@ -15,6 +15,7 @@ from chuishao.common.catalogue import catalogue_view
 from chuishao.common.clients import redis_client
 from chuishao.common.clock import Clock, make_clock, start_clock, stop_clock
 from chuishao.common.logging import configure_logging
+from chuishao.common.metrics import metrics_endpoint
 from chuishao.common.streams import INTAKE_RECORDS, provision
 from chuishao.common.units import units_view
 from chuishao.intake import api, consumers, nats_api, open311, queries
@@ -109,6 +110,8 @@ def create_app(settings: IntakeSettings | None = None, clock: Clock | None = Non
     app.include_router(api.router)
     app.include_router(open311.router)
     app.add_exception_handler(405, method_not_allowed)
+
+    app.add_route("/metrics", metrics_endpoint(broker), include_in_schema=False)
 
     @app.get("/health", tags=["ops"])
     async def health() -> dict[str, str]:

@@ -17,7 +17,7 @@ from redis.asyncio import Redis
 from chuishao.common import subjects
 from chuishao.common.broker import durable_subscriber, make_broker
 from chuishao.common.clients import redis_client
-from chuishao.common.clock import Clock, SystemClock
+from chuishao.common.clock import Clock, make_clock, start_clock, stop_clock
 from chuishao.common.delivery import dead_letter
 from chuishao.common.events import AnyEvent
 from chuishao.common.kv import KvView
@@ -73,10 +73,10 @@ class NotifyService:
         rng: random.Random | None = None,
     ) -> None:
         self.settings = settings
-        self.clock = clock or SystemClock()
         self.rng = rng
         self.broker: NatsBroker = make_broker(settings, logger)
         self.redis: Redis = redis_client(settings)
+        self.clock = clock or make_clock(settings, self.redis)
         self.http = httpx.AsyncClient(
             timeout=settings.webhook_timeout_seconds, follow_redirects=False
         )
@@ -172,6 +172,7 @@ class NotifyService:
 
     async def prepare(self) -> None:
         """Before the consumers start: connections, streams, the units directory."""
+        await start_clock(self.clock)
         await self.broker.connect()
         js = self.broker.connection.jetstream()
         await provision(js, (NOTIFY, NOTIFY_DELIVERIES))
@@ -211,6 +212,7 @@ class NotifyService:
             self._sweeper = None
 
     async def close(self) -> None:
+        await stop_clock(self.clock)
         await self.units.stop()
         await self.http.aclose()
         await self.redis.aclose()

@@ -6,8 +6,9 @@ from faststream import FastStream
 
 from chuishao.common.broker import make_broker
 from chuishao.common.clients import redis_client
-from chuishao.common.clock import Clock, SystemClock
+from chuishao.common.clock import Clock, make_clock, start_clock, stop_clock
 from chuishao.common.logging import configure_logging
+from chuishao.common.metrics import expose_metrics
 from chuishao.router.plugins_manager import plugin_manager
 from chuishao.router.service import RouterService
 from chuishao.router.settings import RouterSettings
@@ -20,12 +21,13 @@ def build(
     clock: Clock | None = None,
     manager: pluggy.PluginManager | None = None,
 ) -> RouterService:
+    redis = redis_client(settings)
     return RouterService(
         settings,
         make_broker(settings, logger),
-        redis_client(settings),
+        redis,
         manager or plugin_manager(),
-        clock or SystemClock(),
+        clock or make_clock(settings, redis),
     )
 
 
@@ -34,14 +36,17 @@ def create_app(settings: RouterSettings | None = None, clock: Clock | None = Non
     logger = configure_logging(PRODUCER, settings.log_level, settings.log_format)
     service = build(settings, logger, clock)
     app = FastStream(service.broker, logger=logger)
+    expose_metrics(app, service.broker, PRODUCER)
 
     @app.on_startup
     async def prepare() -> None:
+        await start_clock(service.clock)
         await service.prepare()
 
     @app.after_shutdown
     async def close() -> None:
         await service.close()
+        await stop_clock(service.clock)
         await service.store.redis.aclose()
 
     return app

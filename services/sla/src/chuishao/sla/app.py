@@ -23,6 +23,7 @@ from chuishao.sla.decisions import PRODUCER
 from chuishao.sla.policies import PolicyBook
 from chuishao.sla.settings import SlaSettings
 from chuishao.sla.supervisor import Supervisor
+from chuishao.sla.sweep import run_sweeps, sweep
 
 
 class SlaService:
@@ -79,10 +80,10 @@ class SlaService:
 
     async def _start_loops(self) -> None:
         supervisor = self.supervisor
-        await supervisor.sweep()  # repair whatever drifted while we were down
+        await sweep(supervisor)  # repair whatever drifted while we were down
         self._tasks = [
             asyncio.create_task(supervisor.run_timers(), name="sla-timers"),
-            asyncio.create_task(supervisor.run_sweeps(), name="sla-sweeps"),
+            asyncio.create_task(run_sweeps(supervisor), name="sla-sweeps"),
         ]
 
     async def _stop_loops(self) -> None:

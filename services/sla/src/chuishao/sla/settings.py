@@ -10,7 +10,10 @@ class SlaSettings(ServiceSettings):
     # usual lateness of a warning or breach is about half of this.
     sla_tick_seconds: float = 0.2
     sla_claim_batch: int = 500
-    sla_fire_concurrency: int = 64
+    # Claimed tickets are fired in chunks (one read, one burst of publishes, one round of
+    # commits per chunk), this many chunks at a time.
+    sla_fire_chunk: int = 100
+    sla_fire_concurrency: int = 4
     # A claimed timer whose claimant did not finish in this time is taken again.
     sla_lease_seconds: float = 30.0
     # A failed publish puts the timer back this far in the future (stack clock).

@@ -1,18 +1,18 @@
-"""A ticket's sla state in Redis, changed only through `transact`: optimistic (WATCH),
-so two replicas, or the consumer and the timer loop, never overwrite each other.
+"""A ticket's sla state in Redis, changed only by compare-and-set: a commit applies only
+if the state is still the one the decision was made on, so two replicas, or the
+consumer and the timer loop, never overwrite each other.
 
 Publish, then commit. The events a decision produces are published (and acknowledged by
-JetStream) before the facts that record them are committed, in one MULTI with the
-timer and the indexes. A crash in between re-runs the decision on the old state, which
-produces the same event ids, and JetStream drops the repeats: nothing is lost, and
-nothing is announced twice.
+JetStream) before the facts that record them are committed; the commit writes the state,
+the timer, the open-ticket set and the overdue indexes atomically (one Lua script). A
+crash in between re-runs the decision on the old state, which produces the same event
+ids, and JetStream drops the repeats: nothing is lost, and nothing is announced twice.
 """
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 
 from redis.asyncio import Redis
-from redis.asyncio.client import Pipeline
-from redis.exceptions import WatchError
 
 from chuishao.common.events import Event
 from chuishao.sla import keys
@@ -25,6 +25,42 @@ Decide = Callable[[TicketState | None], Outcome | None]
 
 # A finished ticket's clocks stay readable (deadlines query) for a while, then go.
 FINISHED_KEEP_SECONDS = 30 * 86_400
+MAX_ATTEMPTS = 100
+
+# KEYS: state, timers, claims, open set, then every overdue index touched.
+# ARGV: expected state ('' when absent), new state, ttl ('' none), next due ('' none),
+#       release the claim ('1'), ticket id, still open ('1'), then one score per index
+#       key ('' removes the ticket from it).
+_COMMIT = """
+local current = redis.call('GET', KEYS[1])
+if (current or '') ~= ARGV[1] then return 0 end
+if ARGV[3] == '' then
+  redis.call('SET', KEYS[1], ARGV[2])
+else
+  redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
+end
+local id = ARGV[6]
+if ARGV[4] == '' then
+  redis.call('ZREM', KEYS[2], id)
+else
+  redis.call('ZADD', KEYS[2], ARGV[4], id)
+end
+if ARGV[5] == '1' then redis.call('ZREM', KEYS[3], id) end
+if ARGV[7] == '1' then redis.call('SADD', KEYS[4], id) else redis.call('SREM', KEYS[4], id) end
+for i = 5, #KEYS do
+  local score = ARGV[i + 3]
+  if score == '' then
+    redis.call('ZREM', KEYS[i], id)
+  else
+    redis.call('ZADD', KEYS[i], score, id)
+  end
+end
+return 1
+"""
+
+
+class Conflict(Exception):
+    """The ticket kept changing under a decision; it was not committed."""
 
 
 def deadline_index(ticket: TicketClocks) -> dict[str, float]:
@@ -47,57 +83,91 @@ def deadline_index(ticket: TicketClocks) -> dict[str, float]:
     return index
 
 
+@dataclass(frozen=True)
+class Loaded:
+    """A state as read, kept verbatim: the commit compares against exactly these bytes."""
+
+    raw: bytes | None
+
+    @property
+    def state(self) -> TicketState | None:
+        return TicketState.model_validate_json(self.raw) if self.raw else None
+
+
 class TicketStore:
     def __init__(self, redis: Redis) -> None:
         self.redis = redis
+        self._commit = redis.register_script(_COMMIT)
 
     async def load(self, ticket_id: str) -> TicketState | None:
-        raw = await self.redis.get(keys.ticket(ticket_id))
-        return TicketState.model_validate_json(raw) if raw else None
+        return (await self.read(ticket_id)).state
+
+    async def read(self, ticket_id: str) -> Loaded:
+        return Loaded(_as_bytes(await self.redis.get(keys.ticket(ticket_id))))
+
+    async def read_many(self, ticket_ids: Sequence[str]) -> list[Loaded]:
+        if not ticket_ids:
+            return []
+        found = await self.redis.mget([keys.ticket(t) for t in ticket_ids])
+        return [Loaded(_as_bytes(raw)) for raw in found]
 
     async def transact(
         self, ticket_id: str, decide: Decide, publish: Publish, *, claimed: bool = False
     ) -> Outcome | None:
-        key = keys.ticket(ticket_id)
-        while True:
-            async with self.redis.pipeline(transaction=True) as pipe:
-                try:
-                    await pipe.watch(key)
-                    raw = await pipe.get(key)
-                    outcome = decide(TicketState.model_validate_json(raw) if raw else None)
-                    if outcome is None:
-                        return None
-                    if outcome.events:
-                        await publish(outcome.events)
-                    pipe.multi()  # type: ignore[no-untyped-call]
-                    self._write(pipe, outcome, claimed=claimed)
-                    await pipe.execute()
-                except WatchError:
-                    continue
+        for _ in range(MAX_ATTEMPTS):
+            loaded = await self.read(ticket_id)
+            outcome = decide(loaded.state)
+            if outcome is None:
+                return None
+            if outcome.events:
+                await publish(outcome.events)
+            if await self.commit(outcome, loaded, claimed=claimed):
                 return outcome
+        raise Conflict(ticket_id)
 
-    def _write(self, pipe: Pipeline, outcome: Outcome, *, claimed: bool) -> None:
-        ticket_id = outcome.state.ticket_id
-        index = deadline_index(outcome.ticket)
-        for stale in set(outcome.state.indexed) - index.keys():
-            pipe.zrem(stale, ticket_id)
-        for index_key, score in index.items():
-            pipe.zadd(index_key, {ticket_id: score})
+    async def commit(self, outcome: Outcome, loaded: Loaded, *, claimed: bool) -> bool:
+        script_keys, args = self._commit_call(outcome, loaded, claimed=claimed)
+        return bool(await self._commit(keys=script_keys, args=args))
+
+    async def commit_many(
+        self, decided: Sequence[tuple[Outcome, Loaded]], *, claimed: bool
+    ) -> list[bool]:
+        """Many commits in one round trip; each is atomic and checked on its own."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for outcome, loaded in decided:
+                script_keys, args = self._commit_call(outcome, loaded, claimed=claimed)
+                await self._commit(keys=script_keys, args=args, client=pipe)
+            return [bool(done) for done in await pipe.execute()]
+
+    def _commit_call(
+        self, outcome: Outcome, loaded: Loaded, *, claimed: bool
+    ) -> tuple[list[str], list[bytes | str]]:
+        ticket = outcome.ticket
+        index = deadline_index(ticket)
+        touched = sorted(set(outcome.state.indexed) | index.keys())
         state = outcome.state.model_copy(update={"indexed": sorted(index)})
-        is_open = any(True for _ in outcome.ticket.open_clocks())
-        pipe.set(
-            keys.ticket(ticket_id),
-            state.model_dump_json(),
-            ex=None if is_open or not outcome.ticket.closed_at else FINISHED_KEEP_SECONDS,
-        )
-        if is_open:
-            pipe.sadd(keys.OPEN, ticket_id)
-        else:
-            pipe.srem(keys.OPEN, ticket_id)
+        is_open = any(True for _ in ticket.open_clocks())
+        finished = not is_open and ticket.closed_at is not None
         next_due = outcome.next_due
-        if next_due is not None:
-            pipe.zadd(keys.TIMERS, {ticket_id: next_due.timestamp()})
-        else:
-            pipe.zrem(keys.TIMERS, ticket_id)
-        if claimed:
-            pipe.zrem(keys.CLAIMS, ticket_id)
+        script_keys = [
+            keys.ticket(state.ticket_id),
+            keys.TIMERS,
+            keys.CLAIMS,
+            keys.OPEN,
+            *touched,
+        ]
+        args: list[bytes | str] = [
+            loaded.raw or b"",
+            state.model_dump_json(),
+            str(FINISHED_KEEP_SECONDS) if finished else "",
+            repr(next_due.timestamp()) if next_due else "",
+            "1" if claimed else "0",
+            state.ticket_id,
+            "1" if is_open else "0",
+            *(repr(index[key]) if key in index else "" for key in touched),
+        ]
+        return script_keys, args
+
+
+def _as_bytes(raw: bytes | str | None) -> bytes | None:
+    return raw.encode() if isinstance(raw, str) else raw

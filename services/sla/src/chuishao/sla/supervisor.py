@@ -5,7 +5,7 @@ import asyncio
 import contextlib
 import time
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import structlog
 from nats.aio.client import Client
@@ -17,11 +17,11 @@ from chuishao.common.clock import Clock
 from chuishao.common.events import Event
 from chuishao.common.publishing import encode, event_headers
 from chuishao.sla import keys
-from chuishao.sla.decisions import Outcome, TicketState, on_event, on_timer, refresh
+from chuishao.sla.decisions import Outcome, TicketState, on_event, on_timer
 from chuishao.sla.facts import Escalated
 from chuishao.sla.policies import PolicyBook
 from chuishao.sla.settings import SlaSettings
-from chuishao.sla.store import TicketStore, deadline_index
+from chuishao.sla.store import TicketStore
 from chuishao.sla.timers import TimerStore
 
 log = structlog.get_logger()
@@ -59,12 +59,16 @@ class Supervisor:
         self.js = nats.jetstream()
         self._stopping = asyncio.Event()
 
+    @property
+    def stopping(self) -> bool:
+        return self._stopping.is_set()
+
     def stop(self) -> None:
         """Ask the loops to end. A flag, not only a cancel: some client libraries turn a
         cancellation inside a request into their own timeout error, which would swallow it."""
         self._stopping.set()
 
-    async def _idle(self, seconds: float) -> None:
+    async def idle(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._stopping.wait(), seconds)
 
@@ -95,6 +99,7 @@ class Supervisor:
     # --- timers
 
     async def fire(self, ticket_id: str) -> None:
+        """One claimed ticket on its own: decide, publish, commit (retried on conflict)."""
         now = self.clock.now()
 
         def decide(state: TicketState | None) -> Outcome | None:
@@ -103,19 +108,54 @@ class Supervisor:
         try:
             outcome = await self.store.transact(ticket_id, decide, self.publish, claimed=True)
         except Exception as error:  # noqa: BLE001 - whatever failed, the claim must go back
-            _reraise_cancellation(error)
-            # Typically NATS is away. The claim goes back with a short delay; should even
-            # that fail, the lease runs out and the next claim retries.
-            self.counters.publish_failures += 1
-            log.warning("sla_fire_failed", ticket_id=ticket_id, error=repr(error))
-            retry_at = now + timedelta(seconds=self.settings.sla_retry_seconds)
-            with contextlib.suppress(RedisError, OSError):
-                await self.timers.release(ticket_id, retry_at)
+            await self._give_back([ticket_id], now, error)
             return
-        self.counters.fired += 1
         if outcome is None:  # a timer without a ticket: nothing to do, ever
-            await self._forget(ticket_id)
+            await self.forget(ticket_id)
+        else:
+            self._committed(ticket_id, outcome)
+
+    async def fire_many(self, ticket_ids: list[str]) -> None:
+        """Claimed tickets in one go: one read, one burst of publishes, one round of
+        commits. A ticket that changed meanwhile is decided again on its own."""
+        now = self.clock.now()
+        try:
+            loaded = await self.store.read_many(ticket_ids)
+            missing = [t for t, found in zip(ticket_ids, loaded, strict=True) if found.raw is None]
+            decided = [
+                (ticket_id, on_timer(state, now, self.book), found)
+                for ticket_id, found in zip(ticket_ids, loaded, strict=True)
+                if (state := found.state) is not None
+            ]
+            events = [event for _, outcome, _ in decided for event in outcome.events]
+            if events:
+                await self.publish(events)
+            committed = await self.store.commit_many(
+                [(outcome, found) for _, outcome, found in decided], claimed=True
+            )
+        except Exception as error:  # noqa: BLE001 - whatever failed, the claims must go back
+            await self._give_back(ticket_ids, now, error)
             return
+        for ticket_id in missing:
+            await self.forget(ticket_id)
+        for (ticket_id, outcome, _), done in zip(decided, committed, strict=True):
+            if done:
+                self._committed(ticket_id, outcome)
+            else:
+                await self.fire(ticket_id)
+
+    async def _give_back(self, ticket_ids: list[str], now: datetime, error: Exception) -> None:
+        # Typically NATS is away. The claims go back with a short delay; should even that
+        # fail, their leases run out and the next claim retries them.
+        reraise_cancellation(error)
+        self.counters.publish_failures += 1
+        log.warning("sla_fire_failed", tickets=len(ticket_ids), error=repr(error))
+        retry_at = now + timedelta(seconds=self.settings.sla_retry_seconds)
+        with contextlib.suppress(RedisError, OSError):
+            await self.timers.release(ticket_ids, retry_at)
+
+    def _committed(self, ticket_id: str, outcome: Outcome) -> None:
+        self.counters.fired += 1
         escalations = [fact for fact in outcome.recorded if isinstance(fact, Escalated)]
         self.counters.escalations += len(escalations)
         self.counters.escalated_tickets += [ticket_id] * len(escalations)
@@ -128,7 +168,7 @@ class Supervisor:
                 to_level=fact.to_level,
             )
 
-    async def _forget(self, ticket_id: str) -> None:
+    async def forget(self, ticket_id: str) -> None:
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.zrem(keys.TIMERS, ticket_id)
             pipe.zrem(keys.CLAIMS, ticket_id)
@@ -147,13 +187,15 @@ class Supervisor:
             lease_seconds=self.settings.sla_lease_seconds,
             limit=self.settings.sla_claim_batch,
         )
+        size = self.settings.sla_fire_chunk
         gate = asyncio.Semaphore(self.settings.sla_fire_concurrency)
 
-        async def fire_one(ticket_id: str) -> None:
+        async def fire_chunk(chunk: list[str]) -> None:
             async with gate:
-                await self.fire(ticket_id)
+                await self.fire_many(chunk)
 
-        await asyncio.gather(*(fire_one(ticket_id) for ticket_id in claimed))
+        chunks = [claimed[start : start + size] for start in range(0, len(claimed), size)]
+        await asyncio.gather(*(fire_chunk(chunk) for chunk in chunks))
         return len(claimed)
 
     async def run_timers(self) -> None:
@@ -164,81 +206,10 @@ class Supervisor:
                 log.warning("sla_timer_round_failed", error=repr(error))
                 claimed = 0
             if claimed < self.settings.sla_claim_batch:
-                await self._idle(self.settings.sla_tick_seconds)
-
-    # --- reconciliation
-
-    async def sweep(self) -> int:
-        """Re-derive every open ticket and repair its timer, indexes and announcements
-        where they disagree. Returns how many tickets were repaired."""
-        locked = await self.redis.set(
-            keys.SWEEP_LOCK, "1", nx=True, ex=max(int(self.settings.sla_sweep_interval_seconds), 1)
-        )
-        if not locked:
-            return 0  # another replica is sweeping
-        repaired = 0
-        try:
-            seen: set[str] = set()
-            async for member in self.redis.sscan_iter(keys.OPEN, count=500):
-                seen.add(_text(member))
-                repaired += await self._reconcile(_text(member))
-            async for member, _score in self.redis.zscan_iter(keys.TIMERS, count=500):
-                if _text(member) not in seen:
-                    repaired += await self._reconcile(_text(member))
-        finally:
-            await self.redis.delete(keys.SWEEP_LOCK)
-        self.counters.repaired += repaired
-        if repaired:
-            log.warning("sla_sweep_repaired", tickets=repaired)
-        return repaired
-
-    async def _reconcile(self, ticket_id: str) -> int:
-        if await self.timers.claimed(ticket_id):
-            return 0  # being fired right now; the lease covers it
-        state = await self.store.load(ticket_id)
-        if state is None:
-            await self._forget(ticket_id)
-            return 1
-        outcome = refresh(state, self.book)
-        expected = outcome.next_due
-        actual = await self.timers.due_at(ticket_id)
-        timer_ok = (expected is None and actual is None) or (
-            expected is not None
-            and actual is not None
-            and abs(expected.timestamp() - actual) < 1e-3
-        )
-        index_ok = sorted(deadline_index(outcome.ticket)) == state.indexed
-        if timer_ok and index_ok and not outcome.events:
-            return 0
-        log.warning(
-            "sla_clock_repaired",
-            ticket_id=ticket_id,
-            timer_expected=expected.isoformat() if expected else None,
-            timer_found=actual,
-            reannounced=len(outcome.events),
-        )
-        await self.store.transact(
-            ticket_id, lambda fresh: refresh(fresh, self.book) if fresh else None, self.publish
-        )
-        return 1
-
-    async def run_sweeps(self) -> None:
-        while not self._stopping.is_set():
-            await self._idle(self.settings.sla_sweep_interval_seconds)
-            if self._stopping.is_set():
-                return
-            try:
-                await self.sweep()
-            except Exception as error:  # noqa: BLE001 - the next sweep tries again
-                _reraise_cancellation(error)
-                log.warning("sla_sweep_failed", error=repr(error))
+                await self.idle(self.settings.sla_tick_seconds)
 
 
-def _reraise_cancellation(error: Exception) -> None:
+def reraise_cancellation(error: Exception) -> None:
     task = asyncio.current_task()
     if task is not None and task.cancelling():
         raise asyncio.CancelledError from error
-
-
-def _text(member: bytes | str) -> str:
-    return member.decode() if isinstance(member, bytes) else member

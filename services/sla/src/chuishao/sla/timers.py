@@ -45,11 +45,11 @@ class TimerStore:
         )
         return [member.decode() if isinstance(member, bytes) else member for member in taken]
 
-    async def release(self, ticket_id: str, retry_at: datetime) -> None:
-        """Give a claim back to be tried again at `retry_at` (or earlier if already due)."""
+    async def release(self, ticket_ids: list[str], retry_at: datetime) -> None:
+        """Give claims back to be tried again at `retry_at` (or earlier if already due)."""
         async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.zadd(keys.TIMERS, {ticket_id: retry_at.timestamp()}, lt=True)
-            pipe.zrem(keys.CLAIMS, ticket_id)
+            pipe.zadd(keys.TIMERS, dict.fromkeys(ticket_ids, retry_at.timestamp()), lt=True)
+            pipe.zrem(keys.CLAIMS, *ticket_ids)
             await pipe.execute()
 
     async def due_at(self, ticket_id: str) -> float | None:

@@ -14,14 +14,12 @@ from dataclasses import dataclass
 from datetime import tzinfo
 from typing import Any, cast
 
-import structlog
-from nats.js import JetStreamContext
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 from redis.exceptions import WatchError
 
-from chuishao.common.events import Event, HotspotDetected, WhistleBlown, parse_event
-from chuishao.common.publishing import encode, publish_event
+from chuishao.common.events import Event, HotspotDetected, WhistleBlown
+from chuishao.common.publishing import encode
 from chuishao.supervision.counters import contributions, difference
 from chuishao.supervision.hotspots import HotspotRule, Verdict, evaluate
 from chuishao.supervision.keys import ALL_PERIODS, Keys
@@ -30,7 +28,6 @@ from chuishao.supervision.ticket import TicketFacts, apply
 PRODUCER = "supervision"
 RECENT_WHISTLES = 100
 RECENT_HOTSPOTS = 50
-log = structlog.get_logger()
 
 
 def _by_period(facts: TicketFacts | None) -> dict[tuple[str, str, str], int]:
@@ -107,10 +104,13 @@ class Projection:
     async def _hotspot(
         self, pipe: Pipeline, before: TicketFacts | None, after: TicketFacts, cause: Event
     ) -> "HotspotReport | None":
-        """A report counts once for hotspots, when its grid and category are first known."""
+        """A report counts once for hotspots: when it is first dispatched, since the
+        router's placing gives its grid and the street the warning goes to."""
         if before is not None and before.hotspot_key is not None:
             return None
-        if after.received_at is None or not after.grid or not after.category:
+        if not after.dispatched or after.received_at is None:
+            return None
+        if not after.grid or not after.category:
             return None
         grid, category = after.grid, after.category
         after.hotspot_key = f"{grid}|{category}"
@@ -199,25 +199,6 @@ class Projection:
         pipe.zremrangebyrank(self.keys.hotspots, 0, -(RECENT_HOTSPOTS + 1))
         if self.emit:
             pipe.hset(self.keys.outbox, warning.event_id, encode(warning))
-
-    async def relay(self, js: JetStreamContext) -> int:
-        """Publish what waits in the outbox; returns how many went out."""
-        sent = 0
-        for event_id, raw in (await self.redis.hgetall(self.keys.outbox)).items():
-            event = parse_event(raw)
-            try:
-                await publish_event(js, event)
-            except Exception as error:  # the next relay tries again
-                log.warning("hotspot_publish_failed", event_id=event.event_id, error=repr(error))
-                continue
-            await self.redis.hdel(self.keys.outbox, event_id)
-            log.info(
-                "hotspot_detected",
-                grid=event.grid_code if isinstance(event, HotspotDetected) else None,
-                ticket_id=event.ticket_id,
-            )
-            sent += 1
-        return sent
 
 
 def _scope_values(facts: TicketFacts) -> Iterable[tuple[str, str]]:

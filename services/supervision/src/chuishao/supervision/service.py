@@ -20,6 +20,7 @@ from chuishao.supervision.board import Board, Reader
 from chuishao.supervision.gauges import Gauges
 from chuishao.supervision.hotspots import HotspotRule
 from chuishao.supervision.keys import ALL_PERIODS, Keys
+from chuishao.supervision.outbox import relay
 from chuishao.supervision.projection import Projection
 from chuishao.supervision.rendering import Renderer
 from chuishao.supervision.settings import SupervisionSettings
@@ -57,6 +58,7 @@ class Supervision:
         self.catalogue = catalogue_view()
         self.gauges = Gauges(metrics_of(broker).registry)
         self._tasks: list[asyncio.Task[None]] = []
+        self._stopping = asyncio.Event()
 
         # One message at a time: FastStream handles the messages of a fetched batch
         # concurrently, and the projection needs each ticket's events in stream order
@@ -64,7 +66,7 @@ class Supervision:
         @durable_subscriber(broker, SUPERVISION, batch_size=1)
         async def on_ticket_event(event: AnyEvent) -> None:
             if await self.projection.apply(event):
-                await self.projection.relay(self.broker.connection.jetstream())
+                await self._relay()
 
     def unit_name(self, unit_id: str) -> str:
         unit = self.units.get(unit_id)
@@ -93,11 +95,13 @@ class Supervision:
         ]
 
     async def stop(self) -> None:
+        self._stopping.set()
         for task in self._tasks:
             task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        # A client library may swallow the cancellation mid-call; the loops also watch
+        # `_stopping`, so they end at their next round.
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=10)
         self._tasks = []
         await self.units.stop()
         await self.catalogue.stop()
@@ -106,16 +110,17 @@ class Supervision:
         await self.redis.aclose()
 
     async def _relay(self) -> None:
-        await self.projection.relay(self.broker.connection.jetstream())
+        await relay(self.redis, self.projection.keys, self.broker.connection.jetstream())
 
     async def _refresh_gauges(self) -> None:
         await self.gauges.refresh(self.reader, self.broker.connection.jetstream())
 
     async def _every(self, seconds: float, job: Callable[[], Awaitable[None]]) -> None:
-        while True:
+        while not self._stopping.is_set():
             try:
                 await job()
-            except Exception as error:  # Redis or NATS away: try again next round
+            except Exception as error:  # noqa: BLE001 - Redis or NATS away: try next round
                 name = getattr(job, "__name__", "job")
                 self.logger.warning("background_job_failed", job=name, error=repr(error))
-            await asyncio.sleep(seconds)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), seconds)

@@ -65,6 +65,9 @@ class UnitPart(BaseModel):
     responded_late: bool = False
     acknowledged_cycle: int | None = None  # the cycle it last reported for duty in
     declines: int = 0
+    # The resolution clock ran out while this unit was on the ticket (in this cycle): a
+    # supervisor summoned by that very breach is measured on its own, later deadline.
+    resolution_breached: bool = False
     signed_off_at: AwareDatetime | None = None
     signed_off_late: bool = False
 
@@ -175,7 +178,7 @@ def _respond(facts: TicketFacts, unit_id: str, at: datetime) -> UnitPart:
 def _sign_off(facts: TicketFacts, part: UnitPart, at: datetime) -> None:
     if part.signed_off_at is None:
         part.signed_off_at = at
-        part.signed_off_late = _late(at, facts.resolution_deadline, facts.resolution_breached)
+        part.signed_off_late = _late(at, facts.resolution_deadline, part.resolution_breached)
 
 
 def _apply(facts: TicketFacts, event: Event) -> None:
@@ -228,6 +231,8 @@ def _apply(facts: TicketFacts, event: Event) -> None:
                 facts.units[event.unit_id].report_breached = True
             elif event.clock == ClockKind.RESOLUTION:
                 facts.resolution_breached = True
+                for part in facts.active_units.values():
+                    part.resolution_breached = True
         case TicketEscalated():
             facts.escalations = [*facts.escalations, event.to_level]
             facts.level = event.to_level
@@ -274,6 +279,7 @@ def _apply(facts: TicketFacts, event: Event) -> None:
             facts.resolution_deadline, facts.resolution_breached = None, False
             for part in facts.units.values():
                 part.signed_off_at, part.signed_off_late = None, False
+                part.resolution_breached = False
             facts.status = Status.DISPATCHED
         case TicketClosed():
             facts.closed = True

@@ -27,6 +27,11 @@ async def _provision(url: str) -> None:
         await connection.close()
 
 
+def _supervision_url(settings: StackSettings) -> str:
+    port = os.environ.get("CHUISHAO_SUPERVISION_HTTP_PORT", "8090")
+    return f"http://{settings.http_host}:{port}"
+
+
 def _announce_when_ready(settings: StackSettings, started: float) -> None:
     base = f"http://{settings.http_host}:{settings.http_port}"
     deadline = time.monotonic() + 60
@@ -44,6 +49,7 @@ def _announce_when_ready(settings: StackSettings, started: float) -> None:
         f"\nchuishao is up in {time.monotonic() - started:.1f}s\n"
         f"  intake API     {base}/api/v1/reports\n"
         f"  API docs       {base}/docs\n"
+        f"  command centre {_supervision_url(settings)}/   (make demo plays the stories)\n"
         f"  NATS           nats://127.0.0.1:{settings.nats_port}"
         f"  (monitor http://127.0.0.1:{settings.nats_monitor_port})\n"
         f"  Redis          redis://127.0.0.1:{settings.redis_port}/0\n"
@@ -76,6 +82,9 @@ def run(settings: StackSettings) -> int:
             "CHUISHAO_HTTP_PORT": str(settings.http_port),
             "PYTHONUNBUFFERED": "1",
         }
+        # One clock for the whole stack (real time until someone moves it), so `make demo`
+        # and `python -m chuishao.sla.timetravel +48h` can let deadlines fall due.
+        env.setdefault("CHUISHAO_CLOCK", "shared")
         manager = Manager()
         for service in SERVICES:
             manager.add_process(service, f"{sys.executable} -m chuishao.{service}", env=env)

@@ -1,0 +1,105 @@
+"""The command-centre page in headless Chromium (Debian's package, driven by Playwright;
+no browser download): it shows the scripted day's data, updates live when an emergency
+whistle is blown, and leaves a screenshot in artifacts/command-centre.png."""
+
+import os
+import shutil
+import subprocess
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from nats.js import JetStreamContext
+from playwright.async_api import Browser, async_playwright
+
+from chuishao.common.domain import Whistle
+from support.servers import Servers
+from support.supervision import Script, running_supervision, scripted_day, serving
+
+pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("clean")]
+
+CHROMIUM = Path("/usr/bin/chromium")
+# A CJK font, so the screenshot shows 响应率 rather than empty boxes.
+PACKAGES = {"chromium": CHROMIUM, "fonts-wqy-microhei": Path("/usr/share/fonts/truetype/wqy")}
+ARTIFACT = Path(__file__).resolve().parents[2] / "artifacts" / "command-centre.png"
+FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def ensure_chromium() -> None:
+    """Debian's chromium, installed here only when missing and only where apt-get may run
+    (CI runs as root); elsewhere the test is skipped, except on CI, where it fails."""
+    missing = [name for name, path in PACKAGES.items() if not path.exists()]
+    if not missing:
+        return
+    if os.geteuid() != 0 or shutil.which("apt-get") is None:
+        message = f"needs Debian packages {missing} (apt-get install -y {' '.join(missing)})"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    subprocess.run(["apt-get", "update", "-qq"], check=True, env=env, timeout=300)
+    subprocess.run(["apt-get", "install", "-y", "-qq", *missing], check=True, env=env, timeout=600)
+
+
+@pytest.fixture(scope="module")
+async def browser() -> AsyncIterator[Browser]:
+    ensure_chromium()
+    async with async_playwright() as playwright:
+        launched = await playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=FLAGS
+        )
+        yield launched
+        await launched.close()
+
+
+# The first run on a fresh machine installs chromium with apt-get: allow for it.
+@pytest.mark.timeout(900)
+async def test_the_page_shows_the_data_and_updates_live(
+    servers: Servers, js: JetStreamContext, browser: Browser
+) -> None:
+    async with running_supervision(
+        servers.nats_url, servers.redis_url, js, board_refresh_seconds=0.3, log_level="WARNING"
+    ) as supervision:
+        day = scripted_day().events
+        await supervision.publish(day)
+        await supervision.until_applied(day)
+        async with serving(supervision.app) as base_url:
+            page = await browser.new_page(viewport={"width": 1400, "height": 1000})
+            await page.goto(base_url + "/")
+            # Server-rendered: the data is there before any script runs.
+            assert await page.locator("#rate-response .n").inner_text() == "83.3%"  # 5/6
+            assert await page.locator("#rate-satisfaction .n").inner_text() == "75.0%"  # 3/4
+            assert await page.locator("#overdue-count .n").inner_text() == "1"
+            assert "SD" in await page.locator("#overdue").inner_text()
+            assert "协同哨" in await page.locator("#whistles").inner_text()
+            await page.wait_for_function(
+                "document.getElementById('live').textContent.includes('live')"
+            )
+
+            # A grid leader phones in a road surface bursting and smoking: 应急哨.
+            news = Script("X")
+            news.submit("A", 60, "emergency_hazard", "HY-01")
+            news.whistle(
+                "A", 60.01, Whistle.EMERGENCY, "xiaofang-yunxi", "cg-yunxi", "zhujian-yunxi"
+            )
+            await supervision.publish(news.events)
+            await page.wait_for_function(
+                "document.getElementById('whistles').innerText.includes('XA')", timeout=10_000
+            )
+            whistles = await page.locator("#whistles").inner_text()
+            assert "应急哨" in whistles
+            assert "xiaofang-yunxi" in whistles
+            assert await page.locator("#state-submitted .n").inner_text() == "1"  # the new one
+
+            ARTIFACT.parent.mkdir(exist_ok=True)
+            await page.screenshot(path=str(ARTIFACT), full_page=True)
+            await page.close()
+    assert ARTIFACT.stat().st_size > 30_000  # a page with tables, not a blank one

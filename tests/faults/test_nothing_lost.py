@@ -147,16 +147,20 @@ async def stream_events(js: JetStreamContext, stream: str, subject: str) -> list
     return found
 
 
+@pytest.mark.timeout(600)
 async def test_nothing_acknowledged_is_lost_or_doubled_under_faults(stack: Stack) -> None:
+    started = time.monotonic()
     load = asyncio.create_task(submit_all(stack.services.base_url, TICKETS))
     await inject_faults(stack, pause=float(os.environ.get("CHUISHAO_CHAOS_PAUSE", "1.0")))
     acknowledged = await load
+    print(f"\nload done in {time.monotonic() - started:.1f}s")
     stack.services.wait_ready(60)
 
     connection = await nats.connect(stack.nats.url)
     js = connection.jetstream()
     redis = Redis.from_url(stack.redis.url)
     await quiet(js, redis)
+    print(f"caught up after {time.monotonic() - started:.1f}s")
 
     submitted = {
         s.rsplit(".", 1)[1] for s, _ in await stream_events(js, "TICKETS", "ticket.submitted.*")

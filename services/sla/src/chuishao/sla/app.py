@@ -11,6 +11,7 @@ from chuishao.common.clients import redis_client
 from chuishao.common.clock import Clock, make_clock, start_clock, stop_clock
 from chuishao.common.events import AnyEvent
 from chuishao.common.logging import configure_logging
+from chuishao.common.metrics import expose_metrics
 from chuishao.common.queries import (
     OverdueQuery,
     OverdueTickets,
@@ -37,6 +38,7 @@ class SlaService:
         self._supervisor: Supervisor | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self.app = app = FastStream(broker, logger=self.logger)
+        expose_metrics(app, broker, PRODUCER)
 
         @durable_subscriber(broker, SLA)
         async def on_lifecycle(event: AnyEvent) -> None:

@@ -325,6 +325,11 @@ def main() -> None:
         prog="make bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--quick", action="store_true", help="fewer tickets (a smoke run)")
+    parser.add_argument(
+        "--sync-interval",
+        default="always",
+        help="nats-server fsync: always (shipped) or e.g. 2m (NATS default)",
+    )
     args = parser.parse_args()
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="chuishao-bench-") as tmp:
@@ -350,6 +355,7 @@ def main() -> None:
         "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
     }
     results["seconds"] = round(time.monotonic() - started, 1)
+    results["nats_sync_interval"] = args.sync_interval
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
     print(report(results))

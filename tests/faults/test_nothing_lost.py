@@ -55,6 +55,10 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
         tmp_path / "logs",
         CHUISHAO_CLOCK="shared",
         CHUISHAO_LOG_LEVEL="WARNING",
+        # A delivery that failed while a server was down retries within seconds, not the
+        # production back-off of minutes: this suite is about what is lost, not when.
+        CHUISHAO_RETRY_BASE_SECONDS="0.2",
+        CHUISHAO_RETRY_CAP_SECONDS="2",
     )
     try:
         services.start()
@@ -114,19 +118,29 @@ async def inject_faults(stack: Stack, pause: float) -> None:
 async def quiet(js: JetStreamContext, redis: Redis, timeout: float = 150.0) -> None:
     """Until every durable consumer has caught up and the outbox is empty."""
     deadline = time.monotonic() + timeout
+    waiting: dict[str, int] = {}
     while time.monotonic() < deadline:
         busy = 0
+        waiting = {}
         for name, spec in CONSUMERS.items():
             try:
                 info = await js.consumer_info(spec.stream, name)
             except Exception:  # noqa: BLE001, S112 - not declared yet: not busy
                 continue
             busy += info.num_pending + info.num_ack_pending
+            if info.num_pending + info.num_ack_pending:
+                waiting[name] = info.num_pending + info.num_ack_pending
         busy += await redis.zcard("outbox")
+        # A job nacked with a delay is neither pending nor awaiting an ack; the work-queue
+        # stream still holds it until it is done.
+        jobs = (await js.stream_info("NOTIFY_JOBS")).state.messages
+        if jobs:
+            waiting["NOTIFY_JOBS"] = jobs
+        busy += jobs
         if busy == 0:
             return
         await asyncio.sleep(0.5)
-    raise AssertionError("the system never caught up")
+    raise AssertionError(f"the system never caught up: {waiting}")
 
 
 async def stream_events(js: JetStreamContext, stream: str, subject: str) -> list[tuple[str, bytes]]:

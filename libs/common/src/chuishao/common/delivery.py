@@ -79,10 +79,17 @@ class TicketOrder:
     async def enter(self, ticket_id: str) -> None:
         lock = self._locks.setdefault(ticket_id, asyncio.Lock())
         self._users[ticket_id] = self._users.get(ticket_id, 0) + 1
-        await lock.acquire()
+        try:
+            await lock.acquire()
+        except BaseException:  # cancelled while waiting: it never held the lock
+            self._forget(ticket_id)
+            raise
 
     def leave(self, ticket_id: str) -> None:
         self._locks[ticket_id].release()
+        self._forget(ticket_id)
+
+    def _forget(self, ticket_id: str) -> None:
         self._users[ticket_id] -= 1
         if self._users[ticket_id] == 0:
             del self._users[ticket_id], self._locks[ticket_id]

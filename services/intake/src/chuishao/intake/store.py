@@ -104,7 +104,8 @@ class TicketStore:
     ) -> tuple[TicketRecord, list[Event]] | None:
         """Read, change and write one record atomically, queueing the change's events.
         `change` may raise to refuse; it runs again if another writer got there first.
-        None if there is no such ticket."""
+        It returns the record it was given to write nothing. None if there is no such
+        ticket."""
         key = _ticket_key(ticket_id)
         async with self.redis.pipeline(transaction=True) as pipe:
             while True:
@@ -115,8 +116,8 @@ class TicketStore:
                         return None
                     before = TicketRecord.model_validate_json(raw)
                     after, events = change(before)
-                    if not events:
-                        return after, []
+                    if after is before:
+                        return after, events
                     pipe.multi()  # type: ignore[no-untyped-call]
                     pipe.set(key, after.model_dump_json())
                     indexes.update(pipe, before, after)
@@ -137,25 +138,12 @@ class TicketStore:
     ) -> TicketRecord | None:
         """Apply another service's event exactly once (the history remembers event ids);
         it is already in the stream, so nothing is queued."""
-        key = _ticket_key(event.ticket_id)
-        async with self.redis.pipeline(transaction=True) as pipe:
-            while True:
-                try:
-                    await pipe.watch(key)
-                    raw = await pipe.get(key)
-                    if raw is None:
-                        return None
-                    before = TicketRecord.model_validate_json(raw)
-                    if before.has_applied(event.event_id):
-                        return before
-                    after = apply(before, event)
-                    pipe.multi()  # type: ignore[no-untyped-call]
-                    pipe.set(key, after.model_dump_json())
-                    indexes.update(pipe, before, after)
-                    await pipe.execute()
-                    return after
-                except WatchError:
-                    continue
+
+        def once(before: TicketRecord) -> tuple[TicketRecord, list[Event]]:
+            return (before if before.has_applied(event.event_id) else apply(before, event)), []
+
+        result = await self.change(event.ticket_id, once)
+        return result[0] if result else None
 
     @staticmethod
     def _queue(pipe: Any, events: list[Event]) -> None:

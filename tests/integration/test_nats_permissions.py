@@ -8,6 +8,7 @@ from pathlib import Path
 import nats
 import pytest
 from nats.aio.client import Client
+from nats.aio.subscription import Subscription
 from nats.js.api import ConsumerConfig
 
 from chuishao.common.streams import provision
@@ -57,6 +58,23 @@ async def connect(
     )
 
 
+async def delivered(publisher: Client, subscription: Subscription, subject: str) -> bool:
+    """Whether a message on `subject` reaches `subscription` within about two seconds.
+
+    Core NATS is at most once: even after a flush, the first publish on a fresh
+    connection is now and then dropped (about 3 in 100 here, with or without
+    permissions), so one try cannot tell "not allowed" from "dropped"."""
+    for attempt in range(10):
+        await publisher.publish(subject, f"try {attempt}".encode())
+        await publisher.flush()
+        try:
+            await subscription.next_msg(timeout=0.2)
+        except nats.errors.TimeoutError:
+            continue
+        return True
+    return False
+
+
 async def test_a_unit_reads_only_its_own_subjects(
     secured: tuple[NatsServer, dict[str, str]],
 ) -> None:
@@ -66,17 +84,12 @@ async def test_a_unit_reads_only_its_own_subjects(
     unit_a = await connect(server, passwords, "grid-a", errors)
     own = await unit_a.subscribe("dept.grid-a.>")
     await unit_a.flush()
-    await services.publish("dept.grid-a.dispatched.T1", b"for a")
-    await services.flush()
-    assert (await own.next_msg(timeout=5)).data == b"for a"
+    assert await delivered(services, own, "dept.grid-a.dispatched.T1"), errors
     # The refused subscription comes last: the server's error may make the client
     # reconnect, and a message published meanwhile would be missed by `own` too.
     foreign = await unit_a.subscribe("dept.police-b.>")
     await unit_a.flush()
-    await services.publish("dept.police-b.dispatched.T1", b"for b")
-    await services.flush()
-    with pytest.raises(nats.errors.TimeoutError):
-        await foreign.next_msg(timeout=0.5)
+    assert not await delivered(services, foreign, "dept.police-b.dispatched.T1")
     assert 'nats: permissions violation for subscription to "dept.police-b.>"' in errors
     await unit_a.close()
     await services.close()
@@ -88,15 +101,12 @@ async def test_a_unit_sends_only_its_own_commands(
     server, passwords = secured
     errors: list[str] = []
     services = await connect(server, passwords, None, errors)
-    commands = await services.subscribe("cmd.unit.>")
+    foreign = await services.subscribe("cmd.unit.police-b.>")
+    own = await services.subscribe("cmd.unit.grid-a.>")
+    await services.flush()
     unit_a = await connect(server, passwords, "grid-a", errors)
-    await unit_a.publish("cmd.unit.police-b.acknowledge", b'{"ticket_id": "T1"}')
-    await unit_a.publish("cmd.unit.grid-a.acknowledge", b'{"ticket_id": "T1"}')
-    await unit_a.flush()
-    received = await commands.next_msg(timeout=2)
-    assert received.subject == "cmd.unit.grid-a.acknowledge"
-    with pytest.raises(nats.errors.TimeoutError):
-        await commands.next_msg(timeout=0.5)
+    assert not await delivered(unit_a, foreign, "cmd.unit.police-b.acknowledge")
+    assert await delivered(unit_a, own, "cmd.unit.grid-a.acknowledge"), errors
     assert 'nats: permissions violation for publish to "cmd.unit.police-b.acknowledge"' in errors
     await unit_a.close()
     await services.close()

@@ -335,7 +335,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="chuishao-bench-") as tmp:
         data = Path(tmp)
         with (
-            NatsServer(free_port(), data / "nats") as nats_server,
+            NatsServer(free_port(), data / "nats", sync_interval=args.sync_interval) as nats_server,
             RedisServer(free_port(), data / "redis") as redis_server,
             ServiceProcesses(
                 nats_server.url,

@@ -1,11 +1,13 @@
 """A NATS broker with the project's delivery policy, and durable pull subscribers."""
 
+import functools
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar, cast
 
 import structlog
 from faststream.nats import JStream, NatsBroker, PullSub
+from faststream.nats.message import NatsMessage
 
 from chuishao.common import compat
 from chuishao.common.delivery import DeliveryPolicy
@@ -58,3 +60,32 @@ def durable_subscriber(
         pull_sub=PullSub(batch_size=batch_size, timeout=1.0),
     )
     return cast("Callable[[Handler], Handler]", subscriber)
+
+
+def current_message(broker: NatsBroker) -> NatsMessage:
+    """The message being handled. Read from the context directly: a `NatsMessage`
+    parameter is resolved through a worker thread for every message (fast_depends runs
+    the synchronous resolver in a thread pool), which cost intake a fifth of its CPU."""
+    return cast("NatsMessage", broker.context.get_local("message"))
+
+
+Reply = dict[str, Any]
+UNAVAILABLE: Reply = {
+    "ok": False,
+    "error": {"code": "unavailable", "detail": "could not be handled now; try again"},
+}
+
+
+def answers_failures(handler: Callable[[], Awaitable[Reply]]) -> Callable[[], Awaitable[Reply]]:
+    """A request whose handler fails gets a structured "unavailable" reply at once,
+    instead of silence until the caller's timeout; nothing was acknowledged to it."""
+
+    @functools.wraps(handler)
+    async def answering() -> Reply:
+        try:
+            return await handler()
+        except Exception as exc:  # noqa: BLE001 - the caller is told, the log keeps why
+            structlog.get_logger().error("request_failed", error=repr(exc))
+            return UNAVAILABLE
+
+    return answering

@@ -16,6 +16,10 @@ class ServiceSettings(BaseSettings):
 
     nats_url: str = "nats://127.0.0.1:4222"
     redis_url: str = "redis://127.0.0.1:6379/0"
+    # Connections per process; a handler that finds them all busy waits for one (up to
+    # the timeout) rather than failing.
+    redis_max_connections: int = 64
+    redis_pool_timeout_seconds: float = 10.0
     log_level: str = "INFO"
     log_format: Literal["auto", "json", "console"] = "auto"
     # Keys the reporter reference (a stable pseudonym of the phone number) so broadcast

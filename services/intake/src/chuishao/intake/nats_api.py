@@ -11,10 +11,10 @@ from typing import Any
 
 import structlog
 from faststream.nats import NatsBroker
-from faststream.nats.annotations import NatsMessage
 from pydantic import ValidationError
 
 from chuishao.common import subjects
+from chuishao.common.broker import answers_failures, current_message
 from chuishao.common.commands import SubmitReport
 from chuishao.intake.attributes import InvalidAttribute
 from chuishao.intake.lifecycle import VERBS, Actor, CommandRejected
@@ -41,7 +41,9 @@ def invalid(exc: ValidationError) -> dict[str, Any]:
 
 def register(broker: NatsBroker, intake: Intake) -> None:
     @broker.subscriber(subjects.SUBMIT_REPORT, queue="intake", max_workers=CONCURRENCY)
-    async def submit(message: NatsMessage) -> dict[str, Any]:
+    @answers_failures
+    async def submit() -> dict[str, Any]:
+        message = current_message(broker)
         try:
             command = SubmitReport.model_validate_json(message.body)
         except ValidationError as exc:
@@ -97,14 +99,18 @@ def register(broker: NatsBroker, intake: Intake) -> None:
         return {"ok": True, "ticket": TicketView.of(record).model_dump(mode="json")}
 
     @broker.subscriber("cmd.unit.*.*", queue="intake", max_workers=CONCURRENCY)
-    async def unit_command(message: NatsMessage) -> dict[str, Any]:
+    @answers_failures
+    async def unit_command() -> dict[str, Any]:
+        message = current_message(broker)
         _, _, unit_id, verb = message.raw_message.subject.split(".")
         actor = intake.keys.actor_for_unit(unit_id)
         key = (message.headers or {}).get(IDEMPOTENCY_HEADER)
         return await run(actor, verb, message.body, key)
 
     @broker.subscriber("cmd.operator.*.*", queue="intake", max_workers=CONCURRENCY)
-    async def operator_command(message: NatsMessage) -> dict[str, Any]:
+    @answers_failures
+    async def operator_command() -> dict[str, Any]:
+        message = current_message(broker)
         _, _, name, verb = message.raw_message.subject.split(".")
         key = (message.headers or {}).get(IDEMPOTENCY_HEADER)
         return await run(Actor("operator", name), verb, message.body, key)

@@ -92,6 +92,11 @@ def _after_assignment_change(record: TicketRecord) -> None:
 
 def _apply(record: TicketRecord, event: Event) -> None:
     match event:
+        case TicketDispatched() if record.status in (Status.RESOLVED, Status.CLOSED):
+            # Decided before the resolution, landed after it (an escalation racing the
+            # last sign-off): the work is done, so nobody is summoned. It stays in the
+            # history; sla arms no clock for it either.
+            pass
         case TicketDispatched():
             record.assignments = [a for a in record.assignments if a.unit_id != event.unit_id]
             record.assignments.append(

@@ -11,11 +11,10 @@ import httpx
 import structlog
 from faststream.exceptions import NackMessage
 from faststream.nats import JStream, NatsBroker, PullSub
-from faststream.nats.annotations import NatsMessage
 from redis.asyncio import Redis
 
 from chuishao.common import subjects
-from chuishao.common.broker import durable_subscriber, make_broker
+from chuishao.common.broker import current_message, durable_subscriber, make_broker
 from chuishao.common.clients import redis_client
 from chuishao.common.clock import Clock, make_clock, start_clock, stop_clock
 from chuishao.common.delivery import dead_letter
@@ -154,8 +153,8 @@ class NotifyService:
             # Several calls in flight, so one slow department does not hold up the rest.
             max_workers=self.settings.delivery_workers,
         )
-        async def on_job(job: DeliveryJob, message: NatsMessage) -> None:
-            raw = message.raw_message
+        async def on_job(job: DeliveryJob) -> None:
+            raw = current_message(broker).raw_message
             meta = raw.metadata
             decision = await self.deliveries.run(job, meta.num_delivered)
             if decision.kind == "retry":

@@ -13,14 +13,13 @@ from typing import Any
 import pluggy
 import structlog
 from faststream.nats import NatsBroker
-from faststream.nats.annotations import NatsMessage
 from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
 from pydantic import ValidationError
 from redis.asyncio import Redis
 
 from chuishao.common import subjects
-from chuishao.common.broker import durable_subscriber
+from chuishao.common.broker import answers_failures, current_message, durable_subscriber
 from chuishao.common.catalogue import publish_catalogue
 from chuishao.common.clock import Clock
 from chuishao.common.events import (
@@ -164,7 +163,9 @@ class RouterService:
             await self.handle(event)
 
         @self.broker.subscriber(manual.SUBJECTS, queue="router")
-        async def on_manual_command(message: NatsMessage) -> dict[str, Any]:
+        @answers_failures
+        async def on_manual_command() -> dict[str, Any]:
+            message = current_message(self.broker)
             _, _, centre_id, _, verb = message.raw_message.subject.split(".")
             return await self.manual_command(centre_id, verb, message.body)
 

@@ -12,7 +12,7 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import tzinfo
-from typing import Any, cast
+from typing import Any
 
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
@@ -21,7 +21,7 @@ from redis.exceptions import WatchError
 from chuishao.common.events import Event, HotspotDetected, WhistleBlown
 from chuishao.common.publishing import encode
 from chuishao.supervision.counters import contributions, difference
-from chuishao.supervision.hotspots import HotspotRule, Verdict, evaluate
+from chuishao.supervision.hotspots import HotspotRule, Verdict, decide, windows
 from chuishao.supervision.keys import ALL_PERIODS, Keys
 from chuishao.supervision.ticket import TicketFacts, apply
 
@@ -117,11 +117,26 @@ class Projection:
         reports = self.keys.hotspot_reports(grid, category)
         quiet = self.keys.hotspot_quiet(grid, category)
         await pipe.watch(reports, quiet)
-        kept = cast("list[tuple[bytes, float]]", await pipe.zrange(reports, 0, -1, withscores=True))
-        quiet_until = await pipe.get(quiet)
         at = after.received_at.timestamp()
-        times = [score for member, score in kept if member != after.ticket_id.encode()]
-        verdict = evaluate(self.rule, [*times, at], at, float(quiet_until) if quiet_until else None)
+        bounds = windows(self.rule, at)
+        # Counted in Redis, in one round trip: a busy grid keeps thousands of report
+        # times, and reading them all for every report made each one slower than the last.
+        # The WATCH above still guards these reads, made on another connection.
+        async with self.redis.pipeline(transaction=False) as reads:
+            for earliest, latest in bounds:
+                reads.zcount(reports, f"({earliest!r}", repr(latest))
+            reads.zscore(reports, after.ticket_id)
+            reads.get(quiet)
+            *counted, own, quiet_until = await reads.execute()
+        counts = [int(n) for n in counted]
+        # This report, counted once: a replay may find its own time already kept.
+        if own is not None:
+            counts = [
+                n - (earliest < float(own) <= latest)
+                for n, (earliest, latest) in zip(counts, bounds, strict=True)
+            ]
+        counts[0] += 1
+        verdict = decide(self.rule, counts, at, float(quiet_until) if quiet_until else None)
         warning = None
         if verdict.fire:
             warning = HotspotDetected.caused_by(

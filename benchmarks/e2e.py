@@ -7,7 +7,10 @@ shipped setting) and redis-server, as `make run` starts them. Measured in one ru
 2. latency submit → unit notified, p50/p95/p99, at 200/s and near saturation;
 3. the bare limit: the same JetStream hops with plain nats-py, no processing, same
    payload size, same machine, same run; and the ratio of (1) to (3);
-4. resident set size of each service at rest and under load.
+4. resident set size of each service at rest and under load;
+5. the SLA figures: arming throughput of the timer store and of sla's whole path, and
+   the lateness of escalations when many clocks fall due in the same second;
+6. scaling out: throughput with a second router replica on the same durable consumer.
 Writes benchmarks/results/latest.json and prints a table.
 """
 
@@ -32,6 +35,10 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js.api import StorageType, StreamConfig
 
+# Run as a script, this folder is on the path: the SLA timer benchmark's pieces are reused.
+from sla_timers import arm_sorted_set, connections, sla_full_path
+
+from chuishao.common.logging import configure_logging
 from chuishao.embedded import NatsServer, RedisServer, free_port
 from chuishao.embedded.services import SERVICES, ServiceProcesses
 
@@ -210,6 +217,31 @@ async def bare(url: str, count: int, payload_size: int) -> Run:
     return run
 
 
+async def sla_figures(root: Path, sync_interval: str, quick: bool) -> dict[str, Any]:
+    """On servers of its own: arming the timer store alone, then sla's whole path for
+    tickets that all fall due in the same second (see benchmarks/sla_timers.py)."""
+    timers, due = (50_000, 1_000) if quick else (200_000, 3_000)
+    with (
+        NatsServer(free_port(), root / "nats", sync_interval=sync_interval) as nats_server,
+        RedisServer(free_port(), root / "redis") as redis_server,
+    ):
+        async with connections(nats_server.url, redis_server.url) as (_, redis):
+            store = await arm_sorted_set(redis, timers, time.time() + 7 * 86_400)
+        path = await sla_full_path(nats_server.url, redis_server.url, due, concurrency=64)
+    return {
+        "timers_armed": timers,
+        "timer_store_arm_per_s": round(store["arm_per_second"]),
+        "tickets_due_at_once": due,
+        "full_path_arm_per_s": round(path["arm_per_second"]),
+        "escalated": path["escalated"],
+        "escalation_lateness_s": {
+            "p50": round(path["lateness_p50_s"], 2),
+            "p99": round(path["lateness_p99_s"], 2),
+            "max": round(path["lateness_max_s"], 2),
+        },
+    }
+
+
 class RssSampler:
     """Peak resident set size of each service while a phase runs."""
 
@@ -255,6 +287,10 @@ async def measure(services: ServiceProcesses, nats_url: str, quick: bool) -> dic
         steady = await over_nats(nats_url, 400 if quick else 2000, 200.0, "steady")
         busy_rate = max(via_nats.throughput() * 0.8, 200.0)
         busy = await over_nats(nats_url, int(busy_rate * (2 if quick else 5)), busy_rate, "busy")
+    # Scaling out: a second router process on the same durable consumer.
+    services.add_replica("router")
+    await asyncio.sleep(3)  # connected and pulling
+    two_routers = await over_nats(nats_url, n // 2, None, "replicas")
     payload = len(json.dumps(REPORT | {"event_id": "x" * 36, "ticket_id": "T" * 15}).encode()) + 400
     limit = await bare(nats_url, n, payload)
     steady_ms, busy_ms = steady.latencies_ms(), busy.latencies_ms()
@@ -276,16 +312,18 @@ async def measure(services: ServiceProcesses, nats_url: str, quick: bool) -> dic
             name: {"at_rest": round(at_rest[name], 1), "under_load": round(sampler.peak[name], 1)}
             for name in pids
         },
+        "two_routers_tickets_per_s_nats": round(two_routers.throughput(), 1),
         "counts": {
             "nats": len(via_nats.sent),
             "http": len(via_http.sent),
             "steady": len(steady.sent),
             "busy": len(busy.sent),
             "bare": len(limit.sent),
-            "failed": via_nats.failed + via_http.failed + steady.failed + busy.failed,
+            "two_routers": len(two_routers.sent),
+            "failed": sum(r.failed for r in (via_nats, via_http, steady, busy, two_routers)),
             "never_dispatched": sum(
                 len([t for t in r.sent if t not in r.seen])
-                for r in (via_nats, via_http, steady, busy)
+                for r in (via_nats, via_http, steady, busy, two_routers)
             ),
         },
     }
@@ -313,6 +351,24 @@ def report(results: dict[str, Any]) -> str:
                 f"at rest {rss['at_rest']:.0f} MB; target ≤ 150",
             )
         )
+    rows.append(
+        (
+            "two router replicas",
+            f"{results['two_routers_tickets_per_s_nats']:.0f} /s",
+            f"one: {results['tickets_per_s_nats']:.0f} /s",
+        )
+    )
+    sla = results["sla"]
+    late = sla["escalation_lateness_s"]
+    rows += [
+        ("SLA timer store arming", f"{sla['timer_store_arm_per_s']} /s", "sorted set, pipelined"),
+        ("SLA full arming path", f"{sla['full_path_arm_per_s']} /s", "event → clocks armed"),
+        (
+            f"SLA {sla['tickets_due_at_once']} due at once",
+            f"p99 {late['p99']:.1f} s",
+            f"late p50 {late['p50']:.1f} s, max {late['max']:.1f} s; {sla['escalated']} escalated",
+        ),
+    ]
     counts = results["counts"]
     rows.append(
         ("failed / never dispatched", f"{counts['failed']} / {counts['never_dispatched']}", "")
@@ -331,6 +387,7 @@ def main() -> None:
         help="nats-server fsync: always (shipped) or e.g. 2m (NATS default)",
     )
     args = parser.parse_args()
+    configure_logging("benchmark", "WARNING")
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="chuishao-bench-") as tmp:
         data = Path(tmp)
@@ -347,6 +404,7 @@ def main() -> None:
             ) as services,
         ):
             results = asyncio.run(measure(services, nats_server.url, args.quick))
+        results["sla"] = asyncio.run(sla_figures(data / "sla", args.sync_interval, args.quick))
     results["machine"] = {
         "cores": os.cpu_count(),
         "python": platform.python_version(),

@@ -66,10 +66,24 @@ class ServiceProcesses:
         return self
 
     def start_one(self, name: str) -> None:
+        self._spawn(name, name, self.env)
+
+    def add_replica(self, service: str) -> str:
+        """Another process of a FastStream-only service, sharing its durable consumers
+        (on its own metrics port); returns the name it is known by here."""
+        number = 2
+        while f"{service}-{number}" in self.processes:
+            number += 1
+        name = f"{service}-{number}"
+        env = {**self.env, f"CHUISHAO_{service.upper()}_METRICS_PORT": str(free_port())}
+        self._spawn(name, service, env)
+        return name
+
+    def _spawn(self, name: str, service: str, env: dict[str, str]) -> None:
         log = (self.log_dir / f"{name}.log").open("ab")
         self.processes[name] = subprocess.Popen(
-            [sys.executable, "-m", f"chuishao.{name}"],
-            env=self.env,
+            [sys.executable, "-m", f"chuishao.{service}"],
+            env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,

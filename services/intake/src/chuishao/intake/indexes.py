@@ -58,10 +58,12 @@ def update(pipe: Any, before: TicketRecord | None, after: TicketRecord) -> None:
     """Queue the index changes from `before` to `after` on a MULTI pipeline."""
     ticket_id = after.ticket_id
     submitted = after.submitted_at.timestamp()
-    stale = _memberships(before) - _memberships(after) if before else set()
-    for key in stale:
+    was_in = _memberships(before) if before else set()
+    now_in = _memberships(after)
+    for key in was_in - now_in:
         pipe.zrem(key, ticket_id)
-    for key in _memberships(after):
+    # The score (submission time) never changes: only new memberships are written.
+    for key in now_in - was_in:
         pipe.zadd(key, {ticket_id: submitted})
     pipe.zadd(UPDATED, {ticket_id: after.updated_at.timestamp()})
     was_at, now_at = _geo_membership(before), _geo_membership(after)

@@ -50,8 +50,10 @@ class DeliveryLogStore:
 
     async def append(self, ticket_id: str, entry: DeliveryLogEntry) -> None:
         key = f"notify:log:{ticket_id}"
-        await self.redis.rpush(key, entry.model_dump_json())
-        await self.redis.expire(key, KEEP_SECONDS)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.rpush(key, entry.model_dump_json())
+            pipe.expire(key, KEEP_SECONDS)
+            await pipe.execute()
 
     async def read(self, ticket_id: str) -> DeliveryLog:
         raw = await self.redis.lrange(f"notify:log:{ticket_id}", 0, -1)

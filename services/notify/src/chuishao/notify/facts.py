@@ -34,7 +34,10 @@ class FactsStore:
     def __init__(self, redis: Redis) -> None:
         self.redis = redis
 
-    async def remember(self, event: Event) -> None:
+    async def remember(self, event: Event) -> TicketFacts:
+        """Keep what `event` tells about its ticket; returns all that is known now.
+        One round trip to Redis."""
+        key = _key(event.ticket_id)
         fields: dict[FieldT, EncodableT] = {}
         if isinstance(event, TicketSubmitted | TicketDispatched):
             fields["priority"] = event.priority.value
@@ -42,23 +45,27 @@ class FactsStore:
             fields[f"unit:{event.unit_id}"] = f"{event.role.value}|{event.level.value}"
         if isinstance(event, ReportLinked):
             fields[f"linked:{event.duplicate_ticket_id}"] = "1"
-        if isinstance(event, ReportSplit):
-            await self.redis.hdel(_key(event.ticket_id), f"linked:{event.report_ticket_id}")
-        if fields:
-            key = _key(event.ticket_id)
-            await self.redis.hset(key, mapping=fields)
-            await self.redis.expire(key, KEEP_SECONDS)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            if isinstance(event, ReportSplit):
+                pipe.hdel(key, f"linked:{event.report_ticket_id}")
+            if fields:
+                pipe.hset(key, mapping=fields)
+                pipe.expire(key, KEEP_SECONDS)
+            pipe.hgetall(key)
+            *_, stored = await pipe.execute()
+        return _facts(stored)
 
-    async def get(self, ticket_id: str) -> TicketFacts:
-        raw = {_text(k): _text(v) for k, v in (await self.redis.hgetall(_key(ticket_id))).items()}
-        priority = raw.get("priority")
-        units: dict[str, tuple[Role, Level]] = {}
-        for name, value in raw.items():
-            if name.startswith("unit:"):
-                role, level = value.split("|")
-                units[name.removeprefix("unit:")] = (Role(role), Level(level))
-        linked = tuple(sorted(n.removeprefix("linked:") for n in raw if n.startswith("linked:")))
-        return TicketFacts(Priority(priority) if priority else None, units, linked)
+
+def _facts(stored: dict[bytes, bytes]) -> TicketFacts:
+    raw = {_text(k): _text(v) for k, v in stored.items()}
+    priority = raw.get("priority")
+    units: dict[str, tuple[Role, Level]] = {}
+    for name, value in raw.items():
+        if name.startswith("unit:"):
+            role, level = value.split("|")
+            units[name.removeprefix("unit:")] = (Role(role), Level(level))
+    linked = tuple(sorted(n.removeprefix("linked:") for n in raw if n.startswith("linked:")))
+    return TicketFacts(Priority(priority) if priority else None, units, linked)
 
 
 def _text(value: bytes | str) -> str:

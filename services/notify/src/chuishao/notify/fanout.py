@@ -48,8 +48,7 @@ class FanOut:
     async def handle(self, event: Event) -> list[DeliveryJob]:
         if await was_handled(self.redis, NOTIFY.name, event.event_id):
             return []
-        await self.facts.remember(event)
-        facts = await self.facts.get(event.ticket_id)
+        facts = await self.facts.remember(event)
         priority = priority_of(event, facts)
         jobs: list[DeliveryJob] = []
         for notice in notices_for(event, facts):

@@ -1,10 +1,9 @@
-import asyncio
-
+from chuishao.common.runtime import serve
 from chuishao.sla.app import create_app
 
 
 def main() -> None:
-    asyncio.run(create_app().run())
+    serve(create_app().run())
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ import platform
 import tempfile
 import threading
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -58,6 +59,11 @@ class Run:
     sent: dict[str, float] = field(default_factory=dict)  # ticket id → when its submit left
     seen: dict[str, float] = field(default_factory=dict)  # ticket id → dispatch observed
     failed: int = 0
+    errors: Counter[str] = field(default_factory=Counter)
+
+    def fail(self, why: str) -> None:
+        self.failed += 1
+        self.errors[why] += 1
 
     def throughput(self) -> float:
         done = [t for t in self.sent if t in self.seen]
@@ -125,9 +131,13 @@ async def over_nats(url: str, count: int, rate: float | None, tag: str) -> Run:
                 "cmd.submit", payload, timeout=30, headers={"Idempotency-Key": f"{tag}-{index}"}
             )
             answer = json.loads(reply.data)
+        except Exception as error:  # noqa: BLE001 - counted, reported
+            run.fail(type(error).__name__)
+            return
+        if answer.get("ok"):
             run.sent[answer["ticket_id"]] = started
-        except Exception:  # noqa: BLE001 - counted, reported
-            run.failed += 1
+        else:
+            run.fail(answer["error"]["code"])
 
     await paced(count, rate, send)
     await settle(run)
@@ -145,11 +155,15 @@ async def over_http(base: str, url: str, count: int, rate: float | None) -> Run:
 
         async def send(index: int) -> None:
             started = time.perf_counter()
-            response = await client.post("/api/v1/reports", json=REPORT)
+            try:
+                response = await client.post("/api/v1/reports", json=REPORT)
+            except httpx.HTTPError as error:
+                run.fail(type(error).__name__)
+                return
             if response.status_code == 201:
                 run.sent[response.json()["ticket_id"]] = started
             else:
-                run.failed += 1
+                run.fail(f"HTTP {response.status_code}")
 
         await paced(count, rate, send)
     await settle(run)
@@ -274,7 +288,14 @@ def table(rows: list[tuple[str, str, str]]) -> str:
     return "\n".join(f"  {a:<{width}}  {b:>14}  {c}" for a, b, c in rows)
 
 
-async def measure(services: ServiceProcesses, nats_url: str, quick: bool) -> dict[str, Any]:
+def cpu_seconds(processes: dict[str, psutil.Process]) -> dict[str, float]:
+    times = {name: process.cpu_times() for name, process in processes.items()}
+    return {name: t.user + t.system for name, t in times.items()}
+
+
+async def measure(
+    services: ServiceProcesses, nats_url: str, servers: dict[str, int], quick: bool
+) -> dict[str, Any]:
     n = 1500 if quick else 6000
     pids = {name: services.pid(name) for name in services.processes}
     await over_nats(nats_url, 200, None, "warm")  # imports, JIT-free warm caches, consumers
@@ -282,10 +303,16 @@ async def measure(services: ServiceProcesses, nats_url: str, quick: bool) -> dic
     sampler = RssSampler(pids)
     at_rest = sampler.now()
     with sampler:
+        # Where the CPU goes: each process's CPU time over the NATS phase, per ticket.
+        accounted = {name: psutil.Process(pid) for name, pid in (pids | servers).items()}
+        accounted["benchmark driver"] = psutil.Process()
+        cpu_before = cpu_seconds(accounted)
         via_nats = await over_nats(nats_url, n, None, "nats")
+        cpu_after = cpu_seconds(accounted)
         via_http = await over_http(services.base_url, nats_url, n // 2, None)
         steady = await over_nats(nats_url, 400 if quick else 2000, 200.0, "steady")
-        busy_rate = max(via_nats.throughput() * 0.8, 200.0)
+        # Near saturation: 80 % of the throughput just measured.
+        busy_rate = via_nats.throughput() * 0.8
         busy = await over_nats(nats_url, int(busy_rate * (2 if quick else 5)), busy_rate, "busy")
     # Scaling out: a second router process on the same durable consumer.
     services.add_replica("router")
@@ -313,6 +340,10 @@ async def measure(services: ServiceProcesses, nats_url: str, quick: bool) -> dic
             for name in pids
         },
         "two_routers_tickets_per_s_nats": round(two_routers.throughput(), 1),
+        "cpu_ms_per_ticket": {
+            name: round((cpu_after[name] - cpu_before[name]) * 1000 / max(len(via_nats.sent), 1), 2)
+            for name in accounted
+        },
         "counts": {
             "nats": len(via_nats.sent),
             "http": len(via_http.sent),
@@ -321,6 +352,9 @@ async def measure(services: ServiceProcesses, nats_url: str, quick: bool) -> dic
             "bare": len(limit.sent),
             "two_routers": len(two_routers.sent),
             "failed": sum(r.failed for r in (via_nats, via_http, steady, busy, two_routers)),
+            "failures": dict(
+                sum((r.errors for r in (via_nats, via_http, steady, busy, two_routers)), Counter())
+            ),
             "never_dispatched": sum(
                 len([t for t in r.sent if t not in r.seen])
                 for r in (via_nats, via_http, steady, busy, two_routers)
@@ -358,6 +392,9 @@ def report(results: dict[str, Any]) -> str:
             f"one: {results['tickets_per_s_nats']:.0f} /s",
         )
     )
+    cpu = results["cpu_ms_per_ticket"]
+    rows.append(("CPU per ticket, all", f"{sum(cpu.values()):.1f} ms", "over the NATS phase"))
+    rows += [(f"  {name}", f"{ms:.2f} ms", "") for name, ms in cpu.items()]
     sla = results["sla"]
     late = sla["escalation_lateness_s"]
     rows += [
@@ -370,8 +407,9 @@ def report(results: dict[str, Any]) -> str:
         ),
     ]
     counts = results["counts"]
+    why = ", ".join(f"{n} {kind}" for kind, n in counts["failures"].items())
     rows.append(
-        ("failed / never dispatched", f"{counts['failed']} / {counts['never_dispatched']}", "")
+        ("failed / never dispatched", f"{counts['failed']} / {counts['never_dispatched']}", why)
     )
     return table(rows)
 
@@ -386,6 +424,7 @@ def main() -> None:
         default="always",
         help="nats-server fsync: always (shipped) or e.g. 2m (NATS default)",
     )
+    parser.add_argument("--logs", type=Path, help="keep the services' logs in this folder")
     args = parser.parse_args()
     configure_logging("benchmark", "WARNING")
     started = time.monotonic()
@@ -397,13 +436,18 @@ def main() -> None:
             ServiceProcesses(
                 nats_server.url,
                 redis_server.url,
-                data / "logs",
+                args.logs or data / "logs",
                 SERVICES,
                 CHUISHAO_LOG_LEVEL="WARNING",
                 CHUISHAO_MAX_IN_FLIGHT="4096",
             ) as services,
         ):
-            results = asyncio.run(measure(services, nats_server.url, args.quick))
+            servers = {
+                name: server.pid
+                for name, server in (("nats-server", nats_server), ("redis-server", redis_server))
+                if server.pid is not None
+            }
+            results = asyncio.run(measure(services, nats_server.url, servers, args.quick))
         results["sla"] = asyncio.run(sla_figures(data / "sla", args.sync_interval, args.quick))
     results["machine"] = {
         "cores": os.cpu_count(),

@@ -3,7 +3,7 @@
 from pathlib import Path
 from typing import Literal
 
-from pydantic import SecretStr
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ENV_PREFIX = "CHUISHAO_"
@@ -16,6 +16,8 @@ class ServiceSettings(BaseSettings):
 
     nats_url: str = "nats://127.0.0.1:4222"
     redis_url: str = "redis://127.0.0.1:6379/0"
+    # JetStream replicas of every stream: 3 on a three-node NATS cluster (docs/scaling.md).
+    stream_replicas: int = Field(default=1, ge=1, le=5)
     # Connections per process; a handler that finds them all busy waits for one (up to
     # the timeout) rather than failing.
     redis_max_connections: int = 64

@@ -141,8 +141,10 @@ class NatsServer(ServerProcess):
         sync_interval: str = "always",
         log_file: Path | None = None,
         extra_config: str = "",
+        server_name: str = "chuishao-local",
     ) -> None:
         super().__init__(port, data_dir, log_file)
+        self.server_name = server_name  # unique per node of a cluster
         self.monitor_port = monitor_port
         self.sync_interval = sync_interval
         self.extra_config = extra_config  # e.g. an authorization block
@@ -154,7 +156,7 @@ class NatsServer(ServerProcess):
     def config_text(self) -> str:
         store = (self.data_dir / "jetstream").resolve()
         lines = [
-            'server_name: "chuishao-local"',
+            f'server_name: "{self.server_name}"',
             f"listen: 127.0.0.1:{self.port}",
             "max_payload: 1MB",
             f'jetstream {{ store_dir: "{store}", sync_interval: {self.sync_interval} }}',

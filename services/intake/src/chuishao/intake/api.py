@@ -53,7 +53,7 @@ def intake_of(request: Request) -> Intake:
     return intake
 
 
-def api_key_of(
+async def api_key_of(
     authorization: Annotated[str | None, Header()] = None,
     x_api_key: Annotated[str | None, Header()] = None,
 ) -> str | None:
@@ -62,7 +62,7 @@ def api_key_of(
     return x_api_key
 
 
-def caller(
+async def caller(
     request: Request,
     api_key: Annotated[str | None, Depends(api_key_of)],
     token: Annotated[str | None, Query(description="A resident's link token")] = None,

@@ -79,7 +79,7 @@ def create_app(settings: IntakeSettings | None = None, clock: Clock | None = Non
         await start_clock(intake.clock)
         await broker.connect()
         js = intake.js
-        await provision(js, (INTAKE_RECORDS,))
+        await provision(js, (INTAKE_RECORDS,), replicas=settings.stream_replicas)
         await catalogue.start(js)
         await units.start(js)
         await broker.start()

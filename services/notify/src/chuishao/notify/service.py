@@ -174,7 +174,7 @@ class NotifyService:
         await start_clock(self.clock)
         await self.broker.connect()
         js = self.broker.connection.jetstream()
-        await provision(js, (NOTIFY, NOTIFY_DELIVERIES))
+        await provision(js, (NOTIFY, NOTIFY_DELIVERIES), replicas=self.settings.stream_replicas)
         await self.units.start(js)
         with contextlib.suppress(TimeoutError):
             # An empty bucket (no router yet) still loads; only a stalled server waits.

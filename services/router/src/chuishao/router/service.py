@@ -134,7 +134,7 @@ class RouterService:
         """Before the broker starts consuming: streams, consumer, read models."""
         await self.broker.connect()
         js = self.broker.connection.jetstream()
-        await provision(js, (ROUTER,))
+        await provision(js, (ROUTER,), replicas=self.settings.stream_replicas)
         await self.publish_read_models()
         self._watcher = asyncio.create_task(self._watch())
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):

@@ -69,7 +69,9 @@ class SlaService:
 
     async def _connect(self) -> None:
         await self.broker.connect()
-        await provision(self.broker.connection.jetstream(), (SLA,))
+        await provision(
+            self.broker.connection.jetstream(), (SLA,), replicas=self.settings.stream_replicas
+        )
         await start_clock(self.clock)
         self._supervisor = Supervisor(
             redis=self.redis,

@@ -82,7 +82,7 @@ class Supervision:
     async def start(self) -> None:
         await self.broker.connect()
         js = self.broker.connection.jetstream()
-        await provision(js, (SUPERVISION,))
+        await provision(js, (SUPERVISION,), replicas=self.settings.stream_replicas)
         await start_clock(self.clock)
         await self.units.start(js)
         await self.catalogue.start(js)

@@ -80,7 +80,13 @@ async def test_r3_streams_keep_every_acknowledged_ticket_through_a_lost_node(
 ) -> None:
     client = await connect(cluster)
     js = client.jetstream()
-    await provision(js, (ROUTER,), replicas=3)
+    for _ in range(100):  # until all three nodes have joined JetStream's meta group
+        try:
+            await provision(js, (ROUTER,), replicas=3)
+        except nats.js.errors.BadRequestError:  # "no suitable peers for placement"
+            await asyncio.sleep(0.2)
+            continue
+        break
     info = await js.stream_info("TICKETS")
     assert info.config.num_replicas == 3
     assert info.cluster is not None

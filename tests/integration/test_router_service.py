@@ -71,8 +71,8 @@ async def start(servers: Servers, directory_file: Path, **options: Any) -> Route
 
 
 async def stop(service: RouterService) -> None:
-    await service.broker.stop()
     await service.close()
+    await service.broker.stop()
     await service.store.redis.aclose()
 
 

@@ -43,9 +43,12 @@ def create_app(settings: RouterSettings | None = None, clock: Clock | None = Non
         await start_clock(service.clock)
         await service.prepare()
 
+    @app.on_shutdown  # before the broker stops: a reload in flight still has NATS
+    async def stop_watching() -> None:
+        await service.close()
+
     @app.after_shutdown
     async def close() -> None:
-        await service.close()
         await stop_clock(service.clock)
         await service.store.redis.aclose()
 

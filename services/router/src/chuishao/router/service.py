@@ -116,7 +116,11 @@ class RouterService:
         while True:
             await asyncio.sleep(self.settings.directory_poll_seconds)
             if self._stat() != self._signature:
-                await self.reload("file changed")
+                try:
+                    await self.reload("file changed")
+                except Exception as error:  # noqa: BLE001 - keep watching; next change retries
+                    log.warning("directory_reload_failed", error=repr(error))
+                    self._signature = ()  # differs from any real one: retried next poll
 
     def _on_sighup(self) -> None:
         task = asyncio.ensure_future(self.reload("SIGHUP"))

@@ -33,6 +33,7 @@ lint: sync ## ruff (lint + format check) and mypy --strict
 	$(RUN) ruff check .
 	$(RUN) ruff format --check .
 	$(RUN) mypy libs/*/src services/*/src tools/*/src scripts
+	MYPYPATH=benchmarks $(RUN) mypy benchmarks
 
 format: sync ## Apply ruff's fixes and formatting
 	$(RUN) ruff check --fix .

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
+import aiohttp
 import nats
 import psutil
 from nats.aio.client import Client
@@ -150,20 +150,24 @@ async def over_http(base: str, url: str, count: int, rate: float | None) -> Run:
     run = Run()
     connection = await nats.connect(url)
     sub = await observe(connection, run)
-    limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
-    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30) as client:
+    body = json.dumps(REPORT).encode()
+    headers = {"content-type": "application/json"}
+    connector = aiohttp.TCPConnector(limit=64)
+    timeout = aiohttp.ClientTimeout(total=30)
+    async with aiohttp.ClientSession(base, connector=connector, timeout=timeout) as client:
 
         async def send(index: int) -> None:
             started = time.perf_counter()
             try:
-                response = await client.post("/api/v1/reports", json=REPORT)
-            except httpx.HTTPError as error:
+                async with client.post("/api/v1/reports", data=body, headers=headers) as response:
+                    answer = await response.read()
+            except (aiohttp.ClientError, TimeoutError) as error:
                 run.fail(type(error).__name__)
                 return
-            if response.status_code == 201:
-                run.sent[response.json()["ticket_id"]] = started
+            if response.status == 201:
+                run.sent[json.loads(answer)["ticket_id"]] = started
             else:
-                run.fail(f"HTTP {response.status_code}")
+                run.fail(f"HTTP {response.status}")
 
         await paced(count, rate, send)
     await settle(run)

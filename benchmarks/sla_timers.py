@@ -117,7 +117,7 @@ async def arm_sorted_set(redis: Redis, count: int, due_from: float) -> dict[str,
         "count": count,
         "arm_seconds": elapsed,
         "arm_per_second": count / elapsed,
-        "set_bytes": int(exact),
+        "set_bytes": int(exact or 0),
         "used_memory_delta_bytes": await used_memory(redis) - before,
     }
 

@@ -5,7 +5,8 @@ SHELL := /bin/bash
 # uv comes from PyPI into .tools/ when it is not already on PATH.
 UV := $(or $(shell command -v uv 2>/dev/null),$(CURDIR)/.tools/bin/uv)
 export UV_PYTHON_DOWNLOADS ?= never
-export UV_PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
+# The interpreter's real path: a shim (pyenv) named here makes uv rebuild .venv every run.
+export UV_PYTHON ?= $(shell python3.11 -c 'import sys; print(sys.executable)' 2>/dev/null || python3 -c 'import sys; print(sys.executable)')
 RUN := $(UV) run --locked
 
 .PHONY: help sync run demo test lint format chaos bench schemas nats-auth up down clean

@@ -1,17 +1,75 @@
 """Connections every service makes the same way."""
 
+import asyncio
+
+import nats
+import nats.errors
+import structlog
 from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import RedisError
 
 from chuishao.common.settings import ServiceSettings
+
+log = structlog.get_logger()
 
 
 def redis_client(settings: ServiceSettings) -> Redis:
     # Blocking: redis-py's default pool raises "Too many connections" once 100 are in
     # use, which failed requests under load that a short wait would have served.
+    # Retried through a Redis restart (about 17 s at most) rather than failing the
+    # handler or a service's start-up; a transaction that was WATCHing fails with
+    # WatchError instead, and its loop decides again on fresh data.
+    retry = Retry(ExponentialBackoff(cap=1.0, base=0.1), settings.redis_retries)
     pool = BlockingConnectionPool.from_url(
         settings.redis_url,
         max_connections=settings.redis_max_connections,
         timeout=settings.redis_pool_timeout_seconds,
         health_check_interval=30,
+        retry=retry,
     )
     return Redis.from_pool(pool)
+
+
+async def wait_for_servers(settings: ServiceSettings) -> None:
+    """Until Redis answers and NATS serves JetStream. A service started while either is
+    restarting waits here instead of failing its start-up and exiting (seen in the fault
+    suite: supervision restarted during a Redis restart, exited, and its backlog grew)."""
+    delay = 0.2
+    while True:
+        missing = [
+            name for name, ok in (await _redis_ok(settings), await _nats_ok(settings)) if not ok
+        ]
+        if not missing:
+            return
+        log.warning("waiting_for_servers", missing=missing, retry_in_s=delay)
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, 5.0)
+
+
+async def _redis_ok(settings: ServiceSettings) -> tuple[str, bool]:
+    probe = Redis.from_url(settings.redis_url, socket_connect_timeout=2, socket_timeout=2)
+    try:
+        await probe.ping()
+    except (RedisError, OSError):
+        return "redis", False
+    finally:
+        await probe.aclose()
+    return "redis", True
+
+
+async def _nats_ok(settings: ServiceSettings) -> tuple[str, bool]:
+    try:
+        probe = await nats.connect(
+            settings.nats_url.split(","), connect_timeout=2, allow_reconnect=False
+        )
+    except (nats.errors.Error, OSError, TimeoutError):
+        return "nats", False
+    try:
+        await probe.jetstream(timeout=2).account_info()
+    except (nats.errors.Error, OSError, TimeoutError):
+        return "nats", False
+    finally:
+        await probe.close()
+    return "nats", True

@@ -12,6 +12,8 @@ from nats.js.errors import BucketNotFoundError, NoKeysError, NotFoundError
 from nats.js.kv import KeyValue
 from pydantic import BaseModel, ValidationError
 
+from chuishao.common.transient import retried
+
 Model = TypeVar("Model", bound=BaseModel)
 log = structlog.get_logger()
 
@@ -26,7 +28,13 @@ async def bucket(js: JetStreamContext, config: KeyValueConfig) -> KeyValue:
 async def publish_all(
     js: JetStreamContext, config: KeyValueConfig, entries: dict[str, BaseModel]
 ) -> None:
-    """Make the bucket hold exactly these entries."""
+    """Make the bucket hold exactly these entries (idempotent, so retried whole)."""
+    await retried(lambda: _publish_all(js, config, entries), f"publish {config.bucket}")
+
+
+async def _publish_all(
+    js: JetStreamContext, config: KeyValueConfig, entries: dict[str, BaseModel]
+) -> None:
     kv = await bucket(js, config)
     for key, model in entries.items():
         await kv.put(key, model.model_dump_json().encode())
@@ -55,7 +63,10 @@ class KvView(Generic[Model]):
         return [self._entries[key] for key in sorted(self._entries)]
 
     async def start(self, js: JetStreamContext) -> None:
-        watcher = await (await bucket(js, self.config)).watchall()
+        async def watch() -> KeyValue.KeyWatcher:
+            return await (await bucket(js, self.config)).watchall()
+
+        watcher = await retried(watch, f"watch {self.config.bucket}")
         self._task = asyncio.create_task(self._follow(watcher))
 
     async def _follow(self, watcher: KeyValue.KeyWatcher) -> None:

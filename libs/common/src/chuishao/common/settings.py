@@ -22,6 +22,7 @@ class ServiceSettings(BaseSettings):
     # the timeout) rather than failing.
     redis_max_connections: int = 64
     redis_pool_timeout_seconds: float = 10.0
+    redis_retries: int = 20
     log_level: str = "INFO"
     log_format: Literal["auto", "json", "console"] = "auto"
     # Keys the reporter reference (a stable pseudonym of the phone number) so broadcast

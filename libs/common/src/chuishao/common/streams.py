@@ -15,6 +15,7 @@ from nats.js.api import (
 from nats.js.errors import NotFoundError
 
 from chuishao.common import subjects
+from chuishao.common.transient import retried
 
 DAY = 86_400.0
 
@@ -226,5 +227,6 @@ async def provision(
 ) -> None:
     """Declare every stream, then the given consumers (all of them by default); consumers
     take their stream's replicas."""
-    await declare_streams(js, replicas)
-    await declare_consumers(js, tuple(CONSUMERS.values()) if specs is None else specs)
+    chosen = tuple(CONSUMERS.values()) if specs is None else specs
+    await retried(lambda: declare_streams(js, replicas), "declare streams")
+    await retried(lambda: declare_consumers(js, chosen), "declare consumers")

@@ -12,7 +12,7 @@ from fastapi.routing import APIRoute
 
 from chuishao.common.broker import make_broker
 from chuishao.common.catalogue import catalogue_view
-from chuishao.common.clients import redis_client
+from chuishao.common.clients import redis_client, wait_for_servers
 from chuishao.common.clock import Clock, make_clock, start_clock, stop_clock
 from chuishao.common.logging import configure_logging
 from chuishao.common.metrics import metrics_endpoint
@@ -76,6 +76,7 @@ def create_app(settings: IntakeSettings | None = None, clock: Clock | None = Non
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await wait_for_servers(settings)
         await start_clock(intake.clock)
         await broker.connect()
         js = intake.js

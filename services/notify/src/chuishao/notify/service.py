@@ -15,7 +15,7 @@ from redis.asyncio import Redis
 
 from chuishao.common import subjects
 from chuishao.common.broker import current_message, durable_subscriber, make_broker
-from chuishao.common.clients import redis_client
+from chuishao.common.clients import redis_client, wait_for_servers
 from chuishao.common.clock import Clock, make_clock, start_clock, stop_clock
 from chuishao.common.delivery import dead_letter
 from chuishao.common.events import AnyEvent
@@ -171,6 +171,7 @@ class NotifyService:
 
     async def prepare(self) -> None:
         """Before the consumers start: connections, streams, the units directory."""
+        await wait_for_servers(self.settings)
         await start_clock(self.clock)
         await self.broker.connect()
         js = self.broker.connection.jetstream()

@@ -5,7 +5,7 @@ import structlog
 from faststream import FastStream
 
 from chuishao.common.broker import make_broker
-from chuishao.common.clients import redis_client
+from chuishao.common.clients import redis_client, wait_for_servers
 from chuishao.common.clock import Clock, make_clock, start_clock, stop_clock
 from chuishao.common.logging import configure_logging
 from chuishao.common.metrics import expose_metrics
@@ -40,6 +40,7 @@ def create_app(settings: RouterSettings | None = None, clock: Clock | None = Non
 
     @app.on_startup
     async def prepare() -> None:
+        await wait_for_servers(settings)
         await start_clock(service.clock)
         await service.prepare()
 

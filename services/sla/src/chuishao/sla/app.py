@@ -7,7 +7,7 @@ from faststream import FastStream
 
 from chuishao.common import subjects
 from chuishao.common.broker import durable_subscriber, make_broker
-from chuishao.common.clients import redis_client
+from chuishao.common.clients import redis_client, wait_for_servers
 from chuishao.common.clock import Clock, make_clock, start_clock, stop_clock
 from chuishao.common.events import AnyEvent
 from chuishao.common.logging import configure_logging
@@ -68,6 +68,7 @@ class SlaService:
         return self._supervisor
 
     async def _connect(self) -> None:
+        await wait_for_servers(self.settings)
         await self.broker.connect()
         await provision(
             self.broker.connection.jetstream(), (SLA,), replicas=self.settings.stream_replicas

@@ -10,7 +10,7 @@ import structlog
 
 from chuishao.common.broker import durable_subscriber, make_broker
 from chuishao.common.catalogue import catalogue_view
-from chuishao.common.clients import redis_client
+from chuishao.common.clients import redis_client, wait_for_servers
 from chuishao.common.clock import Clock, make_clock, start_clock, stop_clock
 from chuishao.common.events import AnyEvent
 from chuishao.common.metrics import metrics_of
@@ -80,6 +80,7 @@ class Supervision:
         return await self.reader.board(self.clock.now(), period, self.unit_name)
 
     async def start(self) -> None:
+        await wait_for_servers(self.settings)
         await self.broker.connect()
         js = self.broker.connection.jetstream()
         await provision(js, (SUPERVISION,), replicas=self.settings.stream_replicas)

@@ -44,6 +44,10 @@ async def retried(
         try:
             return await step()
         except TRANSIENT as error:
+            task = asyncio.current_task()
+            # A library may turn a cancellation into a timeout: being cancelled wins.
+            if task is not None and task.cancelling():
+                raise asyncio.CancelledError from error
             if loop.time() + delay > deadline:
                 raise
             log.warning("start_up_step_retried", step=what, error=repr(error), retry_in_s=delay)

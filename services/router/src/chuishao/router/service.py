@@ -69,6 +69,7 @@ class RouterService:
         self.snapshot = self._load()
         self._watcher: asyncio.Task[None] | None = None
         self._reloading: set[asyncio.Task[bool]] = set()
+        self._closing = asyncio.Event()
         self._register()
 
     # --- loading and reloading
@@ -113,7 +114,8 @@ class RouterService:
         return True
 
     async def _watch(self) -> None:
-        while True:
+        # Also ends on the flag: a client library may swallow a cancellation mid-call.
+        while not self._closing.is_set():
             await asyncio.sleep(self.settings.directory_poll_seconds)
             if self._stat() != self._signature:
                 try:
@@ -154,10 +156,12 @@ class RouterService:
     async def close(self) -> None:
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
             asyncio.get_running_loop().remove_signal_handler(signal.SIGHUP)
-        if self._watcher is not None:
-            self._watcher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._watcher
+        self._closing.set()
+        tasks = [*self._reloading, *([self._watcher] if self._watcher is not None else [])]
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks, timeout=10)
 
     # --- events
 

@@ -59,17 +59,15 @@ class Supervision:
         self.gauges = Gauges(metrics_of(broker).registry)
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = asyncio.Event()
-        self._one_at_a_time = asyncio.Lock()
 
-        # Fetched 16 at a time, applied one at a time: reports of one grid and category
-        # contend on its hotspot window (WATCH) and retry when applied concurrently, and
-        # a fetch per message costs its own round trip (docs/benchmarks.md). The lock is
-        # first come, first served, and the batch's messages arrive at it in stream order.
-        @durable_subscriber(broker, SUPERVISION, batch_size=16)
+        # One message at a time. Fetching 16 and applying them in turn behind a lock cost
+        # less CPU (4.5 instead of 5.4 ms per ticket) but failed two live-page tests in a
+        # full suite run, not yet understood; applied concurrently, reports of one grid
+        # and category contend on its hotspot window (WATCH) and retry: 11.6 ms.
+        @durable_subscriber(broker, SUPERVISION, batch_size=1)
         async def on_ticket_event(event: AnyEvent) -> None:
-            async with self._one_at_a_time:
-                if await self.projection.apply(event):
-                    await self._relay()
+            if await self.projection.apply(event):
+                await self._relay()
 
     def unit_name(self, unit_id: str) -> str:
         unit = self.units.get(unit_id)

@@ -16,10 +16,11 @@ from nats.aio.msg import Msg
 from redis.asyncio import Redis
 
 from chuishao.common.clock import SharedClock, advance_shared_clock
-from chuishao.common.domain import Level, Location, Priority, Role, Whistle
-from chuishao.common.events import TicketDispatched, TicketEscalated, parse_event
+from chuishao.common.domain import Level
+from chuishao.common.events import TicketEscalated, parse_event
 from chuishao.common.publishing import publish_event
 from chuishao.common.streams import provision
+from support.factories import first_dispatch
 from support.servers import Servers
 
 pytestmark = pytest.mark.e2e
@@ -80,24 +81,6 @@ def replicas(own_servers: Servers, tmp_path: Path) -> Iterator[tuple[Replica, Re
         replica.stop()
 
 
-def dispatch(clock: SharedClock, ticket_id: str) -> TicketDispatched:
-    return TicketDispatched.first(
-        producer="router",
-        clock=clock,
-        ticket_id=ticket_id,
-        unit_id="grid-heyuan",
-        unit_name="和园社区网格站",
-        role=Role.LEAD,
-        level=Level.COMMUNITY,
-        whistle=Whistle.DAILY,
-        category="fire_box",
-        priority=Priority.NORMAL,
-        description="消防箱玻璃碎了",
-        location=Location(grid_code="HY-01"),
-        reason="test",
-    )
-
-
 async def test_two_replicas_and_a_killed_one_escalate_every_ticket_exactly_once(
     own_servers: Servers, replicas: tuple[Replica, Replica]
 ) -> None:
@@ -119,7 +102,7 @@ async def test_two_replicas_and_a_killed_one_escalate_every_ticket_exactly_once(
     first.start()
     second.start()
     for n in range(TICKETS):
-        await publish_event(js, dispatch(clock, f"T-rep-{n:04}"))
+        await publish_event(js, first_dispatch(clock, f"T-rep-{n:04}"))
     for _ in range(600):
         if await redis.zcard("sla:timers") == TICKETS:
             break

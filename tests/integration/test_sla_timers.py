@@ -12,12 +12,10 @@ from nats.js import JetStreamContext
 from redis.asyncio import Redis
 
 from chuishao.common.clock import ManualClock
-from chuishao.common.domain import Level, Location, Priority, Role, Whistle
 from chuishao.common.events import (
     Event,
     SlaBreached,
     SlaClockArmed,
-    TicketDispatched,
     TicketEscalated,
     TicketResolved,
     parse_event,
@@ -28,6 +26,7 @@ from chuishao.sla.policies import PolicyBook
 from chuishao.sla.settings import SlaSettings
 from chuishao.sla.supervisor import Supervisor
 from chuishao.sla.sweep import sweep
+from support.factories import first_dispatch
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 HOUR = 3600.0
@@ -52,24 +51,6 @@ async def clock(js: JetStreamContext) -> ManualClock:
     return ManualClock(T0)
 
 
-def dispatch(clock: ManualClock, ticket_id: str) -> TicketDispatched:
-    return TicketDispatched.first(
-        producer="router",
-        clock=clock,
-        ticket_id=ticket_id,
-        unit_id="grid-heyuan",
-        unit_name="和园社区网格站",
-        role=Role.LEAD,
-        level=Level.COMMUNITY,
-        whistle=Whistle.DAILY,
-        category="fire_box",
-        priority=Priority.NORMAL,
-        description="消防箱玻璃碎了",
-        location=Location(grid_code="HY-01"),
-        reason="test",
-    )
-
-
 async def stored(js: JetStreamContext, kind: type[Event]) -> list[Any]:
     subject = f"ticket.{kind.kind}.*"
     sub = await js.pull_subscribe(subject, stream="TICKETS")
@@ -87,7 +68,7 @@ async def test_a_claim_is_exclusive_and_an_abandoned_claim_is_taken_again_after_
     nc: Client, redis: Redis, clock: ManualClock
 ) -> None:
     supervisor = make_supervisor(redis, nc, clock)
-    await supervisor.apply(dispatch(clock, "T-claim"))
+    await supervisor.apply(first_dispatch(clock, "T-claim"))
     due = T0 + timedelta(hours=49)
     real = 1_000_000.0
     timers = supervisor.timers
@@ -101,7 +82,7 @@ async def test_a_timer_is_not_due_before_its_moment(
     nc: Client, redis: Redis, clock: ManualClock
 ) -> None:
     supervisor = make_supervisor(redis, nc, clock)
-    await supervisor.apply(dispatch(clock, "T-early"))
+    await supervisor.apply(first_dispatch(clock, "T-early"))
     clock.advance(timedelta(hours=35, minutes=59))
     assert await supervisor.tick() == 0
     clock.advance(timedelta(minutes=1))  # 75 %: the warning point
@@ -112,7 +93,7 @@ async def test_when_publishing_fails_after_a_claim_the_timer_survives_and_fires_
     nc: Client, js: JetStreamContext, redis: Redis, clock: ManualClock
 ) -> None:
     supervisor = make_supervisor(redis, nc, clock)
-    await supervisor.apply(dispatch(clock, "T-nopub"))
+    await supervisor.apply(first_dispatch(clock, "T-nopub"))
     clock.advance(timedelta(hours=49))
     assert TICKETS.name
     await js.delete_stream(TICKETS.name)  # nothing can be published now
@@ -136,7 +117,7 @@ async def test_the_sweep_puts_back_a_lost_timer(
     nc: Client, redis: Redis, clock: ManualClock
 ) -> None:
     supervisor = make_supervisor(redis, nc, clock)
-    await supervisor.apply(dispatch(clock, "T-lost"))
+    await supervisor.apply(first_dispatch(clock, "T-lost"))
     expected = await supervisor.timers.due_at("T-lost")
     await redis.zrem(keys.TIMERS, "T-lost")  # e.g. lost with the last second of an AOF
 
@@ -149,7 +130,7 @@ async def test_the_sweep_drops_timers_no_clock_needs(
     nc: Client, js: JetStreamContext, redis: Redis, clock: ManualClock
 ) -> None:
     supervisor = make_supervisor(redis, nc, clock)
-    first = dispatch(clock, "T-done")
+    first = first_dispatch(clock, "T-done")
     await supervisor.apply(first)
     await supervisor.apply(
         TicketResolved.caused_by(
@@ -168,7 +149,7 @@ async def test_the_sweep_drops_timers_no_clock_needs(
 async def test_the_sweep_applies_a_changed_policy_and_announces_the_new_deadline(
     nc: Client, js: JetStreamContext, redis: Redis, clock: ManualClock
 ) -> None:
-    await make_supervisor(redis, nc, clock).apply(dispatch(clock, "T-policy"))
+    await make_supervisor(redis, nc, clock).apply(first_dispatch(clock, "T-policy"))
     stricter = PolicyBook.parse("version = 2\n[defaults]\nresolution = '24h'\n")
     supervisor = make_supervisor(redis, nc, clock, stricter)
 
@@ -182,7 +163,7 @@ async def test_a_redelivered_event_arms_nothing_twice(
     nc: Client, js: JetStreamContext, redis: Redis, clock: ManualClock
 ) -> None:
     supervisor = make_supervisor(redis, nc, clock)
-    event = dispatch(clock, "T-twice")
+    event = first_dispatch(clock, "T-twice")
     await asyncio.gather(supervisor.apply(event), supervisor.apply(event))
     await supervisor.apply(event)
     assert len(await stored(js, SlaClockArmed)) == 1

@@ -2,7 +2,7 @@
 
 from datetime import UTC, datetime
 
-from chuishao.common.clock import ManualClock
+from chuishao.common.clock import Clock, ManualClock
 from chuishao.common.domain import Channel, Level, Location, Priority, Role, Whistle
 from chuishao.common.events import TicketDispatched, TicketSubmitted
 
@@ -37,5 +37,24 @@ def dispatched(cause: TicketSubmitted, unit_id: str = "grid-heyuan") -> TicketDi
         priority=cause.priority,
         description=cause.description,
         location=cause.location,
+        reason="test",
+    )
+
+
+def first_dispatch(clock: Clock, ticket_id: str) -> TicketDispatched:
+    """A dispatch with no cause in the stream: what sla sees first of a ticket."""
+    return TicketDispatched.first(
+        producer="router",
+        clock=clock,
+        ticket_id=ticket_id,
+        unit_id="grid-heyuan",
+        unit_name="和园社区网格站",
+        role=Role.LEAD,
+        level=Level.COMMUNITY,
+        whistle=Whistle.DAILY,
+        category="fire_box",
+        priority=Priority.NORMAL,
+        description="消防箱玻璃碎了",
+        location=Location(grid_code="HY-01"),
         reason="test",
     )

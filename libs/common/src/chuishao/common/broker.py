@@ -25,8 +25,7 @@ def make_broker(settings: ServiceSettings, logger: structlog.stdlib.BoundLogger)
 
     metrics = BrokerMetrics()
     broker = NatsBroker(
-        # A comma-separated list names the nodes of a cluster (docs/scaling.md).
-        settings.nats_url.split(","),
+        settings.nats_servers,
         logger=logger,
         # FastStream logs every message received and processed; that is debug detail.
         log_level=logging.DEBUG,

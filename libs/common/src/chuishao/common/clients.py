@@ -11,6 +11,7 @@ from redis.backoff import ExponentialBackoff
 from redis.exceptions import RedisError
 
 from chuishao.common.settings import ServiceSettings
+from chuishao.common.transient import backoff
 
 log = structlog.get_logger()
 
@@ -36,8 +37,7 @@ async def wait_for_servers(settings: ServiceSettings) -> None:
     """Until Redis answers and NATS serves JetStream. A service started while either is
     restarting waits here instead of failing its start-up and exiting (seen in the fault
     suite: supervision restarted during a Redis restart, exited, and its backlog grew)."""
-    delay = 0.2
-    while True:
+    for delay in backoff():
         missing = [
             name for name, ok in (await _redis_ok(settings), await _nats_ok(settings)) if not ok
         ]
@@ -45,7 +45,6 @@ async def wait_for_servers(settings: ServiceSettings) -> None:
             return
         log.warning("waiting_for_servers", missing=missing, retry_in_s=delay)
         await asyncio.sleep(delay)
-        delay = min(delay * 2, 5.0)
 
 
 async def _redis_ok(settings: ServiceSettings) -> tuple[str, bool]:
@@ -61,9 +60,7 @@ async def _redis_ok(settings: ServiceSettings) -> tuple[str, bool]:
 
 async def _nats_ok(settings: ServiceSettings) -> tuple[str, bool]:
     try:
-        probe = await nats.connect(
-            settings.nats_url.split(","), connect_timeout=2, allow_reconnect=False
-        )
+        probe = await nats.connect(settings.nats_servers, connect_timeout=2, allow_reconnect=False)
     except (nats.errors.Error, OSError, TimeoutError):
         return "nats", False
     try:

@@ -14,6 +14,7 @@ class ServiceSettings(BaseSettings):
         env_prefix=ENV_PREFIX, env_file=".env", extra="ignore", frozen=True
     )
 
+    # A comma-separated list names the nodes of a cluster (docs/scaling.md).
     nats_url: str = "nats://127.0.0.1:4222"
     redis_url: str = "redis://127.0.0.1:6379/0"
     # JetStream replicas of every stream: 3 on a three-node NATS cluster (docs/scaling.md).
@@ -35,3 +36,7 @@ class ServiceSettings(BaseSettings):
     # "shared": real time plus an offset in Redis, so the whole stack can be moved forward
     # together (tests, the demo); see chuishao.common.clock.SharedClock.
     clock: Literal["system", "shared"] = "system"
+
+    @property
+    def nats_servers(self) -> list[str]:
+        return [url.strip() for url in self.nats_url.split(",")]

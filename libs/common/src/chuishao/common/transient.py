@@ -8,7 +8,7 @@ are idempotent, so they are simply tried again.
 """
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from typing import TypeVar
 
 import nats.errors
@@ -33,14 +33,21 @@ TRANSIENT = (
 )
 
 
+def backoff(first: float = 0.2, cap: float = 5.0) -> Iterator[float]:
+    """Waits between tries: doubling from `first`, then `cap` for ever."""
+    delay = first
+    while True:
+        yield delay
+        delay = min(delay * 2, cap)
+
+
 async def retried(
     step: Callable[[], Awaitable[Result]], what: str, *, give_up_after: float = 60.0
 ) -> Result:
     """`step()` again, with back-off, while it fails transiently; then its last error."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + give_up_after
-    delay = 0.2
-    while True:
+    for delay in backoff():
         try:
             return await step()
         except TRANSIENT as error:
@@ -52,4 +59,4 @@ async def retried(
                 raise
             log.warning("start_up_step_retried", step=what, error=repr(error), retry_in_s=delay)
         await asyncio.sleep(delay)
-        delay = min(delay * 2, 5.0)
+    raise AssertionError("unreachable: back-off never ends")

@@ -1,4 +1,5 @@
 import asyncio
+import os
 from collections.abc import AsyncIterator, Iterator
 
 import nats
@@ -8,6 +9,10 @@ from nats.js import JetStreamContext
 from redis.asyncio import Redis
 
 from support.servers import Servers, real_servers
+
+# The services refuse the known default secrets; tests sign with known ones on purpose
+# (in-process settings and the service processes, which inherit the environment).
+os.environ["CHUISHAO_ALLOW_TEST_SECRETS"] = "1"
 
 
 @pytest.fixture(scope="session")

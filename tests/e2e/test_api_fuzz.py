@@ -3,13 +3,19 @@ process on real servers: no input makes it answer 5xx, and every answer matches 
 document (status code, content type, body schema)."""
 
 import asyncio
+import json
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
+from urllib.parse import quote
+from xml.etree import ElementTree
 
+import httpx
 import nats
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from schemathesis.checks import negative_data_rejection, positive_data_acceptance
 
 from chuishao.common.catalogue import publish_catalogue
@@ -66,3 +72,95 @@ def test_no_input_breaks_the_api(case: schemathesis.Case, intake_process: Servic
         # status, content type, body — is the one the document promises.
         excluded_checks=[positive_data_acceptance, negative_data_rejection],
     )
+
+
+# --- hostile values the schema allows (any number, any string): the class of inputs an
+# outside probe turned into 5xx answers and a malformed requests.xml. No 5xx, and every
+# XML answer parses, whatever is sent.
+
+HOSTILE_NUMBERS = st.sampled_from(
+    ["NaN", "-NaN", "Infinity", "-Infinity", "1e999", "-1e999", "1e308", "91", "-180.0001"]
+) | st.floats().map(json.dumps)
+# Every character but lone surrogates (they cannot be put in a URL or a form at all).
+ANY_TEXT = st.text(st.characters(exclude_categories=["Cs"]), max_size=60)
+HOSTILE_TEXT = ANY_TEXT | st.builds(
+    lambda head, bad, tail: head + bad + tail,
+    ANY_TEXT,
+    st.sampled_from(["\x00", "\x01", "\x1b", "\x7f", "\x85", "\ufffe", "\uffff"]),
+    ANY_TEXT,
+)
+TICKET_IDS = HOSTILE_TEXT.filter(bool) | st.sampled_from(
+    ["seq:20261121", "seq:" + "9" * 8, "T" + "9" * 80, "..", "T20261121000001\n", "ticket:x"]
+)
+DATES = st.datetimes(min_value=datetime(1, 1, 1), max_value=datetime(9999, 12, 31)).map(
+    datetime.isoformat
+) | st.sampled_from(["0001-01-01", "9999-12-31T23:59:59Z", "0001-01-01T00:00:00+14:00"])
+
+
+def _no_server_error(response: httpx.Response) -> None:
+    assert response.status_code < 500, (response.request.url, response.text[:300])
+    if "xml" in response.headers.get("content-type", ""):
+        ElementTree.fromstring(response.content)  # raises if malformed
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    lat=HOSTILE_NUMBERS,
+    long_=HOSTILE_NUMBERS,
+    description=HOSTILE_TEXT,
+    address=HOSTILE_TEXT,
+    answer=HOSTILE_TEXT | st.integers(1, 300_000).map(lambda n: "长" * n),
+)
+def test_hostile_reports_get_a_4xx_never_a_5xx(
+    intake_process: ServiceProcesses,
+    lat: str,
+    long_: str,
+    description: str,
+    address: str,
+    answer: str,
+) -> None:
+    report = {
+        "category": "parking",
+        "description": description,
+        "location": {"lat": "LAT", "long": "LONG", "address": address},
+        "channel": "snap_it",
+        "attributes": {"vehicle": answer},
+    }
+    body = json.dumps(report).replace('"LAT"', lat).replace('"LONG"', long_)
+    with httpx.Client(base_url=intake_process.base_url, timeout=30) as http:
+        response = http.post(
+            "/api/v1/reports", content=body, headers={"content-type": "application/json"}
+        )
+        _no_server_error(response)
+        form = {"service_code": "fire_box", "lat": lat, "long": long_, "description": description}
+        _no_server_error(http.post("/open311/v2/requests.xml", data=form))
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=list(HealthCheck))
+@given(ticket_id=TICKET_IDS, fmt=st.sampled_from(["json", "xml"]))
+def test_any_ticket_id_shape_gets_a_4xx_never_a_5xx(
+    intake_process: ServiceProcesses, ticket_id: str, fmt: str
+) -> None:
+    quoted = quote(ticket_id, safe="")
+    with httpx.Client(base_url=intake_process.base_url, timeout=30) as http:
+        for url in (f"/open311/v2/requests/{quoted}.{fmt}", f"/open311/v2/tokens/{quoted}.{fmt}"):
+            _no_server_error(http.get(url))
+        _no_server_error(http.get(f"/api/v1/tickets/{quoted}", headers=dict(OPERATOR)))
+        _no_server_error(
+            http.get(f"/open311/v2/requests.{fmt}", params={"service_request_id": ticket_id})
+        )
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    start=st.none() | DATES,
+    end=st.none() | DATES,
+    path=st.sampled_from(["requests", "servicerequestupdates"]),
+)
+def test_any_date_gets_a_4xx_never_a_5xx(
+    intake_process: ServiceProcesses, start: str | None, end: str | None, path: str
+) -> None:
+    params = {k: v for k, v in (("start_date", start), ("end_date", end)) if v is not None}
+    with httpx.Client(base_url=intake_process.base_url, timeout=30) as http:
+        for fmt in ("json", "xml"):
+            _no_server_error(http.get(f"/open311/v2/{path}.{fmt}", params=params))

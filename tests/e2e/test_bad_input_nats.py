@@ -18,6 +18,7 @@ from redis import Redis
 
 from chuishao.common.delivery import REASON_HEADER
 from chuishao.common.events import EVENT_TYPES
+from chuishao.common.replies import unit_inbox_prefix
 from chuishao.common.streams import CONSUMERS
 from chuishao.intake.lifecycle import VERBS
 from support.servers import Servers
@@ -40,7 +41,7 @@ json_values = st.recursive(
 @st.composite
 def bad_payloads(draw: st.DrawFn) -> bytes:
     """Malformed JSON, the wrong shape, a future schema version, wrong types, too long."""
-    kind = draw(st.sampled_from(["bytes", "json", "future", "wrong_type", "oversized"]))
+    kind = draw(st.sampled_from(["bytes", "json", "future", "wrong_type", "oversized", "no_place"]))
     if kind == "bytes":
         return draw(st.binary(min_size=1, max_size=200)).replace(b"{", b"")
     if kind == "json":
@@ -60,9 +61,41 @@ def bad_payloads(draw: st.DrawFn) -> bytes:
         body["schema_version"] = draw(st.integers(2, 99))
     elif kind == "wrong_type":
         body[draw(st.sampled_from(sorted(body)))] = draw(st.lists(st.integers(), max_size=2))
+    elif kind == "no_place":  # NaN or infinity where a coordinate belongs
+        body["location"] = {"lat": draw(NOT_A_NUMBER), "long": 116.4}
     else:
         body |= {"description": "长" * 4001, "occurred_at": "not a time"}
     return json.dumps(body).encode()
+
+
+NOT_A_NUMBER = st.sampled_from([float("nan"), float("inf"), float("-inf")])
+CONTROL = st.sampled_from(["\x00", "\x01", "\x1b", "\x7f", "\ud800", "\ufffe"])
+
+
+@st.composite
+def hostile_reports(draw: st.DrawFn) -> bytes:
+    """A report right in every way but one: a coordinate that is no number, a control
+    character in its text, an answer or a list far too large."""
+    report: dict[str, Any] = {
+        "category": "fire_box",
+        "description": "消防箱玻璃碎了",
+        "location": {"lat": 39.9, "long": 116.4, "address": "和园小区"},
+        "channel": "snap_it",
+    }
+    flaw = draw(st.sampled_from(["coordinate", "text", "answer", "list"]))
+    if flaw == "coordinate":
+        report["location"][draw(st.sampled_from(["lat", "long"]))] = draw(NOT_A_NUMBER)
+    elif flaw == "text":
+        field = draw(st.sampled_from(["description", "address"]))
+        where = report["location"] if field == "address" else report
+        where[field] = where[field] + draw(CONTROL)
+    elif flaw == "answer":
+        # Up to 900 KB: under NATS's 1 MB, so it is intake that must refuse it.
+        report["attributes"] = {"q": "长" * draw(st.integers(4001, 300_000))}
+    else:
+        report["attributes"] = {"q": ["a"] * draw(st.integers(101, 150_000))}
+    # NaN and Infinity as JavaScript writes them; UTF-8, not \u escapes.
+    return json.dumps(report, ensure_ascii=False).encode("utf-8", "surrogatepass")
 
 
 class Loop:
@@ -84,7 +117,11 @@ class Loop:
 @pytest.fixture(scope="module")
 def wire(own_servers: Servers, stack: ServiceProcesses) -> Iterator[tuple[Loop, Client]]:
     loop = Loop()
-    connection = loop.run(nats.connect(own_servers.nats_url))
+    # As departments connect: a unit's commands are answered only on its own inbox
+    # (chuishao.common.replies); cmd.submit answers any _INBOX.
+    connection = loop.run(
+        nats.connect(own_servers.nats_url, inbox_prefix=unit_inbox_prefix("grid-heyuan"))
+    )
     yield loop, connection
     loop.run(connection.close())
     loop.close()
@@ -120,7 +157,25 @@ def test_bad_commands_get_a_structured_rejection(
     subject = "cmd.submit" if verb == "submit" else f"cmd.unit.grid-heyuan.{verb}"
     reply = json.loads(loop.run(connection.request(subject, payload, timeout=10)).data)
     assert reply["ok"] is False
-    assert reply["error"]["code"] in ("invalid", "not_found", "forbidden")
+    assert reply["error"]["code"] in (
+        "invalid",
+        "unknown_category",
+        "invalid_attribute",
+        "not_found",
+        "forbidden",
+    )
+    SENT["commands"] += 1
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+@given(payload=hostile_reports())
+def test_hostile_reports_get_a_structured_rejection(
+    wire: tuple[Loop, Client], payload: bytes
+) -> None:
+    loop, connection = wire
+    reply = json.loads(loop.run(connection.request("cmd.submit", payload, timeout=10)).data)
+    assert reply["ok"] is False
+    assert reply["error"]["code"] == "invalid", reply
     SENT["commands"] += 1
 
 

@@ -72,6 +72,18 @@ async def until(condition: object, timeout: float = 10.0) -> None:
         await asyncio.sleep(0.02)
 
 
+async def settled(js: JetStreamContext, timeout: float = 10.0) -> None:
+    """Every delivered message acked: the ack reaches the server a moment after the
+    handler's effect is visible, so read the consumer until it says so (bounded)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        info = await js.consumer_info("TICKETS", SPEC.name)
+        if info.num_ack_pending == 0 and info.num_pending == 0:
+            return
+        assert asyncio.get_running_loop().time() < deadline, f"never settled: {info}"
+        await asyncio.sleep(0.05)
+
+
 def event_with(description: str) -> TicketSubmitted:
     return submitted().model_copy(update={"description": description})
 
@@ -84,9 +96,8 @@ async def test_a_transient_failure_is_retried_until_it_succeeds(
     await until(lambda: deliveries["flaky"] == 3)
     await asyncio.sleep(0.3)
     assert deliveries["flaky"] == 3
-    info = await js.consumer_info("TICKETS", SPEC.name)
-    assert info.num_ack_pending == 0
-    assert info.num_pending == 0
+    await settled(js)
+    assert deliveries["flaky"] == 3
 
 
 async def test_a_failure_that_never_clears_is_dead_lettered_with_the_reason(
@@ -113,8 +124,7 @@ async def test_poison_goes_to_the_dead_letters_at_once(
     assert [m.headers[REASON_HEADER] for m in letters] == ["unprocessable"] * 2  # type: ignore[attr-defined]
     assert [m.headers[DELIVERIES_HEADER] for m in letters] == ["1", "1"]  # type: ignore[attr-defined]
     assert sum(deliveries.values()) == 0
-    info = await js.consumer_info("TICKETS", SPEC.name)
-    assert info.num_ack_pending == 0
+    await settled(js)
 
 
 async def test_one_tickets_events_are_handled_in_stream_order(

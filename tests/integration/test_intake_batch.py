@@ -86,7 +86,7 @@ async def test_good_rows_land_bad_rows_are_reported_and_reruns_add_nothing(
     ]
     assert "phone" in first.errors[0]["error"]
     assert "description" in first.errors[1]["error"]
-    assert "unknown category" in first.errors[2]["error"]
+    assert "no category teleport" in first.errors[2]["error"]
     assert "ledger_id" in first.errors[3]["error"]
 
     again = await import_ledger(ledger, servers.nats_url, show_progress=False)

@@ -1,11 +1,12 @@
 """Open311 GeoReport v2 as a 311 client sees it: JSON and XML, each error path."""
 
+import asyncio
 from xml.etree import ElementTree
 
 import httpx
 import pytest
 
-from support.intake import OPEN311_KEY, Harness
+from support.intake import OPEN311_KEY, Harness, auth
 
 FORM = {
     "api_key": OPEN311_KEY,
@@ -72,8 +73,8 @@ async def test_post_creates_a_request_and_reads_show_no_personal_data(intake: Ha
     assert public["status"] == "open"
     assert public["service_code"] == "fire_box"
     assert public["service_name"] == "消防箱损坏"
-    assert public["lat"] == pytest.approx(39.9087)
-    assert public["media_url"] == "https://img.example.org/a.jpg"
+    assert (public["lat"], public["long"]) == (round(39.9087, 3), round(116.3975, 3))  # ~100 m
+    assert public["media_url"] is None  # the resident's photo is not public
     assert public["requested_datetime"].endswith("+00:00")
     text = str(public)
     assert "13600001234" not in text
@@ -171,8 +172,8 @@ async def test_service_request_updates_since_a_time(intake: Harness) -> None:
     updates = (await intake.http.get("/open311/v2/servicerequestupdates.json")).json()
     mine = [u for u in updates if u["service_request_id"] == request_id]
     assert [u["description"] for u in mine][:2] == [
-        "submitted via open311",
-        "dispatched to 和园社区网格站 (lead, community)",
+        "已受理 Received",
+        "已派单 Sent to the responsible unit",
     ]
     assert all(u["status"] == "open" for u in mine)
     later = await intake.http.get(
@@ -183,3 +184,91 @@ async def test_service_request_updates_since_a_time(intake: Harness) -> None:
 
 async def test_unknown_format_is_404(intake: Harness) -> None:
     assert (await intake.http.get("/open311/v2/services.yaml")).status_code == 404
+
+
+# What a read without a key must never show: the resident's words, address, photo and
+# phone, a unit's internal note (a name and a phone number in it).
+INTERNAL_NOTE = "已电话联系王先生 13700001111"
+PUBLIC_NOTE = "已安排维修人员，明天上午更换玻璃"
+PRIVATE = ("王先生", "13700001111", "楼道里消防箱", "13912345678", "3号楼2单元", "img.example.org")
+
+
+async def test_reads_without_a_key_show_only_the_public_fields(intake: Harness) -> None:
+    ticket_id = await intake.submit(
+        description="楼道里消防箱玻璃碎了",
+        location={"lat": 39.90874, "long": 116.39752, "address": "和园小区3号楼2单元501"},
+        media_urls=["https://img.example.org/door.jpg"],
+    )
+    await intake.dispatch(ticket_id, "grid-heyuan")
+    for note in ({"note": INTERNAL_NOTE}, {"note": PUBLIC_NOTE, "public": True}):
+        noted = await intake.command(ticket_id, "notes", auth("grid-heyuan"), note)
+        assert noted.status_code == 200, noted.text
+    # A sign-off is public, but a number or a surname typed into it is not.
+    assert (await intake.command(ticket_id, "acknowledge", auth("grid-heyuan"))).status_code == 200
+    resolved = await intake.command(
+        ticket_id,
+        "resolve",
+        auth("grid-heyuan"),
+        {"note": "玻璃已更换，已电话告知王先生 13700001111"},
+    )
+    assert resolved.status_code == 200, resolved.text
+    record = await intake.ticket(ticket_id)  # units and operators still read it whole
+    assert any(INTERNAL_NOTE in entry["summary"] for entry in record["history"])
+
+    reads = [f"/open311/v2/requests/{ticket_id}.{fmt}" for fmt in ("json", "xml")] + [
+        f"/open311/v2/{path}.{fmt}"
+        for path in ("requests", "servicerequestupdates")
+        for fmt in ("json", "xml")
+    ]
+    bodies = [(await intake.http.get(path)).text for path in reads]
+    by_id = await intake.http.get(
+        "/open311/v2/requests.json", params={"service_request_id": ticket_id}
+    )
+    bodies.append(by_id.text)
+    for body in bodies:
+        for secret in PRIVATE:
+            assert secret not in body, (secret, body)
+
+    [row] = by_id.json()
+    assert row["service_request_id"] == ticket_id
+    assert (row["status"], row["service_code"], row["agency_responsible"]) == (
+        "closed",
+        "fire_box",
+        "和园社区网格站",
+    )
+    assert (row["lat"], row["long"]) == (39.909, 116.398)
+    assert row["description"] is None
+    assert row["address"] is None
+    updates = (await intake.http.get("/open311/v2/servicerequestupdates.json")).json()
+    said = [u["description"] for u in updates]
+    assert PUBLIC_NOTE in said
+    assert any("玻璃已更换" in text and "137****1111" in text for text in said), said
+    assert "玻璃已更换" in row["status_notes"]
+
+
+async def test_reads_are_capped(intake: Harness) -> None:
+    ids = [f"T20260101{n:06d}" for n in range(1, 52)]
+    too_many = await intake.http.get(
+        "/open311/v2/requests.json", params={"service_request_id": ",".join(ids)}
+    )
+    assert too_many.status_code == 400
+    [error] = too_many.json()
+    assert error["code"] == 400
+    assert "at most 50" in error["description"]
+    fifty = await intake.http.get(
+        "/open311/v2/requests.xml", params={"service_request_id": ",".join(ids[:50])}
+    )
+    assert fifty.status_code == 200
+
+    limit = asyncio.Semaphore(16)
+
+    async def one() -> str:
+        async with limit:
+            return await intake.submit()
+
+    await asyncio.gather(*(one() for _ in range(201)))
+    listing = await intake.http.get("/open311/v2/requests.json")
+    assert listing.status_code == 200
+    assert len(listing.json()) == 200
+    updates = await intake.http.get("/open311/v2/servicerequestupdates.json")
+    assert len(updates.json()) == 200

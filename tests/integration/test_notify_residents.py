@@ -5,8 +5,10 @@ twice, and the SMS and WeChat gateways' HTTP calls against a real local receiver
 import asyncio
 import contextlib
 import json
+import threading
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from random import Random
 
 import pytest
@@ -18,6 +20,7 @@ from chuishao.common.catalogue import Category, publish_catalogue
 from chuishao.common.clock import ManualClock
 from chuishao.common.commands import SubmitReport
 from chuishao.common.events import (
+    DeliveryFailed,
     ReportLinked,
     ResidentNotified,
     TicketResolved,
@@ -28,6 +31,7 @@ from chuishao.common.ids import reporter_ref
 from chuishao.common.logging import configure_logging
 from chuishao.common.settings import ServiceSettings
 from chuishao.common.streams import provision
+from chuishao.embedded import free_port
 from chuishao.intake.app import create_app
 from chuishao.intake.settings import IntakeSettings
 from chuishao.notify.channels import ResidentMessage
@@ -74,7 +78,8 @@ async def notify_running(
     servers: Servers, clock: ManualClock, **overrides: object
 ) -> AsyncIterator[NotifyService]:
     settings = settings_for(servers, **overrides)
-    service = NotifyService(settings, configure_logging("notify"), clock, Random(3))
+    # DEBUG: every line notify can write is there to be searched for a phone number.
+    service = NotifyService(settings, configure_logging("notify", "DEBUG"), clock, Random(3))
     async with service.running():
         yield service
 
@@ -350,3 +355,81 @@ async def test_the_wechat_template_message_call_shape(receiver: Receiver) -> Non
     assert payload["template_id"] == "TPL-RESOLVED"
     assert payload["url"] == "https://x/t"
     assert payload["data"]["content"]["value"] == "您反映的问题已经处理"
+
+
+class EchoingGateway:
+    """An SMS gateway that refuses the number and quotes it back, as real ones do."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+        gateway = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
+                gateway.calls += 1
+                reply = json.dumps(
+                    {
+                        "code": "isv.MOBILE_NUMBER_ILLEGAL",
+                        "message": f"非法手机号 invalid mobile {body['phone_numbers']}",
+                    },
+                    ensure_ascii=False,
+                ).encode()
+                self.send_response(400)
+                self.send_header("Content-Type", "application/json; charset=utf-8")
+                self.send_header("Content-Length", str(len(reply)))
+                self.end_headers()
+                self.wfile.write(reply)
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/sms"
+
+    def __enter__(self) -> "EchoingGateway":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+async def test_a_gateway_echoing_the_number_leaves_it_masked_in_events_and_dead_letters(
+    servers: Servers, js: JetStreamContext, intake: FastAPI
+) -> None:
+    with EchoingGateway() as gateway:
+        async with notify_running(
+            servers,
+            ManualClock(DAYTIME),
+            resident_channels=("sms",),
+            sms_gateway_url=gateway.url,
+            sms_template_codes={"receipt": "SMS_270001"},
+        ) as notify:
+            ticket = await report(intake, js)
+            await until_async(
+                lambda: _stored_some(js, "TICKETS", "ticket.delivery_failed.*"), timeout=15
+            )
+            await until_logged(notify, ticket.ticket_id, "failed")
+            history = (await notify.history.read(ticket.ticket_id)).model_dump_json()
+    assert gateway.calls >= 1
+    [raw] = await stored(js, "TICKETS", "ticket.delivery_failed.*")
+    failed = parse_event(raw.data or b"")
+    assert isinstance(failed, DeliveryFailed)
+    assert PHONE not in failed.reason
+    assert "137****1111" in failed.reason
+    letters = await stored(js, "DEADLETTER", "dlq.>")
+    assert letters
+    for letter in letters:
+        assert PHONE not in repr(dict(letter.headers or {}))
+        assert PHONE.encode() not in (letter.data or b"")
+    assert PHONE not in history
+
+
+async def _stored_some(js: JetStreamContext, stream: str, subject: str) -> bool:
+    return bool(await stored(js, stream, subject))

@@ -142,7 +142,11 @@ async def test_start_up_publishes_the_units_and_the_catalogue(
         "kind": "community",
         "level": "community",
         "webhook_url": None,
+        "coverage": ["heyuan"],
+        "streets": [],  # a community-level unit answers for no street
     }
+    centre = json.loads((await units.get("qingshi-command")).value or b"{}")
+    assert centre["streets"] == ["qingshi"]
     assert len(await keys_of(units)) == len(router.snapshot.directory.units)
     catalogue = await js.key_value(CATALOGUE.bucket)
     assert {"fire_box", "traffic_obstruction", "heating"} <= set(await keys_of(catalogue))

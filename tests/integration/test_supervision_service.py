@@ -32,6 +32,7 @@ from support.supervision import (
     running_supervision,
     scripted_day,
     serving,
+    supervisor,
 )
 
 pytestmark = pytest.mark.usefixtures("clean")
@@ -184,7 +185,7 @@ async def test_the_live_stream_sends_the_board_and_then_its_changes(
 ) -> None:
     async with (
         serving(scripted.app) as base_url,
-        httpx.AsyncClient(base_url=base_url, timeout=10) as client,
+        httpx.AsyncClient(base_url=base_url, timeout=10, headers=supervisor()) as client,
         client.stream("GET", "/board/stream") as response,
     ):
         assert response.headers["content-type"].startswith("text/event-stream")

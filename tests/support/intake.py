@@ -29,8 +29,27 @@ UNITS = [
     UnitContact(id="bus-yunxi", name="云溪公交集团", kind="co_building", level=Level.STREET),
     UnitContact(id="wuye-lanting", name="兰亭物业", kind="co_building", level=Level.COMMUNITY),
     UnitContact(
-        id="qingshi-command", name="青石街道指挥中心", kind="command_centre", level=Level.STREET
+        id="qingshi-command",
+        name="青石街道指挥中心",
+        kind="command_centre",
+        level=Level.STREET,
+        streets=("qingshi",),
     ),
+    UnitContact(
+        id="liuan-command",
+        name="柳岸街道指挥中心",
+        kind="command_centre",
+        level=Level.STREET,
+        streets=("liuan",),
+    ),
+    UnitContact(
+        id="district-yunxi",
+        name="云溪区接诉即办指挥中心",
+        kind="district",
+        level=Level.DISTRICT,
+        streets=("qingshi", "liuan", "yunmen"),
+    ),
+    UnitContact(id="city-12345", name="12345督办中心", kind="command_centre", level=Level.CITY),
 ]
 CATEGORIES = [
     Category(
@@ -115,6 +134,7 @@ class Harness:
         *units: str,
         whistle: Whistle = Whistle.DAILY,
         role: Role = Role.LEAD,
+        street: str = "qingshi",
     ) -> None:
         """What the router does: one TicketDispatched per unit; waits until intake has it."""
         record = await self.app.state.intake.store.get(ticket_id)
@@ -134,7 +154,7 @@ class Harness:
                 description=record.description,
                 location=Location(grid_code="HY-01"),
                 reason="test",
-                street="qingshi",
+                street=street,
             )
             await publish_event(self.js, event)
             await self.until(
@@ -179,7 +199,9 @@ async def running_intake(
             operator_api_keys=json.loads(env["CHUISHAO_OPERATOR_API_KEYS"]),
             open311_api_keys=json.loads(env["CHUISHAO_OPEN311_API_KEYS"]),
             resident_link_secret=RESIDENT_SECRET,
-            **settings,
+            # No load shedding unless a test asks for it (test_intake_overload.py): on a
+            # busy machine the response budget would shed a functional test's burst.
+            **({"max_in_flight": 4096, "response_budget_ms": 0} | settings),
         )
     )
     async with app.router.lifespan_context(app):

@@ -14,6 +14,7 @@ import uvicorn
 from fastapi import FastAPI
 from nats.js import JetStreamContext
 
+from chuishao.common.catalogue import publish_catalogue
 from chuishao.common.domain import (
     Channel,
     ClockKind,
@@ -43,9 +44,16 @@ from chuishao.common.events import (
     WhistleBlown,
 )
 from chuishao.common.ids import derived_id
+from chuishao.common.places import publish_places
 from chuishao.common.publishing import publish_event
 from chuishao.common.streams import provision
+from chuishao.common.tokens import hash_api_key
+from chuishao.common.units import publish_units
 from chuishao.embedded import free_port
+from chuishao.router.directory import Directory
+from chuishao.router.document import place_names
+from chuishao.router.plugins_manager import Dispatcher, plugin_manager
+from chuishao.router.settings import RouterSettings
 from chuishao.supervision.app import create_app
 from chuishao.supervision.service import Supervision
 from chuishao.supervision.settings import SupervisionSettings
@@ -404,11 +412,34 @@ EXPECTED_STATES = {
 
 # --- supervision in-process on real servers
 
+# The sample directory, as the router publishes it (units with their coverage, places).
+DIRECTORY = Directory.load(RouterSettings().directory_file)
+# The district's centre sees the whole (one-district) city; a street's centre its street.
+DISTRICT_CENTRE = "district-yunxi"
+QINGSHI_CENTRE = "qingshi-command"
+
+
+def supervisor_key(unit_id: str) -> str:
+    return f"sup-key-{unit_id}"
+
+
+def supervisor(unit_id: str = DISTRICT_CENTRE) -> dict[str, str]:
+    return {"X-API-Key": supervisor_key(unit_id)}
+
+
+UNIT_API_KEYS = {hash_api_key(supervisor_key(u.id)): u.id for u in DIRECTORY.units}
+
+
+async def publish_directory(js: JetStreamContext) -> None:
+    await publish_units(js, [unit.as_contact() for unit in DIRECTORY.units])
+    await publish_places(js, place_names(DIRECTORY.document))
+    await publish_catalogue(js, Dispatcher(plugin_manager(), DIRECTORY).categories())
+
 
 @dataclass
 class SupervisionHarness:
     app: FastAPI
-    http: httpx.AsyncClient
+    http: httpx.AsyncClient  # signed in as the district's command centre
     js: JetStreamContext
 
     @property
@@ -446,10 +477,17 @@ async def running_supervision(
     nats_url: str, redis_url: str, js: JetStreamContext, **settings: Any
 ) -> AsyncIterator[SupervisionHarness]:
     await provision(js)
+    await publish_directory(js)
+    settings.setdefault("unit_api_keys", UNIT_API_KEYS)
     app = create_app(SupervisionSettings(nats_url=nats_url, redis_url=redis_url, **settings))
     async with app.router.lifespan_context(app):
+        service: Supervision = app.state.supervision
+        await asyncio.wait_for(service.units.loaded.wait(), 10)
+        await asyncio.wait_for(service.places.loaded.wait(), 10)
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://supervision") as http:
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://supervision", headers=supervisor()
+        ) as http:
             yield SupervisionHarness(app=app, http=http, js=js)
 
 

@@ -22,6 +22,7 @@ from chuishao.common.events import Event, TicketDispatched, TicketResolved, Tick
 from chuishao.intake.lifecycle import Actor, CommandRejected, EventIds, Status, decide
 from chuishao.intake.projection import apply, history_entry
 from chuishao.intake.records import TicketRecord
+from chuishao.intake.scopes import EVERYWHERE
 
 UNITS = ("grid-a", "police-b", "bus-c")
 START = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
@@ -30,12 +31,13 @@ TICKET = "T20260302000001"
 actors = st.sampled_from(
     [
         *(Actor("unit", unit) for unit in UNITS),
-        Actor("supervisor", "street-centre"),
+        Actor("supervisor", "street-centre", EVERYWHERE),
         Actor("operator", "hotline"),
         Actor("resident", TICKET),
     ]
 )
-notes = st.text(min_size=1, max_size=20)
+# Free text as people type it: control characters are refused by the commands (FreeText).
+notes = st.text(st.characters(exclude_categories=("Cc", "Cs")), min_size=1, max_size=20)
 commands = st.one_of(
     st.builds(c.AcknowledgeTicket, ticket_id=st.just(TICKET)),
     st.builds(
@@ -172,7 +174,7 @@ def test_a_closed_ticket_refuses_every_command() -> None:
         decide(
             record,
             c.CloseTicket(ticket_id=TICKET, reason="withdrawn"),
-            Actor("supervisor", "s"),
+            Actor("supervisor", "s", EVERYWHERE),
             START,
             EventIds(None, TICKET),
         )[0],

@@ -190,6 +190,16 @@ def test_the_ladder_names_who_supervises_at_each_level(shipped: Directory) -> No
     ]
 
 
+def test_a_supervisor_serves_the_streets_its_coverage_spans(shipped: Directory) -> None:
+    served = {unit.id: shipped.contact(unit).streets for unit in shipped.units}
+    assert served["qingshi-command"] == ("qingshi",)
+    assert served["liuan-command"] == ("liuan",)
+    assert served["district-yunxi"] == ("qingshi", "liuan", "yunmen")
+    assert served["city-12345"] == ("qingshi", "liuan", "yunmen")
+    # A community-level unit inherits no street: it sees only what is sent to it.
+    assert served["wanjia-wuye"] == ()
+
+
 def test_the_arbiter_is_the_street_then_the_district(shipped: Directory) -> None:
     place = shipped.locate(Location(grid_code="JX-01"))
     assert shipped.arbiter(place).id == "yunmen-command"

@@ -11,6 +11,7 @@ from faststream.nats.message import NatsMessage
 
 from chuishao.common import compat
 from chuishao.common.delivery import DeliveryPolicy
+from chuishao.common.errors import ErrorDetail, nats_error_reply
 from chuishao.common.metrics import BrokerMetrics, attach
 from chuishao.common.settings import ServiceSettings
 from chuishao.common.streams import ConsumerSpec
@@ -58,6 +59,9 @@ def durable_subscriber(
         durable=spec.name,
         config=spec.config(),
         pull_sub=PullSub(batch_size=batch_size, timeout=1.0),
+        # FastStream would answer a stream message on its `reply_to` header; whoever wrote
+        # that header would choose where a service publishes. A consumer answers nobody.
+        no_reply=True,
     )
     return cast("Callable[[Handler], Handler]", subscriber)
 
@@ -70,10 +74,13 @@ def current_message(broker: NatsBroker) -> NatsMessage:
 
 
 Reply = dict[str, Any]
-UNAVAILABLE: Reply = {
-    "ok": False,
-    "error": {"code": "unavailable", "detail": "could not be handled now; try again"},
-}
+UNAVAILABLE: Reply = nats_error_reply(
+    ErrorDetail(
+        code="unavailable",
+        message_zh="暂时无法处理，请稍后重试",
+        message_en="Could not be handled now; try again",
+    )
+)
 
 
 def answers_failures(handler: Callable[[], Awaitable[Reply]]) -> Callable[[], Awaitable[Reply]]:

@@ -1,12 +1,15 @@
 """Connections every service makes the same way."""
 
 import asyncio
+from typing import Any
 
 import nats
 import nats.errors
 import structlog
 from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio.connection import parse_url
 from redis.asyncio.retry import Retry
+from redis.asyncio.sentinel import Sentinel, SentinelConnectionPool
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import RedisError
 
@@ -19,18 +22,45 @@ log = structlog.get_logger()
 def redis_client(settings: ServiceSettings) -> Redis:
     # Blocking: redis-py's default pool raises "Too many connections" once 100 are in
     # use, which failed requests under load that a short wait would have served.
-    # Retried through a Redis restart (about 17 s at most) rather than failing the
-    # handler or a service's start-up; a transaction that was WATCHing fails with
-    # WatchError instead, and its loop decides again on fresh data.
+    # Retried through a Redis restart or a Sentinel failover (about 17 s at most) rather
+    # than failing the handler or a service's start-up; a transaction that was WATCHing
+    # fails with WatchError instead, and its loop decides again on fresh data.
     retry = Retry(ExponentialBackoff(cap=1.0, base=0.1), settings.redis_retries)
-    pool = BlockingConnectionPool.from_url(
-        settings.redis_url,
-        max_connections=settings.redis_max_connections,
-        timeout=settings.redis_pool_timeout_seconds,
-        health_check_interval=30,
-        retry=retry,
+    options: dict[str, Any] = {
+        "max_connections": settings.redis_max_connections,
+        "timeout": settings.redis_pool_timeout_seconds,
+        "health_check_interval": 30,
+        "retry": retry,
+    }
+    if settings.redis_sentinel_nodes:
+        client: Redis = _sentinel(settings).master_for(
+            settings.redis_sentinel_master,
+            connection_pool_class=_BlockingSentinelPool,
+            **_database_of(settings.redis_url),
+            **options,
+        )
+        return client
+    return Redis.from_pool(BlockingConnectionPool.from_url(settings.redis_url, **options))
+
+
+class _BlockingSentinelPool(SentinelConnectionPool, BlockingConnectionPool):
+    """Sentinel's pool (asks the sentinels for the primary on every new connection and
+    drops connections to a demoted one) that waits for a free connection like ours."""
+
+
+def _sentinel(settings: ServiceSettings) -> Sentinel:
+    # Short timeouts towards the sentinels: one that is down must not hold up asking
+    # the next one.
+    return Sentinel(  # type: ignore[no-untyped-call]
+        settings.redis_sentinel_nodes,
+        sentinel_kwargs={"socket_connect_timeout": 1.0, "socket_timeout": 1.0},
     )
-    return Redis.from_pool(pool)
+
+
+def _database_of(url: str) -> dict[str, Any]:
+    """From redis_url, what still applies behind Sentinel: database and credentials."""
+    parsed = parse_url(url)
+    return {k: parsed[k] for k in ("db", "username", "password") if parsed.get(k) is not None}
 
 
 async def wait_for_servers(settings: ServiceSettings) -> None:
@@ -48,13 +78,25 @@ async def wait_for_servers(settings: ServiceSettings) -> None:
 
 
 async def _redis_ok(settings: ServiceSettings) -> tuple[str, bool]:
-    probe = Redis.from_url(settings.redis_url, socket_connect_timeout=2, socket_timeout=2)
+    sentinel = _sentinel(settings) if settings.redis_sentinel_nodes else None
+    probe: Redis
+    if sentinel is not None:
+        probe = sentinel.master_for(
+            settings.redis_sentinel_master,
+            socket_connect_timeout=2.0,
+            socket_timeout=2.0,
+            **_database_of(settings.redis_url),
+        )
+    else:
+        probe = Redis.from_url(settings.redis_url, socket_connect_timeout=2, socket_timeout=2)
     try:
         await probe.ping()
     except (RedisError, OSError):
         return "redis", False
     finally:
         await probe.aclose()
+        if sentinel is not None:
+            await sentinel.aclose()
     return "redis", True
 
 

@@ -2,17 +2,20 @@
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, HttpUrl
+from pydantic_core import PydanticCustomError
 
 from chuishao.common.domain import (
     CategoryCode,
     Channel,
     DeclineReason,
+    FreeText,
     Location,
     Priority,
-    Rating,
+    RatingInput,
     TicketId,
     UnitId,
+    printable_text,
 )
 
 # Mainland mobile numbers, or landlines with an area code (e.g. 010-12345678).
@@ -21,14 +24,60 @@ Phone = Annotated[
 ]
 
 
+# Attribute answers are bounded here, whatever the category says (it narrows further in
+# intake's attributes.check): one 1.5 MB answer once made an event NATS would not take,
+# and a 200,000-value list was accepted.
+MAX_ATTRIBUTES = 50
+MAX_ATTRIBUTE_TEXT = 4000  # an Open311 `text` answer; a `string` one is shorter
+MAX_ATTRIBUTE_VALUE = 500  # one value of a list
+MAX_ATTRIBUTE_VALUES = 100
+
+
+def _bounded_answers(answers: dict[str, str | list[str]]) -> dict[str, str | list[str]]:
+    # English here; the Chinese is http_errors.VALIDATION_ZH["attribute_too_large"].
+    def refuse(code: str, en: str, limit: int) -> PydanticCustomError:
+        return PydanticCustomError("attribute_too_large", en, {"code": code, "limit": limit})
+
+    for code, answer in answers.items():
+        if len(code) > 64:
+            raise refuse(code[:64], "attribute code {code} is over {limit} characters", 64)
+        values = answer if isinstance(answer, list) else [answer]
+        if isinstance(answer, list) and len(answer) > MAX_ATTRIBUTE_VALUES:
+            raise refuse(
+                code, "attribute {code} takes at most {limit} values", MAX_ATTRIBUTE_VALUES
+            )
+        limit = MAX_ATTRIBUTE_VALUE if isinstance(answer, list) else MAX_ATTRIBUTE_TEXT
+        for value in values:
+            if len(value) > limit:
+                raise refuse(
+                    code, "attribute {code} is too long: at most {limit} characters", limit
+                )
+            printable_text(value)
+    return answers
+
+
+Attributes = Annotated[
+    dict[str, str | list[str]],
+    Field(max_length=MAX_ATTRIBUTES),
+    AfterValidator(_bounded_answers),
+]
+
+
+def _printable_address(location: Location) -> Location:
+    if location.address is not None:
+        printable_text(location.address)
+    return location
+
+
 class Reporter(BaseModel):
     """Who reported; kept only in the ticket record, never in events or logs."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    name: str | None = Field(default=None, min_length=1, max_length=64)
-    phone: Phone | None = None
-    email: str | None = Field(default=None, pattern=r"^[^@\s]{1,64}@[^@\s]{1,255}$")
+    # repr=False: a command or record printed in a traceback or a log never shows who.
+    name: FreeText | None = Field(default=None, min_length=1, max_length=64, repr=False)
+    phone: Phone | None = Field(default=None, repr=False)
+    email: str | None = Field(default=None, pattern=r"^[^@\s]{1,64}@[^@\s]{1,255}$", repr=False)
 
 
 class Command(BaseModel):
@@ -43,13 +92,13 @@ class SubmitReport(Command):
     category: CategoryCode | None = Field(
         default=None, description="Leave out to let the router's triage suggest one"
     )
-    description: str = Field(min_length=1, max_length=4000)
-    location: Location
+    description: FreeText = Field(min_length=1, max_length=4000)
+    location: Annotated[Location, AfterValidator(_printable_address)]
     channel: Channel
     priority: Priority = Priority.NORMAL
     media_urls: tuple[HttpUrl, ...] = Field(default=(), max_length=20)
     reporter: Reporter | None = None
-    attributes: dict[str, str | list[str]] = Field(
+    attributes: Attributes = Field(
         default_factory=dict, description="Answers to the category's Open311 attributes"
     )
 
@@ -75,7 +124,7 @@ class DeclineTicket(TicketCommand):
     type: Literal["DeclineTicket"] = "DeclineTicket"
     schema_version: Literal[1] = 1
     reason_code: DeclineReason
-    note: str = Field(default="", max_length=2000)
+    note: FreeText = Field(default="", max_length=2000)
 
 
 class AddProgressNote(TicketCommand):
@@ -83,7 +132,12 @@ class AddProgressNote(TicketCommand):
 
     type: Literal["AddProgressNote"] = "AddProgressNote"
     schema_version: Literal[1] = 1
-    note: str = Field(min_length=1, max_length=2000)
+    note: FreeText = Field(min_length=1, max_length=2000)
+    public: bool = Field(
+        default=False,
+        description="公开进展: shown to everyone on Open311 (servicerequestupdates). Leave"
+        " false for anything naming people, phone numbers or internal steps",
+    )
 
 
 class RequestExtension(TicketCommand):
@@ -92,7 +146,7 @@ class RequestExtension(TicketCommand):
     type: Literal["RequestExtension"] = "RequestExtension"
     schema_version: Literal[1] = 1
     extra_hours: float = Field(gt=0, le=24 * 30)
-    reason: str = Field(min_length=1, max_length=2000)
+    reason: FreeText = Field(min_length=1, max_length=2000)
 
 
 class DecideExtension(TicketCommand):
@@ -102,7 +156,7 @@ class DecideExtension(TicketCommand):
     schema_version: Literal[1] = 1
     unit_id: UnitId
     approve: bool
-    reason: str = Field(default="", max_length=2000)
+    reason: FreeText = Field(default="", max_length=2000)
 
 
 class TransferTicket(TicketCommand):
@@ -111,7 +165,7 @@ class TransferTicket(TicketCommand):
     type: Literal["TransferTicket"] = "TransferTicket"
     schema_version: Literal[1] = 1
     to_unit_id: UnitId
-    reason: str = Field(min_length=1, max_length=2000)
+    reason: FreeText = Field(min_length=1, max_length=2000)
 
 
 class AwaitResident(TicketCommand):
@@ -119,7 +173,7 @@ class AwaitResident(TicketCommand):
 
     type: Literal["AwaitResident"] = "AwaitResident"
     schema_version: Literal[1] = 1
-    note: str = Field(min_length=1, max_length=2000)
+    note: FreeText = Field(min_length=1, max_length=2000)
 
 
 class RecordResidentReply(TicketCommand):
@@ -127,7 +181,7 @@ class RecordResidentReply(TicketCommand):
 
     type: Literal["RecordResidentReply"] = "RecordResidentReply"
     schema_version: Literal[1] = 1
-    note: str = Field(default="", max_length=2000)
+    note: FreeText = Field(default="", max_length=2000)
 
 
 class ResolveTicket(TicketCommand):
@@ -135,7 +189,7 @@ class ResolveTicket(TicketCommand):
 
     type: Literal["ResolveTicket"] = "ResolveTicket"
     schema_version: Literal[1] = 1
-    note: str = Field(min_length=1, max_length=2000)
+    note: FreeText = Field(min_length=1, max_length=2000)
     evidence_urls: tuple[HttpUrl, ...] = Field(default=(), max_length=20)
 
 
@@ -144,8 +198,8 @@ class RateTicket(TicketCommand):
 
     type: Literal["RateTicket"] = "RateTicket"
     schema_version: Literal[1] = 1
-    rating: Rating
-    comment: str = Field(default="", max_length=2000)
+    rating: RatingInput = Field(description="满意 / 基本满意 / 不满意, or the English codes")
+    comment: FreeText = Field(default="", max_length=2000)
 
 
 class CloseTicket(TicketCommand):

@@ -25,6 +25,7 @@ from pydantic import ValidationError
 from typing_extensions import TypeIs
 
 from chuishao.common import subjects
+from chuishao.common.privacy import mask_text
 from chuishao.common.publishing import CORRELATION_HEADER, TICKET_HEADER
 from chuishao.common.streams import CONSUMERS
 
@@ -50,8 +51,9 @@ async def dead_letter(broker: NatsBroker, msg: Msg, *, reason: str, error: str) 
     headers = {key: value for key, value in (msg.headers or {}).items() if key != "Nats-Msg-Id"}
     headers |= {
         "Nats-Msg-Id": f"dlq:{meta.consumer}:{meta.sequence.stream}",
-        REASON_HEADER: reason,
-        ERROR_HEADER: error[:1000],
+        # Errors quote what they failed on (a gateway's answer, a field's value): masked.
+        REASON_HEADER: mask_text(reason),
+        ERROR_HEADER: mask_text(error)[:1000],
         SUBJECT_HEADER: msg.subject,
         STREAM_HEADER: meta.stream,
         SEQUENCE_HEADER: str(meta.sequence.stream),

@@ -1,12 +1,50 @@
 """The vocabulary every event and command shares."""
 
+import re
 from enum import StrEnum
-from typing import Annotated, Self
+from typing import Annotated, Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 
-TicketId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$", examples=["T20261121000042"])]
+from chuishao.common.ids import TICKET_ID_PATTERN
+
+TicketId = Annotated[str, Field(pattern=TICKET_ID_PATTERN, examples=["T20261121000042"])]
 UnitId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$", examples=["grid-heyuan"])]
+# Characters no person types and no XML document may hold: C0 controls but tab, newline
+# and carriage return, DEL and C1, lone surrogates, U+FFFE/U+FFFF. One NUL in a
+# description made requests.xml malformed for every Open311 client.
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+
+
+def printable_text(value: str) -> str:
+    if (found := _CONTROL.search(value)) is not None:
+        raise PydanticCustomError(
+            "control_character",
+            # English here; the Chinese is http_errors.VALIDATION_ZH["control_character"].
+            "must not contain control characters such as NUL (character {position} is {char})",
+            {"position": found.start() + 1, "char": f"U+{ord(found.group()):04X}"},
+        )
+    return value
+
+
+def xml_text(value: str) -> str:
+    """The text with what XML cannot carry replaced by U+FFFD (for records stored before
+    FreeText refused it, and for anything echoed back into a document)."""
+    return _CONTROL.sub("\ufffd", value)
+
+
+# Free text typed by a person (descriptions, notes, reasons, names, addresses): the one
+# validator every such field of a command uses; its length is the field's own.
+FreeText = Annotated[str, AfterValidator(printable_text)]
+
 CategoryCode = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_]{0,63}$", examples=["fire_box"])]
 
 
@@ -64,6 +102,30 @@ class Rating(StrEnum):
     UNSATISFIED = "unsatisfied"  # 不满意
 
 
+# The labels the mini-programs and the SMS reply send, as the resident reads them.
+RATING_LABELS: dict[str, Rating] = {
+    "满意": Rating.SATISFIED,
+    "基本满意": Rating.BASICALLY_SATISFIED,
+    "不满意": Rating.UNSATISFIED,
+}
+
+
+def _rating_from_label(value: Any) -> Any:
+    if isinstance(value, str):
+        return RATING_LABELS.get(value.strip(), value)
+    return value
+
+
+# What a rating command accepts: the codes, or the Chinese labels (stored as the code).
+RatingInput = Annotated[
+    Rating,
+    BeforeValidator(
+        _rating_from_label,
+        json_schema_input_type=Rating | Literal["满意", "基本满意", "不满意"],
+    ),
+]
+
+
 class Whistle(StrEnum):
     NONE = "none"
     DAILY = "daily"  # 日常哨
@@ -75,6 +137,8 @@ class ClockKind(StrEnum):
     REPORT_FOR_DUTY = "report_for_duty"  # 签收
     FIRST_RESPONSE = "first_response"
     RESOLUTION = "resolution"
+    # 派单: a ticket no rule could place waits for its command centre to dispatch it.
+    MANUAL_DISPATCH = "manual_dispatch"
 
 
 class Location(BaseModel):
@@ -82,8 +146,11 @@ class Location(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    lat: float | None = Field(default=None, ge=-90, le=90)
-    long: float | None = Field(default=None, ge=-180, le=180)
+    # NaN and 1e999 (infinity) are refused as numbers, before any range check.
+    lat: float | None = Field(default=None, ge=-90, le=90, allow_inf_nan=False)
+    long: float | None = Field(default=None, ge=-180, le=180, allow_inf_nan=False)
+    # Free text, but checked for control characters by the commands that take it, not
+    # here: a Location is read back from stored records and events too.
     address: str | None = Field(default=None, min_length=1, max_length=500)
     grid_code: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{1,64}$")
 

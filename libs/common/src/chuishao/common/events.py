@@ -160,6 +160,15 @@ class TicketNeedsManualDispatch(Event):
     schema_version: Literal[1] = 1
     category: CategoryCode | None
     reason: str
+    # Added in 1.x (optional, so older events still validate): who must dispatch it and
+    # at which level, so sla can run the dispatch clock and the queue can escalate.
+    arbiter_id: UnitId | None = Field(default=None, description="The command centre it waits for")
+    level: Level | None = Field(default=None, description="The arbiter's level")
+    priority: Priority = Field(
+        default=Priority.NORMAL,
+        description="emergency when it is marked or triaged dangerous (shorter dispatch clock)",
+    )
+    street: str | None = Field(default=None, description="Street (街道) code of the place")
 
 
 class SlaClockArmed(Event):
@@ -218,6 +227,8 @@ class TicketProgressNoted(Event):
     schema_version: Literal[1] = 1
     unit_id: UnitId
     note: str = Field(max_length=2000)
+    # Added in 1.x (optional: older notes stay internal): the unit wrote it for the public.
+    public: bool = Field(default=False, description="A public note (shown on Open311)")
 
 
 class ExtensionRequested(Event):
@@ -473,6 +484,9 @@ class ReportLinked(Event):
     duplicate_ticket_id: TicketId
     distance_m: float = Field(ge=0)
     reporter_ref: str | None = None
+    # The new report's own words and photos, for the units of the ticket it joins.
+    description: str = Field(default="", max_length=4000)
+    media_urls: tuple[str, ...] = ()
 
 
 class ReportSplit(Event):

@@ -2,10 +2,21 @@
 
 import hashlib
 import os
+import re
 import time
 import uuid
 
 _NAMESPACE = uuid.UUID("5b0e4a52-2f7c-4a0e-9a55-8c1d0f3c7e21")
+
+# What a ticket id may look like, checked once for every entry point (domain.TicketId,
+# the store's reads): letters, digits, _ and - only. An id is also a Redis key suffix, so
+# `seq:<day>` (the day's counter) or anything with a colon must never be read as a ticket.
+TICKET_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
+_TICKET_ID = re.compile(TICKET_ID_PATTERN)
+
+
+def is_ticket_id(value: str) -> bool:
+    return _TICKET_ID.fullmatch(value) is not None
 
 
 def new_event_id() -> str:

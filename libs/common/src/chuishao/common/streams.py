@@ -99,6 +99,8 @@ ROUTER = ConsumerSpec(
         subjects.ticket_event("reopened"),
         subjects.ticket_event("transferred"),
         subjects.ticket_event("escalated"),
+        # A supervisor's new category routes a ticket that waits for manual dispatch.
+        subjects.ticket_event("recategorised"),
     ),
 )
 # Every lifecycle event that starts, stops, pauses or moves a clock (see docs/sla.md).
@@ -108,6 +110,7 @@ SLA = ConsumerSpec(
     tuple(
         subjects.ticket_event(kind)
         for kind in (
+            "manual_dispatch",
             "dispatched",
             "acknowledged",
             "declined",

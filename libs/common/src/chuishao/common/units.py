@@ -26,6 +26,14 @@ class UnitContact(BaseModel):
     kind: Literal["department", "community", "co_building", "command_centre", "district"]
     level: Level
     webhook_url: HttpUrl | None = None
+    # Where a command centre or district answers for (its place, from the directory's
+    # coverage expanded to street codes): intake scopes a supervisor's reads and commands
+    # to tickets on these streets. Empty for ordinary units, which see only their own
+    # tickets; the city level answers for every street whatever this says.
+    streets: tuple[str, ...] = ()
+    # Place codes it serves (grid, community, street, district or city): what a
+    # supervisor's key may see (supervision scopes its board by it).
+    coverage: tuple[str, ...] = ()
 
 
 async def publish_units(js: JetStreamContext, units: list[UnitContact]) -> None:

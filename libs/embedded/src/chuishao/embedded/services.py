@@ -2,6 +2,7 @@
 end-to-end tests, the fault suite and the benchmark."""
 
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -32,6 +33,10 @@ class ServiceProcesses:
         self.log_dir = log_dir
         self.services = services
         self.env = {
+            # Fresh secrets per stack (the services refuse the known defaults); an
+            # environment that sets its own keeps them.
+            "CHUISHAO_RESIDENT_LINK_SECRET": secrets.token_urlsafe(32),
+            "CHUISHAO_REPORTER_REF_SECRET": secrets.token_urlsafe(32),
             **os.environ,
             "CHUISHAO_NATS_URL": nats_url,
             "CHUISHAO_REDIS_URL": redis_url,

@@ -11,6 +11,9 @@ def main() -> None:
         host=settings.http_host,
         port=settings.http_port,
         access_log=False,
+        # uvicorn's loggers go up to the root handler configure_logging installed, which
+        # masks residents' numbers in every line, tracebacks of a 500 included.
+        log_config=None,
         log_level="warning",
     )
 

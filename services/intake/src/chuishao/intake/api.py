@@ -3,47 +3,28 @@
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import (
-    APIRouter,
-    Body,
-    Depends,
-    Header,
-    HTTPException,
-    Query,
-    Request,
-    Response,
-    status,
-)
+from fastapi import APIRouter, Body, Depends, Header, Query, Request, Response, Security, status
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.security import APIKeyHeader
 from nats.errors import Error as NatsError
 from pydantic import BaseModel, ConfigDict, ValidationError, create_model
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from chuishao.common import commands as c
 from chuishao.common.domain import Channel
+from chuishao.common.errors import ApiError, ErrorResponse
 from chuishao.intake.attributes import InvalidAttribute
 from chuishao.intake.lifecycle import VERBS, Actor, CommandRejected, Status
-from chuishao.intake.search import BadCursor, Filters, search
+from chuishao.intake.search import BadCursor, Filters, scope_keys, search
 from chuishao.intake.service import CatalogueNotLoaded, Intake, UnknownCategory
-from chuishao.intake.views import Problem, SubmitAccepted, TicketPage, TicketView
+from chuishao.intake.views import SubmitAccepted, TicketPage, TicketView
 
-
-class Detail(BaseModel):
-    detail: str
-
-
-router = APIRouter(
-    prefix="/api/v1",
-    tags=["tickets"],
-    responses={
-        429: {"model": Detail, "description": "Over this client's rate; see Retry-After"},
-        503: {"model": Detail, "description": "At capacity or not confirmed; see Retry-After"},
-    },
-)
+# Every refusal is an ErrorResponse: {"error": {code, message_zh, message_en, field}};
+# the statuses any route may answer (400, 422, 429, 503) are http_errors.NATIVE_RESPONSES.
+router = APIRouter(prefix="/api/v1", tags=["tickets"])
 AUTH_RESPONSES: dict[int | str, dict[str, Any]] = {
-    401: {"model": Detail, "description": "No API key or token"},
-    403: {"model": Problem, "description": "Not yours, or a key that is not valid"},
+    401: {"model": ErrorResponse, "description": "No API key or link token"},
+    403: {"model": ErrorResponse, "description": "Not yours, or a key or link that is not valid"},
 }
 UNAVAILABLE = (TimeoutError, ConnectionError, NatsError, RedisConnectionError)
 
@@ -53,9 +34,21 @@ def intake_of(request: Request) -> Intake:
     return intake
 
 
+# Declared as the security scheme, so the docs page (/docs) has an "Authorize" button that
+# sends the key; auto_error=False: a missing key is refused by `caller`, in our shape.
+# (`Authorization: Bearer <key>` works too, as a plain header: one scheme keeps clients
+# generated from the document, and the fuzzing, from thinking either one is enough alone.)
+API_KEY = APIKeyHeader(
+    name="X-API-Key",
+    scheme_name="ApiKey",
+    description="A unit's, operator's or Open311 client's API key",
+    auto_error=False,
+)
+
+
 async def api_key_of(
     authorization: Annotated[str | None, Header()] = None,
-    x_api_key: Annotated[str | None, Header()] = None,
+    x_api_key: Annotated[str | None, Security(API_KEY)] = None,
 ) -> str | None:
     if authorization and authorization.lower().startswith("bearer "):
         return authorization[7:].strip()
@@ -72,26 +65,47 @@ async def caller(
     if actor is None and token is not None:
         actor = keys.resident(request.path_params.get("ticket_id", ""), token)
     if actor is None:
-        raise HTTPException(401 if not (api_key or token) else 403, "a valid API key is needed")
+        raise refused_caller(api_key, token)
     return actor
+
+
+def refused_caller(api_key: str | None, token: str | None) -> ApiError:
+    """Say which credential failed: a resident holds a link, not a key."""
+    if token is not None and not api_key:
+        return ApiError(
+            403,
+            "invalid_link",
+            "这个链接无效或不属于这张工单，请打开短信里的链接",
+            "This link is not valid for this ticket; open the link from your SMS",
+            field="token",
+        )
+    if api_key:
+        return ApiError(
+            403,
+            "invalid_key",
+            "API 密钥无效，请核对 X-API-Key 请求头中的密钥",
+            "This API key is not valid; check the key in the X-API-Key header",
+        )
+    return ApiError(
+        401,
+        "key_required",
+        "需要 API 密钥（X-API-Key 请求头），居民请使用短信里的链接",
+        "An API key is needed in the X-API-Key header; residents use the link from their SMS",
+    )
 
 
 Caller = Annotated[Actor, Depends(caller)]
 
 
-def field_error(field: str, message: str, kind: str) -> JSONResponse:
-    """The same shape FastAPI gives schema errors, so clients parse one format."""
-    return JSONResponse(
-        status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
-        content={"detail": [{"loc": ["body", field], "msg": message, "type": kind}]},
+def rejected(error: CommandRejected) -> ApiError:
+    """A lifecycle refusal in the one shape; the ticket's state is not disclosed."""
+    return ApiError(
+        error.status_code,
+        error.code,
+        error.message_zh,
+        error.message_en,
+        field=error.field,
     )
-
-
-def rejected(
-    error: CommandRejected, record_status: Status | None = None, version: int | None = None
-) -> JSONResponse:
-    problem = Problem(detail=str(error), code=error.code, status=record_status, version=version)
-    return JSONResponse(status_code=error.status_code, content=problem.model_dump(mode="json"))
 
 
 @router.post(
@@ -100,41 +114,55 @@ def rejected(
     response_model=SubmitAccepted,
     responses={
         200: {"model": SubmitAccepted, "description": "A repeat (same Idempotency-Key)"},
-        400: {"model": Detail, "description": "A body that is not JSON"},
-        503: {"model": Detail, "description": "Not confirmed durable; retry with the same key"},
+        503: {
+            "model": ErrorResponse,
+            "description": "Not confirmed durable; retry with the same key",
+        },
     },
+    # Anyone may report: a key is optional here (it scopes the Idempotency-Key), and the
+    # empty requirement says so to the docs page and to clients generated from the document.
+    openapi_extra={"security": [{}]},
 )
 async def submit_report(
     command: c.SubmitReport,
     request: Request,
     response: Response,
+    api_key: Annotated[str | None, Depends(api_key_of)],
     idempotency_key: Annotated[str | None, Header(max_length=128)] = None,
-) -> SubmitAccepted | JSONResponse:
-    """File a report. A 201 means it is stored durably in JetStream."""
+) -> SubmitAccepted:
+    """File a report. A 201 means it is stored durably in JetStream. An Idempotency-Key
+    counts per client (the key's holder; anonymous reports per channel) and per report."""
     intake = intake_of(request)
+    sender = intake.keys.actor(api_key)
+    client = f"{sender.kind}:{sender.id}" if sender else f"anon:{command.channel}"
     try:
-        result = await intake.submit(command, idempotency_key)
+        result = await intake.submit(command, idempotency_key, client)
     except UnknownCategory as error:
-        return field_error("category", f"unknown category {error}", "unknown_category")
+        raise ApiError(
+            422,
+            "unknown_category",
+            f"没有类别 {error}，请从 GET /open311/v2/services.json 的 service_code 中选一个",
+            f"There is no category {error}; pick a service_code from GET /open311/v2/services.json",
+            field="category",
+        ) from error
     except InvalidAttribute as error:
-        return JSONResponse(
-            status_code=422,
-            content={
-                "detail": [
-                    {
-                        "loc": ["body", "attributes", error.code],
-                        "msg": str(error),
-                        "type": "attribute",
-                    }
-                ]
-            },
-        )
+        raise ApiError(
+            422, "invalid_attribute", error.message_zh, str(error), field=f"attributes.{error.code}"
+        ) from error
     except CatalogueNotLoaded as error:
-        raise HTTPException(503, str(error), headers={"Retry-After": "2"}) from error
-    except UNAVAILABLE as error:
-        raise HTTPException(
+        raise ApiError(
             503,
-            "the report could not be confirmed durable; retry with the same Idempotency-Key",
+            "starting",
+            "服务正在启动（类别目录尚未加载），请稍后重试",
+            "Intake is starting (the category catalogue has not loaded); retry shortly",
+            headers={"Retry-After": "2"},
+        ) from error
+    except UNAVAILABLE as error:
+        raise ApiError(
+            503,
+            "not_confirmed",
+            "报告未能确认保存，请用同一个 Idempotency-Key 重试",
+            "The report could not be confirmed durable; retry with the same Idempotency-Key",
             headers={"Retry-After": "5"},
         ) from error
     url = str(request.url_for("get_ticket", ticket_id=result.ticket_id))
@@ -149,20 +177,20 @@ async def submit_report(
 @router.get(
     "/tickets/{ticket_id}",
     response_model=TicketView,
-    responses={**AUTH_RESPONSES, 404: {"model": Problem}},
+    responses={**AUTH_RESPONSES, 404: {"model": ErrorResponse, "description": "No such ticket"}},
 )
-async def get_ticket(ticket_id: str, request: Request, actor: Caller) -> TicketView | JSONResponse:
+async def get_ticket(ticket_id: str, request: Request, actor: Caller) -> TicketView:
     """A ticket with its units, clocks and full history. Units see only their own."""
     try:
         return TicketView.of(await intake_of(request).read(ticket_id, actor))
     except CommandRejected as error:
-        return rejected(error)
+        raise rejected(error) from error
 
 
 @router.get(
     "/tickets",
     response_model=TicketPage,
-    responses={**AUTH_RESPONSES, 400: {"model": Detail, "description": "A bad cursor"}},
+    responses={**AUTH_RESPONSES, 400: {"model": ErrorResponse, "description": "A bad cursor"}},
 )
 async def search_tickets(
     request: Request,
@@ -178,12 +206,24 @@ async def search_tickets(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: str | None = None,
 ) -> TicketPage:
-    """Newest first. A unit's key searches only that unit's tickets."""
+    """Newest first, within what the caller may know of: a unit its own tickets, a street's
+    command centre its street, a district its district, the city level everything."""
     if actor.kind == "resident":
-        raise HTTPException(403, "residents read their own ticket by its link")
+        raise ApiError(
+            403,
+            "forbidden",
+            "居民链接只能打开它所属的那张工单，不能搜索",
+            "A resident's link opens its own ticket only; it cannot search",
+        )
     if actor.kind == "unit":
         if unit not in (None, actor.id):
-            raise HTTPException(403, f"{actor.id} may search only its own tickets")
+            raise ApiError(
+                403,
+                "forbidden",
+                "单位只能搜索派给自己的工单，请去掉 unit 参数",
+                "A unit searches only its own tickets; leave out the unit parameter",
+                field="unit",
+            )
         unit = actor.id
     intake = intake_of(request)
     filters = Filters(
@@ -195,11 +235,18 @@ async def search_tickets(
         since=since,
         until=until,
         overdue_at=intake.clock.now() if overdue else None,
+        within=scope_keys(actor),
     )
     try:
         page = await search(intake.store.redis, intake.store, filters, limit, cursor)
     except BadCursor as error:
-        raise HTTPException(400, str(error)) from error
+        raise ApiError(
+            400,
+            "bad_cursor",
+            "cursor 无效，请使用上一页返回的 next_cursor",
+            "The cursor is not valid; use the next_cursor of the previous page",
+            field="cursor",
+        ) from error
     return TicketPage(items=[TicketView.of(r) for r in page.items], next_cursor=page.next_cursor)
 
 
@@ -227,7 +274,7 @@ def _command_route(path: str, command: type[c.TicketCommand], summary: str) -> N
         actor: Caller,
         body: Annotated[body_type | None, Body()] = None,  # type: ignore[valid-type]
         idempotency_key: Annotated[str | None, Header(max_length=128)] = None,
-    ) -> TicketView | JSONResponse:
+    ) -> TicketView:
         fields: dict[str, Any] = body.model_dump(exclude_unset=True) if body is not None else {}
         try:
             parsed = command.model_validate({**fields, "ticket_id": ticket_id})
@@ -239,14 +286,13 @@ def _command_route(path: str, command: type[c.TicketCommand], summary: str) -> N
         try:
             record = await intake.execute(parsed, actor, idempotency_key)
         except CommandRejected as error:
-            current = await intake.store.get(ticket_id)
-            return rejected(
-                error, current.status if current else None, current.version if current else None
-            )
+            raise rejected(error) from error
         except UNAVAILABLE as error:
-            raise HTTPException(
+            raise ApiError(
                 503,
-                "not confirmed; retry with the same Idempotency-Key",
+                "not_confirmed",
+                "操作未能确认保存，请用同一个 Idempotency-Key 重试",
+                "Not confirmed durable; retry with the same Idempotency-Key",
                 headers={"Retry-After": "5"},
             ) from error
         return TicketView.of(record)
@@ -261,9 +307,8 @@ def _command_route(path: str, command: type[c.TicketCommand], summary: str) -> N
         description=command.__doc__ or "",
         responses={
             **AUTH_RESPONSES,
-            400: {"model": Detail, "description": "A body that is not JSON"},
-            404: {"model": Problem},
-            409: {"model": Problem, "description": "Not allowed in the current state"},
+            404: {"model": ErrorResponse, "description": "No such ticket"},
+            409: {"model": ErrorResponse, "description": "Not allowed in the current state"},
         },
     )
 

@@ -6,9 +6,7 @@ import contextlib
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
-from fastapi import FastAPI, Request, Response
-from fastapi.responses import JSONResponse
-from fastapi.routing import APIRoute
+from fastapi import FastAPI
 
 from chuishao.common.broker import make_broker
 from chuishao.common.catalogue import catalogue_view
@@ -18,33 +16,29 @@ from chuishao.common.logging import configure_logging
 from chuishao.common.metrics import metrics_endpoint
 from chuishao.common.streams import INTAKE_RECORDS, provision
 from chuishao.common.units import units_view
-from chuishao.intake import api, consumers, nats_api, open311, queries
+from chuishao.intake import (
+    api,
+    consumers,
+    docs_page,
+    http_errors,
+    manual,
+    nats_api,
+    open311,
+    queries,
+    rebuild,
+)
 from chuishao.intake.auth import Keys
 from chuishao.intake.outbox import relay_forever
 from chuishao.intake.overload import ShedLoad
+from chuishao.intake.retention import Policy, Retention, sweep_forever
 from chuishao.intake.service import Intake
 from chuishao.intake.settings import IntakeSettings
 from chuishao.intake.store import TicketStore
 
 
-async def method_not_allowed(request: Request, error: Exception) -> Response:
-    """Starlette's 405 names only the first matching route's methods; several routes may
-    share a path (GET and POST /open311/v2/requests.json), so name them all."""
-    allowed = sorted(
-        {
-            method
-            for route in request.app.routes
-            if isinstance(route, APIRoute) and route.path_regex.match(request.url.path)
-            for method in route.methods or ()
-        }
-    )
-    return JSONResponse(
-        {"detail": "Method Not Allowed"}, status_code=405, headers={"Allow": ", ".join(allowed)}
-    )
-
-
 def create_app(settings: IntakeSettings | None = None, clock: Clock | None = None) -> FastAPI:
     settings = settings or IntakeSettings()
+    settings.refuse_known_secrets()
     logger = configure_logging("intake", settings.log_level, settings.log_format)
     broker = make_broker(settings, logger)
     redis = redis_client(settings)
@@ -70,6 +64,15 @@ def create_app(settings: IntakeSettings | None = None, clock: Clock | None = Non
         duplicate_radius_m=settings.duplicate_radius_m,
         duplicate_window=timedelta(hours=settings.duplicate_window_hours),
     )
+    retention = Retention(
+        store,
+        intake.clock,
+        Policy(
+            rating_window=timedelta(days=settings.rating_window_days),
+            retention=timedelta(days=settings.contact_retention_days),
+        ),
+        erasers=[],
+    )
     consumers.register(broker, store)
     queries.register(broker, store)
     nats_api.register(broker, intake)
@@ -81,15 +84,22 @@ def create_app(settings: IntakeSettings | None = None, clock: Clock | None = Non
         await broker.connect()
         js = intake.js
         await provision(js, (INTAKE_RECORDS,), replicas=settings.stream_replicas)
+        # Ids and contacts from JetStream; records caught up with the stream before serving.
+        records_check = await rebuild.before_serving(intake, settings)
         await catalogue.start(js)
         await units.start(js)
         await broker.start()
         relay = asyncio.create_task(relay_forever(store, js, settings.outbox_grace_seconds))
+        if intake.contacts is not None:  # the encrypted copy forgets the reporter too
+            retention.add_eraser(intake.contacts.forget_reporter)
+        sweeper = asyncio.create_task(sweep_forever(retention, settings.retention_sweep_seconds))
         logger.info("intake_ready", http=f"http://{settings.http_host}:{settings.http_port}")
         try:
             yield
         finally:
             relay.cancel()
+            sweeper.cancel()
+            records_check.cancel()
             await catalogue.stop()
             await units.stop()
             await broker.stop()
@@ -101,16 +111,24 @@ def create_app(settings: IntakeSettings | None = None, clock: Clock | None = Non
         version="1.0.0",
         summary="Report problems and follow them to resolution (吹哨报到 · 接诉即办)",
         lifespan=lifespan,
+        docs_url=None,  # docs_page serves /docs with local assets; ReDoc needs a CDN
+        redoc_url=None,
     )
+    docs_page.install(app)
     app.state.intake = intake
+    app.state.retention = retention
     app.add_middleware(
         ShedLoad,
         max_in_flight=settings.max_in_flight,
         per_client_per_minute=settings.per_client_requests_per_minute,
+        response_budget_ms=settings.response_budget_ms,
+        keys=keys,  # rate limits key on the verified client, not on any header sent
     )
-    app.include_router(api.router)
+    # What any native route may answer besides its own refusals, in the one error shape.
+    app.include_router(api.router, responses=http_errors.NATIVE_RESPONSES)
+    app.include_router(manual.router, responses=http_errors.NATIVE_RESPONSES)
     app.include_router(open311.router)
-    app.add_exception_handler(405, method_not_allowed)
+    http_errors.install(app)  # one error shape for every native refusal
 
     app.add_route("/metrics", metrics_endpoint(broker), include_in_schema=False)
 

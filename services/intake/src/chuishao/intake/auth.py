@@ -7,6 +7,7 @@ from chuishao.common.kv import KvView
 from chuishao.common.tokens import hash_api_key, resident_token_valid
 from chuishao.common.units import UnitContact
 from chuishao.intake.lifecycle import Actor
+from chuishao.intake.scopes import Scope
 
 
 @dataclass
@@ -29,9 +30,12 @@ class Keys:
         return None
 
     def actor_for_unit(self, unit_id: str) -> Actor:
+        """A unit; a supervisor (command centre, district) with the place it answers for,
+        from the router's directory. A unit not in the directory is an ordinary unit."""
         unit = self.unit_directory.get(unit_id)
-        supervisor = unit is not None and unit.kind in self.supervisor_kinds
-        return Actor("supervisor" if supervisor else "unit", unit_id)
+        if unit is None or unit.kind not in self.supervisor_kinds:
+            return Actor("unit", unit_id)
+        return Actor("supervisor", unit_id, Scope.of_supervisor(unit.level, unit.streets))
 
     def resident(self, ticket_id: str, token: str | None) -> Actor | None:
         if token and resident_token_valid(self.resident_secret, ticket_id, token):

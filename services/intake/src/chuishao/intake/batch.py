@@ -83,9 +83,11 @@ async def submit_row(
         )
         answer = json.loads(reply.data)
         if not answer.get("ok"):
+            # The one error shape (chuishao.common.errors): both languages for the ledger's
+            # reader, the field first so a clerk finds the cell to fix.
             error = answer["error"]
-            where = ", ".join(".".join(map(str, f["loc"])) for f in error.get("fields", []))
-            raise ValueError(f"{where}: {error['detail']}" if where else error["detail"])
+            message = f"{error['message_zh']} ({error['message_en']})"
+            raise ValueError(f"{error['field']}: {message}" if error.get("field") else message)
         if answer["created"]:
             outcome.created += 1
         else:

@@ -9,6 +9,7 @@ from chuishao.intake.records import TicketRecord
 ALL = "idx:all"  # score: submitted time
 UPDATED = "idx:updated"  # score: last change
 DEADLINES = "idx:deadline"  # score: earliest deadline, open and unresolved tickets only
+UNPLACED = "idx:unplaced"  # tickets no rule has placed on a street (the district's to place)
 
 
 def status_key(status: str) -> str:
@@ -35,8 +36,7 @@ def _memberships(record: TicketRecord) -> set[str]:
     keys = {ALL, status_key(record.status), channel_key(record.channel)}
     if record.category:
         keys.add(category_key(record.category))
-    if record.street:
-        keys.add(street_key(record.street))
+    keys.add(street_key(record.street) if record.street else UNPLACED)
     keys |= {unit_key(a.unit_id) for a in record.assignments}
     return keys
 

@@ -37,6 +37,7 @@ from chuishao.common.commands import (
     TransferTicket,
 )
 from chuishao.common.domain import Rating
+from chuishao.common.errors import ErrorDetail
 from chuishao.common.events import (
     Event,
     ExtensionApproved,
@@ -56,6 +57,8 @@ from chuishao.common.events import (
     UnitSignedOff,
 )
 from chuishao.common.ids import derived_id
+from chuishao.intake.refusals import explain
+from chuishao.intake.scopes import NOWHERE, Scope, can_see
 
 if TYPE_CHECKING:
     from chuishao.intake.records import TicketRecord
@@ -132,6 +135,8 @@ class Actor:
 
     kind: str  # "unit" | "supervisor" | "operator" | "resident"
     id: str
+    # A supervisor's place (its street, its district, the city); see scopes.can_see.
+    scope: Scope = NOWHERE
 
     @property
     def is_supervisor(self) -> bool:
@@ -139,8 +144,25 @@ class Actor:
 
 
 class CommandRejected(Exception):
+    """A refused command. `reason` names a row of refusals.REFUSALS, which says it in
+    both languages without internal names; `params` fill the row in."""
+
     status_code = 400
     code = "rejected"
+
+    def __init__(self, reason: str, *, field: str | None = None, **params: str) -> None:
+        self.reason = reason
+        self.field = field
+        self.message_zh, self.message_en = explain(reason, self.code, params)
+        super().__init__(self.message_en)
+
+    def detail(self) -> ErrorDetail:
+        return ErrorDetail(
+            code=self.code,
+            message_zh=self.message_zh,
+            message_en=self.message_en,
+            field=self.field,
+        )
 
 
 class IllegalTransition(CommandRejected):
@@ -166,30 +188,32 @@ class UnknownTicket(CommandRejected):
 def authorize(record: "TicketRecord", command: TicketCommand, actor: Actor) -> None:
     if isinstance(command, UNIT_COMMANDS):
         allowed = actor.kind in ("unit", "supervisor") and record.assignment(actor.id) is not None
-        why = f"ticket {record.ticket_id} is not assigned to {actor.id}"
+        why = "not_assigned"
     elif isinstance(command, RateTicket):
         allowed = actor.kind in ("resident", "operator")
-        why = "only the resident (or a 12345 operator for them) rates a ticket"
+        why = "rating_by_resident"
     elif isinstance(command, RecordResidentReply):
         allowed = actor.kind in ("resident", "operator") or record.assignment(actor.id) is not None
-        why = "only the resident, an operator or an assigned unit records the reply"
+        why = "reply_by_resident"
     else:
         allowed = actor.is_supervisor
-        why = f"{type(command).__name__} needs a supervisor (street or district)"
+        why = "needs_supervisor"
     if not allowed:
-        raise NotYours(why)
+        raise NotYours(why, command=type(command).__name__)
 
 
 def check_state(record: "TicketRecord", command: TicketCommand) -> None:
     if command.expected_version is not None and command.expected_version != record.version:
         raise VersionConflict(
-            f"ticket {record.ticket_id} is at version {record.version}, "
-            f"not {command.expected_version}"
+            "version_conflict",
+            field="expected_version",
+            version=str(record.version),
+            expected=str(command.expected_version),
         )
     allowed = ALLOWED[type(command)]
     if record.status not in allowed:
         raise IllegalTransition(
-            f"{type(command).__name__} is not allowed while the ticket is {record.status}"
+            "not_in_state", command=type(command).__name__, state=str(record.status)
         )
 
 
@@ -201,6 +225,10 @@ def decide(
     event_ids: "EventIds",
 ) -> list[Event]:
     """The events a command causes, or CommandRejected saying why not."""
+    if not can_see(actor, record):
+        # Outside the caller's scope: the same answer as a ticket that does not exist, so
+        # it learns neither that the ticket exists nor where it stands.
+        raise UnknownTicket("unknown_ticket", ticket_id=record.ticket_id)
     check_state(record, command)
     authorize(record, command, actor)
 
@@ -219,12 +247,12 @@ def decide(
         case AcknowledgeTicket():
             assert part is not None
             if part.acknowledged_at is not None:
-                raise IllegalTransition(f"{actor.id} has already reported for duty")
+                raise IllegalTransition("already_acknowledged")
             return [make(TicketAcknowledged, unit_id=actor.id)]
         case DeclineTicket():
             assert part is not None
             if part.signed_off_at is not None:
-                raise IllegalTransition(f"{actor.id} has already signed off")
+                raise IllegalTransition("already_signed_off")
             return [
                 make(
                     TicketDeclined,
@@ -235,11 +263,18 @@ def decide(
                 )
             ]
         case AddProgressNote():
-            return [make(TicketProgressNoted, unit_id=actor.id, note=command.note)]
+            return [
+                make(
+                    TicketProgressNoted,
+                    unit_id=actor.id,
+                    note=command.note,
+                    public=command.public,
+                )
+            ]
         case RequestExtension():
             assert part is not None
             if part.extension_requested_seconds is not None:
-                raise IllegalTransition(f"{actor.id} already has an extension request pending")
+                raise IllegalTransition("extension_pending")
             return [
                 make(
                     ExtensionRequested,
@@ -251,7 +286,9 @@ def decide(
         case DecideExtension():
             pending = record.assignment(command.unit_id)
             if pending is None or pending.extension_requested_seconds is None:
-                raise IllegalTransition(f"{command.unit_id} has no extension request pending")
+                raise IllegalTransition(
+                    "no_extension_pending", field="unit_id", unit=command.unit_id
+                )
             if command.approve:
                 return [
                     make(
@@ -271,7 +308,9 @@ def decide(
             ]
         case TransferTicket():
             if command.to_unit_id == actor.id or record.assignment(command.to_unit_id):
-                raise IllegalTransition(f"{command.to_unit_id} already holds this ticket")
+                raise IllegalTransition(
+                    "already_holds", field="to_unit_id", unit=command.to_unit_id
+                )
             return [
                 make(
                     TicketTransferred,
@@ -287,7 +326,7 @@ def decide(
         case ResolveTicket():
             assert part is not None
             if part.signed_off_at is not None:
-                raise IllegalTransition(f"{actor.id} has already signed off")
+                raise IllegalTransition("already_signed_off")
             evidence = tuple(str(url) for url in command.evidence_urls)
             events: list[Event] = [
                 make(UnitSignedOff, unit_id=actor.id, note=command.note, evidence_urls=evidence)
@@ -296,12 +335,13 @@ def decide(
                 a for a in record.active_assignments if a.owes_sign_off and a.unit_id != actor.id
             ]
             if not still_owed:  # 事不完、人不撤: resolved only when every unit signed off
+                note, all_evidence = _combined(record, part.unit_name, command.note, evidence)
                 events.append(
                     make(
                         TicketResolved,
                         units=tuple(a.unit_id for a in record.active_assignments),
-                        note=command.note,
-                        evidence_urls=evidence,
+                        note=note,
+                        evidence_urls=all_evidence,
                         reporter_ref=record.reporter_ref,
                     )
                 )
@@ -322,7 +362,7 @@ def decide(
             return [rated, make(TicketClosed, reason="rated")]
         case CloseTicket():
             if command.reason == "feedback_window_elapsed" and record.status != Status.RESOLVED:
-                raise IllegalTransition("only a resolved ticket closes when its window elapses")
+                raise IllegalTransition("window_close_needs_resolved", field="reason")
             return [make(TicketClosed, reason=command.reason)]
         case RecategoriseTicket():
             return [
@@ -333,7 +373,23 @@ def decide(
                     changed_by=actor.id,
                 )
             ]
-    raise CommandRejected(f"unsupported command {type(command).__name__}")
+    raise CommandRejected("unsupported")
+
+
+def _combined(
+    record: "TicketRecord", unit_name: str, note: str, evidence: tuple[str, ...]
+) -> tuple[str, tuple[str, ...]]:
+    """The resolution the resident and Open311 read: with several units (a coordination
+    whistle) every unit's note, named, and every unit's photos, not only the last one's."""
+    earlier = [s for s in record.sign_offs if record.assignment(s.unit_id) is not None]
+    if not earlier:
+        return note, evidence
+    parts = [f"{s.unit_name}：{s.note}" for s in earlier] + [f"{unit_name}：{note}"]
+    text = "；".join(parts)
+    if len(text) > 4000:  # the event's limit; each unit's own note stays whole on the record
+        text = text[:3999] + "…"
+    photos = tuple(dict.fromkeys(url for s in earlier for url in s.evidence_urls))
+    return text, tuple(dict.fromkeys((*photos, *evidence)))
 
 
 class EventIds:

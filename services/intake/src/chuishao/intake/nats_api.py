@@ -1,49 +1,68 @@
 """NATS request subjects for in-house systems (hotline CTI, the grid-worker app):
-the same use cases as HTTP, replying with the result or a structured error.
+the same use cases as HTTP, replying with the result or an error in the one shape,
+{"ok": false, "error": {code, message_zh, message_en, field}} (chuishao.common.errors).
 
     cmd.submit                      SubmitReport             (Idempotency-Key header)
-    cmd.unit.<unit_id>.<verb>       a unit's lifecycle command (NATS permissions make
-                                    sure only that unit's user can publish here)
+    cmd.unit.<unit_id>.<verb>       a unit's lifecycle command (only that unit's NATS
+                                    account can send here: chuishao.devstack.nats_auth)
     cmd.operator.<name>.<verb>      a 12345 operator acting for a resident
+
+A request is answered only on an inbox of its caller (chuishao.common.replies): a unit's
+command on `_INBOX.<unit>.…` (or the server's cross-account `_R_.…`), the others on an
+`_INBOX.…`. Any other reply subject would make intake publish there with the services'
+rights, so such a request is not handled at all.
 """
 
 from typing import Any
 
-import structlog
 from faststream.nats import NatsBroker
 from pydantic import ValidationError
 
 from chuishao.common import subjects
 from chuishao.common.broker import answers_failures, current_message
 from chuishao.common.commands import SubmitReport
+from chuishao.common.errors import ApiError, ErrorDetail, nats_error_reply
+from chuishao.common.replies import unit_inbox_prefix, withhold_reply
 from chuishao.intake.attributes import InvalidAttribute
+from chuishao.intake.http_errors import validation_detail
 from chuishao.intake.lifecycle import VERBS, Actor, CommandRejected
 from chuishao.intake.service import CatalogueNotLoaded, Intake, UnknownCategory
 from chuishao.intake.views import TicketView
 
-log = structlog.get_logger()
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 # Requests handled at once per subscription; each waits mostly on Redis and a PubAck.
 CONCURRENCY = 64
+Reply = dict[str, Any]
+# The answer to a request whose reply subject was refused: never published.
+WITHHELD: Reply = {}
 
 
-def error(code: str, detail: str, **extra: Any) -> dict[str, Any]:
-    return {"ok": False, "error": {"code": code, "detail": detail, **extra}}
+def error(code: str, message_zh: str, message_en: str, field: str | None = None) -> Reply:
+    return nats_error_reply(
+        ErrorDetail(code=code, message_zh=message_zh, message_en=message_en, field=field)
+    )
 
 
-def invalid(exc: ValidationError) -> dict[str, Any]:
-    fields = [
-        {"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]}
-        for e in exc.errors(include_url=False, include_input=False)
-    ]
-    return error("invalid", "the command failed validation", fields=fields)
+def invalid(exc: ValidationError) -> Reply:
+    return nats_error_reply(validation_detail(exc.errors(include_url=False, include_input=False)))
+
+
+def unknown_verb(verb: str) -> Reply:
+    verbs = ", ".join(sorted(VERBS))
+    return error(
+        "unknown_verb",
+        f"没有 {verb} 这项操作，可用的有：{verbs}",
+        f"There is no command {verb!r}; use one of: {verbs}",
+    )
 
 
 def register(broker: NatsBroker, intake: Intake) -> None:
     @broker.subscriber(subjects.SUBMIT_REPORT, queue="intake", max_workers=CONCURRENCY)
     @answers_failures
-    async def submit() -> dict[str, Any]:
+    async def submit() -> Reply:
         message = current_message(broker)
+        if withhold_reply(message):
+            return WITHHELD
         try:
             command = SubmitReport.model_validate_json(message.body)
         except ValidationError as exc:
@@ -53,24 +72,24 @@ def register(broker: NatsBroker, intake: Intake) -> None:
             result = await intake.submit(command, key)
         except UnknownCategory as exc:
             return error(
-                "invalid",
-                "unknown category",
-                fields=[
-                    {
-                        "loc": ["category"],
-                        "msg": f"unknown category {exc}",
-                        "type": "unknown_category",
-                    }
-                ],
+                "unknown_category",
+                f"没有类别 {exc}，请从 GET /open311/v2/services.json 的 service_code 中选一个",
+                f"There is no category {exc}; pick a service_code from "
+                "GET /open311/v2/services.json",
+                field="category",
             )
         except InvalidAttribute as exc:
             return error(
-                "invalid",
-                str(exc),
-                fields=[{"loc": ["attributes", exc.code], "msg": str(exc), "type": "attribute"}],
+                "invalid_attribute", exc.message_zh, str(exc), field=f"attributes.{exc.code}"
             )
-        except CatalogueNotLoaded as exc:
-            return error("unavailable", str(exc))
+        except CatalogueNotLoaded:
+            return error(
+                "starting",
+                "服务正在启动（类别目录尚未加载），请稍后重试",
+                "Intake is starting (the category catalogue has not loaded); retry shortly",
+            )
+        except ApiError as exc:
+            return nats_error_reply(exc.detail)
         return {
             "ok": True,
             "ticket_id": result.ticket_id,
@@ -78,10 +97,10 @@ def register(broker: NatsBroker, intake: Intake) -> None:
             "created": result.created,
         }
 
-    async def run(actor: Actor, verb: str, body: bytes, key: str | None) -> dict[str, Any]:
+    async def run(actor: Actor, verb: str, body: bytes, key: str | None) -> Reply:
         command_type = VERBS.get(verb)
         if command_type is None:
-            return error("unknown_verb", f"no command {verb!r}; one of {sorted(VERBS)}")
+            return unknown_verb(verb)
         try:
             command = command_type.model_validate_json(body)
         except ValidationError as exc:
@@ -89,28 +108,31 @@ def register(broker: NatsBroker, intake: Intake) -> None:
         try:
             record = await intake.execute(command, actor, key)
         except CommandRejected as exc:
-            current = await intake.store.get(command.ticket_id)
-            return error(
-                exc.code,
-                str(exc),
-                status=current.status if current else None,
-                version=current.version if current else None,
-            )
+            # Only what the refusal says: a ticket the caller may not know is refused
+            # exactly like one that does not exist (chuishao.intake.scopes), and no refusal
+            # carries the ticket's status or version beside it.
+            return nats_error_reply(exc.detail())
+        except ApiError as exc:
+            return nats_error_reply(exc.detail)
         return {"ok": True, "ticket": TicketView.of(record).model_dump(mode="json")}
 
     @broker.subscriber("cmd.unit.*.*", queue="intake", max_workers=CONCURRENCY)
     @answers_failures
-    async def unit_command() -> dict[str, Any]:
+    async def unit_command() -> Reply:
         message = current_message(broker)
         _, _, unit_id, verb = message.raw_message.subject.split(".")
+        if withhold_reply(message, unit_inbox_prefix(unit_id)):
+            return WITHHELD
         actor = intake.keys.actor_for_unit(unit_id)
         key = (message.headers or {}).get(IDEMPOTENCY_HEADER)
         return await run(actor, verb, message.body, key)
 
     @broker.subscriber("cmd.operator.*.*", queue="intake", max_workers=CONCURRENCY)
     @answers_failures
-    async def operator_command() -> dict[str, Any]:
+    async def operator_command() -> Reply:
         message = current_message(broker)
+        if withhold_reply(message):
+            return WITHHELD
         _, _, name, verb = message.raw_message.subject.split(".")
         key = (message.headers or {}).get(IDEMPOTENCY_HEADER)
         return await run(Actor("operator", name), verb, message.body, key)

@@ -1,8 +1,12 @@
 """Open311 GeoReport v2 under /open311/v2/, so existing 311 clients work unchanged.
 
 Both .json and .xml; errors are a list of {code, description} with 400 / 403 / 404;
-an empty parameter counts as absent; reads show no personal data. Also the mySociety
-`servicerequestupdates` extension.
+an empty parameter counts as absent. Also the mySociety `servicerequestupdates` extension.
+
+Reads need no key and are public (docs/intake.md, "What is public"): status, category,
+the responsible unit, the times, a location rounded to about 100 m, sign-offs and notes a
+unit marked public. Never the resident's words, address, photos or contact, and never a
+unit's internal notes. Lists are capped (MAX_IDS, MAX_RESULTS).
 """
 
 from datetime import UTC, datetime, timedelta
@@ -15,11 +19,13 @@ from pydantic import ValidationError
 
 from chuishao.common.catalogue import Category
 from chuishao.common.commands import SubmitReport
-from chuishao.common.domain import Channel
-from chuishao.intake import indexes
+from chuishao.common.domain import Channel, xml_text
+from chuishao.common.ids import is_ticket_id
+from chuishao.common.privacy import mask_text
+from chuishao.intake import indexes, resolutions
 from chuishao.intake.attributes import InvalidAttribute
 from chuishao.intake.lifecycle import Status
-from chuishao.intake.records import TicketRecord
+from chuishao.intake.records import HistoryEntry, TicketRecord
 from chuishao.intake.search import Filters, search
 from chuishao.intake.service import CatalogueNotLoaded, Intake, UnknownCategory
 
@@ -51,7 +57,30 @@ def _documented(*codes: int, created: bool = False) -> dict[int | str, dict[str,
 
 router = APIRouter(prefix="/open311/v2", tags=["open311"], default_response_class=Response)
 MAX_WINDOW = timedelta(days=90)
-MAX_RESULTS = 1000
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST = datetime(2099, 12, 31, 23, 59, 59, tzinfo=UTC)
+NOT_AN_ID = "service_request_id is not a request id such as T20261121000001"
+# Caps on what one read returns, so nobody pulls the whole register in one request.
+MAX_IDS = 50  # ids in one service_request_id=
+MAX_RESULTS = 200  # rows in one list; narrow start_date/end_date for more
+# Public coordinates are rounded to 3 decimals: about 111 m of latitude, 85 m of
+# longitude at Beijing's latitude — the block, not the door.
+COARSE_DIGITS = 3
+# What each kind of history entry says in public; kinds not here (SLA clocks, warnings,
+# escalations, declines, extensions, internal notes, triage) are not published.
+PUBLIC_UPDATES = {
+    "TicketSubmitted": "已受理 Received",
+    "TicketNeedsManualDispatch": "已受理 Received, the street command centre is assigning it",
+    "TicketDispatched": "已派单 Sent to the responsible unit",
+    "TicketAcknowledged": "已签收 The unit has taken it on",
+    "TicketTransferred": "已转办 Passed to another unit",
+    "TicketAwaitingResident": "待配合 Waiting for the reporter",
+    "TicketResidentReplied": "处置中 The reporter answered; handling continues",
+    "TicketRecategorised": "已调整类别 Category changed",
+    "TicketResolved": "已办结 Handled; waiting for the reporter's rating",
+    "TicketReopened": "已重新办理 Reopened after the reporter's rating",
+    "TicketClosed": "已结案 Closed",
+}
 STATUS_NOTES = {
     Status.SUBMITTED: "已受理 Received, being routed",
     Status.MANUAL_DISPATCH: "已受理 Received, the street command centre is assigning it",
@@ -93,7 +122,9 @@ def _fill(element: ElementTree.Element, row: Row) -> None:
         elif isinstance(value, bool):
             child.text = "true" if value else "false"
         elif value is not None:
-            child.text = str(value)
+            # Whatever a record holds, the document stays well-formed: a character XML
+            # cannot carry (NUL, other controls) is written as U+FFFD.
+            child.text = xml_text(str(value))
 
 
 def render(fmt: str, root: str, item: str, rows: list[Row], status_code: int = 200) -> Response:
@@ -139,7 +170,11 @@ def _parse_date(name: str, value: str | None) -> datetime | None:
         raise Open311Error(
             400, f"{name} must be a W3C datetime, e.g. 2026-11-21T08:00:00Z"
         ) from error
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    # 0001-01-01 minus the 90-day window overflows: only dates this service can hold.
+    if not EARLIEST <= moment <= LATEST:
+        raise Open311Error(400, f"{name} must be between 2000-01-01 and 2099-12-31")
+    return moment
 
 
 def service_row(category: Category) -> Row:
@@ -179,22 +214,44 @@ def request_row(record: TicketRecord, catalogue_name: str | None) -> Row:
     return {
         "service_request_id": record.ticket_id,
         "status": "closed" if closed else "open",
-        "status_notes": STATUS_NOTES[record.status],
+        # Units' sign-off notes are public, but the record keeps them whole: a number or
+        # a surname typed into one is masked here like in any broadcast event.
+        "status_notes": mask_text(resolutions.status_notes(record, STATUS_NOTES[record.status])),
         "service_name": catalogue_name,
         "service_code": record.category,
-        "description": record.description,
+        # The resident's own words, address and photos may name people, doors and cars:
+        # the public row leaves them out (the fields stay, empty, for clients that expect
+        # them). Units read them on the native API.
+        "description": None,
         "agency_responsible": lead.unit_name if lead else None,
         "service_notice": None,
         "requested_datetime": _w3c(record.submitted_at),
         "updated_datetime": _w3c(record.updated_at),
         "expected_datetime": _w3c(record.deadline) if not closed else None,
-        "address": record.location.address,
+        "address": None,
         "address_id": None,
         "zipcode": None,
-        "lat": record.location.lat,
-        "long": record.location.long,
-        "media_url": record.media_urls[0] if record.media_urls else None,
+        "lat": _coarse(record.location.lat),
+        "long": _coarse(record.location.long),
+        "media_url": None,
     }
+
+
+def _coarse(degrees: float | None) -> float | None:
+    return round(degrees, COARSE_DIGITS) if degrees is not None else None
+
+
+def public_update(record: TicketRecord, entry: HistoryEntry) -> tuple[str, str | None] | None:
+    """(description, media_url) of a history entry as the public sees it, or None when
+    the entry is internal."""
+    if (signed := resolutions.sign_off_of(record, entry)) is not None:
+        photo = signed.evidence_urls[0] if signed.evidence_urls else None
+        return mask_text(f"{signed.unit_name}：{signed.note}"), photo
+    if entry.public_note is not None:
+        return mask_text(entry.public_note), None
+    if (text := PUBLIC_UPDATES.get(entry.type)) is not None:
+        return text, None
+    return None
 
 
 def intake_of(request: Request) -> Intake:
@@ -335,6 +392,8 @@ async def token(token: str, fmt: str, request: Request) -> Response:
     except Open311Error as error:
         return errors("json", error.code, error.description)
     # Requests get their id at once, so a token is the id itself.
+    if not is_ticket_id(token):
+        return errors(fmt, 404, "no such token; a token looks like T20261121000001")
     if await intake_of(request).store.get(token) is None:
         return errors(fmt, 404, f"no token {token}")
     return render(
@@ -361,7 +420,13 @@ async def list_requests(
         fmt = _fmt(fmt)
         ids = _present(service_request_id)
         if ids:  # a list of ids overrides every other filter
-            wanted = [i.strip() for i in ids.split(",") if i.strip()]
+            wanted = list(dict.fromkeys(i.strip() for i in ids.split(",") if i.strip()))
+            if len(wanted) > MAX_IDS:
+                raise Open311Error(
+                    400, f"service_request_id takes at most {MAX_IDS} ids; ask in batches"
+                )
+            if not all(is_ticket_id(wanted_id) for wanted_id in wanted):
+                raise Open311Error(400, NOT_AN_ID)
             records = await intake.store.get_many(wanted)
             return render(fmt, "service_requests", "request", await _rows(intake, records))
         now = intake.clock.now()
@@ -404,6 +469,8 @@ async def get_request(request_id: str, fmt: str, request: Request) -> Response:
     except Open311Error as error:
         return errors("json", error.code, error.description)
     intake = intake_of(request)
+    if not is_ticket_id(request_id):
+        return errors(fmt, 404, NOT_AN_ID)
     record = await intake.store.get(request_id)
     if record is None:
         return errors(fmt, 404, f"no service_request_id {request_id}")
@@ -441,16 +508,21 @@ async def updates(
     for record in records:
         closed = record.status in (Status.RESOLVED, Status.CLOSED)
         for entry in record.history:
-            if start <= entry.at <= end:
-                rows.append(
-                    {
-                        "update_id": entry.event_id,
-                        "service_request_id": record.ticket_id,
-                        "status": "closed" if closed else "open",
-                        "updated_datetime": _w3c(entry.at),
-                        "description": entry.summary,
-                        "media_url": None,
-                    }
-                )
+            if not start <= entry.at <= end:
+                continue
+            # Only what is public: status changes, sign-offs, notes marked public.
+            if (public := public_update(record, entry)) is None:
+                continue
+            description, media_url = public
+            rows.append(
+                {
+                    "update_id": entry.event_id,
+                    "service_request_id": record.ticket_id,
+                    "status": "closed" if closed else "open",
+                    "updated_datetime": _w3c(entry.at),
+                    "description": description,
+                    "media_url": media_url,
+                }
+            )
     rows.sort(key=lambda row: row["updated_datetime"])
     return render(fmt, "service_request_updates", "request_update", rows[:MAX_RESULTS])

@@ -4,6 +4,7 @@ record in and record out; the store makes them atomic and exactly-once."""
 from collections.abc import Callable
 from typing import Any
 
+from chuishao.common.domain import Priority
 from chuishao.common.events import (
     Event,
     ExtensionApproved,
@@ -32,7 +33,17 @@ from chuishao.common.events import (
     UnitSignedOff,
 )
 from chuishao.intake.lifecycle import OPEN, Status
-from chuishao.intake.records import Assignment, ClockView, HistoryEntry, Resolution, TicketRecord
+from chuishao.intake.records import (
+    Assignment,
+    ClockView,
+    HistoryEntry,
+    LinkedReport,
+    Resolution,
+    SignOff,
+    TicketRecord,
+)
+
+URGENCY = list(Priority)
 
 SUMMARIES: dict[type[Event], Callable[[Any], str]] = {
     TicketSubmitted: lambda e: f"submitted via {e.channel}",
@@ -52,10 +63,19 @@ SUMMARIES: dict[type[Event], Callable[[Any], str]] = {
     TicketRecategorised: lambda e: f"now {e.category} / {e.priority} (by {e.changed_by})",
     UnitSignedOff: lambda e: f"{e.unit_id} signed off: {e.note}",
     TicketResolved: lambda e: "resolved",
-    TicketRated: lambda e: f"rated {e.rating}",
-    TicketReopened: lambda e: f"reopened ({e.reopen_count})",
+    # The resident's own words travel with the rating and the reopen: the unit that gets
+    # the ticket back reads the complaint in the history, not only in the NATS dispatch.
+    TicketRated: lambda e: f"rated {e.rating}: {e.comment}" if e.comment else f"rated {e.rating}",
+    TicketReopened: lambda e: (
+        f"reopened ({e.reopen_count}): {e.complaint}"
+        if e.complaint
+        else f"reopened ({e.reopen_count})"
+    ),
     TicketClosed: lambda e: f"closed ({e.reason})",
-    TicketEscalated: lambda e: f"escalated {e.from_level} → {e.to_level}",
+    TicketEscalated: lambda e: (
+        f"escalated {e.from_level} → {e.to_level}"
+        + (" (its own command centre summoned)" if e.from_level == e.to_level else "")
+    ),
     ReportLinked: lambda e: f"report {e.duplicate_ticket_id} linked ({e.distance_m:.0f} m away)",
     ReportSplit: lambda e: f"report {e.report_ticket_id} split out by {e.split_by}",
     TicketTriaged: lambda e: f"triage suggests {e.category} ({e.confidence:.0%})",
@@ -70,6 +90,7 @@ def history_entry(event: Event) -> HistoryEntry:
         at=event.occurred_at,
         producer=event.producer,
         summary=summarise(event) if summarise else event.type,
+        public_note=event.note if isinstance(event, TicketProgressNoted) and event.public else None,
     )
 
 
@@ -110,10 +131,17 @@ def _apply(record: TicketRecord, event: Event) -> None:
                 )
             )
             record.street = event.street or record.street
+            # The router may find the ticket more urgent than it was filed (triage placing
+            # a gas leak in emergency_hazard): the record says so, never less urgent.
+            if URGENCY.index(event.priority) > URGENCY.index(record.priority):
+                record.priority = event.priority
             if record.status == Status.MANUAL_DISPATCH:
                 record.status = Status.DISPATCHED
             _after_assignment_change(record)
         case TicketNeedsManualDispatch():
+            # Its street's command centre must see it (and may recategorise it) before any
+            # dispatch has placed it.
+            record.street = event.street or record.street
             if record.status == Status.SUBMITTED:
                 record.status = Status.MANUAL_DISPATCH
         case SlaClockArmed():
@@ -162,12 +190,24 @@ def _apply(record: TicketRecord, event: Event) -> None:
         case UnitSignedOff():
             if (part := record.assignment(event.unit_id)) is not None:
                 part.signed_off_at = event.occurred_at
+            record.sign_offs = [s for s in record.sign_offs if s.unit_id != event.unit_id]
+            record.sign_offs.append(
+                SignOff(
+                    unit_id=event.unit_id,
+                    unit_name=part.unit_name if part is not None else event.unit_id,
+                    note=event.note,
+                    evidence_urls=event.evidence_urls,
+                    signed_off_at=event.occurred_at,
+                    event_id=event.event_id,
+                )
+            )
         case TicketResolved():
             record.status = Status.RESOLVED
             record.resolution = Resolution(
                 note=event.note,
                 evidence_urls=event.evidence_urls,
                 resolved_at=event.occurred_at,
+                sign_offs=list(record.sign_offs),
             )
         case TicketRated():
             record.rating = event.rating
@@ -175,6 +215,7 @@ def _apply(record: TicketRecord, event: Event) -> None:
             record.reopen_count = event.reopen_count
             record.status = Status.DISPATCHED
             record.resolution = None
+            record.sign_offs = []
             for a in record.active_assignments:
                 a.acknowledged_at = a.signed_off_at = None
         case TicketClosed():
@@ -188,6 +229,15 @@ def _apply(record: TicketRecord, event: Event) -> None:
         case ReportLinked():
             if event.duplicate_ticket_id not in record.linked_reports:
                 record.linked_reports.append(event.duplicate_ticket_id)
+                # Its photos join this ticket's, so the units working on it see them.
+                record.linked_details.append(
+                    LinkedReport(
+                        ticket_id=event.duplicate_ticket_id,
+                        description=event.description,
+                        media_urls=event.media_urls,
+                    )
+                )
+                record.media_urls = tuple(dict.fromkeys((*record.media_urls, *event.media_urls)))
         case ReportSplit():
             if record.ticket_id == event.report_ticket_id:  # the report itself
                 record.status, record.linked_to = Status.SUBMITTED, None
@@ -195,6 +245,15 @@ def _apply(record: TicketRecord, event: Event) -> None:
                 record.linked_reports = [
                     r for r in record.linked_reports if r != event.report_ticket_id
                 ]
+                gone = next(
+                    (d for d in record.linked_details if d.ticket_id == event.report_ticket_id),
+                    None,
+                )
+                if gone is not None:
+                    record.linked_details.remove(gone)
+                    kept = {url for d in record.linked_details for url in d.media_urls}
+                    dropped = set(gone.media_urls) - kept
+                    record.media_urls = tuple(u for u in record.media_urls if u not in dropped)
 
 
 def apply(record: TicketRecord, event: Event) -> TicketRecord:

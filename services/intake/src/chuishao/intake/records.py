@@ -58,12 +58,36 @@ class HistoryEntry(BaseModel):
     at: AwareDatetime
     producer: str
     summary: str
+    # A note its unit marked public (AddProgressNote.public): the only free text of the
+    # history Open311 shows. Everything else here is internal.
+    public_note: str | None = None
+
+
+class SignOff(BaseModel):
+    """One unit's 办结: its own note and evidence. A coordination whistle has one per
+    summoned unit; the resident and Open311 see them all, not only the last."""
+
+    unit_id: str
+    unit_name: str
+    note: str
+    evidence_urls: tuple[str, ...] = ()
+    signed_off_at: AwareDatetime
+    event_id: str = ""  # the UnitSignedOff, so its history entry can show this note
 
 
 class Resolution(BaseModel):
     note: str
     evidence_urls: tuple[str, ...] = ()
     resolved_at: AwareDatetime
+    # Every unit's sign-off of this cycle, in the order they came (note and evidence above
+    # are the combined text and all the photos).
+    sign_offs: list[SignOff] = []
+
+
+class LinkedReport(BaseModel):
+    ticket_id: str
+    description: str = ""
+    media_urls: tuple[str, ...] = ()
 
 
 class TicketRecord(BaseModel):
@@ -88,10 +112,14 @@ class TicketRecord(BaseModel):
     reopen_count: int = 0
     rating: Rating | None = None
     resolution: Resolution | None = None
+    # The sign-offs of the current cycle, kept until the last one resolves the ticket.
+    sign_offs: list[SignOff] = []
     # Duplicate clustering: a linked report follows `linked_to`; the ticket it follows
     # counts everyone who reported it (interest) and lists their reports.
     linked_to: str | None = None
     linked_reports: list[str] = []
+    # The linked reports' own words and photos, for the units of this ticket.
+    linked_details: list[LinkedReport] = []
     suggested_category: str | None = None
     version: int = 1
 

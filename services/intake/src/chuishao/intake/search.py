@@ -8,6 +8,7 @@ from typing import cast
 from redis.asyncio import Redis
 
 from chuishao.intake import indexes
+from chuishao.intake.lifecycle import Actor
 from chuishao.intake.records import TicketRecord
 from chuishao.intake.store import TicketStore
 
@@ -23,6 +24,20 @@ class Filters:
     until: datetime | None = None
     overdue_at: datetime | None = None
     ticket_ids: tuple[str, ...] = ()
+    # What the caller may know of (scope_keys): the union of these indexes; None = all.
+    within: tuple[str, ...] | None = None
+
+
+def scope_keys(actor: Actor) -> tuple[str, ...] | None:
+    """The indexes whose union is every ticket the caller may know of (scopes.can_see)."""
+    if actor.kind == "operator" or actor.scope.everywhere:
+        return None
+    if actor.kind == "resident":
+        return ()  # a resident reads its own ticket by its link, never by searching
+    keys = [indexes.unit_key(actor.id), *map(indexes.street_key, sorted(actor.scope.streets))]
+    if actor.scope.unplaced:
+        keys.append(indexes.UNPLACED)
+    return tuple(keys)
 
 
 @dataclass(frozen=True)
@@ -75,6 +90,10 @@ async def search(
     low = filters.since.timestamp() if filters.since else float("-inf")
     high = filters.until.timestamp() if filters.until else float("inf")
     wanted = set(filters.ticket_ids)
+    allowed: set[bytes] | None = None
+    if filters.within is not None:
+        members = await redis.zunion(filters.within) if filters.within else []
+        allowed = set(cast("list[bytes]", members))
     overdue: set[bytes] | None = None
     if filters.overdue_at is not None:
         due = await redis.zrangebyscore(indexes.DEADLINES, "-inf", filters.overdue_at.timestamp())
@@ -84,6 +103,7 @@ async def search(
             (score, member.decode())
             for member, score in scored
             if low <= score <= high
+            and (allowed is None or member in allowed)
             and (overdue is None or member in overdue)
             and (not wanted or member.decode() in wanted)
         ),

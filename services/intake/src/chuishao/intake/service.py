@@ -1,6 +1,7 @@
 """Intake's use cases, independent of HTTP, Open311 or NATS: the entry points stay thin."""
 
 import functools
+import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -9,13 +10,15 @@ from nats.js import JetStreamContext
 
 from chuishao.common.catalogue import Category
 from chuishao.common.clock import Clock
-from chuishao.common.commands import SplitReport, SubmitReport, TicketCommand
+from chuishao.common.commands import SplitReport, SubmitReport, TicketCommand, TransferTicket
+from chuishao.common.errors import ApiError
 from chuishao.common.events import Event, ReportLinked, ReportSplit, TicketSubmitted
 from chuishao.common.ids import derived_id, reporter_ref
 from chuishao.common.kv import KvView
-from chuishao.common.publishing import publish_event
+from chuishao.common.publishing import check_size, publish_event
 from chuishao.intake import attributes
 from chuishao.intake.auth import Keys
+from chuishao.intake.contacts import ContactStore
 from chuishao.intake.lifecycle import (
     OPEN,
     Actor,
@@ -30,9 +33,19 @@ from chuishao.intake.lifecycle import (
 )
 from chuishao.intake.projection import apply, history_entry
 from chuishao.intake.records import TicketRecord
+from chuishao.intake.scopes import can_see
 from chuishao.intake.store import TicketStore
 
 PRODUCER = "intake"
+
+
+def submit_key(client: str, command: SubmitReport, idempotency_key: str | None) -> str | None:
+    """The stored form of a report's Idempotency-Key: scoped to its client and to the
+    report itself (a digest of the validated command), so only a true retry matches."""
+    if not idempotency_key:
+        return None
+    digest = hashlib.sha256(command.model_dump_json().encode()).hexdigest()[:32]
+    return f"submit:{client}:{digest}:{idempotency_key}"
 
 
 class UnknownCategory(ValueError):
@@ -62,13 +75,25 @@ class Intake:
     publish_timeout: float = 5.0
     duplicate_radius_m: float = 150.0
     duplicate_window: timedelta = timedelta(hours=72)
+    # Set at start-up (it lives in JetStream): chuishao.intake.contacts.
+    contacts: ContactStore | None = None
 
     @functools.cached_property
     def js(self) -> JetStreamContext:
         return self.broker.connection.jetstream()
 
-    async def submit(self, command: SubmitReport, idempotency_key: str | None = None) -> Submitted:
-        """Store, publish, and return only once JetStream holds the report."""
+    async def submit(
+        self,
+        command: SubmitReport,
+        idempotency_key: str | None = None,
+        client: str = "internal",
+    ) -> Submitted:
+        """Store, publish, and return only once JetStream holds the report.
+
+        `client` is who sends it (an authenticated key's holder, or `anon:<channel>`;
+        "internal" for the services' own NATS callers): an Idempotency-Key counts only
+        within one client and for one report, so another client's key — or a reused key
+        with a different report — never returns someone else's ticket."""
         if not self.catalogue.loaded.is_set():
             raise CatalogueNotLoaded("the category catalogue has not loaded yet")
         if command.category is not None:
@@ -126,9 +151,18 @@ class Intake:
                 duplicate_ticket_id=ticket_id,
                 distance_m=primary[1],
                 reporter_ref=event.reporter_ref,
+                description=event.description,
+                media_urls=event.media_urls,
             )
         )
-        stored_id = await self.store.create(record, outgoing, idempotency_key)
+        check_size(event)  # 413 before anything is written (the larger of the two events)
+        # Before Redis and the 201: what no event carries (the reporter) survives a Redis
+        # that forgets its last writes (chuishao.intake.contacts, chuishao.intake.rebuild).
+        if self.contacts is None:
+            raise RuntimeError("the contact store opens at start-up")
+        stored_key = submit_key(client, command, idempotency_key)
+        await self.contacts.keep(record, stored_key)
+        stored_id = await self.store.create(record, outgoing, stored_key)
         if stored_id != ticket_id:
             existing = await self.store.get(stored_id)
             assert existing is not None
@@ -161,14 +195,16 @@ class Intake:
     async def split(self, command: SplitReport, actor: Actor) -> TicketRecord:
         """Route a wrongly linked report on its own (a unit of the ticket, or a supervisor)."""
         report = await self.store.get(command.ticket_id)
-        if report is None:
-            raise UnknownTicket(f"no ticket {command.ticket_id}")
-        if report.status != Status.LINKED or report.linked_to is None:
-            raise IllegalTransition(f"{command.ticket_id} is not linked to another ticket")
-        primary = await self.store.get(report.linked_to)
-        assert primary is not None
-        if not actor.is_supervisor and primary.assignment(actor.id) is None:
-            raise NotYours(f"only a unit of {primary.ticket_id} or a supervisor may split it")
+        primary = await self.store.get(report.linked_to) if report and report.linked_to else None
+        if report is None or not (
+            can_see(actor, report) or (primary is not None and can_see(actor, primary))
+        ):
+            raise UnknownTicket("unknown_ticket", ticket_id=command.ticket_id)
+        if report.status != Status.LINKED or primary is None:
+            raise IllegalTransition("not_linked")
+        in_scope = actor.is_supervisor and can_see(actor, primary)
+        if not in_scope and primary.assignment(actor.id) is None:
+            raise NotYours("split_by_lead_unit")
         now = self.clock.now()
         split = ReportSplit.about(
             ticket_id=primary.ticket_id,
@@ -209,7 +245,15 @@ class Intake:
         """Run a lifecycle command: decide, store with its events atomically, publish."""
         if isinstance(command, SplitReport):
             return await self.split(command, actor)
-        scoped_key = f"cmd:{actor.kind}:{actor.id}:{idempotency_key}" if idempotency_key else None
+        if isinstance(command, TransferTicket):
+            self._check_unit(command.to_unit_id)
+        # A key counts within its caller and its ticket: another caller's key, or the same
+        # key sent about another ticket, never returns a ticket it was not meant for.
+        scoped_key = (
+            f"cmd:{actor.kind}:{actor.id}:{command.ticket_id}:{idempotency_key}"
+            if idempotency_key
+            else None
+        )
         if scoped_key and (earlier := await self.store.remembered(scoped_key)):
             record = await self.store.get(earlier["ticket_id"])
             assert record is not None
@@ -227,20 +271,45 @@ class Intake:
 
         result = await self.store.change(command.ticket_id, change, scoped_key)
         if result is None:
-            raise UnknownTicket(f"no ticket {command.ticket_id}")
+            raise UnknownTicket("unknown_ticket", ticket_id=command.ticket_id)
         record, events = result
         await self._publish_events(events)
         return record
 
+    def _check_unit(self, unit_id: str) -> None:
+        """A transfer names a unit of the directory; anything else would summon nobody."""
+        directory = self.keys.unit_directory
+        if not directory.loaded.is_set():
+            raise ApiError(
+                503,
+                "unavailable",
+                "单位目录尚未加载，请稍后重试",
+                "The unit directory has not loaded yet; retry shortly",
+                headers={"Retry-After": "2"},
+            )
+        if directory.get(unit_id) is None:
+            raise ApiError(
+                422,
+                "unknown_unit",
+                f"没有编号为 {unit_id} 的单位，请核对转办单位",
+                f"There is no unit {unit_id}; check the unit to transfer to",
+                field="to_unit_id",
+            )
+
     async def read(self, ticket_id: str, actor: Actor) -> TicketRecord:
         record = await self.store.get(ticket_id)
-        if record is None:
-            raise UnknownTicket(f"no ticket {ticket_id}")
-        if actor.kind == "unit" and not record.ever_assigned(actor.id):
-            raise NotYours(f"ticket {ticket_id} was never sent to {actor.id}")
-        if actor.kind == "resident" and actor.id != ticket_id:
-            raise NotYours("a resident's link opens only its own ticket")
+        if record is None or not (can_see(actor, record) or await self._sees_lead(actor, record)):
+            # "Not yours" and "no such ticket" answer alike: ids cannot be probed.
+            raise UnknownTicket("unknown_ticket", ticket_id=ticket_id)
         return record
+
+    async def _sees_lead(self, actor: Actor, record: TicketRecord) -> bool:
+        """A linked report is readable by whoever may read the ticket it joined: its photos
+        and words are for the units working on that ticket."""
+        if record.linked_to is None or actor.kind == "resident":
+            return False
+        lead = await self.store.get(record.linked_to)
+        return lead is not None and can_see(actor, lead)
 
     async def _publish_events(self, events: list[Event]) -> None:
         for event in events:  # in order: a rating before the reopen it causes

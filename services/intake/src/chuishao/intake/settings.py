@@ -1,9 +1,13 @@
-from pydantic import Field
+from typing import ClassVar
+
+from pydantic import Field, SecretStr
 
 from chuishao.common.settings import ServiceSettings
 
 
 class IntakeSettings(ServiceSettings):
+    # Signs residents' links and keys reporter references: refuses the known defaults.
+    uses_secrets: ClassVar[tuple[str, ...]] = ("resident_link_secret", "reporter_ref_secret")
     http_host: str = "127.0.0.1"
     http_port: int = 8080
     publish_timeout_seconds: float = 5.0
@@ -15,9 +19,14 @@ class IntakeSettings(ServiceSettings):
     unit_api_keys: dict[str, str] = Field(default_factory=dict)
     operator_api_keys: dict[str, str] = Field(default_factory=dict)
     open311_api_keys: dict[str, str] = Field(default_factory=dict)
-    # Load shedding: past this many requests in flight intake answers 503 + Retry-After;
-    # a client (API key, else address) over its per-minute budget gets 429. 0 = no limit.
-    max_in_flight: int = 512
+    # Load shedding (overload.py, docs/scaling.md): an admitted request answers within
+    # response_budget_ms; one that would not is answered 503 + Retry-After at once. The
+    # bound on requests in flight adapts below max_in_flight while each takes long.
+    # 0 = a fixed max_in_flight and no queue. Measured by benchmarks/overload.py.
+    max_in_flight: int = Field(default=64, ge=1)
+    response_budget_ms: float = Field(default=400.0, ge=0)
+    # A client over its per-minute budget gets 429: a valid API key's holder has its own
+    # budget; no key or an unknown one counts against the caller's address. 0 = no limit.
     per_client_requests_per_minute: int = 0
     # Duplicate clustering: a report of the same category this close to an open ticket
     # submitted within the window is linked to it instead of dispatched again.
@@ -25,3 +34,18 @@ class IntakeSettings(ServiceSettings):
     duplicate_window_hours: float = 72.0
     # Supervisors are units of these kinds (from the router's directory).
     supervisor_kinds: tuple[str, ...] = ("command_centre", "district")
+    # Durability when Redis forgets (docs/intake.md "How the records are rebuilt"):
+    # Fernet keys of the encrypted contact store, comma-separated, the first encrypts;
+    # unset: one generated on first start into <data_dir>/intake-contact.key.
+    contact_store_key: SecretStr | None = None
+    # Ticket ids reserved from JetStream per round trip (1: dense ids; more: fewer round
+    # trips, and a stopped replica's unused ids are skipped, never reused).
+    ticket_id_block: int = Field(default=1, ge=1, le=1000)
+    # How often a running intake checks its records against the stream.
+    record_check_seconds: float = 5.0
+    # Retention of residents' contacts (retention.py, docs/intake.md "Retention"): the
+    # reporter's name and phone are erased this long after the ticket closes, or after
+    # its rating window ends unrated; reporter_ref stays. Swept every retention_sweep_seconds.
+    rating_window_days: float = Field(default=7.0, gt=0)
+    contact_retention_days: float = Field(default=180.0, gt=0)
+    retention_sweep_seconds: float = Field(default=3600.0, gt=0)

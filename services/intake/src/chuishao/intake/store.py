@@ -13,8 +13,11 @@ from redis.asyncio import Redis
 from redis.exceptions import WatchError
 
 from chuishao.common.events import Event, parse_event
+from chuishao.common.ids import is_ticket_id
+from chuishao.common.publishing import check_size
 from chuishao.intake import indexes
 from chuishao.intake.records import TicketRecord
+from chuishao.intake.ticket_ids import TicketIds, format_id
 
 OUTBOX = "outbox"
 OUTBOX_EVENTS = "outbox:events"
@@ -31,20 +34,32 @@ def _idempotency_key(key: str) -> str:
     return f"idem:{key}"
 
 
+def legacy_sequence_key(day: str) -> str:
+    """Where ids were counted before they came from JetStream (read once, to upgrade)."""
+    return f"ticket:seq:{day}"
+
+
 class TicketStore:
     def __init__(self, redis: Redis) -> None:
         self.redis = redis
+        # Set at start-up, once JetStream is connected (chuishao.intake.ticket_ids): ids
+        # never come from Redis, which can forget what it handed out.
+        self.ids: TicketIds | None = None
 
     async def next_ticket_id(self, now: datetime) -> str:
+        if self.ids is None:
+            raise RuntimeError("ticket ids are not available before start-up")
         day = now.strftime("%Y%m%d")
-        sequence = await self.redis.incr(f"ticket:seq:{day}")
-        return f"T{day}{sequence:06d}"
+        return format_id(day, await self.ids.next(day))
 
     async def get(self, ticket_id: str) -> TicketRecord | None:
+        if not is_ticket_id(ticket_id):  # `seq:<day>` would read another key as a record
+            return None
         raw = await self.redis.get(_ticket_key(ticket_id))
         return TicketRecord.model_validate_json(raw) if raw else None
 
     async def get_many(self, ticket_ids: list[str]) -> list[TicketRecord]:
+        ticket_ids = [ticket_id for ticket_id in ticket_ids if is_ticket_id(ticket_id)]
         if not ticket_ids:
             return []
         raws = await self.redis.mget([_ticket_key(t) for t in ticket_ids])
@@ -133,6 +148,38 @@ class TicketStore:
                 except WatchError:
                     continue
 
+    async def remember_submit(
+        self, idempotency_key: str, ticket_id: str, submitted_at: datetime
+    ) -> None:
+        """A rebuilt ticket's Idempotency-Key again, for what is left of its 24 h."""
+        left = IDEMPOTENCY_TTL_SECONDS - (time.time() - submitted_at.timestamp())
+        if left >= 1:
+            await self.redis.set(
+                _idempotency_key(idempotency_key),
+                json.dumps({"ticket_id": ticket_id}),
+                ex=int(left),
+                nx=True,
+            )
+
+    async def restore(self, record: TicketRecord, seen: bytes | None) -> bool:
+        """Write a record rebuilt from the streams (chuishao.intake.rebuild), with its
+        indexes, only if the stored one is still `seen` (its raw value, None for none):
+        a live change that lands meanwhile wins, and the rebuild looks again."""
+        key = _ticket_key(record.ticket_id)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            try:
+                await pipe.watch(key)
+                if await pipe.get(key) != seen:
+                    return False
+                before = TicketRecord.model_validate_json(seen) if seen else None
+                pipe.multi()  # type: ignore[no-untyped-call]
+                pipe.set(key, record.model_dump_json())
+                indexes.update(pipe, before, record)
+                await pipe.execute()
+            except WatchError:
+                return False
+        return True
+
     async def apply_foreign(
         self, event: Event, apply: Callable[[TicketRecord, Event], TicketRecord]
     ) -> TicketRecord | None:
@@ -150,8 +197,12 @@ class TicketStore:
         # Wall time, not the business clock: the relay is about publishes that never returned.
         now = time.time()
         for event in events:
+            payload = event.model_dump_json()
+            # Refused before the write (raising here aborts the transaction): an event
+            # NATS can never take would be stored with its ticket and fail every relay.
+            check_size(event, len(payload.encode()))
             pipe.zadd(OUTBOX, {event.event_id: now})
-            pipe.hset(OUTBOX_EVENTS, event.event_id, event.model_dump_json())
+            pipe.hset(OUTBOX_EVENTS, event.event_id, payload)
 
     async def confirm(self, *event_ids: str) -> None:
         async with self.redis.pipeline(transaction=True) as pipe:
@@ -171,6 +222,20 @@ class TicketStore:
     async def queued(self, event_id: str) -> Event | None:
         payload = await self.redis.hget(OUTBOX_EVENTS, event_id)
         return parse_event(payload) if payload is not None else None
+
+    async def unconfirmed_raw(
+        self, queued_before: float, limit: int = 500
+    ) -> list[tuple[str, bytes | None]]:
+        """Queued entries as stored, oldest first: (event id, payload or None if gone).
+        The relay parses each on its own, so one bad entry cannot stop the others."""
+        ids = cast(
+            "list[bytes]",
+            await self.redis.zrangebyscore(OUTBOX, "-inf", queued_before, start=0, num=limit),
+        )
+        if not ids:
+            return []
+        payloads = cast("list[bytes | None]", await self.redis.hmget(OUTBOX_EVENTS, ids))
+        return [(i.decode(), payload) for i, payload in zip(ids, payloads, strict=True)]
 
     async def unconfirmed(self, queued_before: float, limit: int = 500) -> list[Event]:
         ids = cast(

@@ -6,7 +6,15 @@ from pydantic import BaseModel
 
 from chuishao.common.domain import Channel, Location, Priority, Rating
 from chuishao.intake.lifecycle import Status
-from chuishao.intake.records import Assignment, ClockView, HistoryEntry, Resolution, TicketRecord
+from chuishao.intake.records import (
+    Assignment,
+    ClockView,
+    HistoryEntry,
+    LinkedReport,
+    Resolution,
+    SignOff,
+    TicketRecord,
+)
 
 
 class SubmitAccepted(BaseModel):
@@ -36,8 +44,10 @@ class TicketView(BaseModel):
     reopen_count: int
     rating: Rating | None
     resolution: Resolution | None
+    sign_offs: list[SignOff]
     linked_to: str | None
     linked_reports: list[str]
+    linked_details: list[LinkedReport]
     interest_count: int
     suggested_category: str | None
     history: list[HistoryEntry]
@@ -56,12 +66,3 @@ class TicketView(BaseModel):
 class TicketPage(BaseModel):
     items: list[TicketView]
     next_cursor: str | None
-
-
-class Problem(BaseModel):
-    """A refused command: what went wrong, and the ticket's state when it did."""
-
-    detail: str
-    code: str
-    status: Status | None = None
-    version: int | None = None

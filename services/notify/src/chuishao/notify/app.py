@@ -19,6 +19,7 @@ def create_app(
     rng: random.Random | None = None,
 ) -> FastStream:
     settings = settings or NotifySettings()
+    settings.refuse_known_secrets()
     logger = configure_logging(PRODUCER, settings.log_level, settings.log_format)
     service = NotifyService(settings, logger, clock, rng)
     app = FastStream(service.broker, logger=logger)

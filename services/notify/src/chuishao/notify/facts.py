@@ -55,6 +55,11 @@ class FactsStore:
             *_, stored = await pipe.execute()
         return _facts(stored)
 
+    async def priority(self, ticket_id: str) -> Priority | None:
+        """The ticket's priority as last dispatched (the router may have raised it)."""
+        raw = await self.redis.hget(_key(ticket_id), "priority")
+        return Priority(_text(raw)) if raw else None
+
 
 def _facts(stored: dict[bytes, bytes]) -> TicketFacts:
     raw = {_text(k): _text(v) for k, v in stored.items()}

@@ -7,7 +7,8 @@ from redis.asyncio import Redis
 
 from chuishao.common import subjects
 from chuishao.common.clock import Clock
-from chuishao.common.events import Event, UnitNotified
+from chuishao.common.domain import Priority
+from chuishao.common.events import Event, TicketDispatched, UnitNotified
 from chuishao.common.handled import mark_handled, was_handled
 from chuishao.common.kv import KvView
 from chuishao.common.publishing import (
@@ -21,6 +22,7 @@ from chuishao.common.streams import NOTIFY
 from chuishao.common.units import UnitContact
 from chuishao.notify.delivery_log import DeliveryLogEntry, DeliveryLogStore
 from chuishao.notify.facts import FactsStore
+from chuishao.notify.held import HeldJobs
 from chuishao.notify.jobs import DeliveryJob, Notice
 from chuishao.notify.planning import notices_for, priority_of
 
@@ -42,6 +44,7 @@ class FanOut:
         self.redis = redis
         self.units = units
         self.facts = FactsStore(redis)
+        self.held = HeldJobs(redis)
         self.history = history
         self.clock = clock
 
@@ -49,6 +52,9 @@ class FanOut:
         if await was_handled(self.redis, NOTIFY.name, event.event_id):
             return []
         facts = await self.facts.remember(event)
+        if isinstance(event, TicketDispatched) and event.priority == Priority.EMERGENCY:
+            # Found dangerous after the receipt went out: what quiet hours hold goes now.
+            await self.held.expedite(event.ticket_id, self.clock.now())
         priority = priority_of(event, facts)
         jobs: list[DeliveryJob] = []
         for notice in notices_for(event, facts):

@@ -8,6 +8,7 @@ from datetime import datetime
 from nats.js import JetStreamContext
 from redis.asyncio import Redis
 
+from chuishao.common.domain import Priority
 from chuishao.common.publishing import CORRELATION_HEADER, TICKET_HEADER
 from chuishao.notify.jobs import DeliveryJob
 
@@ -45,6 +46,25 @@ class HeldJobs:
             pipe.hset(JOBS, job.job_id, job.model_dump_json())
             pipe.zadd(HELD, {job.job_id: _ms(until)})
             await pipe.execute()
+
+    async def expedite(self, ticket_id: str, now: datetime) -> int:
+        """The ticket turned out to be an emergency after its messages were held (triage
+        placed a gas leak in emergency_hazard): they go at the next sweep, as emergencies,
+        so quiet hours no longer hold them. Rare (emergency dispatches), so a scan."""
+        held: dict[bytes | str, bytes | str] = await self.redis.hgetall(JOBS)
+        moved = 0
+        for key, raw in held.items():
+            job_id = key.decode() if isinstance(key, bytes) else key
+            job = DeliveryJob.model_validate_json(raw)
+            if job.event.ticket_id != ticket_id or job.priority == Priority.EMERGENCY:
+                continue
+            urgent = job.model_copy(update={"priority": Priority.EMERGENCY})
+            async with self.redis.pipeline(transaction=True) as pipe:
+                pipe.hset(JOBS, job_id, urgent.model_dump_json())
+                pipe.zadd(HELD, {job_id: _ms(now)}, xx=True)
+                await pipe.execute()
+            moved += 1
+        return moved
 
     async def release_at(self, job_id: str) -> float | None:
         score = await self.redis.zscore(HELD, job_id)

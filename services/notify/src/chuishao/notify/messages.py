@@ -17,6 +17,7 @@ CLOCKS = {
     ClockKind.REPORT_FOR_DUTY: "签收",
     ClockKind.FIRST_RESPONSE: "首次响应",
     ClockKind.RESOLUTION: "办结",
+    ClockKind.MANUAL_DISPATCH: "派单",
 }
 ROLES = {Role.LEAD: "主办", Role.CO: "协办", Role.SUPERVISOR: "督办"}
 WHISTLES = {

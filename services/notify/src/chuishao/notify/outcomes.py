@@ -6,6 +6,8 @@ from typing import Literal
 
 import httpx
 
+from chuishao.common.privacy import mask_text
+
 # 408 and 429 are 4xx but say "not now" rather than "never": they are retried.
 _RETRYABLE_4XX = frozenset({408, 429})
 
@@ -16,6 +18,11 @@ class Outcome:
     detail: str
     status: int | None = None
     retry_after: float | None = None
+
+    def __post_init__(self) -> None:
+        # A gateway's answer often echoes the number it refused; the detail goes into the
+        # delivery log, dead-letter headers, DeliveryFailed.reason and log lines.
+        object.__setattr__(self, "detail", mask_text(self.detail))
 
     @classmethod
     def delivered(cls, detail: str = "ok", status: int | None = None) -> "Outcome":

@@ -20,6 +20,7 @@ from chuishao.common.units import UnitContact
 from chuishao.notify.channels import ResidentChannel, ResidentMessage
 from chuishao.notify.contacts import ContactUnavailable, reporter_contact
 from chuishao.notify.delivery_log import DeliveryLogEntry, DeliveryLogStore, Status
+from chuishao.notify.facts import FactsStore
 from chuishao.notify.held import HeldJobs
 from chuishao.notify.idempotency import Ledger
 from chuishao.notify.jobs import DeliveryJob
@@ -280,10 +281,15 @@ class Deliveries:
         await publish_event(self.js, notified)
         return Settled("sent", ref, channel.name, outcome.detail)
 
+    async def _now_emergency(self, attempt: Attempt) -> bool:
+        """A job made before triage found the danger (a receipt) is an emergency now."""
+        known = await FactsStore(self.held.redis).priority(attempt.job.event.ticket_id)
+        return known == Priority.EMERGENCY
+
     async def _hold_if_needed(self, attempt: Attempt, ref: str) -> str | None:
         """Hold the job until the quiet hours end or the recipient's rate window reopens."""
         now = attempt.at
-        if attempt.job.priority != Priority.EMERGENCY:
+        if attempt.job.priority != Priority.EMERGENCY and not await self._now_emergency(attempt):
             until = self.quiet_hours.holds_until(now)
             if until is not None:
                 await self.held.hold(attempt.job, until)

@@ -152,6 +152,7 @@ class NotifyService:
             pull_sub=PullSub(batch_size=16, timeout=1.0),
             # Several calls in flight, so one slow department does not hold up the rest.
             max_workers=self.settings.delivery_workers,
+            no_reply=True,  # never answer a `reply_to` header (chuishao.common.broker)
         )
         async def on_job(job: DeliveryJob) -> None:
             raw = current_message(broker).raw_message

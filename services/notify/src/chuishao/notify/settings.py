@@ -2,7 +2,7 @@
 only from the environment (or `.env`), never from code or data files."""
 
 from datetime import time
-from typing import Literal, Self
+from typing import ClassVar, Literal, Self
 
 from pydantic import Field, HttpUrl, SecretStr, model_validator
 
@@ -13,6 +13,8 @@ ResidentChannelName = Literal["wechat", "sms", "outbox"]
 
 
 class NotifySettings(ServiceSettings):
+    # Signs residents' links and keys reporter references: refuses the known defaults.
+    uses_secrets: ClassVar[tuple[str, ...]] = ("resident_link_secret", "reporter_ref_secret")
     # Unit id -> HMAC key for its webhook, as JSON: {"grid-heyuan": "…"}.
     webhook_secrets: dict[str, SecretStr] = Field(default_factory=dict)
     webhook_timeout_seconds: float = 10.0

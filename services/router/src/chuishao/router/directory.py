@@ -8,6 +8,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from chuishao.common.domain import Level, Location
+from chuishao.common.units import UnitContact
 from chuishao.router.document import DirectoryDocument
 from chuishao.router.geometry import GridIndex, LocalPlane
 from chuishao.router.places import Area, Community, FoundBy, Grid, Place, Street
@@ -76,6 +77,22 @@ class Directory:
 
     def get_unit(self, unit_id: str) -> Unit | None:
         return self._units.get(unit_id)
+
+    def streets_served(self, unit: Unit) -> tuple[str, ...]:
+        """The streets a unit's coverage spans: a street itself, a district's streets, the
+        city's. Grids and communities name no street here: a community-level unit is never
+        a street's supervisor, so it must not inherit the street's tickets."""
+        covered = set(unit.coverage)
+        everywhere = self.city.code in covered
+        return tuple(
+            street.code
+            for street in self.document.streets
+            if everywhere or street.code in covered or street.district in covered
+        )
+
+    def contact(self, unit: Unit) -> UnitContact:
+        """What other services learn about a unit (units KV), with the streets it serves."""
+        return unit.as_contact(self.streets_served(unit))
 
     def route(self, category: str) -> Route | None:
         return next((route for route in self.routes if route.category == category), None)

@@ -2,6 +2,7 @@
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from chuishao.common.places import PlaceName
 from chuishao.router.places import Area, City, Community, District, Grid, Street
 from chuishao.router.units import Route, Unit
 
@@ -20,3 +21,26 @@ class DirectoryDocument(BaseModel):
 
     def areas(self) -> list[Area]:
         return [self.city, *self.districts, *self.streets, *self.communities, *self.grids]
+
+
+def place_names(document: DirectoryDocument) -> list[PlaceName]:
+    """Every place's name and the place containing it, for the `places` bucket."""
+    return [
+        PlaceName(code=document.city.code, name=document.city.name, kind="city"),
+        *(
+            PlaceName(code=d.code, name=d.name, kind="district", parent=document.city.code)
+            for d in document.districts
+        ),
+        *(
+            PlaceName(code=s.code, name=s.name, kind="street", parent=s.district)
+            for s in document.streets
+        ),
+        *(
+            PlaceName(code=c.code, name=c.name, kind="community", parent=c.street)
+            for c in document.communities
+        ),
+        *(
+            PlaceName(code=g.code, name=g.name, kind="grid", parent=g.community)
+            for g in document.grids
+        ),
+    ]

@@ -3,7 +3,7 @@ redelivered cause re-emits the same ids and JetStream drops the repeats."""
 
 from dataclasses import dataclass, field
 
-from chuishao.common.domain import Level, Role, Whistle
+from chuishao.common.domain import Level, Priority, Role, Whistle
 from chuishao.common.events import (
     Event,
     TicketDispatched,
@@ -107,6 +107,15 @@ def summon(
     return Outcome(events, state)
 
 
+def _danger(priority: Priority, category: str | None, snap: Snapshot) -> Priority:
+    """Emergency when the ticket is marked so, or its (suggested) category is a danger
+    (emergency_hazard): sla then gives the command centre a shorter dispatch clock."""
+    entry = next((c for c in snap.catalogue if c.code == category), None)
+    if entry is not None and entry.default_priority == Priority.EMERGENCY:
+        return Priority.EMERGENCY
+    return priority
+
+
 def _report_within(whistle: Whistle, snap: Snapshot) -> int:
     if whistle == Whistle.EMERGENCY:
         return snap.policy.emergency_report_within_seconds
@@ -119,17 +128,24 @@ def to_manual_dispatch(
     reason: str,
     snap: Snapshot,
     suggestion: Suggestion | None = None,
+    arbiter: Unit | None = None,
 ) -> Outcome:
     """Queue the ticket for its street command centre (the district when the street is
-    unknown, or when the street itself declined): nothing is left unowned."""
-    arbiter = snap.directory.arbiter(state.place, excluding=state.declined)
+    unknown, or when the street itself declined; `arbiter` when an escalation names
+    one): nothing is left unowned."""
+    arbiter = arbiter or snap.directory.arbiter(state.place, excluding=state.declined)
+    category = state.category or (suggestion.category if suggestion else None)
     event = TicketNeedsManualDispatch.caused_by(
         cause,
         producer=PRODUCER,
         occurred_at=snap.now(),
         discriminator="manual",
-        category=state.category or (suggestion.category if suggestion else None),
+        category=category,
         reason=_clip(f"{reason} → {arbiter.id}"),
+        arbiter_id=arbiter.id,
+        level=arbiter.level,
+        priority=_danger(state.priority, category, snap),
+        street=state.place.street if state.place else None,
     )
     entry = ManualEntry(
         arbiter_id=arbiter.id,

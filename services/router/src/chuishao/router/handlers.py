@@ -3,8 +3,10 @@ in, an Outcome (events to publish, state to save) out. No I/O here."""
 
 from chuishao.common.domain import Role
 from chuishao.common.events import (
+    Event,
     TicketDeclined,
     TicketEscalated,
+    TicketRecategorised,
     TicketReopened,
     TicketSubmitted,
     TicketTransferred,
@@ -59,22 +61,34 @@ def route_submitted(ticket: TicketSubmitted, snap: Snapshot) -> Outcome:
     return _decide(ticket, state, snap).after(triaged)
 
 
-def _decide(ticket: TicketSubmitted, state: TicketRouting, snap: Snapshot) -> Outcome:
+def _decide(cause: Event, state: TicketRouting, snap: Snapshot) -> Outcome:
     assert state.category is not None
     request = RoutingRequest(
-        ticket_id=ticket.ticket_id,
+        ticket_id=state.ticket_id,
         category=state.category,
-        description=ticket.description,
-        priority=ticket.priority,
-        location=ticket.location,
+        description=state.description,
+        priority=state.priority,
+        location=state.location,
         place=state.place,
     )
     decision = snap.dispatcher.decide(request)
     if decision is None:
         where = state.place.codes()[0] if state.place else "an unknown place"
         reason = f"no rule places category {state.category} at {where}"
-        return to_manual_dispatch(ticket, state, reason, snap)
-    return summon(ticket, state, decision, snap)
+        return to_manual_dispatch(cause, state, reason, snap)
+    return summon(cause, state, decision, snap)
+
+
+def recategorise(event: TicketRecategorised, state: TicketRouting, snap: Snapshot) -> Outcome:
+    """A supervisor gave the ticket a category (or a priority). One waiting for manual
+    dispatch is routed by it now; one already with its units keeps them, and later
+    re-dispatches (a decline, a reopen) use the new category."""
+    state = state.model_copy(update={"category": event.category, "priority": event.priority})
+    if state.manual is None:
+        return Outcome([], state)
+    if event.category not in {entry.code for entry in snap.catalogue}:
+        return Outcome([], state)  # still waiting: the centre assigns it by hand
+    return _decide(event, state, snap)
 
 
 def _next_candidate(state: TicketRouting, declined: str, role: Role, snap: Snapshot) -> Unit | None:
@@ -146,11 +160,29 @@ def transfer(event: TicketTransferred, state: TicketRouting, snap: Snapshot) -> 
 
 
 def escalate(event: TicketEscalated, state: TicketRouting, snap: Snapshot) -> Outcome:
-    """Summon whoever answers for the ticket's place at the new level (督办)."""
+    """Summon whoever answers for the ticket's place at the new level (督办). A ticket
+    still waiting for manual dispatch moves to that level's queue instead."""
     directory = snap.directory
     place = state.place or directory.default_place()
     unit = directory.supervisor(event.to_level, place) if place else None
     unit = unit or directory.last_resort()
+    if state.manual is not None:
+        if unit.id == state.manual.arbiter_id:
+            return Outcome([], state)
+        why = (
+            f"not dispatched by {state.manual.arbiter_id} in time "
+            f"(overdue by {event.overdue_seconds // 60} min): {state.manual.reason}"
+        )
+        moved = to_manual_dispatch(event, state, why, snap, arbiter=unit)
+        assert moved.state is not None
+        assert moved.state.manual is not None
+        kept = moved.state.manual.model_copy(  # what triage suggested still helps the district
+            update={
+                "suggested_category": state.manual.suggested_category,
+                "confidence": state.manual.confidence,
+            }
+        )
+        return Outcome(moved.events, moved.state.model_copy(update={"manual": kept}))
     if unit.id in state.assigned() or state.category is None:
         return Outcome([], state)
     state = state.with_assignment(unit.id, Role.SUPERVISOR)

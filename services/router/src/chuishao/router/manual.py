@@ -18,6 +18,9 @@ from chuishao.router.decision import RoutingDecision
 from chuishao.router.emit import Outcome, summon
 from chuishao.router.snapshot import Snapshot
 from chuishao.router.state import TicketRouting
+from chuishao.router.units import Unit
+
+LADDER = list(Level)
 
 SUBJECTS = "cmd.unit.*.manual.*"
 
@@ -85,6 +88,16 @@ def queued(state: TicketRouting) -> QueuedTicket:
     )
 
 
+def placed_at(lead: Unit, centre: Unit | None) -> Level:
+    """The level a hand-assigned ticket sits at: the lead's, but never above the centre
+    that assigned it. A street that hands a ticket to a district bureau keeps it at the
+    street's level, so it escalates street → district → city like a ruled one, not
+    straight from the district to the city."""
+    if centre is None or LADDER.index(lead.level) <= LADDER.index(centre.level):
+        return lead.level
+    return centre.level
+
+
 def assign(
     command: AssignTicket, centre_id: str, state: TicketRouting | None, snap: Snapshot
 ) -> Outcome:
@@ -109,7 +122,7 @@ def assign(
     decision = RoutingDecision(
         lead=lead.id,
         co=tuple(u for u in dict.fromkeys(command.co) if u != lead.id),
-        level=command.level or lead.level,
+        level=command.level or placed_at(lead, snap.directory.get_unit(centre_id)),
         whistle=command.whistle,
         priority=Priority.EMERGENCY if command.whistle == Whistle.EMERGENCY else state.priority,
         reason=f"dispatched by hand by {centre_id}{note}",

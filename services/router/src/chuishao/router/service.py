@@ -28,16 +28,20 @@ from chuishao.common.events import (
     TicketDeclined,
     TicketDispatched,
     TicketEscalated,
+    TicketRecategorised,
     TicketReopened,
     TicketSubmitted,
     TicketTransferred,
 )
 from chuishao.common.handled import mark_handled, was_handled
+from chuishao.common.places import publish_places
 from chuishao.common.publishing import publish_event
+from chuishao.common.replies import withhold_reply
 from chuishao.common.streams import ROUTER, provision
 from chuishao.common.units import publish_units
 from chuishao.router import handlers, manual
 from chuishao.router.directory import Directory, DirectoryError
+from chuishao.router.document import place_names
 from chuishao.router.emit import Outcome
 from chuishao.router.plugins_manager import Dispatcher
 from chuishao.router.settings import RouterSettings
@@ -131,7 +135,9 @@ class RouterService:
 
     async def publish_read_models(self) -> None:
         js = self.broker.connection.jetstream()
-        await publish_units(js, [unit.as_contact() for unit in self.snapshot.directory.units])
+        directory = self.snapshot.directory
+        await publish_units(js, [directory.contact(unit) for unit in directory.units])
+        await publish_places(js, place_names(self.snapshot.directory.document))
         await publish_catalogue(js, self.snapshot.catalogue)
 
     # --- lifecycle
@@ -174,6 +180,10 @@ class RouterService:
         @answers_failures
         async def on_manual_command() -> dict[str, Any]:
             message = current_message(self.broker)
+            # Answered only on an inbox (intake's own, a centre's, or across accounts):
+            # never on a subject the caller chose for the router to publish to.
+            if withhold_reply(message):
+                return {}
             _, _, centre_id, _, verb = message.raw_message.subject.split(".")
             return await self.manual_command(centre_id, verb, message.body)
 
@@ -222,6 +232,8 @@ class RouterService:
                 return handlers.transfer(event, state, snap)
             case TicketEscalated():
                 return handlers.escalate(event, state, snap)
+            case TicketRecategorised():
+                return handlers.recategorise(event, state, snap)
         return Outcome()
 
     async def _recover(self, ticket_id: str, snap: Snapshot) -> TicketRouting | None:

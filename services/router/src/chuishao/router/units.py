@@ -55,13 +55,16 @@ class Unit(BaseModel):
         """The NATS subjects its dispatches arrive on (its NATS user may read only these)."""
         return subjects.unit_inbox(self.id)
 
-    def as_contact(self) -> UnitContact:
+    def as_contact(self, streets: tuple[str, ...] = ()) -> UnitContact:
+        """`streets`: the streets its coverage spans (Directory.streets_served)."""
         return UnitContact(
             id=self.id,
             name=self.name,
             kind=self.kind,
             level=self.level,
             webhook_url=self.webhook_url,
+            coverage=self.coverage,
+            streets=streets,
         )
 
 

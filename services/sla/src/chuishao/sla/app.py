@@ -19,7 +19,7 @@ from chuishao.common.queries import (
     TicketDeadlinesQuery,
 )
 from chuishao.common.streams import SLA, provision
-from chuishao.sla import views
+from chuishao.sla import rebuild, views
 from chuishao.sla.decisions import PRODUCER
 from chuishao.sla.policies import PolicyBook
 from chuishao.sla.settings import SlaSettings
@@ -85,8 +85,13 @@ class SlaService:
 
     async def _start_loops(self) -> None:
         supervisor = self.supervisor
+        await rebuild.check_once(supervisor)  # states Redis forgot, from TICKETS
         await sweep(supervisor)  # repair whatever drifted while we were down
         self._tasks = [
+            asyncio.create_task(
+                rebuild.keep_checking(supervisor, self.settings.sla_state_check_seconds),
+                name="sla-state-checks",
+            ),
             asyncio.create_task(supervisor.run_timers(), name="sla-timers"),
             asyncio.create_task(run_sweeps(supervisor), name="sla-sweeps"),
         ]

@@ -68,12 +68,17 @@ def on_timer(state: TicketState, now: datetime, book: PolicyBook) -> Outcome:
     facts: list[Fact] = []
     events: list[Event] = []
     level = ticket.level
+    # Levels whose centre this firing already summoned: the other report-ins missed at the
+    # same moment do not climb past it in the same breath.
+    summoned: set[Level] = set()
     pending = [clock for clock in ticket.clocks.values() if clock.is_pending and clock.deadline]
     for clock in sorted(pending, key=lambda c: c.deadline or now):
         deadline = clock.deadline
         assert deadline is not None
         if deadline <= now:
-            breach_facts, breach_events = _breach(state, ticket, clock, deadline, now, level)
+            breach_facts, breach_events = _breach(
+                state, ticket, clock, deadline, now, level, summoned
+            )
             facts += breach_facts
             events += breach_events
             level = next((f.to_level for f in breach_facts if isinstance(f, Escalated)), level)
@@ -113,6 +118,7 @@ def _breach(
     deadline: datetime,
     now: datetime,
     level: Level | None,
+    summoned: set[Level],
 ) -> tuple[list[Fact], list[Event]]:
     # The real lateness: from the deadline to this moment, however long sla, NATS or
     # Redis were away in between.
@@ -138,15 +144,31 @@ def _breach(
             overdue_seconds=overdue,
         )
     ]
-    up = ticket.policy(clock.level).next_level(clock.level)
+    if clock.level in summoned:
+        return facts, events
+    policy = ticket.policy(clock.level)
+    # centre_first: a missed report-in at the street summons the street's own command
+    # centre (street → street) before the district, once per (ticket, level, cycle).
+    centre_first = (
+        clock.kind in policy.centre_first
+        and clock.level != Level.COMMUNITY
+        and clock.level not in ticket.centres
+    )
+    up = clock.level if centre_first else policy.next_level(clock.level)
     already = (clock.kind, clock.level, clock.cycle) in ticket.escalations
     if up is None or already or clock.level != level:
         return facts, events
+    summoned.add(clock.level)
     escalated = Escalated(
         # One escalation per (ticket, clock, level, cycle): the id says so, and JetStream's
         # de-duplication drops a repeat even if two replicas got this far.
         event_id=derived_id(
-            state.ticket_id, "TicketEscalated", clock.kind, clock.level, str(clock.cycle)
+            state.ticket_id,
+            "TicketEscalated",
+            clock.kind,
+            clock.level,
+            str(clock.cycle),
+            *(("centre",) if centre_first else ()),
         ),
         at=now,
         clock=clock.kind,

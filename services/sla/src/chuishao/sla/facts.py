@@ -17,6 +17,7 @@ from chuishao.common.events import (
     TicketClosed,
     TicketDeclined,
     TicketDispatched,
+    TicketNeedsManualDispatch,
     TicketProgressNoted,
     TicketRecategorised,
     TicketReopened,
@@ -41,6 +42,16 @@ class Dispatched(_Fact):
     level: Level
     category: CategoryCode
     priority: Priority
+    street: str | None = None
+
+
+class ManualQueued(_Fact):
+    """The ticket waits for a command centre to dispatch it by hand."""
+
+    type: Literal["manual_queued"] = "manual_queued"
+    level: Level
+    category: CategoryCode | None = None
+    priority: Priority = Priority.NORMAL
     street: str | None = None
 
 
@@ -121,6 +132,7 @@ class Escalated(_Fact):
 
 Fact = Annotated[
     Dispatched
+    | ManualQueued
     | Acknowledged
     | Declined
     | Transferred
@@ -153,6 +165,15 @@ def fact_from(event: Event) -> Fact | None:
                 category=event.category,
                 priority=event.priority,
                 street=getattr(event, "street", None),
+            )
+        case TicketNeedsManualDispatch() if event.level is not None:
+            return ManualQueued(
+                event_id=key,
+                at=at,
+                level=event.level,
+                category=event.category,
+                priority=event.priority,
+                street=event.street,
             )
         case TicketAcknowledged():
             return Acknowledged(event_id=key, at=at, unit_id=event.unit_id)

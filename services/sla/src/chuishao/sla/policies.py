@@ -51,9 +51,13 @@ class Settable(BaseModel):
     report_for_duty: LimitField = None
     first_response: LimitField = None
     resolution: LimitField = None
+    manual_dispatch: LimitField = None
     warning_fraction: float = Field(default=0.75, gt=0, lt=1)
     ladder: tuple[Level, ...] = tuple(Level)
     calendar: str = "24x7"
+    # Clocks whose breach at a level with a command centre (street and up) summons that
+    # level's own centre first, when it is not on the ticket yet, before the ladder climbs.
+    centre_first: tuple[ClockKind, ...] = (ClockKind.REPORT_FOR_DUTY,)
 
     @model_validator(mode="after")
     def _ladder_goes_up(self) -> Self:
@@ -120,6 +124,7 @@ class Policy:
     warning_fraction: float
     ladder: tuple[Level, ...]
     calendar: Calendar
+    centre_first: tuple[ClockKind, ...] = ()
 
     def limit_seconds(self, clock: ClockKind) -> float | None:
         limit = self.limits[clock]
@@ -168,4 +173,5 @@ class PolicyBook:
             warning_fraction=fields["warning_fraction"],
             ladder=fields["ladder"],
             calendar=self.calendars[fields["calendar"]],
+            centre_first=fields["centre_first"],
         )

@@ -17,6 +17,7 @@ from chuishao.sla.facts import (
     Escalated,
     Extended,
     Fact,
+    ManualQueued,
     Recategorised,
     Reopened,
     ResidentReplied,
@@ -53,6 +54,9 @@ class TicketClocks:
     units: dict[str, UnitOnTicket] = field(default_factory=dict)
     clocks: dict[str, Clock] = field(default_factory=dict)
     escalations: set[tuple[ClockKind, Level, int]] = field(default_factory=set)
+    # Levels whose own command centre is on the ticket: summoned by an escalation, or
+    # holding it in its manual-dispatch queue (centre_first does not summon it again).
+    centres: set[Level] = field(default_factory=set)
 
     # --- reading
 
@@ -87,7 +91,8 @@ class TicketClocks:
             return
         key = clock_key(kind, level, unit_id, self.cycle)
         existing = self.clocks.get(key)
-        if existing is not None and existing.stop_reason != "not_required":
+        # A dispatch clock stopped by a dispatch runs again if the ticket is queued again.
+        if existing is not None and existing.stop_reason not in ("not_required", "dispatched"):
             return
         policy = self.policy(level)
         limit = policy.limit_seconds(kind)
@@ -131,6 +136,8 @@ class TicketClocks:
 
     def apply(self, fact: Fact) -> None:
         match fact:
+            case ManualQueued():
+                self._on_manual_queued(fact)
             case Dispatched():
                 self._on_dispatched(fact)
             case Acknowledged():
@@ -188,19 +195,42 @@ class TicketClocks:
                     breached.breach_deadline = breached.deadline
                     breached.breached_at = fact.at
             case Escalated():
+                self.centres.add(fact.to_level)
+                if fact.to_level == fact.from_level:
+                    return  # its own centre summoned (centre_first): the ladder climbs next
                 self.escalations.add((fact.clock, fact.from_level, fact.cycle))
                 if self.level is None or LADDER_ORDER.index(fact.to_level) > LADDER_ORDER.index(
                     self.level
                 ):
                     self.level = fact.to_level
-                self._arm(ClockKind.RESOLUTION, fact.to_level, None, fact.at, fact.event_id)
+                # Still waiting for a hand dispatch: the next level's queue gets its own clock.
+                waiting = fact.clock == ClockKind.MANUAL_DISPATCH and self.first_level is None
+                kind = ClockKind.MANUAL_DISPATCH if waiting else ClockKind.RESOLUTION
+                self._arm(kind, fact.to_level, None, fact.at, fact.event_id)
+
+    def _on_manual_queued(self, fact: ManualQueued) -> None:
+        """No rule placed it: the arbiter's dispatch clock runs until a dispatch."""
+        self.street = self.street or fact.street
+        self.centres.add(fact.level)
+        if self.first_level is None:  # never dispatched: the queue sets the ticket's level
+            self.category = fact.category or self.category
+            self.priority = fact.priority
+            if self.level is None or _rank(fact.level) > _rank(self.level):
+                self.level = fact.level
+        self._arm(ClockKind.MANUAL_DISPATCH, fact.level, None, fact.at, fact.event_id)
 
     def _on_dispatched(self, fact: Dispatched) -> None:
-        if self.category is None:
+        self._stop(fact.at, "dispatched", ClockKind.MANUAL_DISPATCH)
+        if fact.role == Role.SUPERVISOR:
+            self.centres.add(fact.level)
+        if self.category is None or self.first_level is None:
             self.category, self.priority = fact.category, fact.priority
         self.street = self.street or fact.street
-        if self.level is None:
-            self.level = self.first_level = fact.level
+        if self.first_level is None:
+            self.first_level = fact.level
+            # Escalated while it waited in a queue: it stays at the level it reached.
+            if self.level is None or not self.escalations or _rank(fact.level) > _rank(self.level):
+                self.level = fact.level
         previous = self.units.get(fact.unit_id)
         self.units[fact.unit_id] = UnitOnTicket(
             fact.level,
@@ -208,7 +238,8 @@ class TicketClocks:
             acknowledged_cycle=previous.acknowledged_cycle if previous else None,
         )
         if not self._has(ClockKind.RESOLUTION, self.cycle):
-            self._arm(ClockKind.RESOLUTION, self.level, None, fact.at, fact.event_id)
+            level = self.level or fact.level
+            self._arm(ClockKind.RESOLUTION, level, None, fact.at, fact.event_id)
         self._arm_first_response(fact.at, fact.event_id)
         self._arm_report_for_duty(fact.unit_id, fact.at, fact.event_id)
 

@@ -20,3 +20,5 @@ class SlaSettings(ServiceSettings):
     sla_retry_seconds: float = 2.0
     sla_publish_timeout_seconds: float = 5.0
     sla_sweep_interval_seconds: float = 300.0
+    # How often sla checks its states against TICKETS (a Redis that forgot: rebuild.py).
+    sla_state_check_seconds: float = 5.0

@@ -25,6 +25,9 @@ def serve(settings: SupervisionSettings) -> None:
         host=settings.supervision_http_host,
         port=settings.supervision_http_port,
         access_log=False,
+        # uvicorn's loggers go up to the root handler configure_logging installed, which
+        # masks residents' numbers in every line, tracebacks of a 500 included.
+        log_config=None,
         log_level="warning",
         # The page's live streams never end by themselves; do not wait long for them.
         timeout_graceful_shutdown=2,

@@ -3,9 +3,11 @@
 import contextlib
 from collections.abc import AsyncIterator
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
 
 from chuishao.common.clock import Clock
+from chuishao.common.errors import ApiError
 from chuishao.common.logging import configure_logging
 from chuishao.common.metrics import metrics_endpoint
 from chuishao.supervision import web
@@ -38,6 +40,11 @@ def create_app(settings: SupervisionSettings | None = None, clock: Clock | None 
         lifespan=lifespan,
     )
     app.state.supervision = service
+
+    @app.exception_handler(ApiError)
+    async def refused(request: Request, error: ApiError) -> JSONResponse:
+        return JSONResponse(error.body(), status_code=error.status, headers=error.headers)
+
     app.include_router(web.router)
     app.add_route("/metrics", metrics_endpoint(service.broker), include_in_schema=False)
     return app

@@ -70,10 +70,16 @@ class ScopeRow(BaseModel):
 
 
 class Board(BaseModel):
-    """Everything the command-centre page shows, as of one moment of the stack clock."""
+    """Everything the command-centre page shows, as of one moment of the stack clock, for
+    one viewer's scope (a street, a district, the city)."""
 
     as_of: AwareDatetime
+    # The shared stack clock's offset from real time (time travel: tests, the demo); 0
+    # in production. The page says so when it is not 0.
+    clock_offset_seconds: float = 0.0
     period: str
+    scope: str  # 青石街道, 云溪区, …
+    scope_streets: list[str] | None  # None: everything, tickets not yet placed included
     states: dict[str, int]
     open_tickets: int
     overdue_count: int
@@ -83,6 +89,28 @@ class Board(BaseModel):
     streets: list[ScopeRow]
     hotspots: list[HotspotItem]
     whistles: list[WhistleItem]
+    # The names of the codes above, from the router's directory and catalogue.
+    unit_names: dict[str, str] = {}
+    place_names: dict[str, str] = {}
+    category_names: dict[str, str] = {}
+
+    def codes(self) -> tuple[set[str], set[str], set[str]]:
+        """(unit ids, place codes, category codes) that the board mentions."""
+        units = {row.id for row in self.units}
+        places = {row.id for row in self.streets} | set(self.scope_streets or ())
+        categories: set[str] = set()
+        for item in self.overdue:
+            units.update(item.units)
+            places.update(code for code in (item.street, item.grid) if code)
+            categories.update(code for code in (item.category,) if code)
+        for hotspot in self.hotspots:
+            places.update(code for code in (hotspot.street, hotspot.grid) if code)
+            categories.add(hotspot.category)
+        for whistle in self.whistles:
+            units.update(whistle.units)
+            places.update(code for code in (whistle.street,) if code)
+            categories.update(code for code in (whistle.category,) if code)
+        return units, places, categories
 
 
 def _text(value: bytes | str) -> str:
@@ -103,15 +131,20 @@ class Reader:
             return sorted(day for day in days if day.startswith(period + "-"))
         raise BadPeriod(f"period must be 'all', YYYY-MM-DD or YYYY-MM, not {period!r}")
 
-    async def counts(self, scope: str, period: str) -> dict[str, int]:
+    async def counts(self, scope: str | list[str], period: str) -> dict[str, int]:
+        """The counters of a scope, or the sum over several (streets of one viewer)."""
         total: Counter[str] = Counter()
         for part in await self.periods_in(period):
-            stored = await self.redis.hgetall(self.keys.counts(scope, part))
-            total.update({_text(name): int(value) for name, value in stored.items()})
+            for one in [scope] if isinstance(scope, str) else scope:
+                stored = await self.redis.hgetall(self.keys.counts(one, part))
+                total.update({_text(name): int(value) for name, value in stored.items()})
         return {name: n for name, n in total.items() if n}
 
-    async def rates(self, scope: str, period: str = ALL_PERIODS) -> Rates:
-        return rates_of(scope, period, await self.counts(scope, period))
+    async def rates(
+        self, scope: str | list[str], period: str = ALL_PERIODS, label: str | None = None
+    ) -> Rates:
+        name = label or (scope if isinstance(scope, str) else ",".join(scope))
+        return rates_of(name, period, await self.counts(scope, period))
 
     async def values(self, kind: str) -> list[str]:
         return sorted(_text(value) for value in await self.redis.smembers(self.keys.index(kind)))
@@ -128,66 +161,141 @@ class Reader:
                 )
         return rows
 
-    async def states(self) -> dict[str, int]:
-        stored = await self.redis.hgetall(self.keys.states)
-        counts = {_text(state): int(n) for state, n in stored.items()}
+    async def street_unit_rows(
+        self, streets: list[str], period: str, name_of: Callable[[str], str] | None = None
+    ) -> list[ScopeRow]:
+        """Each unit's part in the tickets of these streets only."""
+        by_unit: dict[str, list[str]] = {}
+        for value in await self.values("street_unit"):
+            street, _, unit_id = value.partition("/")
+            if street in streets:
+                by_unit.setdefault(unit_id, []).append(f"street_unit:{value}")
+        rows = []
+        for unit_id, scopes in sorted(by_unit.items()):
+            rates = await self.rates(scopes, period, label=f"unit:{unit_id}")
+            if rates.counts:
+                name = name_of(unit_id) if name_of else unit_id
+                rows.append(ScopeRow(id=unit_id, name=name, rates=rates))
+        return rows
+
+    async def states(self, streets: list[str] | None = None) -> dict[str, int]:
+        if streets is None:
+            stored = await self.redis.hgetall(self.keys.states)
+            counts = {_text(state): int(n) for state, n in stored.items()}
+        else:
+            totals = await self.counts([f"street:{s}" for s in streets], ALL_PERIODS)
+            counts = {
+                name.removeprefix("state_"): n
+                for name, n in totals.items()
+                if name.startswith("state_")
+            }
         return {state.value: counts.get(state.value, 0) for state in Status}
 
-    async def overdue(self, now: datetime, limit: int = 20) -> tuple[int, list[OverdueItem]]:
-        total = await self.redis.zcard(self.keys.overdue)
-        items = []
-        members = cast("list[bytes]", await self.redis.zrange(self.keys.overdue, 0, limit - 1))
-        for member in members:
-            raw = await self.redis.get(self.keys.ticket(_text(member)))
-            if raw is None:
-                continue
-            facts = TicketFacts.model_validate_json(raw)
-            overdue_since = facts.overdue_since
-            if overdue_since is None:
-                continue
-            items.append(
-                OverdueItem(
-                    ticket_id=facts.ticket_id,
-                    category=facts.category,
-                    street=facts.street,
-                    grid=facts.grid,
-                    level=facts.level,
-                    units=sorted(facts.active_units),
-                    escalated=bool(facts.escalations),
-                    overdue_since=overdue_since,
-                    overdue_seconds=max(round((now - overdue_since).total_seconds()), 0),
-                )
+    async def _facts(self, ticket_id: str) -> TicketFacts | None:
+        raw = await self.redis.get(self.keys.ticket(ticket_id))
+        return TicketFacts.model_validate_json(raw) if raw is not None else None
+
+    async def overdue(
+        self, now: datetime, limit: int = 20, streets: list[str] | None = None
+    ) -> tuple[int, list[OverdueItem]]:
+        """How many tickets are overdue, and the `limit` that missed a deadline first:
+        of everything, or of some streets (each street keeps its own sorted set)."""
+        if streets is None:
+            total = await self.redis.zcard(self.keys.overdue)
+            ranked = cast(
+                "list[tuple[bytes, float]]",
+                await self.redis.zrange(self.keys.overdue, 0, limit - 1, withscores=True),
             )
+        else:
+            total, ranked = 0, []
+            for street in streets:
+                key = self.keys.overdue_in(street)
+                total += await self.redis.zcard(key)
+                ranked += cast(
+                    "list[tuple[bytes, float]]",
+                    await self.redis.zrange(key, 0, limit - 1, withscores=True),
+                )
+            ranked = sorted(ranked, key=lambda pair: pair[1])[:limit]
+        items = []
+        for member, _ in ranked:
+            facts = await self._facts(_text(member))
+            item = self._overdue_item(facts, now) if facts is not None else None
+            if item is not None:
+                items.append(item)
         return total, items
+
+    def _overdue_item(self, facts: TicketFacts, now: datetime) -> OverdueItem | None:
+        overdue_since = facts.overdue_since
+        if overdue_since is None:
+            return None
+        return OverdueItem(
+            ticket_id=facts.ticket_id,
+            category=facts.category,
+            street=facts.street,
+            grid=facts.grid,
+            level=facts.level,
+            units=sorted(facts.active_units),
+            escalated=bool(facts.escalations),
+            overdue_since=overdue_since,
+            overdue_seconds=max(round((now - overdue_since).total_seconds()), 0),
+        )
 
     async def recent(self, key: str, limit: int) -> list[dict[str, object]]:
         members = cast("list[bytes]", await self.redis.zrevrange(key, 0, limit - 1))
         return [json.loads(member) for member in members]
+
+    async def hotspots(self, streets: list[str] | None, limit: int = 10) -> list[HotspotItem]:
+        items = [HotspotItem.model_validate(i) for i in await self.recent(self.keys.hotspots, 200)]
+        return [h for h in items if streets is None or h.street in streets][:limit]
+
+    async def whistles(self, streets: list[str] | None, limit: int = 10) -> list[WhistleItem]:
+        kept: list[WhistleItem] = []
+        for item in await self.recent(self.keys.whistles, 200):
+            whistle = WhistleItem.model_validate(item)
+            if whistle.street is None:
+                # Blown before the router placed the ticket: its street is known now.
+                facts = await self._facts(whistle.ticket_id)
+                if facts is not None and facts.street is not None:
+                    whistle = whistle.model_copy(update={"street": facts.street})
+            if streets is None or whistle.street in streets:
+                kept.append(whistle)
+            if len(kept) == limit:
+                break
+        return kept
 
     async def board(
         self,
         now: datetime,
         period: str = ALL_PERIODS,
         unit_name: Callable[[str], str] | None = None,
+        streets: list[str] | None = None,
+        scope: str = "",
+        place_name: Callable[[str], str] | None = None,
     ) -> Board:
-        states = await self.states()
-        overdue_count, overdue = await self.overdue(now)
+        """The board of everything (`streets` None) or of some streets only."""
+        states = await self.states(streets)
+        overdue_count, overdue = await self.overdue(now, streets=streets)
+        if streets is None:
+            totals = await self.rates("all", period)
+            units = await self.rows("unit", period, unit_name)
+            street_rows = await self.rows("street", period, place_name)
+        else:
+            totals = await self.rates([f"street:{s}" for s in streets], period, label="all")
+            units = await self.street_unit_rows(streets, period, unit_name)
+            every_street = await self.rows("street", period, place_name)
+            street_rows = [row for row in every_street if row.id in streets]
         return Board(
             as_of=now,
             period=period,
+            scope=scope,
+            scope_streets=streets,
             states=states,
             open_tickets=sum(n for state, n in states.items() if state != Status.CLOSED),
             overdue_count=overdue_count,
             overdue=overdue,
-            totals=await self.rates("all", period),
-            units=await self.rows("unit", period, unit_name),
-            streets=await self.rows("street", period),
-            hotspots=[
-                HotspotItem.model_validate(item)
-                for item in await self.recent(self.keys.hotspots, 10)
-            ],
-            whistles=[
-                WhistleItem.model_validate(item)
-                for item in await self.recent(self.keys.whistles, 10)
-            ],
+            totals=totals,
+            units=units,
+            streets=street_rows,
+            hotspots=await self.hotspots(streets),
+            whistles=await self.whistles(streets),
         )

@@ -4,14 +4,15 @@ store adds `after − before`. So a ticket that is reopened, recategorised or pl
 moves its numbers instead of counting twice. Definitions: docs/supervision.md.
 
 Scopes: `all`, `street:<code>`, `grid:<code>`, `category:<code>` count tickets;
-`unit:<id>` counts one unit's part in each ticket it was summoned to.
+`unit:<id>` counts one unit's part in each ticket it was summoned to, and
+`street_unit:<street>/<id>` the same for the tickets of one street.
 """
 
 from collections import Counter
 from collections.abc import Hashable
 from typing import TypeVar
 
-from chuishao.common.domain import Rating, Whistle
+from chuishao.common.domain import Rating, Role, Whistle
 from chuishao.supervision.ticket import Status, TicketFacts, UnitPart
 
 SATISFIED = frozenset({Rating.SATISFIED, Rating.BASICALLY_SATISFIED})
@@ -31,9 +32,11 @@ def _ratings(facts: TicketFacts, unit_id: str | None = None) -> dict[str, int]:
 
 
 def ticket_counts(facts: TicketFacts) -> dict[str, int]:
-    active = facts.active_units.values()
-    # The ticket has responded when every unit still on it has reported for duty
-    # (事不完、人不撤: each summoned unit must report), and on time when each did in time.
+    # The ticket has responded once its lead unit has reported for duty (each lead, when a
+    # whistle named several), and on time when each did in time. A supervisor summoned
+    # by an escalation (督办) answers in its own unit rate only: summoning it must not
+    # make a street's or district's response rate fall (issue 13).
+    active = answering_units(facts)
     responded = facts.dispatched and bool(active) and all(p.acknowledged for p in active)
     resolved = facts.resolved_at is not None
     return {
@@ -54,7 +57,18 @@ def ticket_counts(facts: TicketFacts) -> dict[str, int]:
         "escalated": int(bool(facts.escalations)),
         "linked_reports": len(facts.linked_reports),
         **{f"whistle_{w}": int(w in facts.whistles) for w in Whistle if w != Whistle.NONE},
+        # The ticket's state now, so a street's board can count its own tickets by state.
+        f"state_{facts.status}": 1,
     }
+
+
+def answering_units(facts: TicketFacts) -> list[UnitPart]:
+    """The units whose report makes the ticket responded: the lead units still on it;
+    without one (the lead returned it and nobody replaced it yet), the co-units still on
+    it. Supervisors summoned by an escalation never."""
+    active = [p for p in facts.active_units.values() if p.role != Role.SUPERVISOR]
+    leads = [p for p in active if p.role == Role.LEAD]
+    return leads or active
 
 
 def unit_counts(facts: TicketFacts, unit_id: str, part: UnitPart) -> dict[str, int]:
@@ -81,6 +95,10 @@ def unit_counts(facts: TicketFacts, unit_id: str, part: UnitPart) -> dict[str, i
     }
 
 
+def street_unit_scope(street: str, unit_id: str) -> str:
+    return f"street_unit:{street}/{unit_id}"
+
+
 def ticket_scopes(facts: TicketFacts) -> list[str]:
     scopes = ["all"]
     if facts.street:
@@ -103,6 +121,9 @@ def contributions(facts: TicketFacts | None) -> Contributions:
     for unit_id, part in facts.units.items():
         counts = unit_counts(facts, unit_id, part)
         result.update({(f"unit:{unit_id}", name): n for name, n in counts.items() if n})
+        if facts.street:  # the unit's part in this street's tickets, for a street's board
+            scope = street_unit_scope(facts.street, unit_id)
+            result.update({(scope, name): n for name, n in counts.items() if n})
     return result
 
 

@@ -35,6 +35,10 @@ class Keys:
         """Sorted set: overdue ticket → the earliest deadline it missed."""
         return f"{self.namespace}:overdue"
 
+    def overdue_in(self, street: str) -> str:
+        """The same, for one street's tickets (a street's board)."""
+        return f"{self.namespace}:overdue:street:{street}"
+
     @property
     def whistles(self) -> str:
         """Sorted set of recent whistles (JSON members) by time."""

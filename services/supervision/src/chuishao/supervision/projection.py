@@ -172,6 +172,15 @@ class Projection:
             pipe.zadd(keys.overdue, {after.ticket_id: overdue_since.timestamp()})
         elif before is not None and before.overdue_since is not None:
             pipe.zrem(keys.overdue, after.ticket_id)
+        if overdue_since is not None and after.street:
+            pipe.zadd(keys.overdue_in(after.street), {after.ticket_id: overdue_since.timestamp()})
+        if (
+            before is not None
+            and before.street
+            and before.overdue_since is not None
+            and (overdue_since is None or before.street != after.street)
+        ):
+            pipe.zrem(keys.overdue_in(before.street), after.ticket_id)
         if isinstance(event, WhistleBlown):
             member = _json(
                 {
@@ -226,3 +235,5 @@ def _scope_values(facts: TicketFacts) -> Iterable[tuple[str, str]]:
             yield kind, value
     for unit_id in facts.units:
         yield "unit", unit_id
+        if facts.street:
+            yield "street_unit", f"{facts.street}/{unit_id}"

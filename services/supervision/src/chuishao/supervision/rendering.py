@@ -23,6 +23,15 @@ def percent(value: float | None) -> str:
     return "—" if value is None else f"{value * 100:.1f}%"
 
 
+def clock_offset(seconds: float) -> str:
+    """The shared clock's time-travel offset, for people: 拨快 52 小时."""
+    ahead = seconds >= 0
+    minutes = round(abs(seconds) / 60)
+    hours, minutes = divmod(minutes, 60)
+    amount = f"{hours} 小时" + (f" {minutes} 分钟" if minutes else "")
+    return f"{'拨快' if ahead else '拨慢'} {amount}"
+
+
 def duration(seconds: int) -> str:
     hours, rest = divmod(max(seconds, 0), 3600)
     if hours >= 48:
@@ -42,6 +51,7 @@ class Renderer:
         self.env.filters.update(
             percent=percent,
             duration=duration,
+            clock_offset=clock_offset,
             local=self.local_time,
             state_name=lambda s: STATE_NAMES.get(s, s),
             whistle_name=lambda w: WHISTLE_NAMES.get(w, w),
@@ -51,13 +61,16 @@ class Renderer:
     def local_time(self, moment: datetime, fmt: str = "%m-%d %H:%M") -> str:
         return moment.astimezone(self.zone).strftime(fmt)
 
-    def board(self, board: Board, category_name: dict[str, str]) -> str:
-        return self.env.get_template("board.html").render(board=board, category=category_name)
+    def board(self, board: Board) -> str:
+        return self.env.get_template("board.html").render(board=board)
 
-    def page(self, board: Board, category_name: dict[str, str], refresh_seconds: float) -> str:
+    def page(self, board: Board, street: str | None, refresh_seconds: float) -> str:
         return self.env.get_template("page.html").render(
             board=board,
-            category=category_name,
-            fragment=self.board(board, category_name),
+            street=street or "",
+            fragment=self.board(board),
             refresh_ms=round(refresh_seconds * 1000),
         )
+
+    def login(self, message: str = "") -> str:
+        return self.env.get_template("login.html").render(message=message)

@@ -11,12 +11,15 @@ import structlog
 from chuishao.common.broker import durable_subscriber, make_broker
 from chuishao.common.catalogue import catalogue_view
 from chuishao.common.clients import redis_client, wait_for_servers
-from chuishao.common.clock import Clock, make_clock, start_clock, stop_clock
+from chuishao.common.clock import Clock, SharedClock, make_clock, start_clock, stop_clock
 from chuishao.common.events import AnyEvent
 from chuishao.common.metrics import metrics_of
+from chuishao.common.places import places_view
 from chuishao.common.streams import SUPERVISION, provision
 from chuishao.common.units import units_view
+from chuishao.supervision.access import Access, Scope
 from chuishao.supervision.board import Board, Reader
+from chuishao.supervision.display import DisplayTokens
 from chuishao.supervision.gauges import Gauges
 from chuishao.supervision.hotspots import HotspotRule
 from chuishao.supervision.keys import ALL_PERIODS, Keys
@@ -55,7 +58,15 @@ class Supervision:
         self.reader = Reader(self.redis, keys)
         self.renderer = Renderer(zone)
         self.units = units_view()
+        self.places = places_view()
         self.catalogue = catalogue_view()
+        self.access = Access(
+            unit_keys=settings.unit_api_keys,
+            supervisor_kinds=settings.supervisor_kinds,
+            units=self.units,
+            places=self.places,
+            displays=DisplayTokens(self.redis),
+        )
         self.gauges = Gauges(metrics_of(broker).registry)
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = asyncio.Event()
@@ -76,8 +87,30 @@ class Supervision:
     def category_names(self) -> dict[str, str]:
         return {category.code: category.name for category in self.catalogue.all()}
 
-    async def board(self, period: str = ALL_PERIODS) -> Board:
-        return await self.reader.board(self.clock.now(), period, self.unit_name)
+    def clock_offset_seconds(self) -> float:
+        return self.clock.offset_seconds if isinstance(self.clock, SharedClock) else 0.0
+
+    async def board(self, scope: Scope, period: str = ALL_PERIODS) -> Board:
+        board = await self.reader.board(
+            self.clock.now(),
+            period,
+            self.unit_name,
+            streets=None if scope.everything else sorted(scope.streets),
+            scope=scope.label,
+            place_name=self.access.name,
+        )
+        units, places, categories = board.codes()
+        category_names = self.category_names()
+        return board.model_copy(
+            update={
+                "clock_offset_seconds": self.clock_offset_seconds(),
+                "unit_names": {code: self.unit_name(code) for code in sorted(units)},
+                "place_names": {code: self.access.name(code) for code in sorted(places)},
+                "category_names": {
+                    code: category_names.get(code, code) for code in sorted(categories)
+                },
+            }
+        )
 
     async def start(self) -> None:
         await wait_for_servers(self.settings)
@@ -86,6 +119,7 @@ class Supervision:
         await provision(js, (SUPERVISION,), replicas=self.settings.stream_replicas)
         await start_clock(self.clock)
         await self.units.start(js)
+        await self.places.start(js)
         await self.catalogue.start(js)
         await self.broker.start()
         self._tasks = [
@@ -106,6 +140,7 @@ class Supervision:
             await asyncio.wait(self._tasks, timeout=10)
         self._tasks = []
         await self.units.stop()
+        await self.places.stop()
         await self.catalogue.stop()
         await self.broker.stop()
         await stop_clock(self.clock)

@@ -1,6 +1,7 @@
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from chuishao.common.settings import ServiceSettings
+from chuishao.supervision.rates import DEFINITIONS
 
 
 class SupervisionSettings(ServiceSettings):
@@ -20,5 +21,31 @@ class SupervisionSettings(ServiceSettings):
     hotspot_trailing_windows: int = Field(default=7, ge=1)
     # How often the page's live stream looks for changes.
     board_refresh_seconds: float = Field(default=1.0, gt=0)
+    # How often an open live stream checks that its credential still holds: a revoked
+    # display token stops a wall screen within this time.
+    board_recheck_seconds: float = Field(default=5.0, gt=0)
     # How often the open/overdue/dead-letter gauges are refreshed.
     gauges_refresh_seconds: float = Field(default=5.0, gt=0)
+    # Who may read the board and the read API (docs/supervision.md, "Who sees what"):
+    # supervisors, by the same API keys intake accepts (CHUISHAO_UNIT_API_KEYS: SHA-256 of
+    # the key → unit id; units of `supervisor_kinds` in the router's directory), scoped to
+    # the places they cover; and wall screens, by display tokens
+    # (`python -m chuishao.supervision.display new --street qingshi`).
+    unit_api_keys: dict[str, str] = Field(default_factory=dict)
+    supervisor_kinds: tuple[str, ...] = ("command_centre", "district")
+    # The figures a district publishes: rates of the whole district (and of each street
+    # when `public_per_street`) that anyone may read at /api/v1/public — nothing else is
+    # public. E.g. CHUISHAO_PUBLIC_RATES='["response_rate","satisfaction_rate"]'.
+    public_rates: tuple[str, ...] = ()
+    public_per_street: bool = False
+    # How long a wall screen's cookie (from its display token) lasts; the token's
+    # revocation ends it at once regardless.
+    display_cookie_days: int = Field(default=30, ge=1)
+
+    @field_validator("public_rates")
+    @classmethod
+    def _known_rates(cls, names: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = sorted(set(names) - DEFINITIONS.keys())
+        if unknown:
+            raise ValueError(f"unknown rates {unknown}; known: {sorted(DEFINITIONS)}")
+        return names

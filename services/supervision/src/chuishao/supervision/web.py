@@ -1,12 +1,25 @@
-"""HTTP: the command-centre page with its live stream, the JSON read API, /metrics."""
+"""HTTP: the command-centre page with its live stream, the JSON read API, the figures a
+district publishes, /metrics. Every read path but /api/v1/public, /health and /metrics
+needs a credential (chuishao.supervision.access) and shows that credential's scope."""
 
 import asyncio
 from collections.abc import AsyncIterator
 from typing import Annotated
+from urllib.parse import parse_qs
 
-from fastapi import APIRouter, HTTPException, Query, Request
-from fastapi.responses import HTMLResponse, StreamingResponse
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
+from pydantic import BaseModel
 
+from chuishao.common.errors import ApiError, ErrorResponse
+from chuishao.supervision.access import (
+    COOKIE,
+    Scope,
+    credential_of,
+    narrowed,
+    out_of_scope,
+    unauthorised,
+)
 from chuishao.supervision.board import BadPeriod, Board
 from chuishao.supervision.keys import ALL_PERIODS
 from chuishao.supervision.rates import Rates
@@ -14,7 +27,17 @@ from chuishao.supervision.service import Supervision
 
 router = APIRouter()
 Period = Annotated[str, Query(description="all, a day YYYY-MM-DD or a month YYYY-MM")]
+Street = Annotated[
+    str | None, Query(description="one street of your scope (its code), e.g. qingshi")
+]
+DisplayToken = Annotated[
+    str | None, Query(description="a wall screen's display token, exchanged for a cookie")
+]
 HEARTBEAT_SECONDS = 15.0
+REFUSALS: dict[int | str, dict[str, object]] = {
+    401: {"model": ErrorResponse, "description": "no or unknown credential"},
+    403: {"model": ErrorResponse, "description": "not a supervisor, or outside its scope"},
+}
 
 
 def supervision_of(request: Request) -> Supervision:
@@ -22,30 +45,103 @@ def supervision_of(request: Request) -> Supervision:
     return service
 
 
-async def _board(request: Request, period: str) -> Board:
+async def viewer(request: Request, street: Street = None) -> Scope:
+    """The scope of the request's credential, narrowed to `?street=` when given."""
+    service = supervision_of(request)
+    scope = await service.access.scope_of(credential_of(request))
+    if scope is None:
+        raise unauthorised()
+    return narrowed(service.access, scope, street)
+
+
+Viewer = Annotated[Scope, Depends(viewer)]
+
+
+def bad_period(error: BadPeriod) -> ApiError:
+    return ApiError(
+        422,
+        "bad_period",
+        "统计期应为 all、某日 YYYY-MM-DD 或某月 YYYY-MM。",
+        str(error),
+        field="period",
+    )
+
+
+async def _board(request: Request, scope: Scope, period: str) -> Board:
     try:
-        return await supervision_of(request).board(period)
+        return await supervision_of(request).board(scope, period)
     except BadPeriod as error:
-        raise HTTPException(422, str(error)) from error
+        raise bad_period(error) from error
+
+
+# --- the page, and signing in
+
+
+def _set_cookie(request: Request, response: Response, credential: str) -> None:
+    response.set_cookie(
+        COOKIE,
+        credential,
+        max_age=supervision_of(request).settings.display_cookie_days * 86400,
+        httponly=True,  # no script reads it; the live stream sends it by itself
+        samesite="lax",
+        secure=request.url.scheme == "https",
+        path="/",
+    )
+
+
+def _login_page(request: Request, status: int, message: str = "") -> HTMLResponse:
+    html = supervision_of(request).renderer.login(message)
+    return HTMLResponse(html, status_code=status)
 
 
 @router.get("/", response_class=HTMLResponse, tags=["page"])
-async def page(request: Request, period: Period = ALL_PERIODS) -> HTMLResponse:
+async def page(
+    request: Request,
+    period: Period = ALL_PERIODS,
+    street: Street = None,
+    token: DisplayToken = None,
+) -> Response:
     service = supervision_of(request)
-    board = await _board(request, period)
+    if token is not None:
+        # A wall screen's URL carries its token once: keep it in an HttpOnly cookie and
+        # take it out of the address bar (and the browser history).
+        if await service.access.scope_of(token) is None:
+            return _login_page(request, 401, "令牌无效或已吊销 The token is unknown or revoked.")
+        url = request.url.remove_query_params("token")
+        response = RedirectResponse(url.path + (f"?{url.query}" if url.query else ""), 303)
+        _set_cookie(request, response, token)
+        return response
+    scope = await service.access.scope_of(credential_of(request))
+    if scope is None:
+        return _login_page(request, 401)
+    board = await _board(request, narrowed(service.access, scope, street), period)
     return HTMLResponse(
-        service.renderer.page(
-            board, service.category_names(), service.settings.board_refresh_seconds
-        )
+        service.renderer.page(board, street, service.settings.board_refresh_seconds)
     )
 
 
-@router.get("/board", response_class=HTMLResponse, tags=["page"])
-async def board_fragment(request: Request, period: Period = ALL_PERIODS) -> HTMLResponse:
-    service = supervision_of(request)
-    return HTMLResponse(
-        service.renderer.board(await _board(request, period), service.category_names())
-    )
+@router.post("/login", response_class=HTMLResponse, tags=["page"], include_in_schema=False)
+async def login(request: Request) -> Response:
+    """The sign-in form: a command centre's API key or a display token."""
+    form = parse_qs((await request.body()).decode(errors="replace"))
+    credential = (form.get("credential") or [""])[0].strip()
+    if await supervision_of(request).access.scope_of(credential) is None:
+        return _login_page(request, 401, "密钥或令牌无效 The key or token is not valid.")
+    response = RedirectResponse("/", 303)
+    _set_cookie(request, response, credential)
+    return response
+
+
+@router.post("/logout", tags=["page"], include_in_schema=False)
+async def logout() -> Response:
+    response = RedirectResponse("/", 303)
+    response.delete_cookie(COOKIE, path="/")
+    return response
+
+
+@router.get("/board", response_class=HTMLResponse, tags=["page"], responses=REFUSALS)
+async def board_fragment(request: Request, scope: Viewer, period: Period = ALL_PERIODS) -> str:
+    return supervision_of(request).renderer.board(await _board(request, scope, period))
 
 
 def _event(name: str, html: str) -> str:
@@ -54,17 +150,33 @@ def _event(name: str, html: str) -> str:
     return f"event: {name}\n{data}\n\n"
 
 
-@router.get("/board/stream", tags=["page"])
-async def board_stream(request: Request, period: Period = ALL_PERIODS) -> StreamingResponse:
-    """Server-sent events: the board fragment, again whenever it changes."""
+@router.get("/board/stream", tags=["page"], responses=REFUSALS)
+async def board_stream(
+    request: Request, scope: Viewer, period: Period = ALL_PERIODS, street: Street = None
+) -> StreamingResponse:
+    """Server-sent events: the board fragment, again whenever it changes. Ends (with an
+    `signed_out` event) once the credential no longer holds, e.g. a revoked token."""
     service = supervision_of(request)
-    await _board(request, period)  # refuse a bad period before the stream starts
+    await _board(request, scope, period)  # refuse a bad period before the stream starts
     refresh = service.settings.board_refresh_seconds
+    recheck = service.settings.board_recheck_seconds
+    credential = credential_of(request)
+
+    async def still_allowed() -> bool:
+        try:
+            return await service.access.scope_of(credential) is not None
+        except ApiError:
+            return False
 
     async def frames() -> AsyncIterator[str]:
-        last, quiet = "", 0.0
+        last, quiet, unchecked = "", 0.0, 0.0
         while not await request.is_disconnected():
-            html = service.renderer.board(await service.board(period), service.category_names())
+            if unchecked >= recheck:
+                unchecked = 0.0
+                if not await still_allowed():
+                    yield _event("signed_out", "")
+                    return
+            html = service.renderer.board(await service.board(scope, period))
             if html != last:
                 last, quiet = html, 0.0
                 yield _event("board", html)
@@ -73,6 +185,7 @@ async def board_stream(request: Request, period: Period = ALL_PERIODS) -> Stream
                 yield ": keep-alive\n\n"
             await asyncio.sleep(refresh)
             quiet += refresh
+            unchecked += refresh
 
     return StreamingResponse(
         frames(),
@@ -81,23 +194,98 @@ async def board_stream(request: Request, period: Period = ALL_PERIODS) -> Stream
     )
 
 
-@router.get("/api/v1/board", tags=["read"])
-async def board_json(request: Request, period: Period = ALL_PERIODS) -> Board:
-    return await _board(request, period)
+# --- JSON
 
 
-@router.get("/api/v1/rates", tags=["read"])
+@router.get("/api/v1/board", tags=["read"], responses=REFUSALS)
+async def board_json(request: Request, scope: Viewer, period: Period = ALL_PERIODS) -> Board:
+    return await _board(request, scope, period)
+
+
+@router.get("/api/v1/rates", tags=["read"], responses=REFUSALS)
 async def rates(
     request: Request,
+    viewer_scope: Viewer,
     scope: Annotated[
         str, Query(description="all, unit:<id>, street:<code>, grid:<code>, category:<code>")
     ] = "all",
     period: Period = ALL_PERIODS,
 ) -> Rates:
+    """The rates of one scope within the viewer's own: for a street's credential, `all`
+    is its street(s) and `unit:<id>` that unit's part in its street's tickets."""
+    reader = supervision_of(request).reader
     try:
-        return await supervision_of(request).reader.rates(scope, period)
+        if viewer_scope.everything:
+            return await reader.rates(scope, period)
+        return await reader.rates(_within(request, viewer_scope, scope), period, label=scope)
     except BadPeriod as error:
-        raise HTTPException(422, str(error)) from error
+        raise bad_period(error) from error
+
+
+def _within(request: Request, viewer_scope: Scope, scope: str) -> list[str]:
+    """The counter scopes that make up `scope` for a viewer limited to some streets."""
+    streets = sorted(viewer_scope.streets)
+    kind, _, value = scope.partition(":")
+    if scope == "all":
+        return [f"street:{s}" for s in streets]
+    if kind == "street":
+        if value not in streets:
+            raise out_of_scope(value)
+        return [scope]
+    if kind == "unit" and value:
+        return [f"street_unit:{s}/{value}" for s in streets]
+    if kind == "grid" and value:
+        places = supervision_of(request).places
+        grid = places.get(value)
+        community = places.get(grid.parent) if grid and grid.parent else None
+        if community is None or community.parent not in streets:
+            raise out_of_scope(community.parent if community and community.parent else value)
+        return [scope]
+    raise ApiError(
+        403,
+        "scope_not_available",
+        "本辖区的凭证可查询 all、street:、unit:、grid:。",
+        "A credential limited to streets may ask for all, street:, unit: and grid: only.",
+        field="scope",
+    )
+
+
+class PublicFigures(BaseModel):
+    """What the district publishes: chosen rates, nothing that names a ticket or a unit."""
+
+    period: str
+    rates: dict[str, float | None]
+    streets: dict[str, dict[str, float | None]] = {}
+    street_names: dict[str, str] = {}
+
+
+@router.get("/api/v1/public", tags=["public"], responses={404: {"model": ErrorResponse}})
+async def public(request: Request, period: Period = ALL_PERIODS) -> PublicFigures:
+    """The only figures anyone may read without a credential: the rates the district
+    listed in CHUISHAO_PUBLIC_RATES (and per street with CHUISHAO_PUBLIC_PER_STREET)."""
+    service = supervision_of(request)
+    names = service.settings.public_rates
+    if not names:
+        raise ApiError(
+            404,
+            "nothing_published",
+            "本区未公开任何统计数据。",
+            "This district publishes no figures.",
+        )
+    try:
+        totals = await service.reader.rates("all", period)
+        streets = {}
+        if service.settings.public_per_street:
+            for row in await service.reader.rows("street", period):
+                streets[row.id] = {name: getattr(row.rates, name) for name in names}
+    except BadPeriod as error:
+        raise bad_period(error) from error
+    return PublicFigures(
+        period=period,
+        rates={name: getattr(totals, name) for name in names},
+        streets=streets,
+        street_names={code: service.access.name(code) for code in streets},
+    )
 
 
 @router.get("/health", tags=["ops"])

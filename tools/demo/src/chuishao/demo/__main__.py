@@ -36,8 +36,14 @@ async def run(args: argparse.Namespace) -> int:
         return 1
     finally:
         await redis.aclose()
-    console.print(f"Open the command centre: {args.page}/")
+    console.print(f"Open the command centre: {args.page}/{board_query(args.keys)}")
     return 0
+
+
+def board_query(keys: Path) -> str:
+    """`make run` keeps a display token for the district's board beside the API keys."""
+    token = keys.parent / "display-token"
+    return f"?token={token.read_text().strip()}" if token.exists() else ""
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -21,10 +21,19 @@ class DemoError(RuntimeError):
     pass
 
 
+# The board needs a command centre's credential; the district's sees every street.
+DISTRICT_CENTRE = "district-yunxi"
+
+
 @dataclass(frozen=True)
 class Keys:
     units: dict[str, str]
     operator: str
+
+    @property
+    def board(self) -> dict[str, str]:
+        """Headers for supervision's read API: the district command centre's key."""
+        return {"X-API-Key": self.units[DISTRICT_CENTRE]}
 
     @classmethod
     def load(cls, path: Path) -> "Keys":
@@ -118,7 +127,7 @@ class Stack:
             raise DemoError(f"rating {ticket_id}: {response.status_code} {response.text}")
 
     async def board(self) -> dict[str, Any]:
-        response = await self.board_http.get("/api/v1/board")
+        response = await self.board_http.get("/api/v1/board", headers=self.keys.board)
         response.raise_for_status()
         board: dict[str, Any] = response.json()
         return board

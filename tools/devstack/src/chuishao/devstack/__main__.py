@@ -7,13 +7,22 @@ import os
 import sys
 import threading
 import time
+from datetime import timedelta
 
 import httpx
 import nats
+import redis
 from honcho.manager import Manager
 
+from chuishao.common.clock import OFFSET_KEY
 from chuishao.common.streams import provision
-from chuishao.devstack.keys import intake_environment, local_keys
+from chuishao.devstack.keys import (
+    board_token,
+    intake_environment,
+    local_keys,
+    local_secrets,
+    secrets_environment,
+)
 from chuishao.devstack.settings import StackSettings
 from chuishao.embedded import NatsServer, RedisServer
 from chuishao.embedded.services import SERVICES
@@ -32,7 +41,37 @@ def _supervision_url(settings: StackSettings) -> str:
     return f"http://{settings.http_host}:{port}"
 
 
-def _announce_when_ready(settings: StackSettings, started: float) -> None:
+def clock_line(offset_seconds: float) -> str:
+    """The banner's line on the shared stack clock: a moved clock is never silent, since
+    new tickets take their ids and times from it."""
+    if round(offset_seconds) == 0:
+        return "  stack clock    real time"
+    sign = "+" if offset_seconds > 0 else "-"
+    moved = timedelta(seconds=round(abs(offset_seconds)))
+    return (
+        f"  stack clock    {sign}{moved} off real time (time travel)"
+        " — `make timetravel BY=0` puts it back"
+    )
+
+
+def stack_offset(redis_url: str) -> float:
+    client = redis.Redis.from_url(redis_url, socket_timeout=2)
+    try:
+        raw = client.get(OFFSET_KEY)
+    except redis.RedisError:
+        return 0.0
+    finally:
+        client.close()
+    return float(raw) if raw is not None else 0.0
+
+
+def _token_query(settings: StackSettings) -> str:
+    """?token=… of the district's display token (`board_token`), when there is one."""
+    path = settings.data_dir / "display-token"
+    return f"?token={path.read_text().strip()}" if path.exists() else ""
+
+
+def _announce_when_ready(settings: StackSettings, started: float, redis_url: str) -> None:
     base = f"http://{settings.http_host}:{settings.http_port}"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -49,12 +88,14 @@ def _announce_when_ready(settings: StackSettings, started: float) -> None:
         f"\nchuishao is up in {time.monotonic() - started:.1f}s\n"
         f"  intake API     {base}/api/v1/reports\n"
         f"  API docs       {base}/docs\n"
-        f"  command centre {_supervision_url(settings)}/   (make demo plays the stories)\n"
+        f"  command centre {_supervision_url(settings)}/{_token_query(settings)}"
+        "   (make demo plays the stories)\n"
         f"  NATS           nats://127.0.0.1:{settings.nats_port}"
         f"  (monitor http://127.0.0.1:{settings.nats_monitor_port})\n"
         f"  Redis          redis://127.0.0.1:{settings.redis_port}/0\n"
         f"  data           {settings.data_dir.resolve()}\n"
         f"  API keys       {(settings.data_dir / 'api-keys.json').resolve()}\n"
+        f"{clock_line(stack_offset(redis_url))}\n"
         "Press Ctrl-C to stop.\n",
         flush=True,
     )
@@ -76,6 +117,8 @@ def run(settings: StackSettings) -> int:
         env = {
             **os.environ,
             **intake_environment(keys),
+            # Generated on first start, kept in .data/secrets.json; the environment wins.
+            **secrets_environment(local_secrets(data), dict(os.environ)),
             "CHUISHAO_NATS_URL": nats_server.url,
             "CHUISHAO_REDIS_URL": redis_server.url,
             "CHUISHAO_HTTP_HOST": settings.http_host,
@@ -83,14 +126,30 @@ def run(settings: StackSettings) -> int:
             "PYTHONUNBUFFERED": "1",
         }
         # One clock for the whole stack (real time until someone moves it), so `make demo`
-        # and `python -m chuishao.sla.timetravel +48h` can let deadlines fall due.
+        # and `make timetravel BY=+48h` can let deadlines fall due.
         env.setdefault("CHUISHAO_CLOCK", "shared")
+        # The board needs a credential: a display token for the district's wall screen.
+        board_token(data, redis_server.url)
         manager = Manager()
         for service in SERVICES:
             manager.add_process(service, f"{sys.executable} -m chuishao.{service}", env=env)
-        threading.Thread(target=_announce_when_ready, args=(settings, started), daemon=True).start()
+        threading.Thread(
+            target=_announce_when_ready, args=(settings, started, redis_server.url), daemon=True
+        ).start()
         manager.loop()
-        return manager.returncode or 0
+        return exit_status(manager.returncode)
+
+
+# honcho's return code when it stopped everything because it was asked to.
+ASKED_TO_STOP = (130, 143)  # SIGINT (Ctrl-C), SIGTERM
+
+
+def exit_status(returncode: int | None) -> int:
+    """0 for a stop someone asked for — Ctrl-C is how `make run` ends, not a failure
+    (make would print `Error 130`); a service's own exit code when it died first."""
+    if returncode is None or returncode in ASKED_TO_STOP:
+        return 0
+    return returncode
 
 
 def main() -> None:

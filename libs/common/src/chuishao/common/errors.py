@@ -1,0 +1,58 @@
+"""One error shape for every native HTTP answer and every NATS reply:
+
+    {"error": {"code": "...", "message_zh": "...", "message_en": "...", "field": "..."}}
+
+(NATS replies add `"ok": false` beside it.) Open311 keeps its own spec shape, a list of
+{code, description}. Messages tell the person what to do, in Chinese first; codes are
+stable identifiers for programs and never name internal classes or commands.
+"""
+
+from typing import Any
+
+from pydantic import BaseModel
+
+
+class ErrorDetail(BaseModel):
+    code: str
+    message_zh: str
+    message_en: str
+    field: str | None = None
+
+
+class ErrorResponse(BaseModel):
+    """The body of every native 4xx/5xx answer (documented in the OpenAPI schema)."""
+
+    error: ErrorDetail
+
+
+class ApiError(Exception):
+    """Raised anywhere below an entry point; the entry point renders it in the one shape."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message_zh: str,
+        message_en: str,
+        *,
+        field: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message_en)
+        self.status = status
+        self.detail = ErrorDetail(
+            code=code, message_zh=message_zh, message_en=message_en, field=field
+        )
+        self.headers = headers or {}
+
+    def body(self) -> dict[str, Any]:
+        return error_body(self.detail)
+
+
+def error_body(detail: ErrorDetail) -> dict[str, Any]:
+    return {"error": detail.model_dump(mode="json")}
+
+
+def nats_error_reply(detail: ErrorDetail) -> dict[str, Any]:
+    """A NATS request's refusal: the same object as HTTP, with `ok: false`."""
+    return {"ok": False, **error_body(detail)}

@@ -1,0 +1,427 @@
+"""Intake's records rebuilt from the streams: TICKETS holds every event a record folds,
+the contact store (chuishao.intake.contacts) what no event carries. Redis is a cache of
+that fold that may forget its last writes; this module notices and repairs it.
+
+    python -m chuishao.intake.rebuild            # replay TICKETS, compare with Redis
+    python -m chuishao.intake.rebuild --write    # ... and write what is missing or behind
+
+The same fold runs inside intake: before it serves (the start-up check) and every few
+seconds while it runs (a Redis rolled back under a running intake). Both read the
+TICKETS sequence up to which Redis's records are known complete (a watermark kept in the
+same Redis: rolled back with the records it describes), check every later event against
+the records, and rebuild the tickets that lack one. The watermark then moves, by
+compare-and-set, so a rollback in between is never covered up.
+
+One writer: events change records only through `projection.apply`, as live.
+"""
+
+import argparse
+import asyncio
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import nats
+import structlog
+from nats.js import JetStreamContext
+from nats.js.errors import NotFoundError
+from pydantic import ValidationError
+from redis.asyncio import Redis
+from redis.exceptions import WatchError
+
+from chuishao.common import stream_reader
+from chuishao.common.clients import redis_client
+from chuishao.common.events import Event, ReportLinked, ReportSplit, TicketSubmitted, parse_event
+from chuishao.common.streams import INTAKE_RECORDS, TICKETS
+from chuishao.intake.contacts import ContactEntry, ContactStore, load_keys
+from chuishao.intake.lifecycle import Status
+from chuishao.intake.projection import apply, history_entry
+from chuishao.intake.records import TicketRecord
+from chuishao.intake.settings import IntakeSettings
+from chuishao.intake.store import TicketStore, legacy_sequence_key
+from chuishao.intake.ticket_ids import TicketIds, sequence_of
+
+if TYPE_CHECKING:
+    from chuishao.intake.service import Intake
+
+PRODUCER = "intake"
+WATERMARK = "intake:records:watermark"
+STREAM = TICKETS.name or "TICKETS"
+BATCH = 500
+# Past this many tickets to rebuild, one pass over the whole stream beats a filter each.
+MAX_FILTERS = 200
+# Other services' events the record folds: what the intake-records consumer reads.
+FOREIGN_KINDS = frozenset(s.split(".")[1] for s in INTAKE_RECORDS.filter_subjects)
+log = structlog.get_logger()
+
+FirstEntry = Callable[[str], Awaitable[ContactEntry | None]]
+
+
+def takes(event: Event) -> bool:
+    """Whether a ticket record folds this event: intake's own, and the consumer's kinds."""
+    return event.producer == PRODUCER or event.kind in FOREIGN_KINDS
+
+
+def from_submission(event: TicketSubmitted) -> TicketRecord:
+    """A record from its public event alone (no contact): for tickets from before the
+    contact store, or whose contact was erased."""
+    return TicketRecord(
+        ticket_id=event.ticket_id,
+        correlation_id=event.correlation_id,
+        status=Status.SUBMITTED,
+        category=event.category,
+        description=event.description,
+        priority=event.priority,
+        channel=event.channel,
+        location=event.location,
+        media_urls=event.media_urls,
+        reporter=None,
+        reporter_ref=event.reporter_ref,
+        submitted_at=event.occurred_at,
+        updated_at=event.occurred_at,
+        history=[history_entry(event)],
+    )
+
+
+@dataclass
+class Fold:
+    """The records the stream makes, for every ticket or only the `wanted` ones."""
+
+    first_entry: FirstEntry
+    wanted: set[str] | None = None
+    records: dict[str, TicketRecord] = field(default_factory=dict)
+    # The stored Idempotency-Key of each ticket's submit, where it had one.
+    idempotency: dict[str, str] = field(default_factory=dict)
+    # Per ticket, the events its record took after its creation, in stream order.
+    taken: dict[str, list[Event]] = field(default_factory=dict)
+    unrebuildable: dict[str, str] = field(default_factory=dict)
+    events: int = 0
+    skipped: int = 0
+
+    def _wants(self, ticket_id: str) -> bool:
+        return self.wanted is None or ticket_id in self.wanted
+
+    async def _create(self, ticket_id: str, submitted: TicketSubmitted | None) -> None:
+        if ticket_id in self.records or not self._wants(ticket_id):
+            return
+        entry = await self.first_entry(ticket_id)
+        if entry is None:
+            if submitted is None:
+                # A linked report's own submission was never broadcast (only ReportLinked).
+                self.unrebuildable[ticket_id] = "linked report not in the contact store"
+                return
+            self.records[ticket_id] = from_submission(submitted)
+        else:
+            self.records[ticket_id] = entry.record
+            if entry.idempotency_key:
+                self.idempotency[ticket_id] = entry.idempotency_key
+        self.taken[ticket_id] = []
+        self.unrebuildable.pop(ticket_id, None)
+
+    def _apply(self, ticket_id: str, event: Event) -> None:
+        record = self.records.get(ticket_id)
+        if record is None or record.has_applied(event.event_id):
+            return
+        self.records[ticket_id] = apply(record, event)
+        self.taken[ticket_id].append(event)
+
+    async def take(self, data: bytes) -> None:
+        try:
+            event = parse_event(data)
+        except ValidationError:
+            self.skipped += 1  # a type this version does not know (the consumer skips it too)
+            return
+        if not takes(event):
+            return
+        self.events += 1
+        match event:
+            case TicketSubmitted():
+                # A second one is a split report routed again: not in its record.
+                await self._create(event.ticket_id, event)
+            case ReportLinked():
+                await self._create(event.duplicate_ticket_id, None)
+                self._apply(event.ticket_id, event)
+            case ReportSplit():
+                self._apply(event.ticket_id, event)
+                self._apply(event.report_ticket_id, event)
+            case _:
+                self._apply(event.ticket_id, event)
+
+
+def expectations(event: Event) -> list[tuple[str, str | None]]:
+    """(ticket, event id its record must hold; None: the record must exist)."""
+    if not takes(event):
+        return []
+    match event:
+        case TicketSubmitted():
+            return [(event.ticket_id, None)]
+        case ReportLinked():
+            return [(event.duplicate_ticket_id, None), (event.ticket_id, event.event_id)]
+        case ReportSplit():
+            return [(event.ticket_id, event.event_id), (event.report_ticket_id, event.event_id)]
+    return [(event.ticket_id, event.event_id)]
+
+
+async def last_sequence(js: JetStreamContext) -> int:
+    return await stream_reader.last_sequence(js, STREAM)
+
+
+def read(
+    js: JetStreamContext, after: int, until: int, filters: list[str] | None = None
+) -> AsyncIterator[tuple[int, bytes]]:
+    return stream_reader.read(js, STREAM, after, until, filters or ["ticket.>"])
+
+
+async def fold(
+    js: JetStreamContext, contacts: ContactStore, until: int, wanted: set[str] | None = None
+) -> Fold:
+    """Replay the stream up to `until` into records (all, or only the wanted tickets)."""
+    result = Fold(contacts.first_entry, wanted)
+    filters = None
+    if wanted is not None:
+        subjects = set(wanted)
+        for ticket_id in wanted:  # a linked report is created by its ticket's ReportLinked
+            first = await contacts.first_record(ticket_id)
+            if first is not None and first.linked_to:
+                subjects.add(first.linked_to)
+        if len(subjects) <= MAX_FILTERS:
+            filters = sorted(f"ticket.*.{t}" for t in subjects)
+    async for _, data in read(js, 0, until, filters):
+        await result.take(data)
+    return result
+
+
+@dataclass
+class Repair:
+    checked: int = 0
+    missing: list[str] = field(default_factory=list)
+    behind: list[str] = field(default_factory=list)
+    unrebuildable: dict[str, str] = field(default_factory=dict)
+    written: int = 0
+
+
+async def _stored(store: TicketStore, ticket_ids: list[str]) -> dict[str, TicketRecord]:
+    found: dict[str, TicketRecord] = {}
+    for start in range(0, len(ticket_ids), BATCH):
+        for record in await store.get_many(ticket_ids[start : start + BATCH]):
+            found[record.ticket_id] = record
+    return found
+
+
+async def suspects(
+    js: JetStreamContext, store: TicketStore, after: int, until: int, settled: int
+) -> set[str]:
+    """Tickets whose record lacks something the stream holds after `after`. Past
+    `settled` the intake-records consumer may not have folded other services' events
+    yet: there only the record itself must exist."""
+    expected: dict[str, set[str | None]] = {}
+    async for sequence, data in read(js, after, until):
+        try:
+            event = parse_event(data)
+        except ValidationError:
+            continue
+        pending = sequence > settled and event.producer != PRODUCER
+        for ticket_id, event_id in expectations(event):
+            if pending:
+                event_id = None  # noqa: PLW2901 - only its existence is known yet
+            expected.setdefault(ticket_id, set()).add(event_id)
+    stored = await _stored(store, sorted(expected))
+    return {
+        ticket_id
+        for ticket_id, event_ids in expected.items()
+        if ticket_id not in stored
+        or any(e is not None and not stored[ticket_id].has_applied(e) for e in event_ids)
+    }
+
+
+async def repair(store: TicketStore, rebuilt: Fold, ticket_ids: set[str], *, write: bool) -> Repair:
+    """Compare the rebuilt records with Redis; with `write`, add what Redis lacks: a
+    missing record whole, a record that is behind the events it lacks (in stream order,
+    through `apply`, so a change made meanwhile is kept)."""
+    report = Repair(checked=len(ticket_ids))
+    stored = await _stored(store, sorted(ticket_ids))
+    for ticket_id in sorted(ticket_ids):
+        record = rebuilt.records.get(ticket_id)
+        if record is None:
+            if ticket_id not in stored:
+                why = rebuilt.unrebuildable.get(ticket_id, "no TicketSubmitted in the stream")
+                report.unrebuildable[ticket_id] = why
+            continue
+        live = stored.get(ticket_id)
+        if live is None:
+            report.missing.append(ticket_id)
+            if write and await store.restore(record, None):
+                report.written += 1
+                if key := rebuilt.idempotency.get(ticket_id):
+                    await store.remember_submit(key, ticket_id, record.submitted_at)
+            continue
+        lacking = [e for e in rebuilt.taken[ticket_id] if not live.has_applied(e.event_id)]
+        if not lacking:
+            continue
+        report.behind.append(ticket_id)
+        if write:
+            await store.change(ticket_id, _catch_up(lacking))
+            report.written += 1
+    return report
+
+
+def _catch_up(
+    lacking: list[Event],
+) -> Callable[[TicketRecord], tuple[TicketRecord, list[Event]]]:
+    def change(record: TicketRecord) -> tuple[TicketRecord, list[Event]]:
+        for event in lacking:
+            if not record.has_applied(event.event_id):
+                record = apply(record, event)
+        return record, []  # already in the stream: nothing to publish
+
+    return change
+
+
+async def check(
+    js: JetStreamContext,
+    store: TicketStore,
+    contacts: ContactStore,
+    until: int,
+    settled: int | None = None,
+) -> Repair:
+    """Check every event after the watermark up to `until` against the records, rebuild
+    the tickets that lack one, then move the watermark to `settled` (default `until`:
+    what the records must fully reflect), unless Redis went back meanwhile: then the
+    next check starts from where it went back to."""
+    settled = until if settled is None else min(settled, until)
+    raw = await store.redis.get(WATERMARK)
+    seen = int(raw) if raw else 0
+    after = seen if seen <= until else 0  # a watermark past the stream: the stream is new
+    if after >= until:
+        return Repair()
+    wrong = await suspects(js, store, after, until, settled)
+    result = Repair()
+    if wrong:
+        rebuilt = await fold(js, contacts, until, wrong)
+        result = await repair(store, rebuilt, wrong, write=True)
+        log.warning(
+            "records_rebuilt",
+            missing=len(result.missing),
+            behind=len(result.behind),
+            unrebuildable=sorted(result.unrebuildable),
+        )
+    if settled > after:
+        await _advance(store.redis, raw, settled)
+    return result
+
+
+async def _advance(redis: Redis, seen: bytes | str | None, until: int) -> None:
+    async with redis.pipeline(transaction=True) as pipe:
+        try:
+            await pipe.watch(WATERMARK)
+            if await pipe.get(WATERMARK) != seen:
+                return  # another replica moved it, or Redis went back: look again next time
+            pipe.multi()  # type: ignore[no-untyped-call]
+            pipe.set(WATERMARK, until)
+            await pipe.execute()
+        except WatchError:
+            return
+
+
+async def settled_until(js: JetStreamContext) -> tuple[int, int]:
+    """The stream's last sequence, and the one up to which the intake-records consumer
+    has folded everything (intake's own events are in Redis before they are published)."""
+    return await stream_reader.acknowledged_until(js, STREAM, INTAKE_RECORDS.name)
+
+
+async def id_floor(js: JetStreamContext, redis: Redis, day: str) -> int:
+    """The highest sequence of `day` already used, for a day the id bucket has not seen:
+    the old Redis counter (upgrading) and the last reports of the day in TICKETS."""
+    highest = int(await redis.get(legacy_sequence_key(day)) or 0)
+    for subject in ("ticket.submitted.*", "ticket.linked.*"):
+        try:
+            message = await js.get_last_msg(STREAM, subject)
+        except NotFoundError:
+            continue
+        if message.data is None:
+            continue
+        try:
+            event = parse_event(message.data)
+        except ValidationError:
+            continue
+        for ticket_id in (event.ticket_id, getattr(event, "duplicate_ticket_id", "")):
+            highest = max(highest, sequence_of(ticket_id, day) or 0)
+    return highest
+
+
+async def before_serving(intake: "Intake", settings: IntakeSettings) -> asyncio.Task[None]:
+    """Open the id authority and the contact store, bring the records up to the stream,
+    and keep checking while intake runs. Called from the lifespan before serving."""
+    js, store = intake.js, intake.store
+    store.ids = await TicketIds.open(
+        js,
+        lambda day: id_floor(js, store.redis, day),
+        block=settings.ticket_id_block,
+        replicas=settings.stream_replicas,
+    )
+    keys = settings.contact_store_key
+    intake.contacts = contacts = await ContactStore.open(
+        js,
+        load_keys(keys.get_secret_value() if keys else None, settings.data_dir),
+        replicas=settings.stream_replicas,
+    )
+    # Before the consumer starts: what other services published while intake was away
+    # is the consumer's to fold; the check needs only that those tickets exist.
+    await check(js, store, contacts, *await settled_until(js))
+    return asyncio.create_task(_keep_checking(js, store, contacts, settings.record_check_seconds))
+
+
+async def _keep_checking(
+    js: JetStreamContext, store: TicketStore, contacts: ContactStore, every: float
+) -> None:
+    while True:
+        await asyncio.sleep(every)
+        try:
+            await check(js, store, contacts, *await settled_until(js))
+        except Exception as error:  # noqa: BLE001 - keep checking through outages
+            log.warning("records_check_failed", error=repr(error))
+
+
+async def run(settings: IntakeSettings, write: bool) -> int:
+    connection = await nats.connect(settings.nats_servers)
+    redis = redis_client(settings)
+    try:
+        js = connection.jetstream()
+        keys = settings.contact_store_key
+        contacts = await ContactStore.open(
+            js, load_keys(keys.get_secret_value() if keys else None, settings.data_dir)
+        )
+        store = TicketStore(redis)
+        until = await last_sequence(js)
+        rebuilt = await fold(js, contacts, until)
+        report = await repair(store, rebuilt, set(rebuilt.records), write=write)
+        print(
+            f"重放 replayed {rebuilt.events} events up to sequence {until} "
+            f"({rebuilt.skipped} of unknown types skipped): {len(rebuilt.records)} tickets"
+        )
+        for label, ids in (("缺失 missing", report.missing), ("落后 behind", report.behind)):
+            if ids:
+                print(f"  {label}: {len(ids)}: {' '.join(ids[:50])}")
+        for ticket_id, why in sorted((rebuilt.unrebuildable | report.unrebuildable).items()):
+            print(f"  无法重建 cannot rebuild {ticket_id}: {why}")
+        if write:
+            print(f"写入 written: {report.written}")
+            await _advance(redis, await redis.get(WATERMARK), until)
+        problems = len(report.missing) + len(report.behind)
+        print("记录与事件流一致 records agree with the stream" if not problems else "")
+        return 0 if not problems or write else 1
+    finally:
+        await redis.aclose()
+        await connection.close()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m chuishao.intake.rebuild", description=__doc__)
+    parser.add_argument("--write", action="store_true", help="write the missing and behind records")
+    args = parser.parse_args(argv)
+    sys.exit(asyncio.run(run(IntakeSettings(), args.write)))
+
+
+if __name__ == "__main__":
+    main()

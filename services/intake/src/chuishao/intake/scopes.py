@@ -1,0 +1,57 @@
+"""Who may know of which tickets (docs/intake.md, "Who may do what").
+
+A unit knows the tickets sent to it; a street's command centre its street's; a district
+its district's streets and the tickets no rule could place on a street (it arbitrates
+them); the city level (its 12345 centre, its hotline operators) every ticket; a resident
+the one ticket behind the link. Every supervisor also knows the tickets it was summoned
+to. A ticket outside the caller's scope is answered exactly like a ticket that does not
+exist, so ids cannot be probed.
+"""
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from chuishao.common.domain import Level
+
+if TYPE_CHECKING:
+    from chuishao.intake.lifecycle import Actor
+    from chuishao.intake.records import TicketRecord
+
+
+@dataclass(frozen=True)
+class Scope:
+    """The place a supervisor answers for. The empty scope (every unit's) adds nothing
+    to the tickets sent to the caller itself."""
+
+    streets: frozenset[str] = frozenset()
+    unplaced: bool = False  # tickets no rule placed on a street
+    everywhere: bool = False  # the city level
+
+    @classmethod
+    def of_supervisor(cls, level: Level, streets: Iterable[str]) -> "Scope":
+        if level == Level.CITY:
+            return cls(everywhere=True)
+        return cls(frozenset(streets), unplaced=level == Level.DISTRICT)
+
+
+NOWHERE = Scope()
+EVERYWHERE = Scope(everywhere=True)
+
+
+def can_see(actor: "Actor", record: "TicketRecord") -> bool:
+    """Whether the caller may know this ticket exists (and read it)."""
+    if actor.kind == "operator":
+        return True
+    if actor.kind == "resident":
+        return actor.id == record.ticket_id
+    if record.ever_assigned(actor.id):
+        return True
+    if actor.kind != "supervisor":
+        return False
+    scope = actor.scope
+    if scope.everywhere:
+        return True
+    if record.street is None:
+        return scope.unplaced
+    return record.street in scope.streets

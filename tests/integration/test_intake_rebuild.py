@@ -1,0 +1,281 @@
+"""A 201 means durable even when Redis forgets: a redis-server restarted from an older
+copy of its data (what `appendfsync everysec` or a restored snapshot does) loses no
+acknowledged ticket, no contact, and makes no ticket id be handed out twice."""
+
+import asyncio
+import shutil
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from redis.asyncio import Redis
+
+from chuishao.embedded import RedisServer, free_port
+from chuishao.intake import rebuild
+from chuishao.intake.settings import IntakeSettings
+from chuishao.intake.ticket_ids import TicketIds
+from support.intake import Harness, auth, running_intake
+from support.servers import Servers
+
+
+class RollbackRedis:
+    """A redis-server of the test's own, whose data can be copied and put back."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.server = RedisServer(free_port(), data_dir)
+        self.snapshot_dir = data_dir.with_name(data_dir.name + "-snapshot")
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    def snapshot(self) -> None:
+        self.server.stop()  # SIGTERM: redis writes its append-only file out first
+        shutil.rmtree(self.snapshot_dir, ignore_errors=True)
+        shutil.copytree(self.server.data_dir, self.snapshot_dir)
+        self.server.start()
+
+    def roll_back(self) -> None:
+        """Restart from the snapshot: everything written since is forgotten."""
+        self.server.stop()
+        shutil.rmtree(self.server.data_dir)
+        shutil.copytree(self.snapshot_dir, self.server.data_dir)
+        self.server.start()
+
+
+@pytest.fixture
+def own_redis(tmp_path: Path) -> Iterator[RollbackRedis]:
+    redis = RollbackRedis(tmp_path / "redis")
+    redis.server.start()
+    try:
+        yield redis
+    finally:
+        redis.server.stop()
+
+
+def intake_on(
+    servers: Servers, js: JetStreamContext, redis: RollbackRedis, tmp_path: Path, **settings: Any
+) -> Any:
+    return running_intake(servers.nats_url, redis.url, js, data_dir=tmp_path, **settings)
+
+
+async def submitted_ids(js: JetStreamContext) -> Counter[str]:
+    """How many TicketSubmitted the stream holds per ticket id."""
+    info = await js.stream_info("TICKETS")
+    counts: Counter[str] = Counter()
+    if info.state.messages == 0:
+        return counts
+    subscription = await js.pull_subscribe(
+        "",
+        stream="TICKETS",
+        config=ConsumerConfig(
+            filter_subjects=["ticket.submitted.*"],
+            deliver_policy=DeliverPolicy.ALL,
+            ack_policy=AckPolicy.NONE,
+        ),
+    )
+    try:
+        while (await subscription.consumer_info()).num_pending:
+            for message in await subscription.fetch(100, timeout=5):
+                counts[message.subject.rsplit(".", 1)[1]] += 1
+    finally:
+        await subscription.unsubscribe()
+    return counts
+
+
+def numbered(index: int) -> dict[str, Any]:
+    return {
+        "category": "fire_box",
+        "description": f"第{index}号 消防箱玻璃碎了",
+        "location": {"address": "和园小区 A-160", "grid_code": "HY-01"},
+        "channel": "snap_it",
+        "reporter": {"name": f"王{index}", "phone": f"1390000{index:04d}"},
+    }
+
+
+async def report(intake: Harness, index: int) -> str:
+    """Filed with an Idempotency-Key, as a careful client does."""
+    response = await intake.http.post(
+        "/api/v1/reports", json=numbered(index), headers={"Idempotency-Key": f"report-{index}"}
+    )
+    assert response.status_code == 201, response.text
+    return str(response.json()["ticket_id"])
+
+
+async def stored(intake: Harness, ticket_id: str) -> Any:
+    return await intake.app.state.intake.store.get(ticket_id)
+
+
+@pytest.fixture
+async def rolled_back(
+    servers: Servers, js: JetStreamContext, clean: None, own_redis: RollbackRedis, tmp_path: Path
+) -> tuple[list[str], list[str]]:
+    """Two tickets Redis keeps, then five acknowledged (three dispatched, one of them
+    acknowledged by its unit) that a rollback makes Redis forget."""
+    async with intake_on(servers, js, own_redis, tmp_path) as first:
+        kept = [await report(first, i) for i in range(2)]
+    own_redis.snapshot()
+    async with intake_on(servers, js, own_redis, tmp_path) as second:
+        lost = [await report(second, i) for i in range(2, 7)]
+        for ticket_id in lost[:3]:
+            await second.dispatch(ticket_id, "grid-heyuan")
+        acknowledged = await second.command(lost[0], "acknowledge", auth("grid-heyuan"))
+        assert acknowledged.status_code == 200, acknowledged.text
+    own_redis.roll_back()
+    probe = Redis.from_url(own_redis.url)
+    try:
+        assert await probe.exists(f"ticket:{kept[0]}")
+        assert not await probe.exists(f"ticket:{lost[0]}")  # the rollback really forgot
+    finally:
+        await probe.aclose()
+    return kept, lost
+
+
+async def test_the_start_up_check_brings_back_every_acknowledged_ticket_and_reuses_no_id(
+    servers: Servers,
+    js: JetStreamContext,
+    own_redis: RollbackRedis,
+    tmp_path: Path,
+    rolled_back: tuple[list[str], list[str]],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    kept, lost = rolled_back
+    settings = IntakeSettings(nats_url=servers.nats_url, redis_url=own_redis.url, data_dir=tmp_path)
+    # The command sees what Redis lacks, and says so with a failing exit status.
+    assert await rebuild.run(settings, write=False) == 1
+    assert " ".join(lost) in capsys.readouterr().out
+
+    async with intake_on(servers, js, own_redis, tmp_path) as third:
+        for index, ticket_id in enumerate(lost, start=2):
+            record = await stored(third, ticket_id)
+            assert record is not None, ticket_id
+            assert record.description == f"第{index}号 消防箱玻璃碎了"
+            assert record.reporter is not None
+            assert (record.reporter.name, record.reporter.phone) == (
+                f"王{index}",
+                f"1390000{index:04d}",
+            )
+        first_lost = await third.ticket(lost[0])
+        assert first_lost["status"] == "in_progress"  # dispatched, then acknowledged
+        assert [a["unit_id"] for a in first_lost["assignments"]] == ["grid-heyuan"]
+
+        # A client retrying a report whose answer it never saw gets the same ticket even
+        # though Redis forgot the key: it came back with the record.
+        retry = await third.http.post(
+            "/api/v1/reports", json=numbered(4), headers={"Idempotency-Key": "report-4"}
+        )
+        assert retry.json()["ticket_id"] == lost[2], retry.text
+
+        fresh = [await report(third, i) for i in range(7, 10)]
+        assert not set(fresh) & set(kept + lost)
+        assert min(fresh) > max(lost)
+
+        # A unit acting on an id it was sent before the rollback acts on that report.
+        response = await third.command(lost[1], "acknowledge", auth("grid-heyuan"))
+        assert response.status_code == 200, response.text
+        assert (await stored(third, lost[1])).description == "第3号 消防箱玻璃碎了"
+
+    assert await rebuild.run(settings, write=False) == 0
+    counts = await submitted_ids(js)
+    assert set(counts) == set(kept + lost + fresh)
+    assert set(counts.values()) == {1}
+
+
+async def test_a_running_intake_notices_redis_going_back_and_rebuilds(
+    servers: Servers,
+    js: JetStreamContext,
+    clean: None,
+    own_redis: RollbackRedis,
+    tmp_path: Path,
+) -> None:
+    async with intake_on(servers, js, own_redis, tmp_path, record_check_seconds=0.2) as intake:
+        kept = [await report(intake, i) for i in range(2)]
+        own_redis.snapshot()
+        lost = [await report(intake, i) for i in range(2, 5)]
+        await intake.dispatch(lost[0], "grid-heyuan")
+        own_redis.roll_back()  # under the running intake
+
+        deadline = asyncio.get_running_loop().time() + 20
+        while True:
+            records = [await stored(intake, t) for t in lost]
+            if all(records) and records[0].assignments:
+                break
+            assert asyncio.get_running_loop().time() < deadline, f"not rebuilt: {records}"
+            await asyncio.sleep(0.05)
+        assert all(r.reporter is not None for r in records)
+        fresh = [await report(intake, i) for i in range(5, 8)]
+        assert min(fresh) > max(kept + lost)
+    counts = await submitted_ids(js)
+    assert set(counts) == set(kept + lost + fresh)
+    assert set(counts.values()) == {1}
+
+
+async def test_a_linked_report_comes_back_from_the_contact_store_with_the_command(
+    servers: Servers,
+    js: JetStreamContext,
+    clean: None,
+    own_redis: RollbackRedis,
+    tmp_path: Path,
+) -> None:
+    """A duplicate's own submission is never broadcast (only ReportLinked about the
+    ticket it follows): only the contact store can give it back."""
+    here, near = {"lat": 39.90870, "long": 116.39750}, {"lat": 39.90870, "long": 116.39809}
+    async with intake_on(servers, js, own_redis, tmp_path) as intake:
+        own_redis.snapshot()
+        primary = await intake.submit(location=here)
+        duplicate = await intake.submit(
+            location=near, description="又坏了一个", reporter={"name": "周", "phone": "13700000002"}
+        )
+        await intake.until(primary, lambda t: t["linked_reports"] == [duplicate])
+    own_redis.roll_back()
+    settings = IntakeSettings(nats_url=servers.nats_url, redis_url=own_redis.url, data_dir=tmp_path)
+    assert await rebuild.run(settings, write=True) == 0  # the command writes what is missing
+    assert await rebuild.run(settings, write=False) == 0  # ... and then they agree
+    async with intake_on(servers, js, own_redis, tmp_path) as intake:
+        report_record = await stored(intake, duplicate)
+        assert report_record.status == "linked"
+        assert report_record.linked_to == primary
+        assert report_record.description == "又坏了一个"
+        assert report_record.reporter.phone == "13700000002"
+        assert (await stored(intake, primary)).linked_reports == [duplicate]
+
+
+async def test_ids_continue_above_the_old_redis_counter_and_the_stream(
+    servers: Servers,
+    js: JetStreamContext,
+    clean: None,
+    own_redis: RollbackRedis,
+    tmp_path: Path,
+) -> None:
+    """Upgrading from Redis-counted ids, or a lost id bucket: the first id of the day is
+    above both the old counter and the last report in TICKETS."""
+    async with intake_on(servers, js, own_redis, tmp_path) as intake:
+        first = await intake.submit()
+        day = first[1:9]
+        await js.delete_key_value("ticket_ids")
+        await intake.app.state.intake.store.redis.set(f"ticket:seq:{day}", 0)
+    async with intake_on(servers, js, own_redis, tmp_path) as intake:
+        assert await intake.submit() == f"T{day}{int(first[9:]) + 1:06d}"  # from the stream
+        await js.delete_key_value("ticket_ids")
+        await intake.app.state.intake.store.redis.set(f"ticket:seq:{day}", 41)
+    async with intake_on(servers, js, own_redis, tmp_path) as intake:
+        assert await intake.submit() == f"T{day}000042"  # from the old counter
+
+
+async def test_two_replicas_never_get_the_same_id(js: JetStreamContext, clean: None) -> None:
+    """Two id issuers on one bucket (two intake replicas), racing, in blocks and one by
+    one: every id handed out once."""
+
+    async def nothing_used_yet(day: str) -> int:
+        return 0
+
+    one = await TicketIds.open(js, nothing_used_yet, block=1)
+    other = await TicketIds.open(js, nothing_used_yet, block=7)
+    issued = await asyncio.gather(
+        *(issuer.next("20261202") for _ in range(60) for issuer in (one, other))
+    )
+    assert len(set(issued)) == len(issued) == 120

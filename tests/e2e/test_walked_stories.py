@@ -185,7 +185,12 @@ async def test_every_unit_of_a_coordination_whistle_keeps_its_resolution_and_the
     )
     assert rated.status_code == 200, rated.text
     assert rated.json()["rating"] == "unsatisfied"
-    summaries = [h["summary"] for h in rated.json()["history"]]
+    # The resident's link answers with the resident's view: the reopen in plain words...
+    assert rated.json()["view"] == "resident"
+    assert any(e["text"].startswith("已重新办理") for e in rated.json()["timeline"])
+    # ...and the complaint itself is in the history the units and operators read.
+    full = await http.get(f"/api/v1/tickets/{ticket_id}", headers=OPERATOR)
+    summaries = [h["summary"] for h in full.json()["history"]]
     assert any("早上还是堵" in s and "reopened" in s for s in summaries), summaries
 
 

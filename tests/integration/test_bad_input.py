@@ -8,7 +8,9 @@ from datetime import UTC, datetime
 from typing import Any
 from xml.etree import ElementTree
 
+import orjson
 import pytest
+from fastapi import Request
 from nats.js import JetStreamContext
 from redis.asyncio import Redis
 
@@ -16,7 +18,9 @@ from chuishao.common.catalogue import Attribute, Category, publish_catalogue
 from chuishao.common.clock import ManualClock
 from chuishao.common.delivery import ERROR_HEADER, REASON_HEADER
 from chuishao.common.domain import Channel, Location, Priority
+from chuishao.common.errors import ErrorDetail, nats_error_reply
 from chuishao.common.events import TicketSubmitted, parse_event
+from chuishao.intake.http_errors import render
 from chuishao.intake.outbox import OUTBOX_LETTERS, relay_once
 from chuishao.intake.store import OUTBOX, OUTBOX_EVENTS
 from support.intake import CATEGORIES, OPEN311_KEY, OPERATOR, Harness
@@ -157,6 +161,80 @@ async def test_control_characters_in_free_text_are_a_422(intake: Harness, bad: s
 
 async def test_tabs_and_newlines_are_still_free_text(intake: Harness) -> None:
     await intake.submit(description="消防箱坏了\n玻璃碎了\t请尽快处理\r\n")
+
+
+@pytest.mark.parametrize(
+    ("extra", "field"),
+    [
+        # A lone surrogate in an attribute CODE: once echoed into a message no renderer
+        # could encode, a plain-text 500.
+        ({"attributes": {"\ud800": "a"}}, "attributes"),
+        ({"attributes": {"q\ud800" * 100: "a"}}, "attributes"),  # long too: printable first
+        ({"attributes": {"a\x00b": "a"}}, "attributes"),
+    ],
+)
+async def test_a_lone_surrogate_or_control_character_in_a_key_is_a_422(
+    intake: Harness, extra: dict[str, Any], field: str
+) -> None:
+    body = json.dumps(REPORT | extra)  # ensure_ascii: the surrogate travels as \ud800
+    response = await intake.http.post(
+        "/api/v1/reports", content=body, headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"] == "application/json"
+    assert _error(response)["field"] == field
+
+
+@pytest.mark.parametrize("path", ["/api/v1/reports", "/open311/v2/requests.json"])
+def test_an_error_echoing_unencodable_text_still_renders(path: str) -> None:
+    # Whatever a message echoes, the renderer answers (it raised UnicodeEncodeError: a 500).
+    scope = {"type": "http", "method": "POST", "path": path, "headers": [], "query_string": b""}
+    detail = ErrorDetail(
+        code="invalid",
+        message_zh="附加信息 \ud800 太大",
+        message_en="attribute \ud800 is too long",
+        field="attributes.\ud800",
+    )
+    response = render(Request(scope), 422, detail)
+    assert "\\ud800" in bytes(response.body).decode("utf-8")
+    assert b"ud800" in orjson.dumps(nats_error_reply(detail))
+
+
+@pytest.mark.parametrize(
+    ("body", "line", "column"),
+    [(b'{"a":', 1, 6), (b'{\n  "category": "fire_box",\n  "description": \n', 4, 1)],
+)
+async def test_a_truncated_json_body_says_where_it_breaks_and_names_no_field(
+    intake: Harness, body: bytes, line: int, column: int
+) -> None:
+    # Once: field "5", message "5: JSON decode error" (the offset taken for a field).
+    response = await intake.http.post(
+        "/api/v1/reports", content=body, headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 422, response.text
+    error = _error(response)
+    assert error["field"] is None
+    assert error["message_en"].startswith("The body is not valid JSON")
+    assert f"line {line}, column {column}" in error["message_en"]
+    assert f"第 {line} 行第 {column} 列" in error["message_zh"]
+
+
+async def test_an_oversized_open311_form_is_told_to_send_a_form(intake: Harness) -> None:
+    response = await intake.http.post(
+        "/open311/v2/requests.json",
+        data={
+            "api_key": OPEN311_KEY,
+            "service_code": "fire_box",
+            "lat": "39.9",
+            "long": "116.4",
+            "description": "x" * 2_000_000,  # over Starlette's 1 MB a field
+        },
+    )
+    assert response.status_code == 400, response.text
+    [error] = response.json()  # Open311's own shape: a list of {code, description}
+    assert error["code"] == 400
+    assert "form-encoded" in error["description"]
+    assert "JSON" not in error["description"]
 
 
 async def test_requests_xml_stays_well_formed_whatever_a_record_holds(

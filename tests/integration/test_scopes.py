@@ -2,15 +2,22 @@
 street's command centre its street, a district its district, the city level all; for a
 caller with no right to know, "not yours" answers exactly like "does not exist"."""
 
+import asyncio
+import json
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 
+from chuishao.common.domain import Level
+from chuishao.common.events import TicketNeedsManualDispatch
+from chuishao.common.publishing import publish_event
 from support.intake import OPERATOR, Harness, auth
 
 GRID, BUS = "grid-heyuan", "bus-yunxi"
 QINGSHI, LIUAN = "qingshi-command", "liuan-command"
 DISTRICT, CITY = "district-yunxi", "city-12345"
+XISHAN = "district-xishan"  # another district, streets ("xishan",)
 NOBODYS = "T19990101000001"  # a well-formed id no ticket has
 
 
@@ -69,10 +76,29 @@ async def test_a_street_supervisor_cannot_read_or_change_another_streets_ticket(
     assert mine.json()["category"] == "parking"
 
 
+async def queue_for(intake: Harness, ticket_id: str, arbiter: str) -> None:
+    """What the router does when no rule places a ticket on a street: it waits for the
+    command centre whose place it lies in; waits until intake has it."""
+    record = await intake.app.state.intake.store.get(ticket_id)
+    event = TicketNeedsManualDispatch.about(
+        ticket_id=ticket_id,
+        correlation_id=record.correlation_id,
+        producer="router",
+        occurred_at=datetime.now(UTC),
+        category=record.category,
+        reason=f"no rule places it → {arbiter}",
+        arbiter_id=arbiter,
+        level=Level.DISTRICT,
+    )
+    await publish_event(intake.js, event)
+    await intake.until(ticket_id, lambda t: event.event_id in {h["event_id"] for h in t["history"]})
+
+
 async def test_the_district_and_the_city_see_every_street(intake: Harness) -> None:
     qingshi = await on_street(intake, "qingshi")
     liuan = await on_street(intake, "liuan")
     unplaced = await intake.submit()  # no rule placed it on a street yet
+    await queue_for(intake, unplaced, DISTRICT)  # it waits for the district to place it
 
     for ticket_id in (qingshi, liuan, unplaced):
         assert (await read(intake, ticket_id, DISTRICT)).status_code == 200
@@ -202,3 +228,84 @@ async def test_a_hand_dispatch_outside_the_centres_street_is_not_found(
     assert existing.status_code == 404
     assert anonymised(existing, theirs) == anonymised(missing, NOBODYS)
     assert anonymised(existing, theirs) == anonymised(await read(intake, theirs, LIUAN), theirs)
+
+
+async def test_another_district_never_learns_of_an_unplaced_ticket(intake: Harness) -> None:
+    """Not yet routed, then waiting for the district it lies in: another district can
+    neither read, list nor close it, before or after; the city level always could."""
+    waiting = await intake.submit()  # the router has not placed it yet
+    assert (await read(intake, waiting, XISHAN)).status_code == 404
+    assert (await read(intake, waiting, DISTRICT)).status_code == 404  # nor anyone but the city
+    assert (await read(intake, waiting, CITY)).status_code == 200
+    assert waiting not in await found(intake, XISHAN)
+    assert waiting in await found(intake, CITY)
+
+    await queue_for(intake, waiting, DISTRICT)
+    assert (await read(intake, waiting, XISHAN)).status_code == 404
+    assert waiting not in await found(intake, XISHAN)
+    closed = await intake.command(waiting, "close", auth(XISHAN), {"reason": "duplicate"})
+    assert closed.status_code == 404
+    assert (await intake.ticket(waiting))["status"] == "manual_dispatch"
+    # The district it waits for works it.
+    assert (await read(intake, waiting, DISTRICT)).status_code == 200
+    assert waiting in await found(intake, DISTRICT)
+
+
+async def test_a_linked_report_is_scoped_like_its_lead(intake: Harness) -> None:
+    """A duplicate is never routed itself: it is placed where its lead is, when it is
+    linked and when the lead is placed later."""
+    here = {"location": {"lat": 39.9087, "long": 116.3975, "address": "和园小区 A-160"}}
+    lead = await intake.submit(**here)
+    report = await intake.submit(**here, description="我也看到了消防箱坏了")
+    assert (await intake.ticket(report))["status"] == "linked"
+
+    # Before its lead is placed: the city only.
+    assert (await read(intake, report, XISHAN)).status_code == 404
+    assert report not in await found(intake, XISHAN)
+    closed = await intake.command(report, "close", auth(XISHAN), {"reason": "duplicate"})
+    assert closed.status_code == 404
+
+    await intake.dispatch(lead, GRID, street="qingshi")
+    stored = intake.app.state.intake.store
+    deadline = asyncio.get_running_loop().time() + 10
+    while (record := await stored.get(report)) is not None and record.street != "qingshi":
+        assert asyncio.get_running_loop().time() < deadline, "the report never followed its lead"
+        await asyncio.sleep(0.02)
+    assert (await read(intake, report, XISHAN)).status_code == 404
+    assert report not in await found(intake, XISHAN)
+    assert report not in await found(intake, LIUAN)
+    assert (await read(intake, report, LIUAN)).status_code == 404
+    assert report in await found(intake, QINGSHI)
+    assert report in await found(intake, DISTRICT)
+    assert (await read(intake, report, QINGSHI)).status_code == 200
+
+    # A report linked once its lead is placed starts placed.
+    later = await intake.submit(**here, description="第三个人也报了")
+    assert (await stored.get(later)).street == "qingshi"
+    assert later in await found(intake, QINGSHI)
+    assert later not in await found(intake, XISHAN)
+
+
+async def test_a_hand_assignment_above_the_centres_level_is_refused(intake: Harness) -> None:
+    """Refused by intake's HTTP API exactly as the router refuses it (the router's answer
+    is played here by a responder on its subject)."""
+    ticket_id = await intake.submit()
+
+    async def router_refuses(message: Any) -> None:
+        refusal = {"code": "level_above_centre", "detail": "street at most"}
+        await message.respond(json.dumps({"ok": False, "error": refusal}).encode())
+
+    subscription = await intake.app.state.intake.broker.connection.subscribe(
+        f"cmd.unit.{QINGSHI}.manual.assign", cb=router_refuses
+    )
+    try:
+        response = await intake.http.post(
+            f"/api/v1/tickets/{ticket_id}/assign",
+            headers=auth(QINGSHI),
+            json={"lead": BUS, "category": "fire_box", "level": "city"},
+        )
+    finally:
+        await subscription.unsubscribe()
+    assert response.status_code == 422, response.text
+    assert response.json()["error"]["field"] == "level"
+    assert response.json()["error"]["code"] == "level_above_centre"

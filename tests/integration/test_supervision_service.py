@@ -69,8 +69,10 @@ async def test_the_scripted_day_through_jetstream_gives_the_hand_computed_rates(
     assert_rates(await scripted.rates(period="2026-01"), EXPECTED_ALL_RATES)
     for unit, expected in EXPECTED_UNIT_RATES.items():
         assert_rates(await scripted.rates(f"unit:{unit}"), expected)
-    bad = await scripted.http.get("/api/v1/rates", params={"period": "last week"})
-    assert bad.status_code == 422
+    for wrong in ("last week", "9999-99", "2026-13", "2026-02-30"):
+        bad = await scripted.http.get("/api/v1/rates", params={"period": wrong})
+        assert bad.status_code == 422, wrong
+        assert bad.json()["error"]["field"] == "period"
 
 
 async def test_the_board_shows_states_overdue_work_and_whistles(

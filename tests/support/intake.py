@@ -49,6 +49,14 @@ UNITS = [
         level=Level.DISTRICT,
         streets=("qingshi", "liuan", "yunmen"),
     ),
+    # A second district, to show one district never learns of another's tickets.
+    UnitContact(
+        id="district-xishan",
+        name="西山区接诉即办指挥中心",
+        kind="district",
+        level=Level.DISTRICT,
+        streets=("xishan",),
+    ),
     UnitContact(id="city-12345", name="12345督办中心", kind="command_centre", level=Level.CITY),
 ]
 CATEGORIES = [

@@ -3,7 +3,7 @@ from datetime import UTC, datetime, timedelta
 from chuishao.common.domain import ClockKind, Level
 from chuishao.common.events import SlaClockArmed
 from chuishao.intake.lifecycle import Status
-from chuishao.intake.projection import apply, history_entry
+from chuishao.intake.projection import apply, created, history_entry
 from chuishao.intake.records import TicketRecord
 from support.factories import dispatched, submitted
 
@@ -62,3 +62,20 @@ def test_applying_the_same_event_twice_is_visible_in_the_history() -> None:
     record = apply(record_of(start), dispatch)
     assert record.has_applied(dispatch.event_id)
     assert not record_of(start).has_applied(dispatch.event_id)
+
+
+def test_a_record_starts_from_its_submission_alone_or_with_what_intake_knows() -> None:
+    """One factory for submit and rebuild: the public event alone gives a SUBMITTED record
+    without a reporter at the event's time; a duplicate starts LINKED to its ticket."""
+    event = submitted()
+    rebuilt = created(event)
+    assert rebuilt.status == Status.SUBMITTED
+    assert rebuilt.reporter is None
+    assert rebuilt.linked_to is None
+    assert rebuilt.submitted_at == rebuilt.updated_at == event.occurred_at
+    assert rebuilt.has_applied(event.event_id)
+    at = event.occurred_at - timedelta(seconds=1)
+    linked = created(event, linked_to="T20260105000000", submitted_at=at)
+    assert linked.status == Status.LINKED
+    assert linked.linked_to == "T20260105000000"
+    assert linked.submitted_at == linked.updated_at == at

@@ -2,6 +2,8 @@
 dispatch clock, is routed when recategorised, moves to the district's queue when its
 clock escalates, and a street's hand assignment keeps it at the street's level."""
 
+import pytest
+
 from chuishao.common.domain import ClockKind, Level, Location, Priority
 from chuishao.common.events import (
     TicketEscalated,
@@ -83,4 +85,31 @@ def test_a_street_hand_assignment_stays_at_the_street() -> None:
         update={"manual": state.manual.model_copy(update={"arbiter_id": "district-yunxi"})}  # type: ignore[union-attr]
     )
     by_district = manual.assign(command, "district-yunxi", district_state, SNAP)
+    assert dispatches(by_district)["cg-yunxi"].level == Level.DISTRICT
+
+
+def test_an_explicit_level_above_the_assigning_centre_is_refused() -> None:
+    state, _ = waiting()
+
+    def at(level: Level) -> manual.AssignTicket:
+        return manual.AssignTicket(
+            ticket_id=state.ticket_id, lead="cg-yunxi", category="road_damage", level=level
+        )
+
+    for too_high in (Level.DISTRICT, Level.CITY):
+        with pytest.raises(manual.AssignmentRejected) as refused:
+            manual.assign(at(too_high), "qingshi-command", state, SNAP)
+        assert refused.value.code == "level_above_centre"
+    assert (
+        dispatches(manual.assign(at(Level.STREET), "qingshi-command", state, SNAP))[
+            "cg-yunxi"
+        ].level
+        == Level.STREET
+    )
+    district_state = state.model_copy(
+        update={"manual": state.manual.model_copy(update={"arbiter_id": "district-yunxi"})}  # type: ignore[union-attr]
+    )
+    with pytest.raises(manual.AssignmentRejected):
+        manual.assign(at(Level.CITY), "district-yunxi", district_state, SNAP)
+    by_district = manual.assign(at(Level.DISTRICT), "district-yunxi", district_state, SNAP)
     assert dispatches(by_district)["cg-yunxi"].level == Level.DISTRICT

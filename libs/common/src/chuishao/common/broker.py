@@ -15,6 +15,30 @@ from chuishao.common.errors import ErrorDetail, nats_error_reply
 from chuishao.common.metrics import BrokerMetrics, attach
 from chuishao.common.settings import ServiceSettings
 from chuishao.common.streams import ConsumerSpec
+from chuishao.common.transient import TRANSIENT, retried
+
+
+class StartRetryingBroker(NatsBroker):
+    """A broker whose start rides through a slow or restarting nats-server.
+
+    Starting subscribes every handler, and a durable pull subscriber first asks JetStream
+    for its consumer's info; under load (or while nats-server restarts) that request can
+    time out, and the service used to exit with its consumers' backlog growing (seen in
+    `make soak`: intake exited early in the fault suite). The subscriptions are undone
+    and the start tried again, like every other idempotent start-up step.
+    """
+
+    async def start(self) -> None:
+        await retried(self._start_once, "start the broker's subscribers")
+
+    async def _start_once(self) -> None:
+        try:
+            await super().start()
+        except TRANSIENT:
+            # Undo a partial start, so the next try subscribes each handler once.
+            for subscriber in self.subscribers:
+                await subscriber.stop()
+            raise
 
 
 def make_broker(settings: ServiceSettings, logger: structlog.stdlib.BoundLogger) -> NatsBroker:
@@ -25,7 +49,7 @@ def make_broker(settings: ServiceSettings, logger: structlog.stdlib.BoundLogger)
         return broker
 
     metrics = BrokerMetrics()
-    broker = NatsBroker(
+    broker = StartRetryingBroker(
         settings.nats_servers,
         logger=logger,
         # FastStream logs every message received and processed; that is debug detail.

@@ -28,6 +28,7 @@ Phone = Annotated[
 # intake's attributes.check): one 1.5 MB answer once made an event NATS would not take,
 # and a 200,000-value list was accepted.
 MAX_ATTRIBUTES = 50
+MAX_ATTRIBUTE_CODE = 64  # characters, printable (FreeText's rules)
 MAX_ATTRIBUTE_TEXT = 4000  # an Open311 `text` answer; a `string` one is shorter
 MAX_ATTRIBUTE_VALUE = 500  # one value of a list
 MAX_ATTRIBUTE_VALUES = 100
@@ -39,8 +40,23 @@ def _bounded_answers(answers: dict[str, str | list[str]]) -> dict[str, str | lis
         return PydanticCustomError("attribute_too_large", en, {"code": code, "limit": limit})
 
     for code, answer in answers.items():
-        if len(code) > 64:
-            raise refuse(code[:64], "attribute code {code} is over {limit} characters", 64)
+        # The code first, and before it is echoed in any message: a lone surrogate in it
+        # ({"\ud800": "a"}) once reached an error message no renderer could encode (a 500).
+        try:
+            printable_text(code)
+        except PydanticCustomError as error:
+            raise PydanticCustomError(
+                "control_character",
+                "attribute codes must not contain control characters such as NUL"
+                " (character {position} is {char})",
+                error.context,
+            ) from None
+        if len(code) > MAX_ATTRIBUTE_CODE:
+            raise refuse(
+                code[:MAX_ATTRIBUTE_CODE],
+                "attribute code {code} is over {limit} characters",
+                MAX_ATTRIBUTE_CODE,
+            )
         values = answer if isinstance(answer, list) else [answer]
         if isinstance(answer, list) and len(answer) > MAX_ATTRIBUTE_VALUES:
             raise refuse(

@@ -9,7 +9,13 @@ stable identifiers for programs and never name internal classes or commands.
 
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, field_validator
+
+
+def encodable(text: str) -> str:
+    """The text with what UTF-8 cannot carry (a lone surrogate, as JSON's "\\ud800"
+    decodes to) written as its escape, so no renderer fails on it."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 class ErrorDetail(BaseModel):
@@ -17,6 +23,14 @@ class ErrorDetail(BaseModel):
     message_zh: str
     message_en: str
     field: str | None = None
+
+    # Messages echo what a caller sent (a field name, an attribute code); an unencodable
+    # echo once turned a 422 into a plain-text 500. Every renderer (HTTP, Open311, NATS
+    # replies) gets text it can encode.
+    @field_validator("code", "message_zh", "message_en", "field")
+    @classmethod
+    def _encodable(cls, value: str | None) -> str | None:
+        return None if value is None else encodable(value)
 
 
 class ErrorResponse(BaseModel):

@@ -1,10 +1,11 @@
 """Queries between services (request/reply), for data that must not travel in events."""
 
+from datetime import datetime
 from enum import StrEnum
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from chuishao.common.domain import ClockKind, Level, TicketId, UnitId
+from chuishao.common.domain import CategoryCode, ClockKind, Level, Priority, TicketId, UnitId
 
 
 class ReporterContactQuery(BaseModel):
@@ -24,6 +25,27 @@ class ReporterContact(BaseModel):
     opted_out: bool = False
     # The reporters of duplicate reports linked to this ticket: they get its news too.
     linked: tuple["ReporterContact", ...] = ()
+
+
+# --- router: the manual dispatch queue (cmd.unit.<centre>.manual.list; intake's
+# GET /api/v1/manual-queue relays the same tickets)
+
+
+# A ticket waiting for its command centre to dispatch it by hand. (No docstring: it
+# would become the description in intake's published OpenAPI document.)
+class QueuedTicket(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    ticket_id: TicketId
+    queued_at: datetime
+    reason: str
+    category: CategoryCode | None
+    suggested_category: CategoryCode | None
+    confidence: float | None
+    priority: Priority
+    place: tuple[str, ...] = Field(description="Place codes, most specific first")
+    declined_by: tuple[UnitId, ...]
+    description: str
 
 
 # --- sla: deadlines of a ticket, overdue lists (subjects SLA_TICKET_DEADLINES, SLA_OVERDUE)

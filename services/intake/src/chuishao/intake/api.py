@@ -15,9 +15,10 @@ from chuishao.common.domain import Channel
 from chuishao.common.errors import ApiError, ErrorResponse
 from chuishao.intake.attributes import InvalidAttribute
 from chuishao.intake.lifecycle import VERBS, Actor, CommandRejected, Status
+from chuishao.intake.records import TicketRecord
 from chuishao.intake.search import BadCursor, Filters, scope_keys, search
 from chuishao.intake.service import CatalogueNotLoaded, Intake, UnknownCategory
-from chuishao.intake.views import SubmitAccepted, TicketPage, TicketView
+from chuishao.intake.views import AnyTicketView, SubmitAccepted, TicketPage, TicketView, view_of
 
 # Every refusal is an ErrorResponse: {"error": {code, message_zh, message_en, field}};
 # the statuses any route may answer (400, 422, 429, 503) are http_errors.NATIVE_RESPONSES.
@@ -95,6 +96,24 @@ def refused_caller(api_key: str | None, token: str | None) -> ApiError:
 
 
 Caller = Annotated[Actor, Depends(caller)]
+
+
+async def shown(intake: Intake, record: TicketRecord, actor: Actor) -> AnyTicketView:
+    """The answer about a ticket, in the face its caller may see (views.view_of). A
+    resident's linked report follows the ticket it joined."""
+    followed = None
+    if actor.kind == "resident" and record.linked_to is not None:
+        followed = await intake.store.get(record.linked_to)
+    return view_of(record, actor, followed)
+
+
+# A unit, supervisor or operator gets the whole record ("view": "full"); a resident's link
+# only the public face and their own report ("view": "resident").
+VIEW_DOC = (
+    "`view` says which face: `full` (TicketView) for units, supervisors and operators, "
+    "`resident` (ResidentTicketView) for a resident's SMS link — the public face of the "
+    "ticket and their own report only."
+)
 
 
 def rejected(error: CommandRejected) -> ApiError:
@@ -176,15 +195,24 @@ async def submit_report(
 
 @router.get(
     "/tickets/{ticket_id}",
-    response_model=TicketView,
-    responses={**AUTH_RESPONSES, 404: {"model": ErrorResponse, "description": "No such ticket"}},
+    response_model=AnyTicketView,
+    responses={
+        **AUTH_RESPONSES,
+        200: {"description": VIEW_DOC},
+        404: {"model": ErrorResponse, "description": "No such ticket"},
+    },
 )
-async def get_ticket(ticket_id: str, request: Request, actor: Caller) -> TicketView:
-    """A ticket with its units, clocks and full history. Units see only their own."""
+async def get_ticket(ticket_id: str, request: Request, actor: Caller) -> AnyTicketView:
+    """A ticket with its units, clocks and full history; units see only their own. A
+    resident's link (`?token=`) gets the resident's view: status, category, the units,
+    the deadline, the public timeline, the resolution with its evidence, the rating, and
+    their own words and photos — nothing of other residents' reports."""
+    intake = intake_of(request)
     try:
-        return TicketView.of(await intake_of(request).read(ticket_id, actor))
+        record = await intake.read(ticket_id, actor)
     except CommandRejected as error:
         raise rejected(error) from error
+    return await shown(intake, record, actor)
 
 
 @router.get(
@@ -274,7 +302,7 @@ def _command_route(path: str, command: type[c.TicketCommand], summary: str) -> N
         actor: Caller,
         body: Annotated[body_type | None, Body()] = None,  # type: ignore[valid-type]
         idempotency_key: Annotated[str | None, Header(max_length=128)] = None,
-    ) -> TicketView:
+    ) -> AnyTicketView:
         fields: dict[str, Any] = body.model_dump(exclude_unset=True) if body is not None else {}
         try:
             parsed = command.model_validate({**fields, "ticket_id": ticket_id})
@@ -295,18 +323,19 @@ def _command_route(path: str, command: type[c.TicketCommand], summary: str) -> N
                 "Not confirmed durable; retry with the same Idempotency-Key",
                 headers={"Retry-After": "5"},
             ) from error
-        return TicketView.of(record)
+        return await shown(intake, record, actor)
 
     router.add_api_route(
         f"/tickets/{{ticket_id}}/{path}",
         run,
         methods=["POST"],
-        response_model=TicketView,
+        response_model=AnyTicketView,
         summary=summary,
         name=command.__name__,
         description=command.__doc__ or "",
         responses={
             **AUTH_RESPONSES,
+            200: {"description": VIEW_DOC},
             404: {"model": ErrorResponse, "description": "No such ticket"},
             409: {"model": ErrorResponse, "description": "Not allowed in the current state"},
         },

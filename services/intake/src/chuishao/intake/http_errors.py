@@ -50,6 +50,11 @@ STATUS_ERRORS: dict[int, tuple[str, str, str]] = {
     ),
 }
 GENERAL = ("error", "请求未能完成", "The request could not be completed")
+# Open311 takes form fields, not JSON: its 400 says so, with Starlette's reason.
+OPEN311_UNREADABLE = (
+    "The form could not be read ({reason}): send its fields form-encoded,"
+    " as application/x-www-form-urlencoded or multipart/form-data"
+)
 
 # Documented on every native route (app.include_router): what any of them may answer.
 NATIVE_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -111,13 +116,32 @@ def field_path(loc: Sequence[int | str]) -> str | None:
     return ".".join(parts) or None
 
 
-def validation_detail(errors: Sequence[Any]) -> ErrorDetail:
+def _not_json(first: dict[str, Any], body: Any) -> ErrorDetail:
+    """A body that is not JSON: where it breaks, and no field (FastAPI puts the offset
+    where a field's name goes: `{"a":` once came back as field "5")."""
+    loc, context = first.get("loc", ()), first.get("ctx") or {}
+    reason = str(context.get("error") or first.get("msg", "")).removeprefix("Invalid JSON: ")
+    zh, en = VALIDATION_ZH["json_invalid"], f"The body is not valid JSON ({reason})"
+    if isinstance(body, bytes):
+        body = body.decode("utf-8", "replace")
+    if loc and isinstance(loc[-1], int) and isinstance(body, str):
+        offset = loc[-1]
+        line = body.count("\n", 0, offset) + 1
+        column = offset - body.rfind("\n", 0, offset)
+        zh = f"请求体不是有效的 JSON（第 {line} 行第 {column} 列），请检查括号、引号和逗号"
+        en = f"The body is not valid JSON (line {line}, column {column}: {reason})"
+    return ErrorDetail(code="invalid", message_zh=zh, message_en=en)
+
+
+def validation_detail(errors: Sequence[Any], body: Any = None) -> ErrorDetail:
     """The first failing field and what to do about it; fixing one, the client sees the next."""
     if not errors:
         return ErrorDetail(
             code="invalid", message_zh="请求无效", message_en="The request is invalid"
         )
     first = dict(errors[0])
+    if first.get("type") == "json_invalid":
+        return _not_json(first, body)
     field = field_path(first.get("loc", ()))
     kind = str(first.get("type", ""))
     message = str(first.get("msg", "invalid"))
@@ -153,7 +177,7 @@ async def api_error(request: Request, error: Exception) -> Response:
 
 async def invalid_request(request: Request, error: Exception) -> Response:
     assert isinstance(error, RequestValidationError)
-    return render(request, 422, validation_detail(error.errors()))
+    return render(request, 422, validation_detail(error.errors(), error.body))
 
 
 async def http_error(request: Request, error: Exception) -> Response:
@@ -164,6 +188,8 @@ async def http_error(request: Request, error: Exception) -> Response:
         headers["Allow"] = ", ".join(_allowed_methods(request))
     # Their English details ("Not Found") say less than ours; ours for the known statuses.
     own = None if error.status_code in STATUS_ERRORS else str(error.detail)
+    if error.status_code == 400 and _open311(request):  # a form Starlette could not read
+        own = OPEN311_UNREADABLE.format(reason=str(error.detail).rstrip("."))
     return render(request, error.status_code, status_error(error.status_code, own), headers)
 
 

@@ -9,7 +9,6 @@ from chuishao.intake.records import TicketRecord
 ALL = "idx:all"  # score: submitted time
 UPDATED = "idx:updated"  # score: last change
 DEADLINES = "idx:deadline"  # score: earliest deadline, open and unresolved tickets only
-UNPLACED = "idx:unplaced"  # tickets no rule has placed on a street (the district's to place)
 
 
 def status_key(status: str) -> str:
@@ -28,6 +27,11 @@ def street_key(street: str) -> str:
     return f"idx:street:{street}"
 
 
+def waiting_key(arbiter: str) -> str:
+    """Tickets on no street that wait for this command centre (scopes.can_see)."""
+    return f"idx:unplaced:{arbiter}"
+
+
 def channel_key(channel: str) -> str:
     return f"idx:channel:{channel}"
 
@@ -36,7 +40,10 @@ def _memberships(record: TicketRecord) -> set[str]:
     keys = {ALL, status_key(record.status), channel_key(record.channel)}
     if record.category:
         keys.add(category_key(record.category))
-    keys.add(street_key(record.street) if record.street else UNPLACED)
+    if record.street:
+        keys.add(street_key(record.street))
+    elif record.arbiter:
+        keys.add(waiting_key(record.arbiter))
     keys |= {unit_key(a.unit_id) for a in record.assignments}
     return keys
 

@@ -11,15 +11,15 @@ centre sees only the tickets waiting for it, which are those of its own street.
 """
 
 import json
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from nats.errors import Error as NatsError
 from pydantic import BaseModel, ConfigDict, Field
 
-from chuishao.common.domain import CategoryCode, Level, Priority, TicketId, UnitId, Whistle
+from chuishao.common.domain import CategoryCode, Level, TicketId, UnitId, Whistle
 from chuishao.common.errors import ApiError, ErrorResponse
+from chuishao.common.queries import QueuedTicket
 from chuishao.intake.api import Caller, intake_of, rejected
 from chuishao.intake.lifecycle import Actor, UnknownTicket
 from chuishao.intake.scopes import can_see
@@ -49,6 +49,13 @@ REFUSALS: dict[str, tuple[int, str, str, str | None]] = {
         "category",
     ),
     "unknown_category": (422, "没有这个分类，请从分类列表中选择", "No such category", "category"),
+    "level_above_centre": (
+        422,
+        "派单级别不能高于本指挥中心的级别（街道最高为街道级，区最高为区级）",
+        "The level may not be above the assigning centre's own (a street: street at most; "
+        "a district: district at most)",
+        "level",
+    ),
     "unknown_unit": (
         422,
         "名录中没有这个单位，请核对单位编号",
@@ -56,19 +63,6 @@ REFUSALS: dict[str, tuple[int, str, str, str | None]] = {
         "lead",
     ),
 }
-
-
-class QueuedTicket(BaseModel):
-    ticket_id: TicketId
-    queued_at: datetime
-    reason: str
-    category: CategoryCode | None
-    suggested_category: CategoryCode | None
-    confidence: float | None
-    priority: Priority
-    place: list[str] = Field(description="Place codes, most specific first")
-    declined_by: list[UnitId]
-    description: str
 
 
 class ManualQueue(BaseModel):
@@ -181,7 +175,11 @@ async def manual_queue(
         403: {"model": ErrorResponse, "description": "Not a command centre, or not its ticket"},
         404: {"model": ErrorResponse},
         409: {"model": ErrorResponse, "description": "Not waiting for manual dispatch"},
-        422: {"model": ErrorResponse, "description": "A category or a unit is missing or unknown"},
+        422: {
+            "model": ErrorResponse,
+            "description": "A category or a unit is missing or unknown, or the level is above "
+            "the centre's own",
+        },
         503: {"model": ErrorResponse, "description": "The router did not answer"},
     },
     summary="Dispatch a waiting ticket by hand (人工派单)",

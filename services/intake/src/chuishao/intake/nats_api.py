@@ -27,7 +27,7 @@ from chuishao.intake.attributes import InvalidAttribute
 from chuishao.intake.http_errors import validation_detail
 from chuishao.intake.lifecycle import VERBS, Actor, CommandRejected
 from chuishao.intake.service import CatalogueNotLoaded, Intake, UnknownCategory
-from chuishao.intake.views import TicketView
+from chuishao.intake.views import view_of
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 # Requests handled at once per subscription; each waits mostly on Redis and a PubAck.
@@ -114,7 +114,9 @@ def register(broker: NatsBroker, intake: Intake) -> None:
             return nats_error_reply(exc.detail())
         except ApiError as exc:
             return nats_error_reply(exc.detail)
-        return {"ok": True, "ticket": TicketView.of(record).model_dump(mode="json")}
+        # Units and operators only here (no resident can reach these subjects), but the
+        # face is still chosen in the one place.
+        return {"ok": True, "ticket": view_of(record, actor).model_dump(mode="json")}
 
     @broker.subscriber("cmd.unit.*.*", queue="intake", max_workers=CONCURRENCY)
     @answers_failures

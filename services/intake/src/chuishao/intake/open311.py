@@ -25,7 +25,8 @@ from chuishao.common.privacy import mask_text
 from chuishao.intake import indexes, resolutions
 from chuishao.intake.attributes import InvalidAttribute
 from chuishao.intake.lifecycle import Status
-from chuishao.intake.records import HistoryEntry, TicketRecord
+from chuishao.intake.public import STATUS_NOTES, public_update
+from chuishao.intake.records import TicketRecord
 from chuishao.intake.search import Filters, search
 from chuishao.intake.service import CatalogueNotLoaded, Intake, UnknownCategory
 
@@ -66,31 +67,6 @@ MAX_RESULTS = 200  # rows in one list; narrow start_date/end_date for more
 # Public coordinates are rounded to 3 decimals: about 111 m of latitude, 85 m of
 # longitude at Beijing's latitude — the block, not the door.
 COARSE_DIGITS = 3
-# What each kind of history entry says in public; kinds not here (SLA clocks, warnings,
-# escalations, declines, extensions, internal notes, triage) are not published.
-PUBLIC_UPDATES = {
-    "TicketSubmitted": "已受理 Received",
-    "TicketNeedsManualDispatch": "已受理 Received, the street command centre is assigning it",
-    "TicketDispatched": "已派单 Sent to the responsible unit",
-    "TicketAcknowledged": "已签收 The unit has taken it on",
-    "TicketTransferred": "已转办 Passed to another unit",
-    "TicketAwaitingResident": "待配合 Waiting for the reporter",
-    "TicketResidentReplied": "处置中 The reporter answered; handling continues",
-    "TicketRecategorised": "已调整类别 Category changed",
-    "TicketResolved": "已办结 Handled; waiting for the reporter's rating",
-    "TicketReopened": "已重新办理 Reopened after the reporter's rating",
-    "TicketClosed": "已结案 Closed",
-}
-STATUS_NOTES = {
-    Status.SUBMITTED: "已受理 Received, being routed",
-    Status.MANUAL_DISPATCH: "已受理 Received, the street command centre is assigning it",
-    Status.DISPATCHED: "已派单 Sent to the responsible unit",
-    Status.IN_PROGRESS: "处置中 The unit is handling it",
-    Status.AWAITING_RESIDENT: "待配合 Waiting for the reporter",
-    Status.RESOLVED: "已办结 Handled; waiting for the reporter's rating",
-    Status.CLOSED: "已结案 Closed",
-    Status.LINKED: "已合并 Joined to an earlier report of the same problem nearby",
-}
 
 
 class Open311Error(Exception):
@@ -239,19 +215,6 @@ def request_row(record: TicketRecord, catalogue_name: str | None) -> Row:
 
 def _coarse(degrees: float | None) -> float | None:
     return round(degrees, COARSE_DIGITS) if degrees is not None else None
-
-
-def public_update(record: TicketRecord, entry: HistoryEntry) -> tuple[str, str | None] | None:
-    """(description, media_url) of a history entry as the public sees it, or None when
-    the entry is internal."""
-    if (signed := resolutions.sign_off_of(record, entry)) is not None:
-        photo = signed.evidence_urls[0] if signed.evidence_urls else None
-        return mask_text(f"{signed.unit_name}：{signed.note}"), photo
-    if entry.public_note is not None:
-        return mask_text(entry.public_note), None
-    if (text := PUBLIC_UPDATES.get(entry.type)) is not None:
-        return text, None
-    return None
 
 
 def intake_of(request: Request) -> Intake:

@@ -2,8 +2,10 @@
 record in and record out; the store makes them atomic and exactly-once."""
 
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
+from chuishao.common.commands import Reporter
 from chuishao.common.domain import Priority
 from chuishao.common.events import (
     Event,
@@ -82,6 +84,52 @@ SUMMARIES: dict[type[Event], Callable[[Any], str]] = {
 }
 
 
+def created(
+    event: TicketSubmitted,
+    *,
+    reporter: Reporter | None = None,
+    linked_to: str | None = None,
+    submitted_at: datetime | None = None,
+) -> TicketRecord:
+    """A ticket's record as its TicketSubmitted starts it: the one place a record is made,
+    at submit and when rebuilt from the stream. `reporter` is what no event carries (None
+    when rebuilt from the public event alone); a report `linked_to` another ticket starts
+    LINKED. `submitted_at` defaults to the event's time."""
+    at = submitted_at or event.occurred_at
+    return TicketRecord(
+        ticket_id=event.ticket_id,
+        correlation_id=event.correlation_id,
+        status=Status.SUBMITTED if linked_to is None else Status.LINKED,
+        linked_to=linked_to,
+        category=event.category,
+        description=event.description,
+        priority=event.priority,
+        channel=event.channel,
+        location=event.location,
+        media_urls=event.media_urls,
+        reporter=reporter,
+        reporter_ref=event.reporter_ref,
+        submitted_at=at,
+        updated_at=at,
+        history=[history_entry(event)],
+    )
+
+
+# The events that place a ticket (its street, the centre it waits for): a linked report
+# takes them from its lead, so it is scoped like the lead (chuishao.intake.scopes).
+PLACING: tuple[type[Event], ...] = (TicketDispatched, TicketNeedsManualDispatch, ReportLinked)
+
+
+def placed_like(report: TicketRecord, lead: TicketRecord) -> TicketRecord:
+    """A linked report placed where its lead is; the same record when nothing changes."""
+    if report.linked_to != lead.ticket_id or (report.street, report.arbiter) == (
+        lead.street,
+        lead.arbiter,
+    ):
+        return report
+    return report.model_copy(update={"street": lead.street, "arbiter": lead.arbiter})
+
+
 def history_entry(event: Event) -> HistoryEntry:
     summarise = SUMMARIES.get(type(event))
     return HistoryEntry(
@@ -142,6 +190,7 @@ def _apply(record: TicketRecord, event: Event) -> None:
             # Its street's command centre must see it (and may recategorise it) before any
             # dispatch has placed it.
             record.street = event.street or record.street
+            record.arbiter = event.arbiter_id or record.arbiter
             if record.status == Status.SUBMITTED:
                 record.status = Status.MANUAL_DISPATCH
         case SlaClockArmed():

@@ -35,8 +35,7 @@ from chuishao.common.clients import redis_client
 from chuishao.common.events import Event, ReportLinked, ReportSplit, TicketSubmitted, parse_event
 from chuishao.common.streams import INTAKE_RECORDS, TICKETS
 from chuishao.intake.contacts import ContactEntry, ContactStore, load_keys
-from chuishao.intake.lifecycle import Status
-from chuishao.intake.projection import apply, history_entry
+from chuishao.intake.projection import PLACING, apply, created, placed_like
 from chuishao.intake.records import TicketRecord
 from chuishao.intake.settings import IntakeSettings
 from chuishao.intake.store import TicketStore, legacy_sequence_key
@@ -61,27 +60,6 @@ FirstEntry = Callable[[str], Awaitable[ContactEntry | None]]
 def takes(event: Event) -> bool:
     """Whether a ticket record folds this event: intake's own, and the consumer's kinds."""
     return event.producer == PRODUCER or event.kind in FOREIGN_KINDS
-
-
-def from_submission(event: TicketSubmitted) -> TicketRecord:
-    """A record from its public event alone (no contact): for tickets from before the
-    contact store, or whose contact was erased."""
-    return TicketRecord(
-        ticket_id=event.ticket_id,
-        correlation_id=event.correlation_id,
-        status=Status.SUBMITTED,
-        category=event.category,
-        description=event.description,
-        priority=event.priority,
-        channel=event.channel,
-        location=event.location,
-        media_urls=event.media_urls,
-        reporter=None,
-        reporter_ref=event.reporter_ref,
-        submitted_at=event.occurred_at,
-        updated_at=event.occurred_at,
-        history=[history_entry(event)],
-    )
 
 
 @dataclass
@@ -111,7 +89,8 @@ class Fold:
                 # A linked report's own submission was never broadcast (only ReportLinked).
                 self.unrebuildable[ticket_id] = "linked report not in the contact store"
                 return
-            self.records[ticket_id] = from_submission(submitted)
+            # Before the contact store, or its contact erased: the public event alone.
+            self.records[ticket_id] = created(submitted)
         else:
             self.records[ticket_id] = entry.record
             if entry.idempotency_key:
@@ -123,8 +102,12 @@ class Fold:
         record = self.records.get(ticket_id)
         if record is None or record.has_applied(event.event_id):
             return
-        self.records[ticket_id] = apply(record, event)
+        self.records[ticket_id] = lead = apply(record, event)
         self.taken[ticket_id].append(event)
+        if isinstance(event, PLACING):  # its linked reports are placed where it is
+            for report_id in lead.linked_reports:
+                if (report := self.records.get(report_id)) is not None:
+                    self.records[report_id] = placed_like(report, lead)
 
     async def take(self, data: bytes) -> None:
         try:

@@ -105,6 +105,9 @@ class TicketRecord(BaseModel):
     submitted_at: AwareDatetime
     updated_at: AwareDatetime
     street: str | None = None
+    # The command centre the router's TicketNeedsManualDispatch left it to: while no street
+    # places the ticket, the only supervisor below the city level that may know of it.
+    arbiter: str | None = None
     assignments: list[Assignment] = []
     clocks: list[ClockView] = []
     history: list[HistoryEntry] = []

@@ -131,8 +131,22 @@ GENERAL_ZH: dict[str, str] = {
 }
 
 
+# The longest value a message repeats back: a ticket id is 15 characters, a unit id
+# a few dozen; a longer value is cut (a 20,000-character path must not come back whole).
+ECHO_LIMIT = 40
+
+
+def echo(value: object) -> str:
+    """A caller's value as a message may repeat it: printable characters only (no NUL,
+    control or bidi characters), at most ECHO_LIMIT of them."""
+    text = "".join(ch if ch.isprintable() else "?" for ch in str(value)[: ECHO_LIMIT + 1])
+    return text if len(text) <= ECHO_LIMIT else f"{text[:ECHO_LIMIT]}…"
+
+
 def explain(reason: str, code: str, params: dict[str, str]) -> tuple[str, str]:
-    """(message_zh, message_en) for a refusal."""
+    """(message_zh, message_en) for a refusal. Every parameter is echoed safely: some
+    (the ticket id of a 404) are whatever the caller put in the path."""
+    params = {name: echo(value) for name, value in params.items()}
     if reason in ("not_in_state", "no_longer") or "state" in params:
         state = params.get("state", "")
         state_zh, state_en = STATES.get(state, (f"处于 {state} 状态", f"is {state}"))

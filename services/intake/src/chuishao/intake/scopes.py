@@ -1,11 +1,14 @@
 """Who may know of which tickets (docs/intake.md, "Who may do what").
 
 A unit knows the tickets sent to it; a street's command centre its street's; a district
-its district's streets and the tickets no rule could place on a street (it arbitrates
-them); the city level (its 12345 centre, its hotline operators) every ticket; a resident
-the one ticket behind the link. Every supervisor also knows the tickets it was summoned
-to. A ticket outside the caller's scope is answered exactly like a ticket that does not
-exist, so ids cannot be probed.
+its district's streets; the city level (its 12345 centre, its hotline operators) every
+ticket; a resident the one ticket behind the link. A ticket no rule placed on a street is
+known below the city level only to the command centre the router left it to (the
+`arbiter_id` of its TicketNeedsManualDispatch, whose place it lies in), so it can be
+dispatched by hand; until then, and when nothing places it at all, only the city level
+and the operators know of it. A linked report is placed where its lead is. Every
+supervisor also knows the tickets it was summoned to. A ticket outside the caller's scope
+is answered exactly like a ticket that does not exist, so ids cannot be probed.
 """
 
 from collections.abc import Iterable
@@ -25,14 +28,13 @@ class Scope:
     to the tickets sent to the caller itself."""
 
     streets: frozenset[str] = frozenset()
-    unplaced: bool = False  # tickets no rule placed on a street
     everywhere: bool = False  # the city level
 
     @classmethod
     def of_supervisor(cls, level: Level, streets: Iterable[str]) -> "Scope":
         if level == Level.CITY:
             return cls(everywhere=True)
-        return cls(frozenset(streets), unplaced=level == Level.DISTRICT)
+        return cls(frozenset(streets))
 
 
 NOWHERE = Scope()
@@ -53,5 +55,5 @@ def can_see(actor: "Actor", record: "TicketRecord") -> bool:
     if scope.everywhere:
         return True
     if record.street is None:
-        return scope.unplaced
+        return record.arbiter == actor.id
     return record.street in scope.streets

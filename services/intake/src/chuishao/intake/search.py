@@ -35,8 +35,8 @@ def scope_keys(actor: Actor) -> tuple[str, ...] | None:
     if actor.kind == "resident":
         return ()  # a resident reads its own ticket by its link, never by searching
     keys = [indexes.unit_key(actor.id), *map(indexes.street_key, sorted(actor.scope.streets))]
-    if actor.scope.unplaced:
-        keys.append(indexes.UNPLACED)
+    if actor.kind == "supervisor":
+        keys.append(indexes.waiting_key(actor.id))
     return tuple(keys)
 
 

@@ -31,7 +31,7 @@ from chuishao.intake.lifecycle import (
     check_state,
     decide,
 )
-from chuishao.intake.projection import apply, history_entry
+from chuishao.intake.projection import apply, created, placed_like
 from chuishao.intake.records import TicketRecord
 from chuishao.intake.scopes import can_see
 from chuishao.intake.store import TicketStore
@@ -120,23 +120,17 @@ class Intake:
             attributes=command.attributes,
         )
         primary = await self._duplicate_of(command, now)
-        record = TicketRecord(
-            ticket_id=ticket_id,
-            correlation_id=event.correlation_id,
-            status=Status.SUBMITTED if primary is None else Status.LINKED,
-            linked_to=primary[0] if primary else None,
-            category=event.category,
-            description=event.description,
-            priority=event.priority,
-            channel=event.channel,
-            location=event.location,
-            media_urls=event.media_urls,
+        record = created(
+            event,
             reporter=command.reporter,
-            reporter_ref=event.reporter_ref,
+            linked_to=primary[0] if primary else None,
             submitted_at=now,
-            updated_at=now,
-            history=[history_entry(event)],
         )
+        # A linked report is never routed itself: it is placed where its lead is (and
+        # follows it when the lead is placed later, chuishao.intake.consumers).
+        lead = await self.store.get(primary[0]) if primary else None
+        if lead is not None:
+            record = placed_like(record, lead)
         # A duplicate is not routed: its ReportLinked goes out instead of TicketSubmitted
         # (which is kept in the record's history, to be sent if the report is split out).
         outgoing: Event = (

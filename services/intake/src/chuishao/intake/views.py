@@ -1,11 +1,19 @@
-"""What the HTTP API returns: the record without the reporter's personal data."""
+"""What the HTTP API returns: the record without the reporter's personal data.
+
+Two faces, chosen in one place (`view_of`) by who asks: units, supervisors and operators
+read the whole record (TicketView); a resident's SMS link reads the public face of the
+ticket plus their own report (ResidentTicketView; docs/intake.md, "What a resident's
+link shows")."""
 
 from datetime import datetime
+from typing import Annotated, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
-from chuishao.common.domain import Channel, Location, Priority, Rating
-from chuishao.intake.lifecycle import Status
+from chuishao.common.domain import Channel, Location, Priority, Rating, Role
+from chuishao.common.privacy import mask_text
+from chuishao.intake.lifecycle import Actor, Status
+from chuishao.intake.public import public_update
 from chuishao.intake.records import (
     Assignment,
     ClockView,
@@ -25,6 +33,9 @@ class SubmitAccepted(BaseModel):
 
 
 class TicketView(BaseModel):
+    """The whole record, for units, supervisors and operators within their place."""
+
+    view: Literal["full"] = "full"
     ticket_id: str
     status: Status
     category: str | None
@@ -61,6 +72,127 @@ class TicketView(BaseModel):
             deadline=record.deadline,
             interest_count=record.interest_count,
         )
+
+
+class TimelineEntry(BaseModel):
+    """One step of the ticket in plain words: fixed text per state change, a unit's public
+    note or its sign-off (masked), with the sign-off's first evidence photo."""
+
+    at: datetime
+    text: str
+    media_url: str | None = None
+
+
+class ResidentSignOff(BaseModel):
+    unit_name: str
+    note: str
+    evidence_urls: tuple[str, ...]
+    signed_off_at: datetime
+
+
+class ResidentResolution(BaseModel):
+    note: str
+    evidence_urls: tuple[str, ...]
+    resolved_at: datetime
+    sign_offs: list[ResidentSignOff]
+
+
+class ResidentTicketView(BaseModel):
+    """What a resident's own link shows: the public face of the ticket and the resident's
+    own report. Never another resident's words or photos, a unit's internal note, a
+    decline, an extension, an escalation or a reporter's contact. A report joined to an
+    earlier ticket (`linked_to`) follows that ticket's progress."""
+
+    view: Literal["resident"] = "resident"
+    ticket_id: str
+    status: Status
+    category: str | None
+    description: str = Field(description="The resident's own words")
+    media_urls: tuple[str, ...] = Field(
+        description="The resident's own photos (never other reporters'), then the evidence"
+    )
+    submitted_at: datetime
+    updated_at: datetime
+    units: list[str] = Field(description="The names of the units handling it, lead first")
+    deadline: datetime | None
+    timeline: list[TimelineEntry]
+    resolution: ResidentResolution | None
+    rating: Rating | None
+    linked_to: str | None
+    others_reported: int = Field(description="How many others reported the same problem")
+
+    @classmethod
+    def of(cls, own: TicketRecord, followed: TicketRecord | None = None) -> "ResidentTicketView":
+        """`own` is the resident's ticket; `followed` the ticket it joined, when linked
+        (its progress is theirs)."""
+        lead = followed or own
+        # A ticket's media_urls gains its linked reports' photos: keep only the reporter's.
+        others = {url for d in own.linked_details for url in d.media_urls}
+        mine = tuple(u for u in own.media_urls if u not in others)
+        resolution = lead.resolution
+        evidence = resolution.evidence_urls if resolution else ()
+        units = sorted(
+            (a for a in lead.active_assignments if a.role != Role.SUPERVISOR),
+            key=lambda a: a.role != Role.LEAD,
+        )
+        closed = lead.status in (Status.RESOLVED, Status.CLOSED)
+        return cls(
+            ticket_id=own.ticket_id,
+            status=lead.status,
+            category=lead.category,
+            description=own.description,
+            media_urls=tuple(dict.fromkeys((*mine, *evidence))),
+            submitted_at=own.submitted_at,
+            updated_at=max(own.updated_at, lead.updated_at),
+            units=list(dict.fromkeys(a.unit_name for a in units)),
+            deadline=None if closed else lead.deadline,
+            timeline=_timeline(lead),
+            resolution=_resolution(resolution) if resolution else None,
+            rating=lead.rating,
+            linked_to=own.linked_to,
+            others_reported=lead.interest_count - 1,
+        )
+
+
+def _timeline(record: TicketRecord) -> list[TimelineEntry]:
+    entries = []
+    for entry in record.history:
+        if (public := public_update(record, entry)) is not None:
+            text, photo = public
+            entries.append(TimelineEntry(at=entry.at, text=text, media_url=photo))
+    return entries
+
+
+def _resolution(resolution: Resolution) -> ResidentResolution:
+    # Sign-off notes are the answer to the resident, but the record keeps them whole.
+    return ResidentResolution(
+        note=mask_text(resolution.note),
+        evidence_urls=resolution.evidence_urls,
+        resolved_at=resolution.resolved_at,
+        sign_offs=[
+            ResidentSignOff(
+                unit_name=s.unit_name,
+                note=mask_text(s.note),
+                evidence_urls=s.evidence_urls,
+                signed_off_at=s.signed_off_at,
+            )
+            for s in resolution.sign_offs
+        ],
+    )
+
+
+# `view` tells the two apart (a oneOf with a discriminator in the OpenAPI document).
+AnyTicketView = Annotated[TicketView | ResidentTicketView, Field(discriminator="view")]
+
+
+def view_of(
+    record: TicketRecord, actor: Actor, followed: TicketRecord | None = None
+) -> AnyTicketView:
+    """The one place that picks the face by who asks: a resident never gets the full
+    record. `followed` is the ticket a resident's linked report joined."""
+    if actor.kind == "resident":
+        return ResidentTicketView.of(record, followed)
+    return TicketView.of(record)
 
 
 class TicketPage(BaseModel):

@@ -9,11 +9,10 @@ that let a unit publish only its own commands also keep one centre out of anothe
 queue. Five tokens, so intake's cmd.unit.*.* never sees them.
 """
 
-from datetime import datetime
-
 from pydantic import BaseModel, ConfigDict, Field
 
 from chuishao.common.domain import CategoryCode, Level, Priority, TicketId, UnitId, Whistle
+from chuishao.common.queries import QueuedTicket
 from chuishao.router.decision import RoutingDecision
 from chuishao.router.emit import Outcome, summon
 from chuishao.router.snapshot import Snapshot
@@ -33,21 +32,6 @@ class ListManualQueue(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     limit: int = Field(default=100, ge=1, le=1000)
-
-
-class QueuedTicket(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    ticket_id: TicketId
-    queued_at: datetime
-    reason: str
-    category: CategoryCode | None
-    suggested_category: CategoryCode | None
-    confidence: float | None
-    priority: Priority
-    place: tuple[str, ...] = Field(description="Place codes, most specific first")
-    declined_by: tuple[UnitId, ...]
-    description: str
 
 
 class AssignTicket(BaseModel):
@@ -88,6 +72,10 @@ def queued(state: TicketRouting) -> QueuedTicket:
     )
 
 
+def above(level: Level, ceiling: Level) -> bool:
+    return LADDER.index(level) > LADDER.index(ceiling)
+
+
 def placed_at(lead: Unit, centre: Unit | None) -> Level:
     """The level a hand-assigned ticket sits at: the lead's, but never above the centre
     that assigned it. A street that hands a ticket to a district bureau keeps it at the
@@ -117,12 +105,20 @@ def assign(
     unknown = [u for u in (command.lead, *command.co) if snap.directory.get_unit(u) is None]
     if unknown:
         raise AssignmentRejected("unknown_unit", f"not in the directory: {', '.join(unknown)}")
+    centre = snap.directory.get_unit(centre_id)
+    if command.level is not None and centre is not None and above(command.level, centre.level):
+        # A centre answers at its own level: a street may not place a ticket at the
+        # district or the city (its clocks and escalations would skip the levels between).
+        raise AssignmentRejected(
+            "level_above_centre",
+            f"{centre_id} assigns at {centre.level} or below, not at {command.level}",
+        )
     lead = snap.directory.unit(command.lead)
     note = f": {command.note}" if command.note else ""
     decision = RoutingDecision(
         lead=lead.id,
         co=tuple(u for u in dict.fromkeys(command.co) if u != lead.id),
-        level=command.level or placed_at(lead, snap.directory.get_unit(centre_id)),
+        level=command.level or placed_at(lead, centre),
         whistle=command.whistle,
         priority=Priority.EMERGENCY if command.whistle == Whistle.EMERGENCY else state.priority,
         reason=f"dispatched by hand by {centre_id}{note}",

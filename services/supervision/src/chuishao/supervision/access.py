@@ -45,8 +45,10 @@ def unauthorised() -> ApiError:
     return ApiError(
         401,
         "credential_required",
-        "请先登录：指挥中心的 API 密钥（X-API-Key）或大屏令牌（?token=）。",
-        "Sign in: a command centre's API key (X-API-Key) or a display token (?token=).",
+        "请先登录：在请求头 X-API-Key 或 Authorization: Bearer 中"
+        "给出指挥中心的 API 密钥或大屏令牌；大屏在浏览器中打开 /?token=… 即可。",
+        "Sign in: send a command centre's API key or a display token in X-API-Key or "
+        "Authorization: Bearer; a wall screen opens /?token=… in its browser.",
         headers={"WWW-Authenticate": 'Bearer realm="supervision"'},
     )
 

@@ -117,6 +117,15 @@ def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
 
+def _is_date(period: str, form: str) -> bool:
+    """A real calendar day or month (9999-99 has the shape of a month and is not one)."""
+    try:
+        datetime.strptime(period, form)
+    except ValueError:
+        return False
+    return True
+
+
 class Reader:
     def __init__(self, redis: Redis, keys: Keys) -> None:
         self.redis = redis
@@ -124,9 +133,9 @@ class Reader:
 
     async def periods_in(self, period: str) -> list[str]:
         """The stored periods that make up `period`: all, a day, or a month's days."""
-        if period == ALL_PERIODS or DAY.match(period):
+        if period == ALL_PERIODS or (DAY.match(period) and _is_date(period, "%Y-%m-%d")):
             return [period]
-        if MONTH.match(period):
+        if MONTH.match(period) and _is_date(period, "%Y-%m"):
             days = {_text(day) for day in await self.redis.smembers(self.keys.days)}
             return sorted(day for day in days if day.startswith(period + "-"))
         raise BadPeriod(f"period must be 'all', YYYY-MM-DD or YYYY-MM, not {period!r}")

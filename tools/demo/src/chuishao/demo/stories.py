@@ -147,12 +147,15 @@ def timetable() -> dict[int, list[Step]]:
         0: _steps(
             # 应急哨: everyone summoned reports within the 30 minutes.
             lambda a: a.report_for_duty("smoke"),
+            # A fire hazard is dispatched at emergency priority (triage's danger), so its
+            # units report within 30 minutes too; an hour later the street centre would
+            # already be summoned and owe a report of its own.
+            lambda a: a.report_for_duty("ebikes"),
         ),
         1: _steps(
             lambda a: a.report_for_duty("road"),
             lambda a: a.report_for_duty("fumes"),
             lambda a: a.report_for_duty("buses"),
-            lambda a: a.report_for_duty("ebikes"),
             lambda a: a.note("smoke", "现场已封控，燃气和电力已切断"),
             lambda a: a.submit(PARKING[0]),
         ),

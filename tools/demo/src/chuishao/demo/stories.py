@@ -157,12 +157,15 @@ def timetable() -> dict[int, list[Step]]:
             lambda a: a.report_for_duty("fumes"),
             lambda a: a.report_for_duty("buses"),
             lambda a: a.note("smoke", "现场已封控，燃气和电力已切断"),
+            # Its first response within the emergency's 2 hours, or the centre is summoned.
+            lambda a: a.note("ebikes", "已通知住户将电动车移出楼道"),
             lambda a: a.submit(PARKING[0]),
         ),
         2: _steps(lambda a: a.submit(PARKING[1])),
         3: _steps(
             lambda a: a.submit(PARKING[2]),
             lambda a: a.resolve("smoke", "路面已开挖处置，电缆已修复"),
+            lambda a: a.resolve("ebikes", "已清理楼道，增设充电桩"),
         ),
         4: _steps(
             lambda a: a.submit(PARKING[3]),
@@ -187,7 +190,6 @@ def timetable() -> dict[int, list[Step]]:
         10: _steps(*(lambda a, p=p: a.resolve(p.key, "已贴单拖移") for p in PARKING)),
         12: _steps(
             lambda a: a.rate("buses", "satisfied"),
-            lambda a: a.resolve("ebikes", "已清理楼道，增设充电桩"),
             *(lambda a, p=p: a.rate(p.key, "satisfied") for p in PARKING[:3]),
         ),
         20: _steps(lambda a: a.resolve("fumes", "商户已安装油烟净化器")),

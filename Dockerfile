@@ -1,5 +1,11 @@
-# One image for all five services; the compose file picks the module to run.
+# One image per service: `docker build --build-arg SERVICE=router .` (docker-compose.yml
+# passes it for each). Only that service's package and its own dependencies are installed,
+# so a service cannot lean on a neighbour's (scripts/check_service_deps.sh checks the same
+# without a Docker engine).
+ARG SERVICE=intake
+
 FROM python:3.11-slim AS build
+ARG SERVICE
 RUN pip install --no-cache-dir "uv>=0.8,<0.14"
 ENV UV_COMPILE_BYTECODE=1 UV_LINK_MODE=copy UV_PYTHON_DOWNLOADS=never
 WORKDIR /app
@@ -7,16 +13,14 @@ COPY pyproject.toml uv.lock ./
 COPY libs ./libs
 COPY services ./services
 COPY tools ./tools
-RUN uv sync --locked --no-dev --package chuishao-intake \
- && uv sync --locked --no-dev --inexact --package chuishao-router \
- && uv sync --locked --no-dev --inexact --package chuishao-sla \
- && uv sync --locked --no-dev --inexact --package chuishao-notify \
- && uv sync --locked --no-dev --inexact --package chuishao-supervision
+RUN uv sync --locked --no-dev --no-editable --package chuishao-${SERVICE}
 
 FROM python:3.11-slim
+ARG SERVICE
 RUN useradd --system --uid 10001 chuishao
 WORKDIR /app
-COPY --from=build /app /app
-ENV PATH="/app/.venv/bin:$PATH" PYTHONUNBUFFERED=1 CHUISHAO_LOG_FORMAT=json
+COPY --from=build /app/.venv /app/.venv
+ENV PATH="/app/.venv/bin:$PATH" PYTHONUNBUFFERED=1 CHUISHAO_LOG_FORMAT=json \
+    CHUISHAO_SERVICE=${SERVICE}
 USER chuishao
-CMD ["python", "-m", "chuishao.intake"]
+CMD ["sh", "-c", "exec python -m chuishao.${CHUISHAO_SERVICE}"]

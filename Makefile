@@ -9,7 +9,7 @@ export UV_PYTHON_DOWNLOADS ?= never
 export UV_PYTHON ?= $(shell python3.11 -c 'import sys; print(sys.executable)' 2>/dev/null || python3 -c 'import sys; print(sys.executable)')
 RUN := $(UV) run --locked
 
-.PHONY: help sync run demo timetravel test soak lint format chaos bench schemas nats-auth up down clean
+.PHONY: help sync run demo timetravel test test-unit soak lint format chaos bench bench-city schemas nats-auth up down clean triage-model triage-eval
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -35,13 +35,17 @@ timetravel: sync ## Move the running stack's clock: BY=+49h, BY=show, BY=0 back 
 test: lint ## Lint (ruff, mypy --strict), then the test suite on real nats-server and redis-server
 	$(RUN) pytest
 
+test-unit: sync ## The fast inner loop: tests/unit only (no servers), in seconds
+	$(RUN) pytest tests/unit -q -p no:cacheprovider
+
 soak: sync ## The whole suite 5 times in a row beside a busy core; prints N/5 passed
 	RUNS=$(or $(RUNS),5) scripts/soak.sh $(RUN) pytest -p no:cacheprovider -q
 
-lint: sync ## ruff (lint + format check) and mypy --strict
+lint: sync ## ruff (lint + format check), mypy --strict (sources and tests), the import contracts
 	$(RUN) ruff check .
 	$(RUN) ruff format --check .
-	$(RUN) mypy libs/*/src services/*/src tools/*/src scripts
+	$(RUN) mypy
+	$(RUN) lint-imports
 	MYPYPATH=benchmarks $(RUN) mypy benchmarks
 
 format: sync ## Apply ruff's fixes and formatting
@@ -57,11 +61,27 @@ chaos: sync ## The fault suite: 600 reports under faults, 5 rounds; then the slo
 bench: sync ## Benchmark the real stack: throughput, latency, bare-broker limit, RSS (≤ 5 min)
 	$(RUN) python benchmarks/e2e.py
 
+TICKETS ?= 200000
+SUPERVISION_TICKETS ?= 20000
+bench-city: sync ## A Beijing-sized city: router, intake, sla at TICKETS, supervision at SUPERVISION_TICKETS (benchmarks/results/city.json)
+	$(RUN) python benchmarks/city.py --phases router,intake,sla --tickets $(TICKETS)
+	$(RUN) python benchmarks/city.py --phases supervision --tickets $(SUPERVISION_TICKETS)
+
 schemas: sync ## Regenerate the published JSON Schemas and AsyncAPI document
 	$(RUN) python scripts/generate_schemas.py
 
 nats-auth: sync ## Generate config/nats-auth.conf (an account and a user per unit); passwords to stderr
 	$(RUN) python -m chuishao.devstack.nats_auth > config/nats-auth.conf
+
+# scikit-learn comes only here (the `triage` dependency group); the router reads the JSON
+# with numpy. EXTRA=path adds labelled rows (e.g. dispatcher examples exported as TSV).
+triage-model: $(UV) ## Train the triage model from services/router/triage/corpus/*.tsv (EXTRA=file)
+	$(UV) run --locked --group triage python -m chuishao.router.triage_training $(if $(EXTRA),--extra $(EXTRA))
+
+triage-eval: sync ## The triage CLI on the blind set: accuracy, auto-routing, danger, µs
+	$(RUN) python -m chuishao.router.triage_eval services/router/triage/blind/blind.tsv
+	@if [ -f services/router/triage/blind/danger2.tsv ]; then echo; echo 'danger test set (blind/danger2.tsv):'; \
+		$(RUN) python -m chuishao.router.triage_eval services/router/triage/blind/danger2.tsv --danger-only; fi
 
 up: ## Run the system in containers (needs a Docker engine)
 	docker compose up --build -d

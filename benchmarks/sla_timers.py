@@ -46,6 +46,7 @@ from redis.asyncio import Redis
 from chuishao.common.domain import Level, Location, Priority, Role, Whistle
 from chuishao.common.events import TicketDispatched
 from chuishao.common.logging import configure_logging
+from chuishao.common.loops import every
 from chuishao.common.streams import SLA, provision
 from chuishao.embedded import NatsServer, RedisServer, free_port
 from chuishao.sla import keys
@@ -179,7 +180,8 @@ async def sla_full_path(
         # Move to the warning point (75 %) and let the 10,000 warnings go first, so that
         # the deadline measurement below is about breaches alone.
         clock.offset = 36 * HOUR + 1
-        timers = asyncio.create_task(supervisor.run_timers())
+        timers = every(settings.sla_tick_seconds, supervisor.timer_round, name="sla-timers")
+        await timers.start()
         for _ in range(600):
             if await count_stored(nc, "ticket.sla_warning.*") >= due:
                 break
@@ -196,8 +198,7 @@ async def sla_full_path(
             if len(arrivals) >= due:
                 break
             await asyncio.sleep(0.05)
-        supervisor.stop()
-        await timers
+        await timers.stop()
         await watcher.unsubscribe()
         lateness = [stamp - deadline.timestamp() for stamp in arrivals.values()]
         escalated = await count_stored(nc, "ticket.escalated.*")

@@ -7,6 +7,7 @@ import json
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 from xml.etree import ElementTree
 
@@ -61,7 +62,9 @@ def intake_process(
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-def test_no_input_breaks_the_api(case: schemathesis.Case, intake_process: ServiceProcesses) -> None:
+def test_no_input_breaks_the_api(
+    case: schemathesis.Case[Any], intake_process: ServiceProcesses
+) -> None:
     TRIED.append(1)
     case.call_and_validate(
         base_url=intake_process.base_url,

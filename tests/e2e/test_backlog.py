@@ -8,6 +8,7 @@ import json
 import nats
 import psutil
 import pytest
+from nats.aio.msg import Msg
 
 from support.servers import Servers
 from support.stack import ServiceProcesses
@@ -32,7 +33,7 @@ async def test_a_backlog_waits_bounded_and_drains(
     connection = await nats.connect(own_servers.nats_url)
     dispatched: set[str] = set()
 
-    async def seen(msg: nats.aio.msg.Msg) -> None:
+    async def seen(msg: Msg) -> None:
         dispatched.add(msg.subject.rsplit(".", 1)[1])
 
     await connection.subscribe("dept.*.dispatched.*", cb=seen)

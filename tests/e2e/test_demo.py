@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from chuishao.devstack.keys import intake_environment, local_keys
+from chuishao.devstack.credentials import intake_environment, local_keys
 from support.servers import Servers
 from support.stack import ServiceProcesses
 

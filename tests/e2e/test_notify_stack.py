@@ -12,7 +12,7 @@ import httpx
 import pytest
 from redis.asyncio import Redis
 
-from chuishao.notify.channels.outbox import read_outbox
+from chuishao.notify.channels.recorder import read_recorded
 from chuishao.notify.delivery_log import DeliveryLog, ask
 from support.servers import Servers, real_servers
 from support.stack import ServiceProcesses
@@ -72,7 +72,7 @@ async def test_the_resident_gets_a_receipt_and_the_delivery_log_shows_it(
     redis = Redis.from_url(notify_servers.redis_url)
     try:
         for _ in range(300):
-            entries = await read_outbox(redis, ticket_id)
+            entries = await read_recorded(redis, ticket_id)
             if entries:
                 break
             await asyncio.sleep(0.05)

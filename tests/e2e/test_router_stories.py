@@ -12,9 +12,12 @@ import pytest
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
+from redis.asyncio import Redis
 
 from chuishao.common import subjects
 from chuishao.common.events import TicketDispatched, TicketTriaged
+from chuishao.notify.channels.recorder import read_recorded
+from chuishao.router.triage_model import default_model
 from support.servers import Servers
 from support.stack import ServiceProcesses
 
@@ -79,5 +82,84 @@ async def test_a_hotline_note_without_a_category_is_triaged_and_dispatched(
         raise AssertionError("no TicketTriaged event") from error
     triaged = TicketTriaged.model_validate_json(message.data or b"")
     assert triaged.accepted
-    assert json.loads(message.data or b"")["method"] == "keywords-v1"
+    # The trained model's version (data/triage-model.json) is the triage method.
+    model = default_model()
+    assert model is not None
+    assert json.loads(message.data or b"")["method"] == model.version
     await nc.close()
+
+
+VILLAGE_ROAD = {
+    "category": "road_damage",
+    "description": "村里的路被拉土的大货车压坏了",
+    "location": {"grid_code": "DG-01", "address": "东沟村村道"},
+    "channel": "hotline_12345",
+}
+NEW_CATEGORIES = {
+    "gas_supply", "water_supply", "power_outage", "drainage", "river_pollution",
+    "construction_noise", "air_pollution", "garbage_sanitation", "public_toilet",
+    "greening_trees", "stray_animals", "illegal_vendors", "outdoor_ads", "illegal_construction",
+    "group_rental", "elevator", "market_consumer", "food_safety", "education", "medical_service",
+    "social_security", "household_registration", "bus_service", "taxi_ride_hailing",
+    "traffic_signals",
+}  # fmt: skip
+
+
+async def test_open311_lists_and_defines_every_new_category(
+    own_servers: Servers, stack: ServiceProcesses
+) -> None:
+    async with httpx.AsyncClient(base_url=stack.base_url) as client:
+        await submit(client, HOTLINE_NOTE)  # waits until intake has the router's catalogue
+        services = (await client.get("/open311/v2/services.json")).json()
+        by_code = {service["service_code"]: service for service in services}
+        assert len(by_code) >= 42
+        assert set(by_code) >= NEW_CATEGORIES
+        assert by_code["gas_supply"]["service_name"] == "燃气供应"
+        assert by_code["gas_supply"]["group"] == "utilities"
+        for code in sorted(NEW_CATEGORIES):
+            definition = await client.get(f"/open311/v2/services/{code}.json")
+            assert definition.status_code == 200, code
+            assert definition.json()["service_code"] == code
+        elevator = (await client.get("/open311/v2/services/elevator.json")).json()
+        assert [a["code"] for a in elevator["attributes"]] == ["lift", "stopped"]
+
+
+async def test_a_village_road_reaches_the_village_committee(
+    own_servers: Servers, stack: ServiceProcesses
+) -> None:
+    nc = await nats.connect(own_servers.nats_url)
+    committee = await inbox(nc, "cwh-donggou")
+    async with httpx.AsyncClient(base_url=stack.base_url) as client:
+        ticket_id = await submit(client, VILLAGE_ROAD)
+    delivered = await committee.next_msg(timeout=15)
+    dispatch = TicketDispatched.model_validate_json(delivered.data)
+    assert (dispatch.ticket_id, dispatch.role, dispatch.level) == (ticket_id, "lead", "community")
+    assert dispatch.street == "qingshan"
+    await nc.close()
+
+
+LIFE_AT_RISK = {
+    "description": "市民来电：电梯里有人被困，老人晕倒了",
+    "location": {"grid_code": "HY-02"},
+    "channel": "hotline_12345",
+    "reporter": {"phone": "13912345678"},
+}
+
+
+async def test_a_life_at_risk_tells_the_resident_whom_to_ring_at_once(
+    own_servers: Servers, stack: ServiceProcesses
+) -> None:
+    async with httpx.AsyncClient(base_url=stack.base_url) as client:
+        ticket_id = await submit(client, LIFE_AT_RISK)
+    redis = Redis.from_url(own_servers.redis_url)
+    try:
+        for _ in range(300):  # bounded: 15 s
+            sent = [e for e in await read_recorded(redis, ticket_id) if e.template == "call_now"]
+            if sent:
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        await redis.aclose()
+    [message] = sent
+    assert "请立即拨打119、120" in message.text
+    assert f"工单编号：{ticket_id}" in message.text

@@ -110,7 +110,7 @@ async def test_two_replicas_and_a_killed_one_escalate_every_ticket_exactly_once(
     assert await redis.zcard("sla:timers") == TICKETS
 
     await advance_shared_clock(redis, 48 * 3600 + 60)
-    for _ in range(400):  # kill one replica in the middle of the burst
+    for _ in range(6000):  # kill one replica in the middle of the burst (≤ 30 s under load)
         if escalations:
             break
         await asyncio.sleep(0.005)

@@ -11,7 +11,7 @@ import httpx
 import pytest
 from redis.asyncio import Redis
 
-from chuishao.notify.channels.outbox import read_outbox
+from chuishao.notify.channels.recorder import read_recorded
 from support.intake import OPERATOR
 from support.servers import Servers
 from support.stack import ServiceProcesses
@@ -56,11 +56,11 @@ async def test_a_gas_leak_found_by_triage_is_an_emergency_and_its_receipt_is_not
         ordinary = await submit(http, "和园小区路灯不亮了", "13800000001")
         gas = await submit(http, "和园小区门口燃气泄漏，闻到很大的煤气味", "13800000002")
         deadline = asyncio.get_running_loop().time() + TIMEOUT
-        while not [e for e in await read_outbox(redis, gas) if e.template == "receipt"]:
+        while not [e for e in await read_recorded(redis, gas) if e.template == "receipt"]:
             assert asyncio.get_running_loop().time() < deadline, "the receipt was held"
             await asyncio.sleep(0.2)
         ticket = (await http.get(f"/api/v1/tickets/{gas}", headers=OPERATOR)).json()
         assert (ticket["category"], ticket["priority"]) == ("emergency_hazard", "emergency")
     # Quiet hours are on: the ordinary report's receipt is still held.
-    assert not [e for e in await read_outbox(redis, ordinary) if e.template == "receipt"]
+    assert not [e for e in await read_recorded(redis, ordinary) if e.template == "receipt"]
     await redis.aclose()

@@ -16,7 +16,7 @@ from redis.asyncio import Redis
 
 from chuishao.common.clock import advance_shared_clock
 from chuishao.common.tokens import hash_api_key
-from chuishao.notify.channels.outbox import read_outbox
+from chuishao.notify.channels.recorder import read_recorded
 from support.intake import OPERATOR, auth, resident_link_token, settings_env, unit_key
 from support.servers import Servers
 from support.stack import ServiceProcesses
@@ -171,7 +171,9 @@ async def test_every_unit_of_a_coordination_whistle_keeps_its_resolution_and_the
     assert all(any(note in line for line in said) for note in notes.values()), said
 
     deadline = asyncio.get_running_loop().time() + TIMEOUT
-    while not (sms := [e for e in await read_outbox(redis, ticket_id) if e.template == "resolved"]):
+    while not (
+        sms := [e for e in await read_recorded(redis, ticket_id) if e.template == "resolved"]
+    ):
         assert asyncio.get_running_loop().time() < deadline, "no resolved message"
         await asyncio.sleep(0.1)
     assert all(note in sms[0].text for note in notes.values()), sms[0].text

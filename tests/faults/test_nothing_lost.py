@@ -124,7 +124,7 @@ async def inject_faults(stack: Stack, pause: float) -> None:
 
 
 async def quiet(js: JetStreamContext, redis: Redis, timeout: float = 150.0) -> None:
-    """Until every durable consumer has caught up and the outbox is empty."""
+    """Until every durable consumer has caught up and the outboxes are empty."""
     deadline = time.monotonic() + timeout
     waiting: dict[str, int] = {}
     while time.monotonic() < deadline:
@@ -138,7 +138,7 @@ async def quiet(js: JetStreamContext, redis: Redis, timeout: float = 150.0) -> N
             busy += info.num_pending + info.num_ack_pending
             if info.num_pending + info.num_ack_pending:
                 waiting[name] = info.num_pending + info.num_ack_pending
-        busy += await redis.zcard("outbox")
+        busy += await redis.zcard("outbox") + await redis.zcard("router:outbox")
         # A job nacked with a delay is neither pending nor awaiting an ack; the work-queue
         # stream still holds it until it is done.
         jobs = (await js.stream_info("NOTIFY_JOBS")).state.messages

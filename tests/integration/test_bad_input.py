@@ -21,7 +21,7 @@ from chuishao.common.domain import Channel, Location, Priority
 from chuishao.common.errors import ErrorDetail, nats_error_reply
 from chuishao.common.events import TicketSubmitted, parse_event
 from chuishao.intake.http_errors import render
-from chuishao.intake.outbox import OUTBOX_LETTERS, relay_once
+from chuishao.intake.relay import OUTBOX_LETTERS, relay_once
 from chuishao.intake.store import OUTBOX, OUTBOX_EVENTS
 from support.intake import CATEGORIES, OPEN311_KEY, OPERATOR, Harness
 

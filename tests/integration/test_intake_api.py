@@ -1,5 +1,7 @@
 """Intake's native HTTP API in-process, on real nats-server and redis-server."""
 
+from typing import Any
+
 import pytest
 from nats.js import JetStreamContext
 from redis.asyncio import Redis
@@ -132,16 +134,16 @@ async def test_search_filters_and_pages_with_a_cursor(intake: Harness) -> None:
     await intake.dispatch(ids[0], "grid-heyuan")
     await intake.dispatch(hotline, "bus-yunxi")
 
-    async def search(**params: object) -> dict[str, object]:
+    async def search(**params: Any) -> dict[str, Any]:
         response = await intake.http.get("/api/v1/tickets", params=params, headers=OPERATOR)
         assert response.status_code == 200, response.text
         return dict(response.json())
 
     page = await search(limit=4)
-    assert len(page["items"]) == 4  # type: ignore[arg-type]
+    assert len(page["items"]) == 4
     rest = await search(limit=4, cursor=page["next_cursor"])
     assert rest["next_cursor"] is None
-    seen = [t["ticket_id"] for t in page["items"] + rest["items"]]  # type: ignore[operator]
+    seen = [t["ticket_id"] for t in page["items"] + rest["items"]]
     assert sorted(seen) == sorted([*ids, hotline])
     assert seen == sorted(seen, reverse=True)  # newest first
 
@@ -150,8 +152,8 @@ async def test_search_filters_and_pages_with_a_cursor(intake: Harness) -> None:
     assert [t["ticket_id"] for t in (await search(category="bus_obstruction"))["items"]] == [
         hotline
     ]
-    assert len((await search(status="submitted"))["items"]) == 4  # type: ignore[arg-type]
-    assert len((await search(street="qingshi"))["items"]) == 2  # type: ignore[arg-type]
+    assert len((await search(status="submitted"))["items"]) == 4
+    assert len((await search(street="qingshi"))["items"]) == 2
     assert (await search(since="2099-01-01T00:00:00Z"))["items"] == []
     combined = await search(channel="hotline_12345", since="2000-01-01T00:00:00Z")
     assert [t["ticket_id"] for t in combined["items"]] == [hotline]

@@ -2,7 +2,10 @@
 may send them, and what is refused (403 / 404 / 409 with the current state)."""
 
 import asyncio
+from collections.abc import Awaitable
+from typing import Any
 
+import httpx
 import pytest
 from nats.js import JetStreamContext
 
@@ -18,8 +21,8 @@ async def dispatched_ticket(intake: Harness, *units: str) -> str:
     return ticket_id
 
 
-async def ok(response_coroutine: object) -> dict[str, object]:
-    response = await response_coroutine  # type: ignore[misc]
+async def ok(response_coroutine: Awaitable[httpx.Response]) -> dict[str, Any]:
+    response = await response_coroutine
     assert response.status_code == 200, response.text
     return dict(response.json())
 

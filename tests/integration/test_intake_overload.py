@@ -1,6 +1,7 @@
 """Past its bounds intake refuses quickly, with Retry-After, and changes nothing."""
 
 import asyncio
+import time
 import uuid
 from collections.abc import AsyncIterator
 
@@ -58,10 +59,19 @@ async def limited_intake(
 
 
 async def test_a_client_over_its_rate_gets_429_with_retry_after(limited_intake: Harness) -> None:
-    answers = [await limited_intake.http.post("/api/v1/reports", json=REPORT) for _ in range(12)]
+    # A ten-second burst of a 60/min budget, then one more a second: on a loaded machine
+    # the requests themselves take seconds, so the refill while they run is counted.
+    started = time.monotonic()
+    answers: list[httpx.Response] = []
+    while len(answers) < 50:
+        answers.append(await limited_intake.http.post("/api/v1/reports", json=REPORT))
+        if answers[-1].status_code != 201:
+            break
+    elapsed = time.monotonic() - started
     codes = [a.status_code for a in answers]
-    assert codes[:10] == [201] * 10  # a ten-second burst of a 60/min budget
-    assert codes[10:] == [429, 429]
+    assert codes[-1] == 429
+    assert set(codes[:-1]) == {201}
+    assert 10 <= len(codes) - 1 <= 10 + int(elapsed) + 1
     assert int(answers[-1].headers["retry-after"]) >= 1
     assert answers[-1].json()["error"]["code"] == "rate_limited"  # the one error shape
     assert "Retry-After" in answers[-1].json()["error"]["message_zh"]

@@ -27,15 +27,16 @@ from chuishao.common.events import (
     TicketSubmitted,
     parse_event,
 )
+from chuishao.common.handled import forget_handled
 from chuishao.common.ids import reporter_ref
-from chuishao.common.logging import configure_logging
 from chuishao.common.settings import ServiceSettings
 from chuishao.common.streams import provision
 from chuishao.embedded import free_port
 from chuishao.intake.app import create_app
 from chuishao.intake.settings import IntakeSettings
+from chuishao.notify.bootstrap import bootstrap
 from chuishao.notify.channels import ResidentMessage
-from chuishao.notify.channels.outbox import OutboxEntry, read_outbox
+from chuishao.notify.channels.recorder import RecordedMessage, read_recorded
 from chuishao.notify.channels.wechat import WechatTemplateChannel
 from chuishao.notify.contacts import ResidentContact
 from chuishao.notify.service import NotifyService
@@ -77,10 +78,10 @@ async def intake(servers: Servers, js: JetStreamContext) -> AsyncIterator[FastAP
 async def notify_running(
     servers: Servers, clock: ManualClock, **overrides: object
 ) -> AsyncIterator[NotifyService]:
-    settings = settings_for(servers, **overrides)
     # DEBUG: every line notify can write is there to be searched for a phone number.
-    service = NotifyService(settings, configure_logging("notify", "DEBUG"), clock, Random(3))
-    async with service.running():
+    settings = settings_for(servers, **{"log_level": "DEBUG"} | overrides)
+    service = bootstrap(settings, clock=clock, rng=Random(3))
+    async with service.runtime.running():
         yield service
 
 
@@ -120,21 +121,21 @@ def resolved(cause: TicketSubmitted, n: int = 1) -> TicketResolved:
     )
 
 
-async def outbox(redis: Redis, ticket_id: str, n: int) -> list[OutboxEntry]:
+async def outbox(redis: Redis, ticket_id: str, n: int) -> list[RecordedMessage]:
     await until_async(lambda: _outbox_has(redis, ticket_id, n))
     await asyncio.sleep(0.2)  # and no more than that
-    entries = await read_outbox(redis, ticket_id)
+    entries = await read_recorded(redis, ticket_id)
     assert len(entries) == n
     return entries
 
 
-def by_template(entries: list[OutboxEntry]) -> dict[str, OutboxEntry]:
+def by_template(entries: list[RecordedMessage]) -> dict[str, RecordedMessage]:
     """Jobs run concurrently, so the order of the outbox is not the order of the events."""
     return {entry.template: entry for entry in entries}
 
 
 async def _outbox_has(redis: Redis, ticket_id: str, n: int) -> bool:
-    return len(await read_outbox(redis, ticket_id)) >= n
+    return len(await read_recorded(redis, ticket_id)) >= n
 
 
 async def until_logged(notify: NotifyService, ticket_id: str, status: str, n: int = 1) -> None:
@@ -227,7 +228,7 @@ async def test_quiet_hours_hold_a_message_until_morning(
         ]
         assert await notify.held.release_at(job_id or "") == NEXT_MORNING.timestamp()
         await asyncio.sleep(0.3)  # several sweeps pass: still night, nothing goes out
-        assert await read_outbox(redis, ticket.ticket_id) == []
+        assert await read_recorded(redis, ticket.ticket_id) == []
 
         clock.set(NEXT_MORNING + timedelta(seconds=1))
         [entry] = await outbox(redis, ticket.ticket_id, 1)
@@ -257,7 +258,7 @@ async def test_an_opted_out_resident_gets_nothing(
         await asyncio.sleep(0.2)
         [entry] = (await notify.history.read(ticket.ticket_id)).entries
     assert entry.detail == "the resident opted out"
-    assert await read_outbox(redis) == []
+    assert await read_recorded(redis) == []
 
 
 async def test_the_rate_limit_holds_the_extra_message_until_the_next_hour(
@@ -285,7 +286,7 @@ async def test_a_redelivered_report_gets_one_receipt(
     async with notify_running(servers, ManualClock(DAYTIME)) as notify:
         ticket = await report(intake, js)
         await outbox(redis, ticket.ticket_id, 1)
-        await redis.delete(f"handled:notify:{ticket.event_id}")
+        await forget_handled(redis, "notify", ticket)
         await js.publish(
             f"ticket.submitted.{ticket.ticket_id}",
             ticket.model_dump_json().encode(),

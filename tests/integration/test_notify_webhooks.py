@@ -8,13 +8,13 @@ import sys
 import threading
 import time
 from collections import defaultdict, deque
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from random import Random
 
+import httpx
 import pytest
 from nats.js import JetStreamContext
 from nats.js.api import RawStreamMsg
@@ -30,11 +30,11 @@ from chuishao.common.events import (
     UnitNotified,
     parse_event,
 )
-from chuishao.common.handled import KEEP_SECONDS
-from chuishao.common.logging import configure_logging
+from chuishao.common.handled import KEEP_SECONDS, forget_handled, handled_key
 from chuishao.common.streams import provision
 from chuishao.common.units import UnitContact, publish_units
 from chuishao.embedded import free_port
+from chuishao.notify.bootstrap import bootstrap
 from chuishao.notify.delivery_log import DeliveryLog
 from chuishao.notify.jobs import DeliveryJob
 from chuishao.notify.service import NotifyService
@@ -53,7 +53,7 @@ MORNING = datetime(2026, 1, 5, 2, 0, tzinfo=UTC)  # 10:00 in Beijing
 @dataclass(frozen=True)
 class Received:
     path: str
-    headers: Message
+    headers: httpx.Headers  # case-insensitive, like the request's own
     body: bytes
 
 
@@ -72,7 +72,9 @@ class Receiver:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                receiver.requests.append(Received(self.path, self.headers, body))
+                receiver.requests.append(
+                    Received(self.path, httpx.Headers(list(self.headers.items())), body)
+                )
                 script = receiver.scripts[self.path.split("?")[0]]
                 status = script.popleft() if script else 200
                 if status == 0:
@@ -116,7 +118,7 @@ async def until(condition: Callable[[], object], timeout: float = 10.0) -> None:
         await asyncio.sleep(0.02)
 
 
-async def until_async(check: Callable[[], "asyncio.Future[bool]"], timeout: float = 10.0) -> None:
+async def until_async(check: Callable[[], Awaitable[bool]], timeout: float = 10.0) -> None:
     deadline = time.monotonic() + timeout
     while not await check():
         assert time.monotonic() < deadline, "condition never held"
@@ -175,13 +177,13 @@ async def notify(
                 name="和园社区网格站",
                 kind="community",
                 level=Level.COMMUNITY,
-                webhook_url=receiver.url(f"/hooks/{UNIT}"),  # type: ignore[arg-type]
+                webhook_url=receiver.url(f"/hooks/{UNIT}"),
             ),
             UnitContact(id="cg-district", name="区城管委", kind="department", level=Level.DISTRICT),
         ],
     )
-    service = NotifyService(settings_for(servers), configure_logging("notify"), clock, Random(7))
-    async with service.running():
+    service = bootstrap(settings_for(servers), clock=clock, rng=Random(7))
+    async with service.runtime.running():
         yield service
 
 
@@ -341,7 +343,7 @@ async def test_a_redelivered_or_replayed_event_sends_nothing_twice(
     # Past JetStream's duplicate window the same event comes back with a new message id.
     await publish(js, dispatch, msg_id="redelivered-1")
     # And again, as if notify had crashed before it marked the event handled.
-    await redis.delete(f"handled:notify:{dispatch.event_id}")
+    await forget_handled(redis, "notify", dispatch)
     await publish(js, dispatch, msg_id="redelivered-2")
     # And the job itself replayed after the window, as a new message.
     [job] = await notify.fanout.handle(dispatch)
@@ -352,7 +354,7 @@ async def test_a_redelivered_or_replayed_event_sends_nothing_twice(
     await asyncio.sleep(0.3)
     assert len(receiver.to(HOOK)) == 1
     assert len(await stored(js, "UNITS", f"dept.{UNIT}.>")) == 1
-    assert await redis.ttl(f"handled:notify:{dispatch.event_id}") <= KEEP_SECONDS
+    assert 0 < await redis.ttl(handled_key("notify", dispatch.ticket_id)) <= KEEP_SECONDS
 
 
 async def _has_status(notify: NotifyService, ticket_id: str, status: str) -> bool:
@@ -398,12 +400,12 @@ async def test_a_unit_without_a_secret_is_never_called_unsigned(
                 name="某物业",
                 kind="co_building",
                 level=Level.COMMUNITY,
-                webhook_url=receiver.url("/hooks/no-secret"),  # type: ignore[arg-type]
+                webhook_url=receiver.url("/hooks/no-secret"),
             )
         ],
     )
-    service = NotifyService(settings_for(servers), configure_logging("notify"), clock, Random(1))
-    async with service.running():
+    service = bootstrap(settings_for(servers), clock=clock, rng=Random(1))
+    async with service.runtime.running():
         dispatch = dispatched(submitted(), unit_id="no-secret")
         await publish(js, dispatch.model_copy(update={"role": Role.CO}))
         await until_async(lambda: _count(js, "DEADLETTER", "dlq.notify-deliveries", 1))

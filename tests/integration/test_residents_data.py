@@ -13,11 +13,12 @@ import httpx
 from nats.js import JetStreamContext
 
 from chuishao.common.clock import ManualClock
-from chuishao.common.events import TicketClosed
+from chuishao.common.events import Event, TicketClosed
 from chuishao.embedded import free_port
 from chuishao.intake.projection import apply
 from chuishao.intake.records import TicketRecord
-from chuishao.intake.retention import ERASURE_TYPE, Policy, Retention
+from chuishao.intake.retention import ERASURE_TYPE, Retention, RetentionPolicy
+from chuishao.intake.store import RecordStore
 from support.intake import OPERATOR, Harness, auth, resident_link_token
 
 GRID = "grid-heyuan"
@@ -68,9 +69,9 @@ async def test_free_text_is_masked_in_every_broadcast_event_and_whole_in_the_rec
 async def _closed(intake: Harness, ticket_id: str, days_ago: float) -> TicketRecord:
     """The ticket as if it had been closed `days_ago` (what a rating or a supervisor
     does; the close time is what retention counts from)."""
-    store = intake.app.state.intake.store
+    store: RecordStore = intake.app.state.intake.store
 
-    def close(record: TicketRecord) -> tuple[TicketRecord, list[TicketClosed]]:
+    def close(record: TicketRecord) -> tuple[TicketRecord, list[Event]]:
         event = TicketClosed.about(
             ticket_id=record.ticket_id,
             correlation_id=record.correlation_id,
@@ -102,7 +103,7 @@ async def test_contacts_are_erased_after_retention_keeping_the_reference(
     retention = Retention(
         store,
         clock,
-        Policy(rating_window=timedelta(days=7), retention=timedelta(days=180)),
+        RetentionPolicy(rating_window=timedelta(days=7), retention=timedelta(days=180)),
         erasers=[],
     )
     if service.contacts is not None:
@@ -131,12 +132,12 @@ async def test_contacts_are_erased_after_retention_keeping_the_reference(
     assert await retention.sweep() == 0  # done once; nothing else is due yet
     clock.advance(timedelta(days=21))
     assert await retention.sweep() == 1  # the one closed later, in its turn
-    assert (await store.get(still_open)).reporter is not None  # type: ignore[union-attr]
+    assert (await store.get(still_open)).reporter is not None
 
 
 async def test_intake_runs_the_sweep_with_the_documented_defaults(intake: Harness) -> None:
     retention = intake.app.state.retention
-    assert retention.policy == Policy(
+    assert retention.policy == RetentionPolicy(
         rating_window=timedelta(days=7), retention=timedelta(days=180)
     )
     assert retention.clock is intake.app.state.intake.clock

@@ -3,6 +3,7 @@ Redis has lost a ticket's whole sla state and another's escalation; sla rebuilds
 from TICKETS and each goes on up the ladder, escalating once per level."""
 
 import asyncio
+import functools
 import shutil
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
@@ -103,7 +104,7 @@ async def test_a_redis_rollback_under_sla_loses_no_clock_and_repeats_no_escalati
             await until(lambda: seen.of(SlaClockArmed, "T-forgotten"))
             await travel(client, clock, 48.5)
             for ticket_id in ("T-kept", "T-forgotten"):
-                await until(lambda t=ticket_id: escalated(seen, t, Level.COMMUNITY))
+                await until(functools.partial(escalated, seen, ticket_id, Level.COMMUNITY))
 
             # Redis forgets T-forgotten altogether and both escalations (and the clock's
             # offset: the stack goes back to the time of the copy).
@@ -118,7 +119,7 @@ async def test_a_redis_rollback_under_sla_loses_no_clock_and_repeats_no_escalati
             # Past the street's 24 h (armed at the first escalation), short of the district's.
             await travel(client, clock, 48.5 + 30)
             for ticket_id in ("T-kept", "T-forgotten"):
-                await until(lambda t=ticket_id: escalated(seen, t, Level.STREET), timeout=20)
+                await until(functools.partial(escalated, seen, ticket_id, Level.STREET), timeout=20)
     finally:
         await clock.stop()
     for ticket_id in ("T-kept", "T-forgotten"):

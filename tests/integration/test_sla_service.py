@@ -38,14 +38,18 @@ from chuishao.common.queries import (
 )
 from chuishao.common.streams import provision
 from chuishao.embedded import NatsServer, RedisServer, free_port
-from chuishao.sla.app import SlaService
+from chuishao.sla.bootstrap import SlaService, bootstrap
 from chuishao.sla.settings import SlaSettings
 from support.servers import Servers
 
 HOUR = 3600.0
 # Small claim rounds, so that two replicas in one event loop take turns.
 SMALL_ROUNDS = {"sla_claim_batch": 5, "sla_fire_chunk": 5}
-FAST = {"sla_tick_seconds": 0.05, "sla_sweep_interval_seconds": 3600.0, "log_level": "WARNING"}
+FAST: dict[str, Any] = {
+    "sla_tick_seconds": 0.05,
+    "sla_sweep_interval_seconds": 3600.0,
+    "log_level": "WARNING",
+}
 
 
 @contextlib.asynccontextmanager
@@ -53,12 +57,9 @@ async def running_sla(nats_url: str, redis_url: str, **overrides: Any) -> AsyncI
     settings = SlaSettings(
         nats_url=nats_url, redis_url=redis_url, clock="shared", **FAST | overrides
     )
-    service = SlaService(settings)
-    await service.app.start()
-    try:
+    service = bootstrap(settings)
+    async with service.runtime.running():
         yield service
-    finally:
-        await service.app.stop()
 
 
 class Recorder:
@@ -147,9 +148,11 @@ async def test_a_ticket_climbs_every_level_as_its_clocks_run_out(
 
         for hours, level in ((48, Level.COMMUNITY), (24, Level.STREET), (24, Level.DISTRICT)):
             await travel(redis, stack_clock, hours)
-            await until(
-                lambda lvl=level: [e for e in seen.of(TicketEscalated) if e.from_level == lvl]
-            )
+
+            def escalated_from(lvl: Level = level) -> bool:
+                return any(e.from_level == lvl for e in seen.of(TicketEscalated))
+
+            await until(escalated_from)
         await travel(redis, stack_clock, 24)
         await until(lambda: len(seen.of(SlaBreached)) == 4)
         await asyncio.sleep(0.3)  # time for a wrong extra escalation to show up

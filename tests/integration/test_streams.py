@@ -12,7 +12,9 @@ async def test_provisioning_twice_changes_nothing(js: JetStreamContext) -> None:
     await js.publish("ticket.submitted.T1", b"{}")
     await streams.provision(js)
     again = {s.config.name: s.config for s in await js.streams_info()}
-    assert first.keys() == again.keys() == {config.name for config in streams.STREAMS}
+    photos = {f"OBJ_{b.bucket}" for b in streams.PHOTO_BUCKETS} | {"KV_photos-index"}
+    assert first.keys() == again.keys() == {c.name for c in streams.STREAMS} | photos
+    assert first == again  # the photo buckets too: declared once, unchanged
     assert {"TICKETS", "UNITS", "DEADLETTER"} <= first.keys()
     assert (await js.stream_info("TICKETS")).state.messages == 1
     for name, spec in streams.CONSUMERS.items():

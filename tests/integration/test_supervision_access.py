@@ -26,6 +26,7 @@ from chuishao.supervision.display import DisplayTokens
 from support.servers import Servers
 from support.supervision import (
     QINGSHI_CENTRE,
+    PlaceInGrid,
     Script,
     SupervisionHarness,
     running_supervision,
@@ -236,7 +237,7 @@ def escalation_day() -> tuple[Script, int, int]:
     One of those two then runs out of time and rises to the street: its command centre is
     summoned (督办); later it reports. Returns the script and where each step ends."""
     s = Script("E")
-    place = {"street": "liuan", "category": "fire_box", "grid": "LY-01"}
+    place: PlaceInGrid = {"street": "liuan", "category": "fire_box", "grid": "LY-01"}
     for n in range(6):
         s.submit(f"{n}", n * 0.1, "fire_box", "LY-01")
         s.dispatch(f"{n}", n * 0.1 + 0.01, "grid-liuyin", **place)

@@ -11,10 +11,10 @@ from nats.js import JetStreamContext
 from chuishao.common.events import HotspotDetected
 from chuishao.common.streams import TICKETS
 from support.servers import Servers
-from support.supervision import Script, SupervisionHarness, running_supervision
+from support.supervision import Place, Script, SupervisionHarness, running_supervision
 
 pytestmark = pytest.mark.usefixtures("clean")
-PARKING = {"category": "illegal_parking", "street": "yunmen"}
+PARKING: Place = {"category": "illegal_parking", "street": "yunmen"}
 
 
 @pytest.fixture

@@ -48,6 +48,7 @@ UNITS = [
         kind="district",
         level=Level.DISTRICT,
         streets=("qingshi", "liuan", "yunmen"),
+        coverage=("yunxi",),
     ),
     # A second district, to show one district never learns of another's tickets.
     UnitContact(
@@ -84,6 +85,8 @@ CATEGORIES = [
     ),
 ]
 OPERATOR_KEY = "key-operator-12345"
+CONSOLE_KEY = "key-console"
+PERSON_SECRET = "test-person-token-secret"
 OPEN311_KEY = "key-open311-client"
 RESIDENT_SECRET = "test-resident-secret"
 
@@ -106,6 +109,10 @@ def settings_env() -> dict[str, str]:
         "CHUISHAO_OPERATOR_API_KEYS": json.dumps({hash_api_key(OPERATOR_KEY): "hotline"}),
         "CHUISHAO_OPEN311_API_KEYS": json.dumps({hash_api_key(OPEN311_KEY): "client"}),
         "CHUISHAO_RESIDENT_LINK_SECRET": RESIDENT_SECRET,
+        # The console's key and person-token secret (tests/support/console.py).
+        "CHUISHAO_CONSOLE_API_KEY": CONSOLE_KEY,
+        "CHUISHAO_CONSOLE_API_KEYS": json.dumps({hash_api_key(CONSOLE_KEY): "console"}),
+        "CHUISHAO_PERSON_TOKEN_SECRET": PERSON_SECRET,
     }
 
 
@@ -207,6 +214,8 @@ async def running_intake(
             operator_api_keys=json.loads(env["CHUISHAO_OPERATOR_API_KEYS"]),
             open311_api_keys=json.loads(env["CHUISHAO_OPEN311_API_KEYS"]),
             resident_link_secret=RESIDENT_SECRET,
+            console_api_keys=json.loads(env["CHUISHAO_CONSOLE_API_KEYS"]),
+            person_token_secret=PERSON_SECRET,
             # No load shedding unless a test asks for it (test_intake_overload.py): on a
             # busy machine the response budget would shed a functional test's burst.
             **({"max_in_flight": 4096, "response_budget_ms": 0} | settings),

@@ -7,7 +7,7 @@ import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypedDict
 
 import httpx
 import uvicorn
@@ -62,6 +62,17 @@ R, RFD = ClockKind.RESOLUTION, ClockKind.REPORT_FOR_DUTY
 C = Level.COMMUNITY
 # 09:00 in Beijing on Monday 5 January 2026.
 START = datetime(2026, 1, 5, 1, 0, tzinfo=UTC)
+
+
+class Place(TypedDict):
+    """Where a scripted dispatch happens: `Script.dispatch(..., **place)`."""
+
+    street: str | None
+    category: str
+
+
+class PlaceInGrid(Place):
+    grid: str | None
 
 
 @dataclass
@@ -233,7 +244,7 @@ class Script:
 def scripted_day(prefix: str = "S") -> Script:
     """Seven tickets; the expected numbers are in EXPECTED_* below."""
     s = Script(prefix)
-    qingshi = {"street": "qingshi", "category": "fire_box"}
+    qingshi: Place = {"street": "qingshi", "category": "fire_box"}
 
     # A: fire box, handled the same day, rated 满意, closed.
     s.submit("A", 0, "fire_box", "HY-01")
@@ -247,7 +258,7 @@ def scripted_day(prefix: str = "S") -> Script:
 
     # B: oil fumes: resolved, rated 不满意, reopened to the same unit, resolved again in the
     # new cycle's time, rated 基本满意, closed. Both ratings count.
-    oil = {"street": "qingshi", "category": "oil_fumes_noise", "grid": "HY-02"}
+    oil: PlaceInGrid = {"street": "qingshi", "category": "oil_fumes_noise", "grid": "HY-02"}
     s.submit("B", 0, "oil_fumes_noise", "HY-02")
     s.dispatch("B", 0.01, "zhifa-qingshi", level=Level.STREET, **oil)
     s.arm("B", 0.02, R, Level.STREET, 48)
@@ -265,7 +276,7 @@ def scripted_day(prefix: str = "S") -> Script:
     # C: buses block a road: coordination whistle to three units, each must report within
     # 2 h. The traffic police report in time, the bus company only after its clock ran out,
     # the property firm returns it (退单, in time). The two left sign off; resolved, unrated.
-    bus = {"street": "yunmen", "category": "traffic_obstruction", "grid": "TY-01"}
+    bus: PlaceInGrid = {"street": "yunmen", "category": "traffic_obstruction", "grid": "TY-01"}
     s.submit("C", 0, "traffic_obstruction", "TY-01")
     s.whistle("C", 0.01, Whistle.COORDINATION, "jiaojing-yunxi", "bus-yunxi", "jinhua-wuye")
     for unit in ("jiaojing-yunxi", "bus-yunxi", "jinhua-wuye"):
@@ -343,7 +354,7 @@ EXPECTED_ALL = {
     "manual_dispatch": 1,  # E
     "whistle_coordination": 1,  # C
 }
-EXPECTED_ALL_RATES = {
+EXPECTED_ALL_RATES: dict[str, float | None] = {
     "response_rate": 5 / 6,
     "resolution_rate": 4 / 6,
     "satisfaction_rate": 3 / 4,
@@ -352,7 +363,7 @@ EXPECTED_ALL_RATES = {
     "on_time_resolution_rate": 3 / 4,
     "closure_rate": 3 / 7,
 }
-EXPECTED_MONDAY_RATES = {  # 2026-01-05: A B C D E G
+EXPECTED_MONDAY_RATES: dict[str, float | None] = {  # 2026-01-05: A B C D E G
     "response_rate": 4 / 5,
     "resolution_rate": 4 / 5,
     "satisfaction_rate": 3 / 4,
@@ -360,7 +371,7 @@ EXPECTED_MONDAY_RATES = {  # 2026-01-05: A B C D E G
     "on_time_resolution_rate": 3 / 4,
     "closure_rate": 3 / 6,
 }
-EXPECTED_TUESDAY_RATES = {  # 2026-01-06: F only
+EXPECTED_TUESDAY_RATES: dict[str, float | None] = {  # 2026-01-06: F only
     "response_rate": 1.0,
     "resolution_rate": 0.0,
     "satisfaction_rate": None,
@@ -368,7 +379,7 @@ EXPECTED_TUESDAY_RATES = {  # 2026-01-06: F only
     "on_time_resolution_rate": None,
     "closure_rate": 0.0,
 }
-EXPECTED_UNIT_RATES = {
+EXPECTED_UNIT_RATES: dict[str, dict[str, float | None]] = {
     # A (closed, 满意), D (never reported, still answerable, overdue), F (reported),
     # G (resolved late, 满意).
     "grid-heyuan": {

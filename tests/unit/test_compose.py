@@ -25,18 +25,19 @@ def test_compose_file_matches_the_compose_specification() -> None:
 def test_every_service_module_it_runs_exists() -> None:
     services = compose()["services"]
     assert isinstance(services, dict)
-    for name in ("intake", "router", "sla", "notify", "supervision"):
+    for name in ("intake", "router", "sla", "notify", "supervision", "console"):
         command = services[name]["command"]
         module = command[command.index("-m") + 1]
         package = module.split(".")[1]
         assert (ROOT / f"services/{package}/src/chuishao/{package}/__main__.py").exists()
-        assert services[name]["build"] == "."
+        # One image per service, with only its own package installed (Dockerfile).
+        assert services[name]["build"] == {"context": ".", "args": {"SERVICE": package}}
 
 
 def test_services_wait_for_healthy_servers() -> None:
     services = compose()["services"]
     assert isinstance(services, dict)
-    for name in ("intake", "router", "sla", "notify", "supervision"):
+    for name in ("intake", "router", "sla", "notify", "supervision", "console"):
         for dependency in ("nats", "redis"):
             assert services[name]["depends_on"][dependency]["condition"] == "service_healthy"
     assert "healthcheck" in services["nats"]
@@ -50,10 +51,14 @@ def test_nats_config_syncs_every_write() -> None:
 
 
 def test_the_dockerfile_installs_every_service_package() -> None:
+    """Each image installs its own service's package (build arg SERVICE), nothing else."""
     dockerfile = (ROOT / "Dockerfile").read_text()
-    for member in ("intake", "router", "sla", "notify", "supervision"):
+    assert "--package chuishao-${SERVICE}" in dockerfile
+    assert "--all-packages" not in dockerfile
+    assert dockerfile.count("uv sync") == 1
+    for member in ("intake", "router", "sla", "notify", "supervision", "console"):
         project = tomllib.loads((ROOT / f"services/{member}/pyproject.toml").read_text())
-        assert f"--package {project['project']['name']}" in dockerfile
+        assert project["project"]["name"] == f"chuishao-{member}"
 
 
 def test_nats_runs_with_per_unit_users() -> None:
@@ -62,3 +67,14 @@ def test_nats_runs_with_per_unit_users() -> None:
     assert "./config/nats-auth.conf:/etc/nats/nats-auth.conf:ro" in services["nats"]["volumes"]
     assert "include ./nats-auth.conf" in (ROOT / "config/nats-server.conf").read_text()
     assert "services:${CHUISHAO_NATS_SERVICES_PASSWORD" in str(services["intake"]["environment"])
+
+
+def test_the_console_reaches_intake_with_its_key_and_the_shared_person_secret() -> None:
+    services = compose()["services"]
+    assert isinstance(services, dict)
+    console, intake = services["console"]["environment"], services["intake"]["environment"]
+    assert console["CHUISHAO_CONSOLE_INTAKE_URL"] == "http://intake:8080"
+    assert "CHUISHAO_CONSOLE_API_KEY" in console
+    assert "CHUISHAO_CONSOLE_API_KEYS" in intake
+    assert console["CHUISHAO_PERSON_TOKEN_SECRET"] == intake["CHUISHAO_PERSON_TOKEN_SECRET"]
+    assert services["console"]["ports"] == ["127.0.0.1:8070:8070"]

@@ -10,7 +10,7 @@ import pytest
 from chuishao.common.clock import ManualClock
 from chuishao.common.domain import Channel, ClockKind, Level, Priority, Role
 from chuishao.common.events import SlaWarning, TicketEscalated, TicketResolved
-from chuishao.notify.facts import TicketFacts
+from chuishao.notify.audience import Audience
 from chuishao.notify.messages import Messages, duration
 from chuishao.notify.outcomes import from_response
 from chuishao.notify.planning import notices_for, priority_of
@@ -131,7 +131,7 @@ def test_who_hears_about_which_event() -> None:
     cause = submitted()
     dispatch = dispatched(cause)
     supervisor = dispatch.model_copy(update={"role": Role.SUPERVISOR, "level": Level.STREET})
-    facts = TicketFacts(
+    facts = Audience(
         Priority.URGENT,
         {"grid-heyuan": (Role.LEAD, Level.COMMUNITY), "wuye": (Role.CO, Level.COMMUNITY)},
     )
@@ -232,7 +232,7 @@ def test_the_verification_recipe_in_the_docs_accepts_our_signatures() -> None:
 
 def test_linked_reporters_hear_that_the_ticket_was_resolved() -> None:
     from chuishao.common.events import TicketResolved
-    from chuishao.notify.facts import TicketFacts
+    from chuishao.notify.audience import Audience
     from chuishao.notify.planning import notices_for
 
     resolved = TicketResolved.about(
@@ -243,7 +243,7 @@ def test_linked_reporters_hear_that_the_ticket_was_resolved() -> None:
         units=("grid-heyuan",),
         note="修好了",
     )
-    notices = notices_for(resolved, TicketFacts(linked=("T2", "T3")))
+    notices = notices_for(resolved, Audience(linked=("T2", "T3")))
     assert [(n.recipient, n.template) for n in notices] == [
         ("T1", "resolved"),
         ("T2", "resolved"),

@@ -1,7 +1,7 @@
 from datetime import UTC, datetime, timedelta
 
 from chuishao.common.domain import ClockKind, Level
-from chuishao.common.events import SlaClockArmed
+from chuishao.common.events import Event, SlaBreached, SlaClockArmed, TicketAcknowledged
 from chuishao.intake.lifecycle import Status
 from chuishao.intake.projection import apply, created, history_entry
 from chuishao.intake.records import TicketRecord
@@ -79,3 +79,71 @@ def test_a_record_starts_from_its_submission_alone_or_with_what_intake_knows() -
     assert linked.status == Status.LINKED
     assert linked.linked_to == "T20260105000000"
     assert linked.submitted_at == linked.updated_at == at
+
+
+def _clock(cause: Event, kind: ClockKind, level: Level, unit: str | None, due: datetime) -> Event:
+    return SlaClockArmed.caused_by(
+        cause,
+        producer="sla",
+        occurred_at=cause.occurred_at,
+        discriminator=f"{kind}-{level}-{due.isoformat()}",
+        clock=kind,
+        level=level,
+        unit_id=unit,
+        limit_seconds=3600,
+        deadline=due,
+    )
+
+
+def _breach(cause: Event, kind: ClockKind, level: Level, unit: str | None, due: datetime) -> Event:
+    return SlaBreached.caused_by(
+        cause,
+        producer="sla",
+        occurred_at=due + timedelta(minutes=1),
+        discriminator=f"{kind}-{level}",
+        clock=kind,
+        level=level,
+        unit_id=unit,
+        deadline=due,
+        overdue_seconds=60,
+    )
+
+
+def test_an_escalated_ticket_stays_overdue_though_the_next_level_has_a_fresh_clock() -> None:
+    # The overdue list is what a centre urges: sla escalating at once must not empty it.
+    start = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+    dispatch = dispatched(submitted())
+    missed = dispatch.occurred_at + timedelta(hours=48)
+    fresh = missed + timedelta(hours=24)
+    record = apply(record_of(start), dispatch)
+    record = apply(record, _clock(dispatch, ClockKind.RESOLUTION, Level.COMMUNITY, None, missed))
+    breach = _breach(dispatch, ClockKind.RESOLUTION, Level.COMMUNITY, None, missed)
+    record = apply(record, breach)
+    record = apply(record, _clock(breach, ClockKind.RESOLUTION, Level.STREET, None, fresh))
+    assert record.deadline == fresh  # what the units work to now
+    assert record.overdue_since == missed  # and what they have already missed
+
+
+def test_a_late_report_in_is_no_longer_overdue_once_the_unit_reports() -> None:
+    start = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+    dispatch = dispatched(submitted())
+    report_by = dispatch.occurred_at + timedelta(minutes=30)
+    resolve_by = dispatch.occurred_at + timedelta(hours=48)
+    record = apply(record_of(start), dispatch)
+    for kind, unit, due in (
+        (ClockKind.REPORT_FOR_DUTY, "grid-heyuan", report_by),
+        (ClockKind.RESOLUTION, None, resolve_by),
+    ):
+        record = apply(record, _clock(dispatch, kind, Level.COMMUNITY, unit, due))
+    breach = _breach(dispatch, ClockKind.REPORT_FOR_DUTY, Level.COMMUNITY, "grid-heyuan", report_by)
+    record = apply(record, breach)
+    assert record.overdue_since == report_by
+    acknowledged = TicketAcknowledged.caused_by(
+        breach,
+        producer="intake",
+        occurred_at=report_by + timedelta(hours=1),
+        unit_id="grid-heyuan",
+    )
+    record = apply(record, acknowledged)
+    assert record.breached == []
+    assert record.overdue_since == resolve_by

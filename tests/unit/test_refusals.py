@@ -2,6 +2,7 @@
 name an internal class, command or status code."""
 
 import string
+from operator import attrgetter
 
 import pytest
 
@@ -24,7 +25,7 @@ def test_every_status_and_every_command_has_words() -> None:
     assert {c.__name__ for c in ALLOWED} <= set(ACTIONS)
 
 
-@pytest.mark.parametrize("command", sorted(ALLOWED, key=lambda c: c.__name__))
+@pytest.mark.parametrize("command", sorted(ALLOWED, key=attrgetter("__name__")))
 def test_an_illegal_transition_is_said_without_internal_names(command: type) -> None:
     for status in set(Status) - ALLOWED[command]:
         refusal = IllegalTransition("not_in_state", command=command.__name__, state=str(status))

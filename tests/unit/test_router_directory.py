@@ -194,8 +194,9 @@ def test_a_supervisor_serves_the_streets_its_coverage_spans(shipped: Directory) 
     served = {unit.id: shipped.contact(unit).streets for unit in shipped.units}
     assert served["qingshi-command"] == ("qingshi",)
     assert served["liuan-command"] == ("liuan",)
-    assert served["district-yunxi"] == ("qingshi", "liuan", "yunmen")
-    assert served["city-12345"] == ("qingshi", "liuan", "yunmen")
+    assert served["district-yunxi"] == ("qingshi", "liuan", "yunmen", "qingshan")
+    assert served["city-12345"] == ("qingshi", "liuan", "yunmen", "qingshan")
+    assert served["qingshan-command"] == ("qingshan",)  # the township answers for its villages
     # A community-level unit inherits no street: it sees only what is sent to it.
     assert served["wanjia-wuye"] == ()
 

@@ -29,12 +29,13 @@ from chuishao.common.events import (
 )
 from chuishao.router import handlers, manual
 from chuishao.router.directory import Directory
-from chuishao.router.emit import Outcome
+from chuishao.router.emit import RoutingResult
 from chuishao.router.plugins_manager import Dispatcher, plugin_manager
 from chuishao.router.settings import RouterSettings
-from chuishao.router.snapshot import Policy, Snapshot
+from chuishao.router.snapshot import RoutingPolicy, Snapshot
 from chuishao.router.state import TicketRouting
 from chuishao.router.triage import Vocabulary
+from chuishao.router.triage_model import default_model
 
 AT = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 
@@ -45,7 +46,7 @@ def snapshot(**policy: float) -> Snapshot:
     return Snapshot.build(
         dispatcher,
         Vocabulary.load(settings.triage_file),
-        Policy(**policy),  # type: ignore[arg-type]
+        RoutingPolicy(**policy),  # type: ignore[arg-type]
         ManualClock(AT),
     )
 
@@ -72,11 +73,11 @@ def report(
     )
 
 
-def dispatches(outcome: Outcome) -> dict[str, TicketDispatched]:
+def dispatches(outcome: RoutingResult) -> dict[str, TicketDispatched]:
     return {e.unit_id: e for e in outcome.events if isinstance(e, TicketDispatched)}
 
 
-def one(outcome: Outcome, kind: type[Event]) -> Event:
+def one(outcome: RoutingResult, kind: type[Event]) -> Event:
     found = [e for e in outcome.events if isinstance(e, kind)]
     assert len(found) == 1, outcome.events
     return found[0]
@@ -149,13 +150,16 @@ def test_a_confident_triage_routes_and_says_how_it_decided() -> None:
     triaged = one(outcome, TicketTriaged)
     assert isinstance(triaged, TicketTriaged)
     assert (triaged.category, triaged.accepted) == ("water_leak", True)
-    assert triaged.method == "keywords-v1"
+    # The trained model's version (make triage-model), recorded as the triage method.
+    model = default_model()
+    assert model is not None
+    assert triaged.method == model.version
     assert set(dispatches(outcome)) == {"grid-heyuan", "wanjia-wuye"}
     assert {e.category for e in dispatches(outcome).values()} == {"water_leak"}
 
 
 def test_an_unsure_triage_goes_to_the_street_command_centre() -> None:
-    outcome = handlers.route_submitted(report(None, "请问社保卡丢了去哪里补办"), SNAP)
+    outcome = handlers.route_submitted(report(None, "我就是想问问你们几点下班"), SNAP)
     triaged = one(outcome, TicketTriaged)
     assert isinstance(triaged, TicketTriaged)
     assert not triaged.accepted
@@ -298,7 +302,7 @@ def test_an_escalation_summons_the_supervisor_of_the_new_level(
 
 
 def test_the_centre_assigns_a_queued_ticket_by_hand() -> None:
-    queued = handlers.route_submitted(report(None, "请问社保卡丢了去哪里补办"), SNAP).state
+    queued = handlers.route_submitted(report(None, "我就是想问问你们几点下班"), SNAP).state
     assert queued is not None
     assert queued.manual is not None
     command = manual.AssignTicket(
@@ -327,7 +331,7 @@ def test_the_centre_assigns_a_queued_ticket_by_hand() -> None:
     ],
 )
 def test_a_wrong_assignment_is_refused(change: dict[str, object], centre: str, code: str) -> None:
-    queued = handlers.route_submitted(report(None, "请问社保卡丢了去哪里补办"), SNAP).state
+    queued = handlers.route_submitted(report(None, "我就是想问问你们几点下班"), SNAP).state
     assert queued is not None
     fields = {"ticket_id": queued.ticket_id, "lead": "renshe-yunxi", "category": "wage_arrears"}
     command = manual.AssignTicket.model_validate(fields | change)

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from chuishao.common.settings import KNOWN_SECRETS, KnownSecretError
-from chuishao.devstack.keys import SECRETS, local_secrets, secrets_environment
+from chuishao.devstack.credentials import SECRETS, local_secrets, secrets_environment
 from chuishao.intake.settings import IntakeSettings
 from chuishao.notify.settings import NotifySettings
 
@@ -80,8 +80,8 @@ def test_make_run_generates_its_secrets_once_and_keeps_them(tmp_path: Path) -> N
     # What `make run` hands the services passes the check.
     IntakeSettings(
         allow_test_secrets=False,
-        resident_link_secret=first["resident_link_secret"],  # type: ignore[arg-type]
-        reporter_ref_secret=first["reporter_ref_secret"],  # type: ignore[arg-type]
+        resident_link_secret=first["resident_link_secret"],
+        reporter_ref_secret=first["reporter_ref_secret"],
     ).refuse_known_secrets()
 
 

@@ -13,8 +13,8 @@ HOUR = 3600.0
 OFFICE = WorkingHours("office_hours", [(time(9), time(12)), (time(13, 30), time(17, 30))])
 
 
-def beijing(*parts: int) -> datetime:
-    return datetime(*parts, tzinfo=BEIJING)  # type: ignore[misc]
+def beijing(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=BEIJING)
 
 
 def test_24x7_counts_every_second() -> None:

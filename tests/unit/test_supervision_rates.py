@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from chuishao.common.events import Event
 from chuishao.supervision.counters import contributions, difference
 from chuishao.supervision.rates import Rates, rates_of
-from chuishao.supervision.ticket import TicketFacts, apply
+from chuishao.supervision.ticket import SupervisedTicket, apply
 from support.supervision import (
     EXPECTED_ALL,
     EXPECTED_ALL_RATES,
@@ -27,9 +27,11 @@ from support.supervision import (
 BEIJING = ZoneInfo("Asia/Shanghai")
 
 
-def project(events: list[Event]) -> tuple[dict[str, TicketFacts], Counter[tuple[str, str, str]]]:
+def project(
+    events: list[Event],
+) -> tuple[dict[str, SupervisedTicket], Counter[tuple[str, str, str]]]:
     """What the store does, in memory: fold each event in and add the difference."""
-    tickets: dict[str, TicketFacts] = {}
+    tickets: dict[str, SupervisedTicket] = {}
     counters: Counter[tuple[str, str, str]] = Counter()
     for event in events:
         before = tickets.get(event.ticket_id)

@@ -1,1 +1,55 @@
-"""The chuishao contract: events, commands, subjects, streams, settings, logging, clients."""
+"""The chuishao contract and the parts every service shares.
+
+Import the modules below by name (`from chuishao.common import subjects`,
+`from chuishao.common.events import TicketSubmitted`); they are the public API, one
+concern each (docs/architecture.md, "One place for each concern"). `compat` and
+`transient` are internal to this library.
+
+The contract:  events, commands, queries, domain, subjects, streams, errors, contract
+Running:       runtime, loops, broker, delivery, replies, clients, settings, logging,
+               metrics, clock, publishing, outbox, stream_reader, handled, kv
+Read models:   catalogue, units, places (the buckets), categories, unit_contacts,
+               place_names (their types, no NATS: the domain cores name these), status
+Residents:     privacy, tokens, ids, photos (the photo store)
+People:        roles, person_tokens (the console acting at intake as a person), presence
+"""
+
+__all__ = [
+    "broker",
+    "catalogue",
+    "categories",
+    "clients",
+    "clock",
+    "commands",
+    "contract",
+    "delivery",
+    "domain",
+    "errors",
+    "events",
+    "handled",
+    "ids",
+    "kv",
+    "logging",
+    "loops",
+    "metrics",
+    "outbox",
+    "person_tokens",
+    "photos",
+    "place_names",
+    "places",
+    "presence",
+    "privacy",
+    "publishing",
+    "queries",
+    "replies",
+    "roles",
+    "runtime",
+    "settings",
+    "status",
+    "stream_reader",
+    "streams",
+    "subjects",
+    "tokens",
+    "unit_contacts",
+    "units",
+]

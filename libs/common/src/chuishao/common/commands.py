@@ -235,6 +235,16 @@ class RecategoriseTicket(TicketCommand):
     priority: Priority
 
 
+class UrgeTicket(TicketCommand):
+    """A command centre urges a unit by hand (督办): a notice to the unit, recorded in the
+    ticket's history. Changes no state and no clock."""
+
+    type: Literal["UrgeTicket"] = "UrgeTicket"
+    schema_version: Literal[1] = 1
+    unit_id: UnitId
+    note: FreeText = Field(default="", max_length=500)
+
+
 class SplitReport(TicketCommand):
     """Split a report that was wrongly linked to another ticket back out, so it is routed
     on its own. `ticket_id` is the linked report's own id."""
@@ -258,4 +268,5 @@ COMMAND_TYPES: tuple[type[Command], ...] = (
     CloseTicket,
     RecategoriseTicket,
     SplitReport,
+    UrgeTicket,
 )

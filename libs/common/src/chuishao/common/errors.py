@@ -9,7 +9,7 @@ stable identifiers for programs and never name internal classes or commands.
 
 from typing import Any
 
-from pydantic import BaseModel, field_validator
+from pydantic import BaseModel, ValidationError, field_validator
 
 
 def encodable(text: str) -> str:
@@ -70,3 +70,26 @@ def error_body(detail: ErrorDetail) -> dict[str, Any]:
 def nats_error_reply(detail: ErrorDetail) -> dict[str, Any]:
     """A NATS request's refusal: the same object as HTTP, with `ok: false`."""
     return {"ok": False, **error_body(detail)}
+
+
+def nats_refusal(
+    code: str, message_zh: str, message_en: str, field: str | None = None
+) -> dict[str, Any]:
+    """A NATS request's refusal built from its fields (never from an exception's repr)."""
+    return nats_error_reply(
+        ErrorDetail(code=code, message_zh=message_zh, message_en=message_en, field=field)
+    )
+
+
+def invalid_request(exc: ValidationError) -> ErrorDetail:
+    """A request body the model refused: the first offending field, said plainly. (Intake's
+    HTTP layer has a richer wording per error type, chuishao.intake.http_errors.)"""
+    first = exc.errors(include_url=False, include_input=False)[0]
+    field = ".".join(str(part) for part in first["loc"]) or None
+    where = f"{field}: " if field else ""
+    return ErrorDetail(
+        code="invalid",
+        message_zh=f"请求内容不符合要求，请检查{f'字段 {field}' if field else '请求格式'}",
+        message_en=f"The request is not valid: {where}{first['msg']}",
+        field=field,
+    )

@@ -5,11 +5,10 @@ field is compatible; anything else bumps `schema_version` and the published sche
 """
 
 from datetime import datetime
-from typing import Annotated, Any, ClassVar, Literal, Self, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, Self, TypeVar, get_args
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter
 
-from chuishao.common.clock import Clock
 from chuishao.common.domain import (
     CategoryCode,
     Channel,
@@ -25,6 +24,10 @@ from chuishao.common.domain import (
     Whistle,
 )
 from chuishao.common.ids import derived_id, new_event_id
+
+if TYPE_CHECKING:
+    # Only a type here: the events stay free of the clock's Redis-backed implementations.
+    from chuishao.common.clock import Clock
 
 E = TypeVar("E", bound="Event")
 
@@ -42,6 +45,11 @@ class Event(BaseModel):
     correlation_id: str = Field(description="Id of the report that started the chain")
     causation_id: str | None = Field(description="Id of the event that caused this one")
     producer: str = Field(description="Service that emitted the event")
+    person: str | None = Field(
+        default=None,
+        description="The console account (username) of the staff member who acted, when a"
+        " person acted through the console (docs/console.md); never a resident",
+    )
 
     kind: ClassVar[str]
     """Subject token for this event type (see chuishao.common.subjects)."""
@@ -51,7 +59,7 @@ class Event(BaseModel):
         cls,
         *,
         producer: str,
-        clock: Clock,
+        clock: "Clock",
         ticket_id: str,
         event_id: str | None = None,
         **fields: Any,
@@ -264,6 +272,18 @@ class ExtensionDenied(Event):
     reason: str = Field(default="", max_length=2000)
 
 
+class TicketUrged(Event):
+    """A command centre urged a unit by hand (督办). Added in 1.x: a new event, so older
+    consumers never see an unknown field; notify delivers it to the unit's subject."""
+
+    kind: ClassVar[str] = "urged"
+    type: Literal["TicketUrged"] = "TicketUrged"
+    schema_version: Literal[1] = 1
+    unit_id: UnitId = Field(description="The unit urged")
+    urged_by: str = Field(description="The command centre (unit id) that urged it")
+    note: str = Field(default="", max_length=500)
+
+
 class TicketTransferred(Event):
     """A unit handed its part of the ticket to another unit (转办)."""
 
@@ -387,6 +407,21 @@ class TicketTriaged(Event):
     confidence: float = Field(ge=0, le=1)
     method: str = Field(description="Classifier and version, e.g. keywords-v1")
     accepted: bool = Field(description="True: the ticket was routed by this category")
+    # Added in 1.x (optional, so older events still validate): the danger detector's
+    # answer, separate from the category.
+    danger: bool = Field(
+        default=False,
+        description="A danger is happening now (gas, fire, live wires, collapse, people "
+        "trapped, flooding …): the ticket is an emergency whatever its category",
+    )
+    danger_kinds: tuple[str, ...] = Field(default=(), examples=[["gas"]])
+    call: tuple[str, ...] = Field(
+        default=(),
+        description="When a life is at risk now: the numbers to ring at once (119, 110, 120); "
+        "notify tells the resident, the ticket view tells the operator",
+        examples=[["119"]],
+    )
+    call_message_zh: str | None = Field(default=None, examples=["如有人员生命危险，请立即拨打119"])
 
 
 # --- supervision, emitted by sla
@@ -500,38 +535,6 @@ class ReportSplit(Event):
     split_by: str
 
 
-EVENT_TYPES: tuple[type[Event], ...] = (
-    TicketSubmitted,
-    TicketDispatched,
-    TicketNeedsManualDispatch,
-    SlaClockArmed,
-    UnitNotified,
-    TicketAcknowledged,
-    TicketDeclined,
-    TicketProgressNoted,
-    ExtensionRequested,
-    ExtensionApproved,
-    ExtensionDenied,
-    TicketTransferred,
-    TicketAwaitingResident,
-    TicketResidentReplied,
-    TicketRecategorised,
-    UnitSignedOff,
-    TicketResolved,
-    TicketRated,
-    TicketReopened,
-    TicketClosed,
-    WhistleBlown,
-    TicketTriaged,
-    SlaWarning,
-    SlaBreached,
-    TicketEscalated,
-    ResidentNotified,
-    DeliveryFailed,
-    HotspotDetected,
-    ReportLinked,
-    ReportSplit,
-)
 AnyEvent = Annotated[
     TicketSubmitted
     | TicketDispatched
@@ -544,6 +547,7 @@ AnyEvent = Annotated[
     | ExtensionRequested
     | ExtensionApproved
     | ExtensionDenied
+    | TicketUrged
     | TicketTransferred
     | TicketAwaitingResident
     | TicketResidentReplied
@@ -565,6 +569,8 @@ AnyEvent = Annotated[
     | ReportSplit,
     Field(discriminator="type"),
 ]
+# The list of event types is read from the union, so a new event is named once.
+EVENT_TYPES: tuple[type[Event], ...] = get_args(get_args(AnyEvent)[0])
 any_event: TypeAdapter[Event] = TypeAdapter(AnyEvent)
 EVENTS_BY_TYPE: dict[str, type[Event]] = {event.__name__: event for event in EVENT_TYPES}
 

@@ -3,11 +3,12 @@ keep a live local copy through a watch."""
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 from typing import Generic, TypeVar
 
 import structlog
 from nats.js import JetStreamContext
-from nats.js.api import KeyValueConfig
+from nats.js.api import KeyValueConfig, StorageType
 from nats.js.errors import BucketNotFoundError, NoKeysError, NotFoundError
 from nats.js.kv import KeyValue
 from pydantic import BaseModel, ValidationError
@@ -89,3 +90,24 @@ class KvView(Generic[Model]):
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+
+
+class ReadModel(Generic[Model]):
+    """One read model: its bucket (the latest value of each key, on disk), how its writer
+    publishes the whole set, and how a reader watches it. `catalogue`, `units` and
+    `places` are each one of these."""
+
+    def __init__(
+        self, name: str, description: str, model: type[Model], key: Callable[[Model], str]
+    ) -> None:
+        self.config = KeyValueConfig(
+            bucket=name, description=description, history=1, storage=StorageType.FILE
+        )
+        self.model = model
+        self.key = key
+
+    async def publish(self, js: JetStreamContext, items: list[Model]) -> None:
+        await publish_all(js, self.config, {self.key(item): item for item in items})
+
+    def view(self) -> KvView[Model]:
+        return KvView(self.config, self.model)

@@ -10,18 +10,21 @@ do), holding:
   of each message — handled, retried (nacked with back-off) or dead_lettered.
 - the process collector (CPU, memory, open files).
 
-FastAPI services mount `metrics_endpoint(broker)`; FastStream-only services call
-`expose_metrics(app, broker, service)`, which serves `/metrics` on the port given by
-`CHUISHAO_<SERVICE>_METRICS_PORT` (0 switches it off).
+FastAPI services mount `metrics_endpoint(broker)`; the services without HTTP serve
+`/metrics` and `/health` on the port given by `CHUISHAO_<SERVICE>_METRICS_PORT` (0 switches
+it off), through their runtime (`chuishao.common.runtime.serve`, `MetricsServer`).
 """
 
+import asyncio
+import contextlib
+import json
 import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from types import TracebackType
 from typing import Any
 
 import structlog
-from faststream import BaseMiddleware, FastStream
+from faststream import BaseMiddleware
 from faststream._internal.context.repository import ContextRepo
 from faststream.exceptions import NackMessage, RejectMessage
 from faststream.message.message import StreamMessage
@@ -41,30 +44,16 @@ from prometheus_client import (
     Counter,
     ProcessCollector,
     generate_latest,
-    start_http_server,
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from chuishao.common import subjects
 from chuishao.common.settings import ENV_PREFIX
 
 log = structlog.get_logger()
 
-# Subject prefixes whose later tokens name one ticket, unit or channel: (tokens kept).
-_KEEP_TOKENS = {"ticket": 2, "dept": 1, "notify": 3, "cmd": 2, "_INBOX": 1}
-
-
-def subject_pattern(subject: str) -> str:
-    """`ticket.dispatched.T123` → `ticket.dispatched.*`; `dept.grid-a.dispatched.T1` →
-    `dept.*.dispatched.*`; subjects without ids (`cmd.submit`, `dlq.router`) stay."""
-    tokens = subject.split(".")
-    keep = _KEEP_TOKENS.get(tokens[0])
-    if keep is None or len(tokens) <= keep:
-        return subject
-    if tokens[0] == "dept" and len(tokens) >= 3:
-        return ".".join(["dept", "*", tokens[2], *["*"] * (len(tokens) - 3)])
-    if tokens[:2] == ["cmd", "unit"] and len(tokens) >= 4:
-        return ".".join(["cmd", "unit", "*", *tokens[3:]])
-    return ".".join([*tokens[:keep], *["*"] * (len(tokens) - keep)])
+# Metric labels name a subject's pattern, never its ids (chuishao.common.subjects).
+subject_pattern = subjects.pattern_of
 
 
 class _Subjects(NatsMetricsSettingsProvider):
@@ -193,46 +182,75 @@ class MetricsSettings(BaseSettings):
         return int(port)
 
 
+Health = Callable[[], Awaitable[dict[str, str]]]
+
+# What a scrape or a probe may send before its request is refused (it never needs more).
+REQUEST_TIMEOUT = 5.0
+MAX_REQUEST_BYTES = 16_384
+
+
 class MetricsServer:
-    """`/metrics` on its own port, in a thread (prometheus_client's WSGI server)."""
+    """`/metrics` and `/health` on their own port, served on the service's own event loop:
+    the health check asks Redis through the service's client, and a loop that stopped
+    turning stops answering both (a thread beside it would answer on)."""
 
-    def __init__(self, metrics: BrokerMetrics, host: str, port: int) -> None:
-        self.metrics, self.host, self.port = metrics, host, port
-        self._server: Any = None
+    def __init__(
+        self, metrics: BrokerMetrics, host: str, port: int, health: Health | None = None
+    ) -> None:
+        self.metrics, self.host, self.port, self.health = metrics, host, port, health
+        self._server: asyncio.Server | None = None
 
-    def start(self, service: str) -> None:
+    async def start(self, service: str) -> None:
         if self.port == 0:
             return
         try:
-            self._server, _thread = start_http_server(
-                self.port, self.host, registry=self.metrics.registry
-            )
+            self._server = await asyncio.start_server(self._answer, self.host, self.port)
         except OSError as error:
             # Metrics are worth less than the service: run on, loudly, without them.
             log.error("metrics_port_unavailable", service=service, port=self.port, error=str(error))
             return
         log.info("metrics_serving", service=service, url=f"http://{self.host}:{self.port}/metrics")
 
-    def stop(self) -> None:
+    async def stop(self) -> None:
         server, self._server = self._server, None
         if server is not None:
-            server.shutdown()
-            server.server_close()
+            server.close()
+            await server.wait_closed()
+
+    async def _answer(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            async with asyncio.timeout(REQUEST_TIMEOUT):
+                head = await reader.readuntil(b"\r\n\r\n")
+            method, target, *_ = head.decode("latin-1").split(" ", 2)
+            status, media_type, body = await self._response(method, target.split("?", 1)[0])
+        except (TimeoutError, ValueError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
+            status, media_type, body = "400 Bad Request", "text/plain", b"bad request\n"
+        except ConnectionError:
+            writer.close()
+            return
+        writer.write(
+            f"HTTP/1.1 {status}\r\nContent-Type: {media_type}\r\n"
+            f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode()
+            + body
+        )
+        with contextlib.suppress(ConnectionError):
+            await writer.drain()
+        writer.close()
+
+    async def _response(self, method: str, path: str) -> tuple[str, str, bytes]:
+        if method not in ("GET", "HEAD"):
+            return "405 Method Not Allowed", "text/plain", b"GET only\n"
+        if path == "/metrics":
+            return "200 OK", CONTENT_TYPE_LATEST, self.metrics.render()
+        if path == "/health" and self.health is not None:
+            try:
+                answer = await self.health()
+            except Exception as error:  # noqa: BLE001 - any failure means "not healthy"
+                answer = {"status": "unavailable", "error": type(error).__name__}
+                return "503 Service Unavailable", "application/json", _json(answer)
+            return "200 OK", "application/json", _json(answer)
+        return "404 Not Found", "text/plain", b"not found\n"
 
 
-def expose_metrics(
-    app: FastStream, broker: NatsBroker, service: str, settings: MetricsSettings | None = None
-) -> MetricsServer:
-    """Serve this broker's metrics while the app runs (one line in a service's app.py)."""
-    settings = settings or MetricsSettings()
-    server = MetricsServer(metrics_of(broker), settings.metrics_host, settings.port_of(service))
-
-    async def start() -> None:
-        server.start(service)
-
-    async def stop() -> None:
-        server.stop()
-
-    app.on_startup(start)
-    app.after_shutdown(stop)
-    return server
+def _json(answer: dict[str, str]) -> bytes:
+    return json.dumps(answer, ensure_ascii=False).encode()

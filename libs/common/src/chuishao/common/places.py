@@ -1,37 +1,20 @@
 """The places' names and nesting (city → district → street → community → grid): written by
 the router from its directory, read by supervision, so pages show 青石街道 rather than
-`qingshi` and a street's command centre sees only its own street."""
+`qingshi` and a street's command centre sees only its own street. The types are in
+`chuishao.common.place_names` (no NATS there, so the domain cores can name them)."""
 
-from typing import Literal
+from chuishao.common.kv import ReadModel
+from chuishao.common.place_names import PlaceKind, PlaceName
 
-from nats.js import JetStreamContext
-from nats.js.api import KeyValueConfig, StorageType
-from pydantic import BaseModel, ConfigDict
-
-from chuishao.common.kv import KvView, publish_all
-
-BUCKET = KeyValueConfig(
-    bucket="places",
-    description="Places of the router's directory: name, kind and the place containing it",
-    history=1,
-    storage=StorageType.FILE,
+PLACES = ReadModel(
+    "places",
+    "Places of the router's directory: name, kind and the place containing it",
+    PlaceName,
+    key=lambda place: place.code,
 )
-
-PlaceKind = Literal["city", "district", "street", "community", "grid"]
-
-
-class PlaceName(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    code: str
-    name: str
-    kind: PlaceKind
-    parent: str | None = None  # the code of the place containing it (None for the city)
+BUCKET = PLACES.config
+publish_places = PLACES.publish
+places_view = PLACES.view
 
 
-async def publish_places(js: JetStreamContext, places: list[PlaceName]) -> None:
-    await publish_all(js, BUCKET, {place.code: place for place in places})
-
-
-def places_view() -> KvView[PlaceName]:
-    return KvView(BUCKET, PlaceName)
+__all__ = ["BUCKET", "PLACES", "PlaceKind", "PlaceName", "places_view", "publish_places"]

@@ -31,6 +31,18 @@ class ReporterContact(BaseModel):
 # GET /api/v1/manual-queue relays the same tickets)
 
 
+class SuggestedCategory(BaseModel):
+    """One of triage's best categories for a ticket waiting for a dispatcher."""
+
+    model_config = ConfigDict(frozen=True)
+
+    category: CategoryCode
+    confidence: float = Field(ge=0, le=1)
+    # The units the category's rule would summon at the ticket's place, lead first (empty
+    # when no rule places it there): what the dispatcher may pick with one click.
+    units: tuple[UnitId, ...] = ()
+
+
 # A ticket waiting for its command centre to dispatch it by hand. (No docstring: it
 # would become the description in intake's published OpenAPI document.)
 class QueuedTicket(BaseModel):
@@ -42,10 +54,15 @@ class QueuedTicket(BaseModel):
     category: CategoryCode | None
     suggested_category: CategoryCode | None
     confidence: float | None
+    # Triage's best three categories, best first, for the dispatcher to pick from.
+    suggestions: tuple[SuggestedCategory, ...] = ()
     priority: Priority
     place: tuple[str, ...] = Field(description="Place codes, most specific first")
     declined_by: tuple[UnitId, ...]
     description: str
+    # The units the rule of the ticket's category (or triage's best) would summon at its
+    # place, lead first; empty when no rule places it.
+    suggested_units: tuple[UnitId, ...] = ()
 
 
 # --- sla: deadlines of a ticket, overdue lists (subjects SLA_TICKET_DEADLINES, SLA_OVERDUE)

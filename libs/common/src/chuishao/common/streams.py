@@ -1,5 +1,6 @@
 """JetStream streams and durable consumers: defined here once, declared idempotently."""
 
+import contextlib
 import dataclasses
 from dataclasses import dataclass
 
@@ -8,13 +9,15 @@ from nats.js.api import (
     AckPolicy,
     ConsumerConfig,
     DiscardPolicy,
+    KeyValueConfig,
+    ObjectStoreConfig,
     RetentionPolicy,
     StorageType,
     StreamConfig,
 )
 from nats.js.errors import NotFoundError
 
-from chuishao.common import subjects
+from chuishao.common import events, subjects
 from chuishao.common.transient import retried
 
 DAY = 86_400.0
@@ -62,6 +65,32 @@ NOTIFY_JOBS = StreamConfig(
 )
 STREAMS: tuple[StreamConfig, ...] = (TICKETS, UNITS, DEADLETTER, NOTIFY_JOBS)
 
+# The photo store (chuishao.common.photos): one object store per purpose, kept as long as
+# the tickets they prove (TICKETS' max_age), on file and replicated like the streams.
+PHOTO_BUCKETS: tuple[ObjectStoreConfig, ...] = (
+    ObjectStoreConfig(
+        bucket="photos-report",
+        description="Residents' photos of a problem (EXIF stripped), with thumbnails",
+        ttl=TICKETS.max_age,
+        storage=StorageType.FILE,
+    ),
+    ObjectStoreConfig(
+        bucket="photos-evidence",
+        description="Units' evidence photos of the work done (EXIF stripped), with thumbnails",
+        ttl=TICKETS.max_age,
+        storage=StorageType.FILE,
+    ),
+)
+# Each photo's ticket, purpose and evidence metadata; content hash → first ticket; ticket →
+# its photos.
+PHOTO_INDEX = KeyValueConfig(
+    bucket="photos-index",
+    description="The photo store's index: photo metadata, content hashes, each ticket's photos",
+    history=1,
+    ttl=TICKETS.max_age,
+    storage=StorageType.FILE,
+)
+
 
 @dataclass(frozen=True)
 class ConsumerSpec:
@@ -86,6 +115,15 @@ class ConsumerSpec:
             max_ack_pending=self.max_ack_pending,
         )
 
+    @property
+    def event_kinds(self) -> frozenset[str]:
+        """The event kinds this consumer reads (`ticket.<kind>.*` filters only)."""
+        kinds = set()
+        for subject in self.filter_subjects:
+            with contextlib.suppress(subjects.NotThisSubject):
+                kinds.add(subjects.parse_ticket_event(subject)[0])
+        return frozenset(kinds)
+
     def retry_delay(self, delivered: int) -> float:
         return self.backoff_seconds[min(max(delivered - 1, 0), len(self.backoff_seconds) - 1)]
 
@@ -93,51 +131,58 @@ class ConsumerSpec:
 ROUTER = ConsumerSpec(
     "router",
     "TICKETS",
-    (
-        subjects.ticket_event("submitted"),
-        subjects.ticket_event("declined"),
-        subjects.ticket_event("reopened"),
-        subjects.ticket_event("transferred"),
-        subjects.ticket_event("escalated"),
-        # A supervisor's new category routes a ticket that waits for manual dispatch.
-        subjects.ticket_event("recategorised"),
+    subjects.ticket_events(
+        (
+            events.TicketSubmitted,
+            events.TicketDeclined,
+            events.TicketReopened,
+            events.TicketTransferred,
+            events.TicketEscalated,
+            # A supervisor's new category routes a ticket that waits for manual dispatch.
+            events.TicketRecategorised,
+        )
     ),
 )
 # Every lifecycle event that starts, stops, pauses or moves a clock (see docs/sla.md).
 SLA = ConsumerSpec(
     "sla",
     "TICKETS",
-    tuple(
-        subjects.ticket_event(kind)
-        for kind in (
-            "manual_dispatch",
-            "dispatched",
-            "acknowledged",
-            "declined",
-            "transferred",
-            "progress_noted",
-            "awaiting_resident",
-            "resident_replied",
-            "extension_approved",
-            "recategorised",
-            "signed_off",
-            "resolved",
-            "reopened",
-            "closed",
+    subjects.ticket_events(
+        (
+            events.TicketNeedsManualDispatch,
+            events.TicketDispatched,
+            events.TicketAcknowledged,
+            events.TicketDeclined,
+            events.TicketTransferred,
+            events.TicketProgressNoted,
+            events.TicketAwaitingResident,
+            events.TicketResidentReplied,
+            events.ExtensionApproved,
+            events.TicketRecategorised,
+            events.UnitSignedOff,
+            events.TicketResolved,
+            events.TicketReopened,
+            events.TicketClosed,
         )
     ),
 )
 NOTIFY = ConsumerSpec(
     "notify",
     "TICKETS",
-    (
-        subjects.ticket_event("dispatched"),
-        subjects.ticket_event("submitted"),
-        subjects.ticket_event("resolved"),
-        subjects.ticket_event("sla_warning"),
-        subjects.ticket_event("escalated"),
-        subjects.ticket_event("linked"),
-        subjects.ticket_event("split"),
+    subjects.ticket_events(
+        (
+            events.TicketDispatched,
+            events.TicketSubmitted,
+            events.TicketResolved,
+            events.SlaWarning,
+            events.TicketEscalated,
+            events.ReportLinked,
+            events.ReportSplit,
+            # A danger with a life at risk: the resident is told at once whom to ring.
+            events.TicketTriaged,
+            # A command centre urged a unit by hand (督办): the unit is told.
+            events.TicketUrged,
+        )
     ),
 )
 # Webhook calls and resident messages. notify retries them itself with jittered
@@ -154,15 +199,18 @@ NOTIFY_DELIVERIES = ConsumerSpec(
 INTAKE_RECORDS = ConsumerSpec(
     "intake-records",
     "TICKETS",
-    (
-        subjects.ticket_event("dispatched"),
-        subjects.ticket_event("manual_dispatch"),
-        subjects.ticket_event("clock_armed"),
-        subjects.ticket_event("unit_notified"),
-        subjects.ticket_event("escalated"),
-        subjects.ticket_event("triaged"),
-        subjects.ticket_event("linked"),
-        subjects.ticket_event("split"),
+    subjects.ticket_events(
+        (
+            events.TicketDispatched,
+            events.TicketNeedsManualDispatch,
+            events.SlaClockArmed,
+            events.SlaBreached,
+            events.UnitNotified,
+            events.TicketEscalated,
+            events.TicketTriaged,
+            events.ReportLinked,
+            events.ReportSplit,
+        )
     ),
 )
 # Every event that moves a counter, the overdue list, a whistle or a hotspot window of
@@ -170,31 +218,30 @@ INTAKE_RECORDS = ConsumerSpec(
 SUPERVISION = ConsumerSpec(
     "supervision",
     "TICKETS",
-    tuple(
-        subjects.ticket_event(kind)
-        for kind in (
-            "submitted",
-            "triaged",
-            "manual_dispatch",
-            "dispatched",
-            "whistle_blown",
-            "clock_armed",
-            "acknowledged",
-            "declined",
-            "transferred",
-            "progress_noted",
-            "awaiting_resident",
-            "resident_replied",
-            "recategorised",
-            "signed_off",
-            "resolved",
-            "rated",
-            "reopened",
-            "closed",
-            "sla_breached",
-            "escalated",
-            "linked",
-            "split",
+    subjects.ticket_events(
+        (
+            events.TicketSubmitted,
+            events.TicketTriaged,
+            events.TicketNeedsManualDispatch,
+            events.TicketDispatched,
+            events.WhistleBlown,
+            events.SlaClockArmed,
+            events.TicketAcknowledged,
+            events.TicketDeclined,
+            events.TicketTransferred,
+            events.TicketProgressNoted,
+            events.TicketAwaitingResident,
+            events.TicketResidentReplied,
+            events.TicketRecategorised,
+            events.UnitSignedOff,
+            events.TicketResolved,
+            events.TicketRated,
+            events.TicketReopened,
+            events.TicketClosed,
+            events.SlaBreached,
+            events.TicketEscalated,
+            events.ReportLinked,
+            events.ReportSplit,
         )
     ),
 )
@@ -218,6 +265,29 @@ async def declare_streams(js: JetStreamContext, replicas: int = 1) -> None:
             await js.update_stream(config)
 
 
+async def declare_photo_buckets(js: JetStreamContext, replicas: int = 1) -> None:
+    """The photo store's object stores and index, with the streams' replicas (an object
+    store or a KV bucket is a stream underneath: the same R1 → R3 update applies)."""
+    for store in PHOTO_BUCKETS:
+        assert store.bucket is not None
+        try:
+            info = await js.stream_info(f"OBJ_{store.bucket}")
+        except NotFoundError:
+            config = dataclasses.replace(store, replicas=replicas)
+            await js.create_object_store(store.bucket, config)
+        else:
+            if info.config.num_replicas != replicas:
+                await js.update_stream(dataclasses.replace(info.config, num_replicas=replicas))
+    index = dataclasses.replace(PHOTO_INDEX, replicas=replicas)
+    try:
+        info = await js.stream_info(f"KV_{index.bucket}")
+    except NotFoundError:
+        await js.create_key_value(index)
+    else:
+        if info.config.num_replicas != replicas:
+            await js.update_stream(dataclasses.replace(info.config, num_replicas=replicas))
+
+
 async def declare_consumers(js: JetStreamContext, specs: tuple[ConsumerSpec, ...]) -> None:
     for spec in specs:
         # Creating a durable consumer with an identical config is a no-op; a changed one
@@ -232,4 +302,5 @@ async def provision(
     take their stream's replicas."""
     chosen = tuple(CONSUMERS.values()) if specs is None else specs
     await retried(lambda: declare_streams(js, replicas), "declare streams")
+    await retried(lambda: declare_photo_buckets(js, replicas), "declare photo buckets")
     await retried(lambda: declare_consumers(js, chosen), "declare consumers")

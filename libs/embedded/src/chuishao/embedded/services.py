@@ -1,6 +1,8 @@
 """chuishao's own services as separate processes, as `make run` starts them: for the
 end-to-end tests, the fault suite and the benchmark."""
 
+import hashlib
+import json
 import os
 import secrets
 import signal
@@ -16,7 +18,20 @@ import httpx
 from chuishao.embedded.servers import free_port
 
 SERVICES = ("intake", "router", "sla", "notify", "supervision")
+# `make run` adds the console (the people's screens), which no event passes through; the
+# pipeline's tests and benchmarks start it only when they ask for it.
+WITH_CONSOLE = (*SERVICES, "console")
 METRICS = ("router", "sla", "notify")  # the services without an HTTP port of their own
+
+
+def console_key(key: str) -> dict[str, str]:
+    """The console's key (its own setting) and its SHA-256 (intake's, as
+    chuishao.common.tokens.hash_api_key makes it; this package does not depend on common)."""
+    digest = hashlib.sha256(key.encode()).hexdigest()
+    return {
+        "CHUISHAO_CONSOLE_API_KEY": key,
+        "CHUISHAO_CONSOLE_API_KEYS": json.dumps({digest: "console"}),
+    }
 
 
 class ServiceProcesses:
@@ -30,6 +45,7 @@ class ServiceProcesses:
     ) -> None:
         self.http_port = free_port()
         self.supervision_port = free_port()
+        self.console_port = free_port()
         self.log_dir = log_dir
         self.services = services
         self.env = {
@@ -37,12 +53,16 @@ class ServiceProcesses:
             # environment that sets its own keeps them.
             "CHUISHAO_RESIDENT_LINK_SECRET": secrets.token_urlsafe(32),
             "CHUISHAO_REPORTER_REF_SECRET": secrets.token_urlsafe(32),
+            "CHUISHAO_PERSON_TOKEN_SECRET": secrets.token_urlsafe(32),
+            **console_key(secrets.token_urlsafe(24)),
             **os.environ,
             "CHUISHAO_NATS_URL": nats_url,
             "CHUISHAO_REDIS_URL": redis_url,
             "CHUISHAO_HTTP_PORT": str(self.http_port),
             # Own ports, so a test stack never collides with a `make run` on the defaults.
             "CHUISHAO_SUPERVISION_HTTP_PORT": str(self.supervision_port),
+            "CHUISHAO_CONSOLE_HTTP_PORT": str(self.console_port),
+            "CHUISHAO_CONSOLE_INTAKE_URL": f"http://127.0.0.1:{self.http_port}",
             **{f"CHUISHAO_{name.upper()}_METRICS_PORT": str(free_port()) for name in METRICS},
             "CHUISHAO_LOG_FORMAT": "json",
             "PYTHONUNBUFFERED": "1",
@@ -57,6 +77,10 @@ class ServiceProcesses:
     @property
     def supervision_url(self) -> str:
         return f"http://127.0.0.1:{self.supervision_port}"
+
+    @property
+    def console_url(self) -> str:
+        return f"http://127.0.0.1:{self.console_port}"
 
     def metrics_url(self, service: str) -> str:
         """Where a FastStream-only service serves /metrics (intake and supervision serve
@@ -101,12 +125,18 @@ class ServiceProcesses:
                 if process.poll() is not None:
                     raise RuntimeError(f"{name} exited early:\n{self.log(name)}")
             try:
-                if httpx.get(f"{self.base_url}/health", timeout=1).status_code == 200:
+                if all(httpx.get(url, timeout=1).status_code == 200 for url in self._health()):
                     return
             except httpx.HTTPError:
                 pass
             time.sleep(0.1)
         raise TimeoutError("services did not become ready:\n" + self.log("intake"))
+
+    def _health(self) -> list[str]:
+        urls = [f"{self.base_url}/health"]
+        if "console" in self.services:
+            urls.append(f"{self.console_url}/health")
+        return urls
 
     def log(self, name: str) -> str:
         path = self.log_dir / f"{name}.log"

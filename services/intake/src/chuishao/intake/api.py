@@ -13,12 +13,21 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from chuishao.common import commands as c
 from chuishao.common.domain import Channel
 from chuishao.common.errors import ApiError, ErrorResponse
+from chuishao.common.person_tokens import HEADER as PERSON_HEADER
 from chuishao.intake.attributes import InvalidAttribute
 from chuishao.intake.lifecycle import VERBS, Actor, CommandRejected, Status
+from chuishao.intake.photo_links import with_full_photos, with_resident_photos
 from chuishao.intake.records import TicketRecord
 from chuishao.intake.search import BadCursor, Filters, scope_keys, search
 from chuishao.intake.service import CatalogueNotLoaded, Intake, UnknownCategory
-from chuishao.intake.views import AnyTicketView, SubmitAccepted, TicketPage, TicketView, view_of
+from chuishao.intake.views import (
+    AnyTicketView,
+    ResidentTicketView,
+    SubmitAccepted,
+    TicketPage,
+    TicketView,
+    view_of,
+)
 
 # Every refusal is an ErrorResponse: {"error": {code, message_zh, message_en, field}};
 # the statuses any route may answer (400, 422, 429, 503) are http_errors.NATIVE_RESPONSES.
@@ -62,7 +71,8 @@ async def caller(
     token: Annotated[str | None, Query(description="A resident's link token")] = None,
 ) -> Actor:
     keys = intake_of(request).keys
-    actor = keys.actor(api_key)
+    # The console's key comes with the person at its screen (docs/console.md).
+    actor = keys.actor(api_key, request.headers.get(PERSON_HEADER))
     if actor is None and token is not None:
         actor = keys.resident(request.path_params.get("ticket_id", ""), token)
     if actor is None:
@@ -98,13 +108,21 @@ def refused_caller(api_key: str | None, token: str | None) -> ApiError:
 Caller = Annotated[Actor, Depends(caller)]
 
 
-async def shown(intake: Intake, record: TicketRecord, actor: Actor) -> AnyTicketView:
+async def shown(
+    intake: Intake, record: TicketRecord, actor: Actor, request: Request | None = None
+) -> AnyTicketView:
     """The answer about a ticket, in the face its caller may see (views.view_of). A
-    resident's linked report follows the ticket it joined."""
+    resident's linked report follows the ticket it joined. With the request, the photos
+    of the photo store are listed, their URLs made for this caller (photo_links)."""
     followed = None
     if actor.kind == "resident" and record.linked_to is not None:
         followed = await intake.store.get(record.linked_to)
-    return view_of(record, actor, followed)
+    view = view_of(record, actor, followed)
+    if request is None:
+        return view
+    if isinstance(view, ResidentTicketView):
+        return await with_resident_photos(request, intake, view, record)
+    return await with_full_photos(request, view, record)
 
 
 # A unit, supervisor or operator gets the whole record ("view": "full"); a resident's link
@@ -152,7 +170,7 @@ async def submit_report(
     """File a report. A 201 means it is stored durably in JetStream. An Idempotency-Key
     counts per client (the key's holder; anonymous reports per channel) and per report."""
     intake = intake_of(request)
-    sender = intake.keys.actor(api_key)
+    sender = intake.keys.actor(api_key, request.headers.get(PERSON_HEADER))
     client = f"{sender.kind}:{sender.id}" if sender else f"anon:{command.channel}"
     try:
         result = await intake.submit(command, idempotency_key, client)
@@ -212,7 +230,7 @@ async def get_ticket(ticket_id: str, request: Request, actor: Caller) -> AnyTick
         record = await intake.read(ticket_id, actor)
     except CommandRejected as error:
         raise rejected(error) from error
-    return await shown(intake, record, actor)
+    return await shown(intake, record, actor, request)
 
 
 @router.get(
@@ -323,7 +341,7 @@ def _command_route(path: str, command: type[c.TicketCommand], summary: str) -> N
                 "Not confirmed durable; retry with the same Idempotency-Key",
                 headers={"Retry-After": "5"},
             ) from error
-        return await shown(intake, record, actor)
+        return await shown(intake, record, actor, request)
 
     router.add_api_route(
         f"/tickets/{{ticket_id}}/{path}",
@@ -356,6 +374,7 @@ SUMMARIES = {
     "close": "Close the ticket",
     "recategorise": "Change category or priority",
     "split": "Split a wrongly linked report back out",
+    "urge": "Urge a unit by hand (督办)",
 }
 for _verb, _command in VERBS.items():
     _command_route(_verb, _command, SUMMARIES[_verb])

@@ -1,6 +1,6 @@
 """Checks a report's answers against its category's Open311 attribute definitions."""
 
-from chuishao.common.catalogue import Category
+from chuishao.common.categories import Category
 
 
 class InvalidAttribute(ValueError):

@@ -33,7 +33,7 @@ CONCURRENCY = 32
 
 
 @dataclass
-class Outcome:
+class BatchReport:
     created: int = 0
     already_there: int = 0
     errors: list[dict[str, str]] = field(default_factory=list)
@@ -68,7 +68,11 @@ def report_from_row(row: dict[str, str]) -> SubmitReport:
 
 
 async def submit_row(
-    connection: Client, number: int, row: dict[str, str], outcome: Outcome, progress: "tqdm[Any]"
+    connection: Client,
+    number: int,
+    row: dict[str, str],
+    outcome: BatchReport,
+    progress: "tqdm[Any]",
 ) -> None:
     ledger_id = (row.get("ledger_id") or "").strip()
     try:
@@ -104,10 +108,10 @@ async def submit_row(
         progress.update(1)
 
 
-async def import_ledger(path: Path, nats_url: str, show_progress: bool = True) -> Outcome:
+async def import_ledger(path: Path, nats_url: str, show_progress: bool = True) -> BatchReport:
     with path.open(encoding="utf-8-sig", newline="") as handle:
         rows = list(csv.DictReader(handle))
-    outcome = Outcome()
+    outcome = BatchReport()
     connection = await nats.connect(nats_url)
     limit = asyncio.Semaphore(CONCURRENCY)
 

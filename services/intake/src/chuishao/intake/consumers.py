@@ -7,10 +7,10 @@ from chuishao.common.events import AnyEvent
 from chuishao.common.streams import INTAKE_RECORDS
 from chuishao.intake.projection import PLACING, apply, placed_like
 from chuishao.intake.records import TicketRecord
-from chuishao.intake.store import TicketStore
+from chuishao.intake.store import RecordStore
 
 
-def register(broker: NatsBroker, store: TicketStore) -> None:
+def register(broker: NatsBroker, store: RecordStore) -> None:
     @durable_subscriber(broker, INTAKE_RECORDS)
     async def record_event(event: AnyEvent) -> None:
         # A missing record means the event outran nothing we know of: it is a real fault
@@ -22,7 +22,7 @@ def register(broker: NatsBroker, store: TicketStore) -> None:
             await place_linked(store, record)
 
 
-async def place_linked(store: TicketStore, lead: TicketRecord) -> None:
+async def place_linked(store: RecordStore, lead: TicketRecord) -> None:
     """The lead's reports follow it wherever it is placed, so each is known to exactly
     those who know the lead (a redelivered event changes nothing the second time)."""
     for report_id in lead.linked_reports:

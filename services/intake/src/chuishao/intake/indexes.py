@@ -8,7 +8,7 @@ from chuishao.intake.records import TicketRecord
 
 ALL = "idx:all"  # score: submitted time
 UPDATED = "idx:updated"  # score: last change
-DEADLINES = "idx:deadline"  # score: earliest deadline, open and unresolved tickets only
+DEADLINES = "idx:deadline"  # score: overdue_since, open and unresolved tickets only
 
 
 def status_key(status: str) -> str:
@@ -78,7 +78,7 @@ def update(pipe: Any, before: TicketRecord | None, after: TicketRecord) -> None:
         pipe.zrem(was_at, ticket_id)
     if now_at and now_at != was_at:
         pipe.geoadd(now_at, (after.location.long, after.location.lat, ticket_id))
-    deadline = after.deadline
+    deadline = after.overdue_since
     if deadline is not None and after.status not in (Status.RESOLVED, Status.CLOSED):
         pipe.zadd(DEADLINES, {ticket_id: deadline.timestamp()})
     else:

@@ -2,7 +2,9 @@
 
 `ALLOWED` says in which states each command may run; `decide` turns a command into the
 events it causes (or refuses it); `projection.apply` is the only code that changes a
-record, event by event. Every entry point (HTTP, Open311, NATS) goes through here.
+record, event by event, and the status it gives follows `chuishao.common.status` (the
+one reducer, which supervision folds too). Every entry point (HTTP, Open311, NATS) goes
+through here.
 
     submitted ──dispatched──► dispatched ──all summoned units acknowledged──► in_progress
         │                        ▲   │                                        │    ▲
@@ -17,8 +19,7 @@ record, event by event. Every entry point (HTTP, Open311, NATS) goes through her
 
 from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from chuishao.common.commands import (
     AcknowledgeTicket,
@@ -35,6 +36,7 @@ from chuishao.common.commands import (
     SplitReport,
     TicketCommand,
     TransferTicket,
+    UrgeTicket,
 )
 from chuishao.common.domain import Rating
 from chuishao.common.errors import ErrorDetail
@@ -54,32 +56,21 @@ from chuishao.common.events import (
     TicketResidentReplied,
     TicketResolved,
     TicketTransferred,
+    TicketUrged,
     UnitSignedOff,
 )
 from chuishao.common.ids import derived_id
+
+# The states are chuishao.common.status's (the one reducer), re-exported for intake's modules.
+from chuishao.common.status import OPEN as OPEN  # noqa: PLC0414
+from chuishao.common.status import WORKING as WORKING  # noqa: PLC0414
+from chuishao.common.status import Status as Status  # noqa: PLC0414
+from chuishao.intake.records import TicketRecord
 from chuishao.intake.refusals import explain
 from chuishao.intake.scopes import NOWHERE, Scope, can_see
 
-if TYPE_CHECKING:
-    from chuishao.intake.records import TicketRecord
-
 PRODUCER = "intake"
 E = TypeVar("E", bound=Event)
-
-
-class Status(StrEnum):
-    SUBMITTED = "submitted"  # 已受理, waiting for the router
-    MANUAL_DISPATCH = "manual_dispatch"  # 待人工派单
-    DISPATCHED = "dispatched"  # 已派单, waiting for units to report for duty
-    IN_PROGRESS = "in_progress"  # 处置中
-    AWAITING_RESIDENT = "awaiting_resident"  # 待居民配合, clocks paused
-    RESOLVED = "resolved"  # 已办结, waiting for the rating
-    CLOSED = "closed"  # 已结案
-    LINKED = "linked"  # 已合并: a duplicate report following another ticket
-
-
-OPEN = frozenset(Status) - {Status.CLOSED, Status.LINKED}
-WORKING = frozenset({Status.DISPATCHED, Status.IN_PROGRESS, Status.AWAITING_RESIDENT})
 
 ALLOWED: dict[type[TicketCommand], frozenset[Status]] = {
     AcknowledgeTicket: WORKING,
@@ -95,6 +86,7 @@ ALLOWED: dict[type[TicketCommand], frozenset[Status]] = {
     CloseTicket: OPEN,
     RecategoriseTicket: OPEN,
     SplitReport: frozenset({Status.LINKED}),
+    UrgeTicket: WORKING,
 }
 # Who may send each command: units act on their own part; supervisors (street command
 # centres, the district) decide; residents rate through the token in their SMS link and
@@ -108,7 +100,7 @@ UNIT_COMMANDS = (
     AwaitResident,
     ResolveTicket,
 )
-SUPERVISOR_COMMANDS = (DecideExtension, CloseTicket, RecategoriseTicket)
+SUPERVISOR_COMMANDS = (DecideExtension, CloseTicket, RecategoriseTicket, UrgeTicket)
 
 
 # The verbs every entry point uses: /api/v1/tickets/{id}/<verb> and cmd.unit.<unit>.<verb>.
@@ -126,6 +118,7 @@ VERBS: dict[str, type[TicketCommand]] = {
     "close": CloseTicket,
     "recategorise": RecategoriseTicket,
     "split": SplitReport,
+    "urge": UrgeTicket,
 }
 
 
@@ -137,6 +130,9 @@ class Actor:
     id: str
     # A supervisor's place (its street, its district, the city); see scopes.can_see.
     scope: Scope = NOWHERE
+    # The console account acting as this unit, supervisor or operator (a person token,
+    # auth.Keys.person): recorded on the events it causes, so the history names them.
+    person: str | None = None
 
     @property
     def is_supervisor(self) -> bool:
@@ -185,7 +181,7 @@ class UnknownTicket(CommandRejected):
     code = "not_found"
 
 
-def authorize(record: "TicketRecord", command: TicketCommand, actor: Actor) -> None:
+def authorize(record: TicketRecord, command: TicketCommand, actor: Actor) -> None:
     if isinstance(command, UNIT_COMMANDS):
         allowed = actor.kind in ("unit", "supervisor") and record.assignment(actor.id) is not None
         why = "not_assigned"
@@ -202,7 +198,7 @@ def authorize(record: "TicketRecord", command: TicketCommand, actor: Actor) -> N
         raise NotYours(why, command=type(command).__name__)
 
 
-def check_state(record: "TicketRecord", command: TicketCommand) -> None:
+def check_state(record: TicketRecord, command: TicketCommand) -> None:
     if command.expected_version is not None and command.expected_version != record.version:
         raise VersionConflict(
             "version_conflict",
@@ -218,7 +214,7 @@ def check_state(record: "TicketRecord", command: TicketCommand) -> None:
 
 
 def decide(
-    record: "TicketRecord",
+    record: TicketRecord,
     command: TicketCommand,
     actor: Actor,
     now: datetime,
@@ -239,6 +235,7 @@ def decide(
             producer=PRODUCER,
             occurred_at=now,
             event_id=event_ids.next(),
+            person=actor.person,
             **fields,
         )
 
@@ -305,6 +302,15 @@ def decide(
                     denied_by=actor.id,
                     reason=command.reason,
                 )
+            ]
+        case UrgeTicket():
+            urged = record.assignment(command.unit_id)
+            if urged is None or urged.signed_off_at is not None:
+                # Only a unit that still owes work can be urged (督办 a finished part
+                # would only confuse it).
+                raise IllegalTransition("not_urgeable", field="unit_id", unit=command.unit_id)
+            return [
+                make(TicketUrged, unit_id=command.unit_id, urged_by=actor.id, note=command.note)
             ]
         case TransferTicket():
             if command.to_unit_id == actor.id or record.assignment(command.to_unit_id):
@@ -377,7 +383,7 @@ def decide(
 
 
 def _combined(
-    record: "TicketRecord", unit_name: str, note: str, evidence: tuple[str, ...]
+    record: TicketRecord, unit_name: str, note: str, evidence: tuple[str, ...]
 ) -> tuple[str, tuple[str, ...]]:
     """The resolution the resident and Open311 read: with several units (a coordination
     whistle) every unit's note, named, and every unit's photos, not only the last one's."""

@@ -1,7 +1,7 @@
 """The manual dispatch queue over HTTP, for the street command centres (and the district):
 what no rule could place, listed and assigned by hand.
 
-    GET  /api/v1/manual-queue               the caller's waiting tickets, oldest first
+    GET  /api/v1/manual-queue               the caller's waiting tickets, dangers first
     POST /api/v1/tickets/{ticket_id}/assign  a lead, co-handlers, the whistle
 
 There is one path for a hand dispatch: these routes send the router the same NATS
@@ -17,6 +17,7 @@ from fastapi import APIRouter, Query, Request
 from nats.errors import Error as NatsError
 from pydantic import BaseModel, ConfigDict, Field
 
+from chuishao.common import subjects
 from chuishao.common.domain import CategoryCode, Level, TicketId, UnitId, Whistle
 from chuishao.common.errors import ApiError, ErrorResponse
 from chuishao.common.queries import QueuedTicket
@@ -119,7 +120,7 @@ async def _ask(request: Request, centre_id: str, verb: str, body: dict[str, Any]
     connection = intake_of(request).broker.connection
     try:
         reply = await connection.request(
-            f"cmd.unit.{centre_id}.manual.{verb}",
+            subjects.manual_command(centre_id, verb),
             json.dumps(body, ensure_ascii=False).encode(),
             timeout=REPLY_TIMEOUT,
         )
@@ -152,8 +153,10 @@ async def manual_queue(
     actor: Caller,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> ManualQueue:
-    """Oldest first. A street's command centre sees the tickets of its street that no
-    rule could place; the district's centre those escalated to it (or with no street)."""
+    """Emergencies (a danger found in the report) first, each group oldest first: the
+    router's order, kept. A street's command centre sees the tickets of its street that
+    no rule could place; the district's centre those escalated to it (or with no
+    street)."""
     centre_id = _centre(actor)
     answer = await _ask(request, centre_id, "list", {"limit": limit})
     tickets: list[dict[str, Any]] = answer.get("tickets", [])
@@ -193,5 +196,7 @@ async def assign(
     centre_id = _centre(actor)
     await _within_place(request, ticket_id, actor)
     body = {"ticket_id": ticket_id, **assignment.model_dump(mode="json", exclude_none=True)}
+    if actor.person is not None:  # the console's person: the dispatches name them
+        body["person"] = actor.person
     answer = await _ask(request, centre_id, "assign", body)
     return Assigned(ticket_id=ticket_id, dispatched=answer.get("dispatched", []))

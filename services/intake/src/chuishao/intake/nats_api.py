@@ -21,7 +21,7 @@ from pydantic import ValidationError
 from chuishao.common import subjects
 from chuishao.common.broker import answers_failures, current_message
 from chuishao.common.commands import SubmitReport
-from chuishao.common.errors import ApiError, ErrorDetail, nats_error_reply
+from chuishao.common.errors import ApiError, nats_error_reply, nats_refusal
 from chuishao.common.replies import unit_inbox_prefix, withhold_reply
 from chuishao.intake.attributes import InvalidAttribute
 from chuishao.intake.http_errors import validation_detail
@@ -37,19 +37,13 @@ Reply = dict[str, Any]
 WITHHELD: Reply = {}
 
 
-def error(code: str, message_zh: str, message_en: str, field: str | None = None) -> Reply:
-    return nats_error_reply(
-        ErrorDetail(code=code, message_zh=message_zh, message_en=message_en, field=field)
-    )
-
-
 def invalid(exc: ValidationError) -> Reply:
     return nats_error_reply(validation_detail(exc.errors(include_url=False, include_input=False)))
 
 
 def unknown_verb(verb: str) -> Reply:
     verbs = ", ".join(sorted(VERBS))
-    return error(
+    return nats_refusal(
         "unknown_verb",
         f"没有 {verb} 这项操作，可用的有：{verbs}",
         f"There is no command {verb!r}; use one of: {verbs}",
@@ -71,7 +65,7 @@ def register(broker: NatsBroker, intake: Intake) -> None:
         try:
             result = await intake.submit(command, key)
         except UnknownCategory as exc:
-            return error(
+            return nats_refusal(
                 "unknown_category",
                 f"没有类别 {exc}，请从 GET /open311/v2/services.json 的 service_code 中选一个",
                 f"There is no category {exc}; pick a service_code from "
@@ -79,11 +73,11 @@ def register(broker: NatsBroker, intake: Intake) -> None:
                 field="category",
             )
         except InvalidAttribute as exc:
-            return error(
+            return nats_refusal(
                 "invalid_attribute", exc.message_zh, str(exc), field=f"attributes.{exc.code}"
             )
         except CatalogueNotLoaded:
-            return error(
+            return nats_refusal(
                 "starting",
                 "服务正在启动（类别目录尚未加载），请稍后重试",
                 "Intake is starting (the category catalogue has not loaded); retry shortly",
@@ -118,23 +112,23 @@ def register(broker: NatsBroker, intake: Intake) -> None:
         # face is still chosen in the one place.
         return {"ok": True, "ticket": view_of(record, actor).model_dump(mode="json")}
 
-    @broker.subscriber("cmd.unit.*.*", queue="intake", max_workers=CONCURRENCY)
+    @broker.subscriber(subjects.UNIT_COMMANDS, queue="intake", max_workers=CONCURRENCY)
     @answers_failures
     async def unit_command() -> Reply:
         message = current_message(broker)
-        _, _, unit_id, verb = message.raw_message.subject.split(".")
+        unit_id, verb = subjects.parse_unit_command(message.raw_message.subject)
         if withhold_reply(message, unit_inbox_prefix(unit_id)):
             return WITHHELD
         actor = intake.keys.actor_for_unit(unit_id)
         key = (message.headers or {}).get(IDEMPOTENCY_HEADER)
         return await run(actor, verb, message.body, key)
 
-    @broker.subscriber("cmd.operator.*.*", queue="intake", max_workers=CONCURRENCY)
+    @broker.subscriber(subjects.OPERATOR_COMMANDS, queue="intake", max_workers=CONCURRENCY)
     @answers_failures
     async def operator_command() -> Reply:
         message = current_message(broker)
         if withhold_reply(message):
             return WITHHELD
-        _, _, name, verb = message.raw_message.subject.split(".")
+        name, verb = subjects.parse_operator_command(message.raw_message.subject)
         key = (message.headers or {}).get(IDEMPOTENCY_HEADER)
         return await run(Actor("operator", name), verb, message.body, key)

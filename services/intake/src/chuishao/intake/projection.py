@@ -1,12 +1,14 @@
 """How each event changes the ticket record: the only code that does. Pure functions,
-record in and record out; the store makes them atomic and exactly-once."""
+record in and record out; the store makes them atomic and exactly-once. The status and
+who is summoned follow the one reducer, `chuishao.common.status` (supervision folds the
+same); the rest of the record (names, times, notes) is kept here."""
 
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 from chuishao.common.commands import Reporter
-from chuishao.common.domain import Priority
+from chuishao.common.domain import ClockKind, Priority
 from chuishao.common.events import (
     Event,
     ExtensionApproved,
@@ -14,6 +16,7 @@ from chuishao.common.events import (
     ExtensionRequested,
     ReportLinked,
     ReportSplit,
+    SlaBreached,
     SlaClockArmed,
     TicketAcknowledged,
     TicketAwaitingResident,
@@ -31,10 +34,11 @@ from chuishao.common.events import (
     TicketSubmitted,
     TicketTransferred,
     TicketTriaged,
+    TicketUrged,
     UnitNotified,
     UnitSignedOff,
 )
-from chuishao.intake.lifecycle import OPEN, Status
+from chuishao.common.status import Part, Progress, Status, reduce
 from chuishao.intake.records import (
     Assignment,
     ClockView,
@@ -60,6 +64,9 @@ SUMMARIES: dict[type[Event], Callable[[Any], str]] = {
     ExtensionApproved: lambda e: f"extension for {e.unit_id} approved by {e.approved_by}",
     ExtensionDenied: lambda e: f"extension for {e.unit_id} denied by {e.denied_by}",
     TicketTransferred: lambda e: f"{e.from_unit_id} transferred it to {e.to_unit_id}",
+    TicketUrged: lambda e: (
+        f"督办 {e.unit_id} (by {e.urged_by})" + (f": {e.note}" if e.note else "")
+    ),
     TicketAwaitingResident: lambda e: f"{e.unit_id} waits on the resident: {e.note}",
     TicketResidentReplied: lambda e: "the resident replied",
     TicketRecategorised: lambda e: f"now {e.category} / {e.priority} (by {e.changed_by})",
@@ -80,7 +87,11 @@ SUMMARIES: dict[type[Event], Callable[[Any], str]] = {
     ),
     ReportLinked: lambda e: f"report {e.duplicate_ticket_id} linked ({e.distance_m:.0f} m away)",
     ReportSplit: lambda e: f"report {e.report_ticket_id} split out by {e.split_by}",
-    TicketTriaged: lambda e: f"triage suggests {e.category} ({e.confidence:.0%})",
+    TicketTriaged: lambda e: (
+        f"triage suggests {e.category} ({e.confidence:.0%})"
+        + (f"; danger: {', '.join(e.danger_kinds)}" if e.danger else "")
+        + (f"; 请立即拨打{'、'.join(e.call)}" if e.call else "")
+    ),
 }
 
 
@@ -139,24 +150,31 @@ def history_entry(event: Event) -> HistoryEntry:
         producer=event.producer,
         summary=summarise(event) if summarise else event.type,
         public_note=event.note if isinstance(event, TicketProgressNoted) and event.public else None,
+        person=event.person,
     )
 
 
-def _all_acknowledged(record: TicketRecord) -> bool:
-    active = record.active_assignments
-    return bool(active) and not any(a.owes_acknowledgement for a in active)
+def progress_of(record: TicketRecord) -> Progress:
+    """The record as the status reducer sees it."""
+    return Progress(
+        ticket_id=record.ticket_id,
+        status=record.status,
+        parts={
+            a.unit_id: Part(active=a.active, acknowledged=a.acknowledged_at is not None)
+            for a in record.assignments
+        },
+    )
 
 
-def _after_assignment_change(record: TicketRecord) -> None:
-    """The status that follows from who is still summoned and who has reported."""
-    if record.status not in (Status.DISPATCHED, Status.IN_PROGRESS, Status.SUBMITTED):
-        return
-    if not record.active_assignments:
-        record.status = Status.SUBMITTED  # every unit returned it: the router places it again
-    elif _all_acknowledged(record):
-        record.status = Status.IN_PROGRESS
-    else:
-        record.status = Status.DISPATCHED
+def _follow(record: TicketRecord, progress: Progress, at: datetime) -> None:
+    """Status, and each unit's part (summoned, reported for duty), as the reducer says."""
+    record.status = progress.status
+    for a in record.assignments:
+        part = progress.parts.get(a.unit_id)
+        if part is None:
+            continue
+        a.active = part.active
+        a.acknowledged_at = (a.acknowledged_at or at) if part.acknowledged else None
 
 
 def _apply(record: TicketRecord, event: Event) -> None:
@@ -179,20 +197,18 @@ def _apply(record: TicketRecord, event: Event) -> None:
                 )
             )
             record.street = event.street or record.street
+            # A ticket without a category (triage unsure) gets the one its dispatch was
+            # made with: a command centre's hand assignment names it (manual.py).
+            record.category = record.category or event.category
             # The router may find the ticket more urgent than it was filed (triage placing
             # a gas leak in emergency_hazard): the record says so, never less urgent.
             if URGENCY.index(event.priority) > URGENCY.index(record.priority):
                 record.priority = event.priority
-            if record.status == Status.MANUAL_DISPATCH:
-                record.status = Status.DISPATCHED
-            _after_assignment_change(record)
         case TicketNeedsManualDispatch():
             # Its street's command centre must see it (and may recategorise it) before any
             # dispatch has placed it.
             record.street = event.street or record.street
             record.arbiter = event.arbiter_id or record.arbiter
-            if record.status == Status.SUBMITTED:
-                record.status = Status.MANUAL_DISPATCH
         case SlaClockArmed():
             record.clocks = [
                 c
@@ -207,6 +223,12 @@ def _apply(record: TicketRecord, event: Event) -> None:
                     deadline=event.deadline,
                 )
             )
+        case SlaBreached():
+            missed = ClockView(
+                clock=event.clock, level=event.level, unit_id=event.unit_id, deadline=event.deadline
+            )
+            if missed not in record.breached:
+                record.breached.append(missed)
         case UnitNotified():
             for a in record.assignments:
                 if a.unit_id == event.unit_id and a.notified_at is None:
@@ -214,26 +236,14 @@ def _apply(record: TicketRecord, event: Event) -> None:
         case TicketAcknowledged():
             if (part := record.assignment(event.unit_id)) is not None:
                 part.acknowledged_at = event.occurred_at
-            _after_assignment_change(record)
         case TicketDeclined():
             record.declines = event.bounces
-            if (part := record.assignment(event.unit_id)) is not None:
-                part.active = False
-            _after_assignment_change(record)
-        case TicketTransferred():
-            if (part := record.assignment(event.from_unit_id)) is not None:
-                part.active = False
-            _after_assignment_change(record)
         case ExtensionRequested():
             if (part := record.assignment(event.unit_id)) is not None:
                 part.extension_requested_seconds = event.extra_seconds
         case ExtensionApproved() | ExtensionDenied():
             if (part := record.assignment(event.unit_id)) is not None:
                 part.extension_requested_seconds = None
-        case TicketAwaitingResident():
-            record.status = Status.AWAITING_RESIDENT
-        case TicketResidentReplied():
-            record.status = Status.IN_PROGRESS
         case TicketRecategorised():
             record.category, record.priority = event.category, event.priority
         case UnitSignedOff():
@@ -251,7 +261,6 @@ def _apply(record: TicketRecord, event: Event) -> None:
                 )
             )
         case TicketResolved():
-            record.status = Status.RESOLVED
             record.resolution = Resolution(
                 note=event.note,
                 evidence_urls=event.evidence_urls,
@@ -262,17 +271,19 @@ def _apply(record: TicketRecord, event: Event) -> None:
             record.rating = event.rating
         case TicketReopened():
             record.reopen_count = event.reopen_count
-            record.status = Status.DISPATCHED
             record.resolution = None
+            record.breached = []  # a new cycle, new deadlines
             record.sign_offs = []
             for a in record.active_assignments:
-                a.acknowledged_at = a.signed_off_at = None
-        case TicketClosed():
-            record.status = Status.CLOSED
+                a.signed_off_at = None
         case TicketEscalated():
             pass  # the summoned supervisors arrive as TicketDispatched with role supervisor
         case TicketTriaged():
             record.suggested_category = event.category
+            if event.danger:  # a danger now is an emergency whatever the category
+                record.priority = Priority.EMERGENCY
+            if event.call:
+                record.call_now, record.call_message_zh = event.call, event.call_message_zh
             if event.accepted and record.category is None:
                 record.category = event.category
         case ReportLinked():
@@ -289,7 +300,7 @@ def _apply(record: TicketRecord, event: Event) -> None:
                 record.media_urls = tuple(dict.fromkeys((*record.media_urls, *event.media_urls)))
         case ReportSplit():
             if record.ticket_id == event.report_ticket_id:  # the report itself
-                record.status, record.linked_to = Status.SUBMITTED, None
+                record.linked_to = None
             else:  # the ticket it had been linked to
                 record.linked_reports = [
                     r for r in record.linked_reports if r != event.report_ticket_id
@@ -305,12 +316,47 @@ def _apply(record: TicketRecord, event: Event) -> None:
                     record.media_urls = tuple(u for u in record.media_urls if u not in dropped)
 
 
+# Clocks sla stops on these events (sla replay: a unit reported, declined or handed its
+# part on; someone responded; the ticket was dispatched): the record's clocks are the ones
+# still running, so "every clock with its deadline", the overdue filter and the queue's
+# next deadline never show a report-in deadline of a unit that has long reported.
+_ANY = object()
+
+
+def _stops(event: Event) -> list[tuple[ClockKind, object]]:
+    match event:
+        case TicketAcknowledged() | TicketDeclined():
+            return [(ClockKind.REPORT_FOR_DUTY, event.unit_id)]
+        case TicketTransferred():
+            return [(ClockKind.REPORT_FOR_DUTY, event.from_unit_id)]
+        case TicketProgressNoted() | UnitSignedOff() | TicketAwaitingResident():
+            return [(ClockKind.FIRST_RESPONSE, _ANY)]
+        case TicketDispatched():
+            return [(ClockKind.MANUAL_DISPATCH, _ANY)]
+    return []
+
+
+def _stop_clocks(record: TicketRecord, event: Event) -> None:
+    # What answers a clock also answers its breach: a unit that reported late is no
+    # longer owed; a missed resolution stays until the ticket is resolved or reopened.
+    for kind, unit in _stops(event):
+        record.clocks = [
+            c for c in record.clocks if not (c.clock == kind and unit in (_ANY, c.unit_id))
+        ]
+        record.breached = [
+            c for c in record.breached if not (c.clock == kind and unit in (_ANY, c.unit_id))
+        ]
+
+
 def apply(record: TicketRecord, event: Event) -> TicketRecord:
-    record = record.model_copy(deep=True)
-    was_open = record.status in OPEN or record.status == Status.LINKED
+    # An independent copy to change (the record in is never touched): through JSON in
+    # pydantic's core, a third of the CPU of `model_copy(deep=True)`, which was 45 % of
+    # a rebuild's fold (docs/benchmarks.md, "A whole city").
+    record = TicketRecord.model_validate_json(record.model_dump_json())
+    progress = reduce(progress_of(record), event)
     _apply(record, event)
-    if not was_open:
-        record.status = Status.CLOSED  # a closed ticket stays closed
+    _stop_clocks(record, event)
+    _follow(record, progress, event.occurred_at)
     record.history.append(history_entry(event))
     record.updated_at = max(record.updated_at, event.occurred_at)
     record.version += 1

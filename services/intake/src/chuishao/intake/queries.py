@@ -5,10 +5,10 @@ from faststream.nats import NatsBroker
 from chuishao.common import subjects
 from chuishao.common.queries import ReporterContact, ReporterContactQuery
 from chuishao.intake.records import TicketRecord
-from chuishao.intake.store import TicketStore
+from chuishao.intake.store import RecordStore
 
 
-async def contact_of(store: TicketStore, record: TicketRecord) -> ReporterContact:
+async def contact_of(store: RecordStore, record: TicketRecord) -> ReporterContact:
     phone = record.reporter.phone if record.reporter else None
     return ReporterContact(
         ticket_id=record.ticket_id,
@@ -18,7 +18,7 @@ async def contact_of(store: TicketStore, record: TicketRecord) -> ReporterContac
     )
 
 
-def register(broker: NatsBroker, store: TicketStore) -> None:
+def register(broker: NatsBroker, store: RecordStore) -> None:
     # Core request/reply in one queue group: any intake replica may answer. Unit users
     # cannot publish here (see chuishao.devstack.nats_auth); only the services user can.
     @broker.subscriber(subjects.REPORTER_CONTACT, queue="intake", max_workers=16)

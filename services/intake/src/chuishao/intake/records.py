@@ -15,7 +15,7 @@ from chuishao.common.domain import (
     Role,
     Whistle,
 )
-from chuishao.intake.lifecycle import Status
+from chuishao.common.status import Status
 
 
 class Assignment(BaseModel):
@@ -61,6 +61,8 @@ class HistoryEntry(BaseModel):
     # A note its unit marked public (AddProgressNote.public): the only free text of the
     # history Open311 shows. Everything else here is internal.
     public_note: str | None = None
+    # The console account that acted (Event.person): staff, shown to staff only.
+    person: str | None = None
 
 
 class SignOff(BaseModel):
@@ -110,6 +112,10 @@ class TicketRecord(BaseModel):
     arbiter: str | None = None
     assignments: list[Assignment] = []
     clocks: list[ClockView] = []
+    # Deadlines this cycle already missed (SlaBreached) that nothing has answered since:
+    # an escalation arms a fresh clock at the next level, and without these the ticket
+    # would stop counting as overdue the moment sla escalated it.
+    breached: list[ClockView] = []
     history: list[HistoryEntry] = []
     declines: int = 0
     reopen_count: int = 0
@@ -124,6 +130,10 @@ class TicketRecord(BaseModel):
     # The linked reports' own words and photos, for the units of this ticket.
     linked_details: list[LinkedReport] = []
     suggested_category: str | None = None
+    # The router's danger detector found a life at risk now: the numbers the operator
+    # (and the resident, by notify) must ring at once, and what to tell the caller.
+    call_now: tuple[str, ...] = ()
+    call_message_zh: str | None = None
     version: int = 1
 
     @property
@@ -134,6 +144,13 @@ class TicketRecord(BaseModel):
     def deadline(self) -> datetime | None:
         pending = [clock.deadline for clock in self.clocks]
         return min(pending) if pending else None
+
+    @property
+    def overdue_since(self) -> datetime | None:
+        """The earliest deadline missed or about to be: a breach not answered since, or
+        the next deadline of a running clock (the overdue filter compares it with now)."""
+        moments = [clock.deadline for clock in (*self.breached, *self.clocks)]
+        return min(moments) if moments else None
 
     @property
     def active_assignments(self) -> list[Assignment]:

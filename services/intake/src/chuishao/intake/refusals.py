@@ -38,6 +38,7 @@ ACTIONS: dict[str, tuple[str, str]] = {
     "CloseTicket": ("关闭", "closed"),
     "RecategoriseTicket": ("重新分类", "recategorised"),
     "SplitReport": ("拆分", "split out"),
+    "UrgeTicket": ("督办", "urged"),
 }
 SOME_ACTION = ("这样处理", "changed this way")
 
@@ -102,6 +103,10 @@ REFUSALS: dict[str, tuple[str, str]] = {
     "no_extension_pending": (
         "{unit} 没有等待审批的延期申请",
         "{unit} has no extension request waiting for a decision",
+    ),
+    "not_urgeable": (
+        "{unit} 没有正在承办、尚未办结的部分，不能督办",
+        "{unit} has no part of this ticket still to finish, so it cannot be urged",
     ),
     "already_holds": (
         "{unit} 已在承办此工单，请转给其他单位",

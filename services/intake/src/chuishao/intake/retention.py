@@ -10,7 +10,6 @@ the data. The sweep reads the business clock, so a test or a demo that moves the
 forward sees contacts erased.
 """
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -24,7 +23,7 @@ from chuishao.common.ids import derived_id
 from chuishao.intake import indexes
 from chuishao.intake.lifecycle import Status
 from chuishao.intake.records import HistoryEntry, TicketRecord
-from chuishao.intake.store import TicketStore
+from chuishao.intake.store import RecordStore
 
 log = structlog.get_logger()
 
@@ -41,12 +40,12 @@ Eraser = Callable[[str], Awaitable[None]]
 
 
 @dataclass(frozen=True)
-class Policy:
+class RetentionPolicy:
     rating_window: timedelta
     retention: timedelta
 
 
-def ended_at(record: TicketRecord, policy: Policy) -> datetime | None:
+def ended_at(record: TicketRecord, policy: RetentionPolicy) -> datetime | None:
     """When the contact stopped being needed: the close, or the end of the rating window
     of a resolved ticket nobody rated. None while the ticket is still being handled."""
     if record.status == Status.CLOSED:
@@ -57,7 +56,9 @@ def ended_at(record: TicketRecord, policy: Policy) -> datetime | None:
     return None
 
 
-async def expiry(store: TicketStore, record: TicketRecord, policy: Policy) -> datetime | None:
+async def expiry(
+    store: RecordStore, record: TicketRecord, policy: RetentionPolicy
+) -> datetime | None:
     """When this record's contact is to be erased (None: not yet known)."""
     ended = ended_at(record, policy)
     if record.status == Status.LINKED and record.linked_to is not None:
@@ -87,9 +88,9 @@ def erased(record: TicketRecord, now: datetime) -> TicketRecord:
 
 @dataclass
 class Retention:
-    store: TicketStore
+    store: RecordStore
     clock: Clock
-    policy: Policy
+    policy: RetentionPolicy
     erasers: list[Eraser]
     batch: int = 1000
 
@@ -148,12 +149,3 @@ class Retention:
             return False
         due = await expiry(self.store, record, self.policy)
         return due is not None and due <= now
-
-
-async def sweep_forever(retention: Retention, every: float) -> None:
-    while True:
-        try:
-            await retention.sweep()
-        except Exception as error:  # noqa: BLE001 - try again next round
-            log.warning("retention_sweep_failed", error=repr(error))
-        await asyncio.sleep(every)

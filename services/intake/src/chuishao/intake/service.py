@@ -2,20 +2,21 @@
 
 import functools
 import hashlib
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from faststream.nats import NatsBroker
 from nats.js import JetStreamContext
 
-from chuishao.common.catalogue import Category
+from chuishao.common.categories import Category
 from chuishao.common.clock import Clock
 from chuishao.common.commands import SplitReport, SubmitReport, TicketCommand, TransferTicket
 from chuishao.common.errors import ApiError
 from chuishao.common.events import Event, ReportLinked, ReportSplit, TicketSubmitted
 from chuishao.common.ids import derived_id, reporter_ref
 from chuishao.common.kv import KvView
-from chuishao.common.publishing import check_size, publish_event
+from chuishao.common.publishing import check_size
 from chuishao.intake import attributes
 from chuishao.intake.auth import Keys
 from chuishao.intake.contacts import ContactStore
@@ -34,7 +35,7 @@ from chuishao.intake.lifecycle import (
 from chuishao.intake.projection import apply, created, placed_like
 from chuishao.intake.records import TicketRecord
 from chuishao.intake.scopes import can_see
-from chuishao.intake.store import TicketStore
+from chuishao.intake.store import RecordStore
 
 PRODUCER = "intake"
 
@@ -66,7 +67,7 @@ class Submitted:
 
 @dataclass
 class Intake:
-    store: TicketStore
+    store: RecordStore
     broker: NatsBroker
     catalogue: KvView[Category]
     keys: Keys
@@ -87,13 +88,17 @@ class Intake:
         command: SubmitReport,
         idempotency_key: str | None = None,
         client: str = "internal",
+        media: Callable[[str], Awaitable[tuple[str, ...]]] | None = None,
     ) -> Submitted:
         """Store, publish, and return only once JetStream holds the report.
 
         `client` is who sends it (an authenticated key's holder, or `anon:<channel>`;
         "internal" for the services' own NATS callers): an Idempotency-Key counts only
         within one client and for one report, so another client's key — or a reused key
-        with a different report — never returns someone else's ticket."""
+        with a different report — never returns someone else's ticket.
+
+        `media` stores photos uploaded with the report (Open311's multipart `media`) once
+        the ticket has its id, and returns their URLs, which join `media_urls`."""
         if not self.catalogue.loaded.is_set():
             raise CatalogueNotLoaded("the category catalogue has not loaded yet")
         if command.category is not None:
@@ -105,6 +110,7 @@ class Intake:
             raise attributes.InvalidAttribute("attributes", "attributes need a category")
         now = self.clock.now()
         ticket_id = await self.store.next_ticket_id(now)
+        uploaded = await media(ticket_id) if media is not None else ()
         phone = command.reporter.phone if command.reporter else None
         event = TicketSubmitted.first(
             producer=PRODUCER,
@@ -115,7 +121,7 @@ class Intake:
             priority=command.priority,
             channel=command.channel,
             location=command.location,
-            media_urls=tuple(str(url) for url in command.media_urls),
+            media_urls=(*(str(url) for url in command.media_urls), *uploaded),
             reporter_ref=reporter_ref(self.reporter_secret, phone) if phone else None,
             attributes=command.attributes,
         )
@@ -208,6 +214,7 @@ class Intake:
             event_id=derived_id(report.history[0].event_id, "split", str(report.version)),
             report_ticket_id=report.ticket_id,
             split_by=actor.id,
+            person=actor.person,
         )
         resubmitted = TicketSubmitted.about(
             ticket_id=report.ticket_id,
@@ -306,15 +313,13 @@ class Intake:
         return lead is not None and can_see(actor, lead)
 
     async def _publish_events(self, events: list[Event]) -> None:
-        for event in events:  # in order: a rating before the reopen it causes
-            await publish_event(self.js, event, timeout=self.publish_timeout)
-        if events:
-            await self.store.confirm(*(event.event_id for event in events))
+        # In order (a rating before the reopen it causes), confirmed after the PubAck.
+        await self.store.outbox.publish(self.js, events, timeout=self.publish_timeout)
 
     async def _publish(self, event_ids: list[str]) -> None:
         """Re-send whatever of these is still unconfirmed in the outbox."""
         for event_id in event_ids:
-            queued = await self.store.queued(event_id)
+            queued = await self.store.outbox.queued(event_id)
             if queued is not None:
                 await self._publish_events([queued])
 

@@ -2,7 +2,7 @@ from typing import ClassVar
 
 from pydantic import Field, SecretStr
 
-from chuishao.common.settings import ServiceSettings
+from chuishao.common.settings import KNOWN_SECRETS, KnownSecretError, ServiceSettings
 
 
 class IntakeSettings(ServiceSettings):
@@ -13,12 +13,25 @@ class IntakeSettings(ServiceSettings):
     publish_timeout_seconds: float = 5.0
     # Events written to Redis but not yet confirmed by JetStream are re-sent after this.
     outbox_grace_seconds: float = 5.0
-    # API keys are stored as SHA-256 hex digests (`python -m chuishao.intake.keys new`),
+    # API keys are stored as SHA-256 hex digests (`python -m chuishao.intake.api_keys new`),
     # mapped to who holds them. JSON in the environment, e.g.
     # CHUISHAO_UNIT_API_KEYS='{"<sha256 of the key>": "grid-heyuan"}'.
     unit_api_keys: dict[str, str] = Field(default_factory=dict)
     operator_api_keys: dict[str, str] = Field(default_factory=dict)
     open311_api_keys: dict[str, str] = Field(default_factory=dict)
+    # The console (docs/console.md): its service keys (SHA-256 → name) and the secret of
+    # the short-lived tokens naming the person at its screen. Unset: no console trusted.
+    console_api_keys: dict[str, str] = Field(default_factory=dict)
+    person_token_secret: SecretStr = SecretStr("")
+
+    def refuse_known_secrets(self) -> None:
+        """As every service; and a console key without a secret of its own for the
+        person tokens would refuse every person at start rather than at each request."""
+        super().refuse_known_secrets()
+        secret = self.person_token_secret.get_secret_value()
+        if self.console_api_keys and not self.allow_test_secrets and secret in KNOWN_SECRETS:
+            raise KnownSecretError("CHUISHAO_PERSON_TOKEN_SECRET")
+
     # Load shedding (overload.py, docs/scaling.md): an admitted request answers within
     # response_budget_ms; one that would not is answered 503 + Retry-After at once. The
     # bound on requests in flight adapts below max_in_flight while each takes long.
@@ -49,3 +62,8 @@ class IntakeSettings(ServiceSettings):
     rating_window_days: float = Field(default=7.0, gt=0)
     contact_retention_days: float = Field(default=180.0, gt=0)
     retention_sweep_seconds: float = Field(default=3600.0, gt=0)
+    # The photo store (chuishao.common.photos, docs/console.md "The photo store"): an
+    # upload larger than photo_max_bytes is refused (413), and so is one whose header
+    # claims more than photo_max_pixels (a decompression bomb) before it is decoded.
+    photo_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    photo_max_pixels: int = Field(default=50_000_000, ge=10_000)

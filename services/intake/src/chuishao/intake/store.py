@@ -1,6 +1,7 @@
-"""Ticket records in Redis, written together with their outgoing events (an outbox) and
-their indexes in one transaction: a crash between the write and the publish loses
-nothing (the relay sends it later), and a concurrent change makes exactly one writer win.
+"""Ticket records in Redis, written together with their outgoing events (the outbox,
+`chuishao.common.outbox`) and their indexes in one transaction: a crash between the write
+and the publish loses nothing (the relay sends it later), and a concurrent change makes
+exactly one writer win.
 """
 
 import json
@@ -12,15 +13,16 @@ from typing import Any, cast
 from redis.asyncio import Redis
 from redis.exceptions import WatchError
 
-from chuishao.common.events import Event, parse_event
+from chuishao.common.events import Event
 from chuishao.common.ids import is_ticket_id
-from chuishao.common.publishing import check_size
+from chuishao.common.outbox import Outbox
 from chuishao.intake import indexes
 from chuishao.intake.records import TicketRecord
 from chuishao.intake.ticket_ids import TicketIds, format_id
 
-OUTBOX = "outbox"
-OUTBOX_EVENTS = "outbox:events"
+OUTBOX = "outbox"  # sorted set: queued event id → when (wall time)
+OUTBOX_EVENTS = "outbox:events"  # hash: queued event id → the event
+OUTBOX_NAME = "intake-outbox"  # its dead letters: dlq.intake-outbox
 IDEMPOTENCY_TTL_SECONDS = 24 * 3600
 
 Change = Callable[[TicketRecord], tuple[TicketRecord, list[Event]]]
@@ -39,9 +41,10 @@ def legacy_sequence_key(day: str) -> str:
     return f"ticket:seq:{day}"
 
 
-class TicketStore:
+class RecordStore:
     def __init__(self, redis: Redis) -> None:
         self.redis = redis
+        self.outbox = Outbox(redis, OUTBOX_NAME, queued_key=OUTBOX, payloads_key=OUTBOX_EVENTS)
         # Set at start-up, once JetStream is connected (chuishao.intake.ticket_ids): ids
         # never come from Redis, which can forget what it handed out.
         self.ids: TicketIds | None = None
@@ -108,7 +111,7 @@ class TicketStore:
                         )
                     pipe.set(_ticket_key(record.ticket_id), record.model_dump_json())
                     indexes.update(pipe, None, record)
-                    self._queue(pipe, [event])
+                    self.outbox.queue(pipe, [event])
                     await pipe.execute()
                     return record.ticket_id
                 except WatchError:
@@ -136,7 +139,7 @@ class TicketStore:
                     pipe.multi()  # type: ignore[no-untyped-call]
                     pipe.set(key, after.model_dump_json())
                     indexes.update(pipe, before, after)
-                    self._queue(pipe, events)
+                    self.outbox.queue(pipe, events)
                     if idempotency_key:
                         pipe.set(
                             _idempotency_key(idempotency_key),
@@ -180,6 +183,27 @@ class TicketStore:
                 return False
         return True
 
+    async def restore_many(self, records: list[TicketRecord]) -> set[str] | None:
+        """Write records rebuilt from the streams where Redis holds none, a batch in one
+        transaction: the ids written (a record found meanwhile is left alone), or None
+        when a live change touched the batch — then `restore` each."""
+        names = [_ticket_key(record.ticket_id) for record in records]
+        if not names:
+            return set()
+        async with self.redis.pipeline(transaction=True) as pipe:
+            try:
+                await pipe.watch(*names)
+                stored = await pipe.mget(names)
+                absent = [r for r, raw in zip(records, stored, strict=True) if raw is None]
+                pipe.multi()  # type: ignore[no-untyped-call]
+                for record in absent:
+                    pipe.set(_ticket_key(record.ticket_id), record.model_dump_json())
+                    indexes.update(pipe, None, record)
+                await pipe.execute()
+            except WatchError:
+                return None
+        return {record.ticket_id for record in absent}
+
     async def apply_foreign(
         self, event: Event, apply: Callable[[TicketRecord, Event], TicketRecord]
     ) -> TicketRecord | None:
@@ -192,24 +216,6 @@ class TicketStore:
         result = await self.change(event.ticket_id, once)
         return result[0] if result else None
 
-    @staticmethod
-    def _queue(pipe: Any, events: list[Event]) -> None:
-        # Wall time, not the business clock: the relay is about publishes that never returned.
-        now = time.time()
-        for event in events:
-            payload = event.model_dump_json()
-            # Refused before the write (raising here aborts the transaction): an event
-            # NATS can never take would be stored with its ticket and fail every relay.
-            check_size(event, len(payload.encode()))
-            pipe.zadd(OUTBOX, {event.event_id: now})
-            pipe.hset(OUTBOX_EVENTS, event.event_id, payload)
-
-    async def confirm(self, *event_ids: str) -> None:
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.zrem(OUTBOX, *event_ids)
-            pipe.hdel(OUTBOX_EVENTS, *event_ids)
-            await pipe.execute()
-
     async def opted_out(self, phone: str) -> bool:
         return bool(await self.redis.sismember("resident:opted_out", phone))
 
@@ -218,31 +224,3 @@ class TicketStore:
             await self.redis.sadd("resident:opted_out", phone)
         else:
             await self.redis.srem("resident:opted_out", phone)
-
-    async def queued(self, event_id: str) -> Event | None:
-        payload = await self.redis.hget(OUTBOX_EVENTS, event_id)
-        return parse_event(payload) if payload is not None else None
-
-    async def unconfirmed_raw(
-        self, queued_before: float, limit: int = 500
-    ) -> list[tuple[str, bytes | None]]:
-        """Queued entries as stored, oldest first: (event id, payload or None if gone).
-        The relay parses each on its own, so one bad entry cannot stop the others."""
-        ids = cast(
-            "list[bytes]",
-            await self.redis.zrangebyscore(OUTBOX, "-inf", queued_before, start=0, num=limit),
-        )
-        if not ids:
-            return []
-        payloads = cast("list[bytes | None]", await self.redis.hmget(OUTBOX_EVENTS, ids))
-        return [(i.decode(), payload) for i, payload in zip(ids, payloads, strict=True)]
-
-    async def unconfirmed(self, queued_before: float, limit: int = 500) -> list[Event]:
-        ids = cast(
-            "list[bytes]",
-            await self.redis.zrangebyscore(OUTBOX, "-inf", queued_before, start=0, num=limit),
-        )
-        if not ids:
-            return []
-        payloads = await self.redis.hmget(OUTBOX_EVENTS, ids)
-        return [parse_event(payload) for payload in payloads if payload is not None]

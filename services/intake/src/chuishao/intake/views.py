@@ -32,6 +32,40 @@ class SubmitAccepted(BaseModel):
     linked_to: str | None = None
 
 
+class PhotoView(BaseModel):
+    """A photo of the ticket in the photo store, for units, supervisors and operators:
+    the URLs need the caller's own credential (intake serves them only to whoever may see
+    the ticket). `captured_at` (EXIF DateTimeOriginal) and `reused_from` are evidence
+    metadata, never shown to residents."""
+
+    photo_id: str
+    ticket_id: str = Field(description="The ticket the photo was uploaded to")
+    purpose: Literal["report", "evidence"]
+    url: str
+    thumb_url: str
+    content_type: str
+    width: int
+    height: int
+    captured_at: str | None = Field(description="The camera's capture time, when it wrote one")
+    uploaded_at: datetime
+    uploaded_by: str
+    sha256: str = Field(description="SHA-256 of the normalised pixels")
+    reused_from: str | None = Field(
+        description="Evidence whose picture was seen first on this other ticket (or is the"
+        " resident's own photo of the problem): 复用照片, to be checked"
+    )
+
+
+class ResidentPhoto(BaseModel):
+    """A photo on a resident's link: their own report's or the units' evidence; the URLs
+    carry the link's token."""
+
+    photo_id: str
+    purpose: Literal["report", "evidence"]
+    url: str
+    thumb_url: str
+
+
 class TicketView(BaseModel):
     """The whole record, for units, supervisors and operators within their place."""
 
@@ -51,6 +85,16 @@ class TicketView(BaseModel):
     assignments: list[Assignment]
     deadline: datetime | None
     clocks: list[ClockView]
+    breached: list[ClockView] = Field(
+        default=[],
+        description="Deadlines of this cycle already missed and not answered since "
+        "(a unit's late report-in until it reports, a missed resolution until resolved)",
+    )
+    overdue_since: datetime | None = Field(
+        default=None,
+        description="The earliest missed or next deadline: the overdue filter compares it "
+        "with the time",
+    )
     declines: int
     reopen_count: int
     rating: Rating | None
@@ -61,8 +105,18 @@ class TicketView(BaseModel):
     linked_details: list[LinkedReport]
     interest_count: int
     suggested_category: str | None
+    call_now: tuple[str, ...] = Field(
+        default=(),
+        description="A life is at risk now (danger detector): ring these numbers at once "
+        "(119 fire and rescue, 110 police, 120 ambulance)",
+    )
+    call_message_zh: str | None = None
     history: list[HistoryEntry]
     version: int
+    photos: list[PhotoView] = Field(
+        default=[],
+        description="The ticket's photos in the photo store (single-ticket answers only)",
+    )
 
     @classmethod
     def of(cls, record: TicketRecord) -> "TicketView":
@@ -70,6 +124,7 @@ class TicketView(BaseModel):
             **record.model_dump(exclude={"reporter", "reporter_ref", "correlation_id"}),
             lead_unit=record.lead_unit,
             deadline=record.deadline,
+            overdue_since=record.overdue_since,
             interest_count=record.interest_count,
         )
 
@@ -120,6 +175,10 @@ class ResidentTicketView(BaseModel):
     rating: Rating | None
     linked_to: str | None
     others_reported: int = Field(description="How many others reported the same problem")
+    photos: list[ResidentPhoto] = Field(
+        default=[],
+        description="The photos above that are in the photo store, with thumbnails",
+    )
 
     @classmethod
     def of(cls, own: TicketRecord, followed: TicketRecord | None = None) -> "ResidentTicketView":

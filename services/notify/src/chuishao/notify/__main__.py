@@ -1,10 +1,4 @@
-from chuishao.common.runtime import serve
-from chuishao.notify.app import create_app
-
-
-def main() -> None:
-    serve(create_app().run())
-
+from chuishao.notify.app import main
 
 if __name__ == "__main__":
     main()

@@ -71,7 +71,7 @@ def describe(msg: RawStreamMsg) -> DeadLetter:
     return DeadLetter(
         seq=msg.seq or 0,
         stored_at=msg.time,
-        consumer=(msg.subject or "").removeprefix("dlq."),
+        consumer=subjects.parse_dead_letter(msg.subject) if msg.subject else "",
         reason=headers.get(REASON_HEADER, ""),
         error=headers.get(ERROR_HEADER, ""),
         original_subject=headers.get(SUBJECT_HEADER, ""),
@@ -86,7 +86,7 @@ async def letters(js: JetStreamContext) -> AsyncIterator[RawStreamMsg]:
     seq = 1
     while True:
         try:
-            msg = await js.get_msg(STREAM, seq=seq, subject="dlq.>", next=True)
+            msg = await js.get_msg(STREAM, seq=seq, subject=subjects.DEAD_LETTERS, next=True)
         except NotFoundError:
             return
         seq = (msg.seq or seq) + 1

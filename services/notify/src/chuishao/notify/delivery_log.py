@@ -12,6 +12,7 @@ from redis.asyncio import Redis
 
 from chuishao.common import subjects
 from chuishao.common.domain import TicketId
+from chuishao.notify import keys
 from chuishao.notify.settings import NotifySettings
 
 KEEP_SECONDS = 180 * 86_400
@@ -49,14 +50,14 @@ class DeliveryLogStore:
         self.redis = redis
 
     async def append(self, ticket_id: str, entry: DeliveryLogEntry) -> None:
-        key = f"notify:log:{ticket_id}"
+        key = keys.delivery_log(ticket_id)
         async with self.redis.pipeline(transaction=False) as pipe:
             pipe.rpush(key, entry.model_dump_json())
             pipe.expire(key, KEEP_SECONDS)
             await pipe.execute()
 
     async def read(self, ticket_id: str) -> DeliveryLog:
-        raw = await self.redis.lrange(f"notify:log:{ticket_id}", 0, -1)
+        raw = await self.redis.lrange(keys.delivery_log(ticket_id), 0, -1)
         return DeliveryLog(
             ticket_id=ticket_id,
             entries=[DeliveryLogEntry.model_validate_json(item) for item in raw],

@@ -1,7 +1,6 @@
 """What notify remembers about a ticket from events it has seen, so later events that do
-not repeat it (a warning without a unit, a resolution without a priority) can be routed."""
-
-from dataclasses import dataclass, field
+not repeat it (a warning without a unit, a resolution without a priority) can be routed.
+What it knows is an `Audience` (`chuishao.notify.audience`, no Redis there for planning)."""
 
 from redis.asyncio import Redis
 from redis.typing import EncodableT, FieldT
@@ -13,34 +12,27 @@ from chuishao.common.events import (
     ReportSplit,
     TicketDispatched,
     TicketSubmitted,
+    TicketTriaged,
 )
+from chuishao.notify import keys
+from chuishao.notify.audience import Audience
 
 KEEP_SECONDS = 180 * 86_400
-
-
-@dataclass(frozen=True)
-class TicketFacts:
-    priority: Priority | None = None
-    units: dict[str, tuple[Role, Level]] = field(default_factory=dict)
-    # Duplicate reports linked to this ticket: their reporters hear its news too.
-    linked: tuple[str, ...] = ()
-
-
-def _key(ticket_id: str) -> str:
-    return f"notify:ticket:{ticket_id}"
 
 
 class FactsStore:
     def __init__(self, redis: Redis) -> None:
         self.redis = redis
 
-    async def remember(self, event: Event) -> TicketFacts:
+    async def remember(self, event: Event) -> Audience:
         """Keep what `event` tells about its ticket; returns all that is known now.
         One round trip to Redis."""
-        key = _key(event.ticket_id)
+        key = keys.ticket(event.ticket_id)
         fields: dict[FieldT, EncodableT] = {}
         if isinstance(event, TicketSubmitted | TicketDispatched):
             fields["priority"] = event.priority.value
+        if isinstance(event, TicketTriaged) and event.danger:
+            fields["priority"] = Priority.EMERGENCY.value  # found dangerous by the router
         if isinstance(event, TicketDispatched):
             fields[f"unit:{event.unit_id}"] = f"{event.role.value}|{event.level.value}"
         if isinstance(event, ReportLinked):
@@ -57,11 +49,11 @@ class FactsStore:
 
     async def priority(self, ticket_id: str) -> Priority | None:
         """The ticket's priority as last dispatched (the router may have raised it)."""
-        raw = await self.redis.hget(_key(ticket_id), "priority")
+        raw = await self.redis.hget(keys.ticket(ticket_id), "priority")
         return Priority(_text(raw)) if raw else None
 
 
-def _facts(stored: dict[bytes, bytes]) -> TicketFacts:
+def _facts(stored: dict[bytes, bytes]) -> Audience:
     raw = {_text(k): _text(v) for k, v in stored.items()}
     priority = raw.get("priority")
     units: dict[str, tuple[Role, Level]] = {}
@@ -70,8 +62,11 @@ def _facts(stored: dict[bytes, bytes]) -> TicketFacts:
             role, level = value.split("|")
             units[name.removeprefix("unit:")] = (Role(role), Level(level))
     linked = tuple(sorted(n.removeprefix("linked:") for n in raw if n.startswith("linked:")))
-    return TicketFacts(Priority(priority) if priority else None, units, linked)
+    return Audience(Priority(priority) if priority else None, units, linked)
 
 
 def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
+
+
+__all__ = ["Audience", "FactsStore"]  # Audience named here too: the tests import it

@@ -8,7 +8,7 @@ from redis.asyncio import Redis
 from chuishao.common import subjects
 from chuishao.common.clock import Clock
 from chuishao.common.domain import Priority
-from chuishao.common.events import Event, TicketDispatched, UnitNotified
+from chuishao.common.events import Event, TicketDispatched, TicketTriaged, UnitNotified
 from chuishao.common.handled import mark_handled, was_handled
 from chuishao.common.kv import KvView
 from chuishao.common.publishing import (
@@ -19,7 +19,7 @@ from chuishao.common.publishing import (
     publish_event,
 )
 from chuishao.common.streams import NOTIFY
-from chuishao.common.units import UnitContact
+from chuishao.common.unit_contacts import UnitContact
 from chuishao.notify.delivery_log import DeliveryLogEntry, DeliveryLogStore
 from chuishao.notify.facts import FactsStore
 from chuishao.notify.held import HeldJobs
@@ -49,10 +49,12 @@ class FanOut:
         self.clock = clock
 
     async def handle(self, event: Event) -> list[DeliveryJob]:
-        if await was_handled(self.redis, NOTIFY.name, event.event_id):
+        if await was_handled(self.redis, NOTIFY.name, event):
             return []
         facts = await self.facts.remember(event)
-        if isinstance(event, TicketDispatched) and event.priority == Priority.EMERGENCY:
+        if (isinstance(event, TicketDispatched) and event.priority == Priority.EMERGENCY) or (
+            isinstance(event, TicketTriaged) and event.danger
+        ):
             # Found dangerous after the receipt went out: what quiet hours hold goes now.
             await self.held.expedite(event.ticket_id, self.clock.now())
         priority = priority_of(event, facts)
@@ -63,11 +65,15 @@ class FanOut:
                 unit = self.units.get(notice.recipient)
                 if unit is not None and unit.webhook_url is not None:
                     jobs.append(DeliveryJob.for_notice(event, notice, "webhook", priority))
+            elif notice.audience == "duty_phone":
+                unit = self.units.get(notice.recipient)
+                if unit is not None and unit.duty_phone:
+                    jobs.append(DeliveryJob.for_notice(event, notice, "duty_sms", priority))
             else:
                 jobs.append(DeliveryJob.for_notice(event, notice, "resident", priority))
         for job in jobs:
             await self.enqueue(job)
-        await mark_handled(self.redis, NOTIFY.name, event.event_id)
+        await mark_handled(self.redis, NOTIFY.name, event)
         return jobs
 
     async def enqueue(self, job: DeliveryJob) -> None:

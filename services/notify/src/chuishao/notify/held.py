@@ -10,10 +10,10 @@ from redis.asyncio import Redis
 
 from chuishao.common.domain import Priority
 from chuishao.common.publishing import CORRELATION_HEADER, TICKET_HEADER
+from chuishao.notify import keys
 from chuishao.notify.jobs import DeliveryJob
 
-HELD = "notify:held"
-JOBS = "notify:held:jobs"
+HELD, JOBS = keys.HELD, keys.HELD_JOBS
 
 _CLAIM = """
 local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'WITHSCORES', 'LIMIT', 0, ARGV[3])

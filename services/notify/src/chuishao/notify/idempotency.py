@@ -7,6 +7,8 @@ Receivers close it with the delivery id we send (webhook Chuishao-Delivery-Id, S
 
 from redis.asyncio import Redis
 
+from chuishao.notify import keys
+
 KEEP_SECONDS = 90 * 86_400
 
 
@@ -15,14 +17,14 @@ class Ledger:
         self.redis = redis
 
     async def settled(self, job_id: str) -> bool:
-        return bool(await self.redis.exists(f"notify:done:{job_id}"))
+        return bool(await self.redis.exists(keys.done(job_id)))
 
     async def settle(self, job_id: str, how: str) -> None:
-        await self.redis.set(f"notify:done:{job_id}", how, ex=KEEP_SECONDS)
+        await self.redis.set(keys.done(job_id), how, ex=KEEP_SECONDS)
 
     async def claim(self, job_id: str, seconds: int) -> bool:
         """Only one attempt in flight per job (a redelivery may overtake a slow call)."""
-        return bool(await self.redis.set(f"notify:inflight:{job_id}", 1, nx=True, ex=seconds))
+        return bool(await self.redis.set(keys.in_flight(job_id), 1, nx=True, ex=seconds))
 
     async def release(self, job_id: str) -> None:
-        await self.redis.delete(f"notify:inflight:{job_id}")
+        await self.redis.delete(keys.in_flight(job_id))

@@ -14,9 +14,22 @@ from chuishao.common.domain import Priority
 from chuishao.common.events import AnyEvent, Event
 from chuishao.common.ids import derived_id
 
-Template = Literal["dispatch", "supervision", "urge", "escalation", "receipt", "resolved", "linked"]
-Audience = Literal["unit", "resident"]
-JobChannel = Literal["webhook", "resident"]
+Template = Literal[
+    "dispatch",
+    "supervision",
+    "urge",
+    "urged_by_hand",
+    "escalation",
+    "receipt",
+    "resolved",
+    "linked",
+    "call_now",
+    "report_reminder",
+]
+# duty_phone: a unit's duty desk by SMS (its directory contact), for what must reach a
+# person even when nobody watches the unit's webhook or the console.
+Audience = Literal["unit", "resident", "duty_phone"]
+JobChannel = Literal["webhook", "resident", "duty_sms"]
 
 
 class Notice(BaseModel):

@@ -71,6 +71,8 @@ class Messages:
             "clock_label": CLOCKS.get(clock, "") if clock else "",
             "role_label": ROLES.get(role, "") if role else "",
             "whistle_label": WHISTLES.get(whistle, "派单") if whistle else "派单",
+            # call_now: the emergency numbers to ring (119、120), for a gateway template too.
+            "call": "、".join(getattr(event, "call", ())),
         }
 
     def render(self, template: Template, event: Event, unit_name: str | None = None) -> str:

@@ -13,7 +13,9 @@ _RETRYABLE_4XX = frozenset({408, 429})
 
 
 @dataclass(frozen=True)
-class Outcome:
+class SendResult:
+    """What one attempt to send (a webhook call, an SMS, a WeChat message) came to."""
+
     kind: Literal["delivered", "retry", "rejected"]
     detail: str
     status: int | None = None
@@ -25,32 +27,32 @@ class Outcome:
         object.__setattr__(self, "detail", mask_text(self.detail))
 
     @classmethod
-    def delivered(cls, detail: str = "ok", status: int | None = None) -> "Outcome":
+    def delivered(cls, detail: str = "ok", status: int | None = None) -> "SendResult":
         return cls("delivered", detail, status)
 
     @classmethod
-    def retry(cls, detail: str, status: int | None = None) -> "Outcome":
+    def retry(cls, detail: str, status: int | None = None) -> "SendResult":
         return cls("retry", detail, status)
 
     @classmethod
-    def rejected(cls, detail: str, status: int | None = None) -> "Outcome":
+    def rejected(cls, detail: str, status: int | None = None) -> "SendResult":
         return cls("rejected", detail, status)
 
 
-def from_response(response: httpx.Response) -> Outcome:
+def from_response(response: httpx.Response) -> SendResult:
     status = response.status_code
     if 200 <= status < 300:
-        return Outcome.delivered(f"HTTP {status}", status)
+        return SendResult.delivered(f"HTTP {status}", status)
     detail = f"HTTP {status}: {response.text[:200]}"
     if status >= 500 or status in _RETRYABLE_4XX:
-        return Outcome("retry", detail, status, _retry_after(response))
+        return SendResult("retry", detail, status, _retry_after(response))
     # Any other status (4xx, and 3xx: redirects are not followed) will not change.
-    return Outcome.rejected(detail, status)
+    return SendResult.rejected(detail, status)
 
 
-def from_transport_error(error: httpx.TransportError) -> Outcome:
+def from_transport_error(error: httpx.TransportError) -> SendResult:
     """Timeouts, refused or reset connections: the receiver may be back soon."""
-    return Outcome.retry(f"{type(error).__name__}: {error}"[:300])
+    return SendResult.retry(f"{type(error).__name__}: {error}"[:300])
 
 
 def _retry_after(response: httpx.Response) -> float | None:

@@ -7,6 +7,8 @@ from zoneinfo import ZoneInfo
 
 from redis.asyncio import Redis
 
+from chuishao.notify import keys as redis_keys
+
 
 @dataclass(frozen=True)
 class QuietHours:
@@ -64,7 +66,7 @@ class RateLimiter:
         ends: list[datetime] = []
         for window, limit in sorted(self.limits.items()):
             index = int(local_seconds // window)
-            keys.append(f"notify:rate:{recipient}:{window}:{index}")
+            keys.append(redis_keys.rate_window(recipient, window, index))
             args += [limit, window * 2]
             ends.append(
                 datetime.fromtimestamp((index + 1) * window - offset.total_seconds(), now.tzinfo)

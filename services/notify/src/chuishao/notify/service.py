@@ -1,10 +1,7 @@
-"""Builds notify from its parts: the broker and its two durable consumers, the delivery
-log responder, and the sweep that releases held messages."""
+"""Notify's parts: its two durable consumers, the delivery log responder, and the sweep
+that releases held messages."""
 
-import asyncio
-import contextlib
 import random
-from collections.abc import AsyncIterator
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -14,16 +11,16 @@ from faststream.nats import JStream, NatsBroker, PullSub
 from redis.asyncio import Redis
 
 from chuishao.common import subjects
-from chuishao.common.broker import current_message, durable_subscriber, make_broker
-from chuishao.common.clients import redis_client, wait_for_servers
-from chuishao.common.clock import Clock, make_clock, start_clock, stop_clock
+from chuishao.common.broker import current_message, durable_subscriber
 from chuishao.common.delivery import dead_letter
 from chuishao.common.events import AnyEvent
 from chuishao.common.kv import KvView
-from chuishao.common.streams import NOTIFY, NOTIFY_DELIVERIES, provision
-from chuishao.common.units import UnitContact, units_view
+from chuishao.common.presence import presence_view
+from chuishao.common.runtime import Runtime
+from chuishao.common.streams import NOTIFY, NOTIFY_DELIVERIES
+from chuishao.common.unit_contacts import UnitContact
 from chuishao.notify.channels import ResidentChannel
-from chuishao.notify.channels.outbox import OutboxChannel
+from chuishao.notify.channels.recorder import RecorderChannel
 from chuishao.notify.channels.sms import SmsGatewayChannel
 from chuishao.notify.channels.wechat import WechatTemplateChannel
 from chuishao.notify.delivery_log import DeliveryLog, DeliveryLogQuery, DeliveryLogStore
@@ -35,6 +32,8 @@ from chuishao.notify.messages import Messages
 from chuishao.notify.protections import QuietHours, RateLimiter
 from chuishao.notify.sending import Deliveries
 from chuishao.notify.settings import NotifySettings
+from chuishao.notify.to_residents import Holds, ToResidents
+from chuishao.notify.to_units import ToDutyPhones, ToUnits
 from chuishao.notify.webhooks import WebhookSender
 
 log = structlog.get_logger()
@@ -44,7 +43,7 @@ HOUR, DAY = 3600, 86_400
 def resident_channels(
     settings: NotifySettings, redis: Redis, client: httpx.AsyncClient
 ) -> list[ResidentChannel]:
-    made: dict[str, ResidentChannel] = {"outbox": OutboxChannel(redis)}
+    made: dict[str, ResidentChannel] = {"outbox": RecorderChannel(redis)}
     if settings.sms_gateway_url is not None:
         made["sms"] = SmsGatewayChannel(
             client,
@@ -64,26 +63,28 @@ def resident_channels(
 
 
 class NotifyService:
+    """Notify's parts (chuishao.notify.bootstrap composes them and the start-up order)."""
+
     def __init__(
         self,
+        runtime: Runtime,
         settings: NotifySettings,
-        logger: structlog.stdlib.BoundLogger,
-        clock: Clock | None = None,
+        http: httpx.AsyncClient,
+        units: KvView[UnitContact],
         rng: random.Random | None = None,
     ) -> None:
+        self.runtime = runtime
         self.settings = settings
         self.rng = rng
-        self.broker: NatsBroker = make_broker(settings, logger)
-        self.redis: Redis = redis_client(settings)
-        self.clock = clock or make_clock(settings, self.redis)
-        self.http = httpx.AsyncClient(
-            timeout=settings.webhook_timeout_seconds, follow_redirects=False
-        )
-        self.units: KvView[UnitContact] = units_view()
+        self.broker: NatsBroker = runtime.broker
+        self.redis: Redis = runtime.redis
+        self.clock = runtime.clock
+        self.http = http
+        self.units = units
+        # Which units have a clerk on the console's live queue (the report-in SMS waits).
+        self.presence = presence_view()
         self.history = DeliveryLogStore(self.redis)
         self.held = HeldJobs(self.redis)
-        self._sweeper: asyncio.Task[None] | None = None
-        self._stopping = asyncio.Event()
         self._fanout: FanOut | None = None
         self._deliveries: Deliveries | None = None
         self._register()
@@ -98,7 +99,8 @@ class NotifyService:
         assert self._deliveries is not None, "notify is not started"
         return self._deliveries
 
-    def _build(self) -> None:
+    async def build(self) -> None:
+        """Once NATS is connected: the parts that publish on it."""
         nc = self.broker.connection
         timezone = ZoneInfo(self.settings.timezone)
         self._fanout = FanOut(
@@ -108,16 +110,13 @@ class NotifyService:
             history=self.history,
             clock=self.clock,
         )
-        self._deliveries = Deliveries(
-            nc=nc,
-            units=self.units,
-            webhooks=WebhookSender(self.http, self.settings.webhook_secrets),
-            channels=resident_channels(self.settings, self.redis, self.http),
-            messages=Messages(
-                timezone,
-                self.settings.public_base_url,
-                self.settings.resident_link_secret.get_secret_value(),
-            ),
+        messages = Messages(
+            timezone,
+            self.settings.public_base_url,
+            self.settings.resident_link_secret.get_secret_value(),
+        )
+        ledger = Ledger(self.redis)
+        holds = Holds(
             quiet_hours=QuietHours(
                 self.settings.quiet_hours_start, self.settings.quiet_hours_end, timezone
             ),
@@ -130,7 +129,33 @@ class NotifyService:
                 },
             ),
             held=self.held,
-            ledger=Ledger(self.redis),
+        )
+        channels = resident_channels(self.settings, self.redis, self.http)
+        self._deliveries = Deliveries(
+            nc,
+            to_units=ToUnits(
+                nc,
+                units=self.units,
+                webhooks=WebhookSender(self.http, self.settings.webhook_secrets),
+                messages=messages,
+                ledger=ledger,
+            ),
+            to_residents=ToResidents(
+                nc,
+                channels=channels,
+                messages=messages,
+                holds=holds,
+                ledger=ledger,
+                settings=self.settings,
+            ),
+            to_duty_phones=ToDutyPhones(
+                units=self.units,
+                channels=channels,
+                messages=messages,
+                ledger=ledger,
+                presence=self.presence,
+            ),
+            ledger=ledger,
             history=self.history,
             clock=self.clock,
             settings=self.settings,
@@ -170,63 +195,12 @@ class NotifyService:
         async def delivery_log(query: DeliveryLogQuery) -> DeliveryLog:
             return await self.history.read(query.ticket_id)
 
-    async def prepare(self) -> None:
-        """Before the consumers start: connections, streams, the units directory."""
-        await wait_for_servers(self.settings)
-        await start_clock(self.clock)
-        await self.broker.connect()
-        js = self.broker.connection.jetstream()
-        await provision(js, (NOTIFY, NOTIFY_DELIVERIES), replicas=self.settings.stream_replicas)
-        await self.units.start(js)
-        with contextlib.suppress(TimeoutError):
-            # An empty bucket (no router yet) still loads; only a stalled server waits.
-            await asyncio.wait_for(self.units.loaded.wait(), timeout=10)
-        self._build()
-
-    async def start_sweeping(self) -> None:
-        self._stopping.clear()
-        self._sweeper = asyncio.create_task(self._sweep_forever())
-
     async def sweep(self) -> int:
         """Release the held messages that are due; returns how many."""
         return await self.held.release_due(self.broker.connection.jetstream(), self.clock.now())
 
-    async def _sweep_forever(self) -> None:
-        while not self._stopping.is_set():
-            try:
-                released = await self.sweep()
-                if released:
-                    log.info("held_messages_released", count=released)
-            except Exception as error:  # noqa: BLE001 - the sweep must outlive a Redis or NATS hiccup
-                log.error("sweep_failed", error=repr(error))
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(
-                    self._stopping.wait(), timeout=self.settings.sweep_interval_seconds
-                )
-
-    async def stop_sweeping(self) -> None:
-        # Stopped by a flag, not by cancelling: a client library that swallows a
-        # CancelledError mid-call would leave a cancelled loop running for ever.
-        self._stopping.set()
-        if self._sweeper is not None:
-            await self._sweeper
-            self._sweeper = None
-
-    async def close(self) -> None:
-        await stop_clock(self.clock)
-        await self.units.stop()
-        await self.http.aclose()
-        await self.redis.aclose()
-
-    @contextlib.asynccontextmanager
-    async def running(self) -> AsyncIterator["NotifyService"]:
-        """The whole service in this process (tests, the demo)."""
-        await self.prepare()
-        await self.broker.start()
-        await self.start_sweeping()
-        try:
-            yield self
-        finally:
-            await self.stop_sweeping()
-            await self.broker.stop()
-            await self.close()
+    async def release_held(self) -> None:
+        """A step of the sweep loop."""
+        released = await self.sweep()
+        if released:
+            log.info("held_messages_released", count=released)

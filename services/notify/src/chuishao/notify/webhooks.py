@@ -7,7 +7,7 @@ import httpx
 from pydantic import BaseModel, ConfigDict, SecretStr
 
 from chuishao.common.events import Event
-from chuishao.notify.outcomes import Outcome, from_response, from_transport_error
+from chuishao.notify.outcomes import SendResult, from_response, from_transport_error
 from chuishao.notify.signing import DELIVERY_HEADER, EVENT_HEADER, signed_headers
 
 
@@ -49,12 +49,12 @@ class WebhookSender:
         delivery_id: str,
         event_type: str,
         now: datetime,
-    ) -> Outcome:
+    ) -> SendResult:
         secret = self.secrets.get(unit_id)
         if secret is None:
             # Unsigned calls would teach receivers to skip verification: refuse, and let
             # ops add the secret and replay the dead letter.
-            return Outcome.rejected(f"no webhook secret configured for unit {unit_id}")
+            return SendResult.rejected(f"no webhook secret configured for unit {unit_id}")
         headers = {
             "Content-Type": "application/json; charset=utf-8",
             "User-Agent": "chuishao-notify/1",

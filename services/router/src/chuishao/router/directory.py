@@ -1,6 +1,7 @@
 """The directory of places and units, loaded from a versioned TOML file and checked as a
 whole: a directory with a problem is refused, with every problem named."""
 
+import json
 import tomllib
 from collections.abc import Iterable
 from pathlib import Path
@@ -8,7 +9,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from chuishao.common.domain import Level, Location
-from chuishao.common.units import UnitContact
+from chuishao.common.unit_contacts import UnitContact
 from chuishao.router.document import DirectoryDocument
 from chuishao.router.geometry import GridIndex, LocalPlane
 from chuishao.router.places import Area, Community, FoundBy, Grid, Place, Street
@@ -34,7 +35,8 @@ class DirectoryError(ValueError):
 class Directory:
     def __init__(self, document: DirectoryDocument, source: str = "<memory>") -> None:
         plane = LocalPlane.around(document.areas())
-        problems = problems_in(document, plane)
+        shapes = shapes_of(plane, document.areas())
+        problems = problems_in(document, plane, shapes)
         if problems:
             raise DirectoryError(f"{source}: " + "; ".join(problems))
         self.document = document
@@ -47,19 +49,37 @@ class Directory:
         self._streets = {street.code: street for street in document.streets}
         self._communities = {community.code: community for community in document.communities}
         self._grids = {grid.code: grid for grid in document.grids}
-        grids = shapes_of(plane, document.grids)
-        self._index = GridIndex(plane, grids)
-        # Longest first, so 和园小区东区 wins over 和园.
-        self._aliases = sorted(
-            ((alias, area) for area in document.areas() for alias in (area.name, *area.aliases)),
-            key=lambda pair: -len(pair[0]),
+        self._index = GridIndex(
+            plane, {g.code: shapes[g.code] for g in document.grids if g.code in shapes}
         )
+        # Names and aliases; the longest one in an address wins, so 和园小区东区 beats 和园,
+        # and between equals the first in the file. Looked up by substring, not scanned:
+        # a city has tens of thousands of names.
+        self._aliases: dict[str, tuple[int, Area]] = {}
+        for area in document.areas():
+            if area.code != self.city.code:
+                for alias in (area.name, *area.aliases):
+                    self._aliases.setdefault(alias, (len(self._aliases), area))
+        self._alias_lengths = sorted({len(alias) for alias in self._aliases}, reverse=True)
+        # function → place code → units serving it there, so that picking a unit looks at
+        # the handful of places containing the ticket, not at every unit of the city.
+        self._serving: dict[str, dict[str, list[Unit]]] = {}
+        for unit in document.units:
+            for function in {unit.function, *unit.also}:
+                for code in unit.coverage:
+                    self._serving.setdefault(function, {}).setdefault(code, []).append(unit)
 
     @classmethod
     def load(cls, path: Path) -> "Directory":
+        """TOML as ops write it; JSON (same fields) for a generated city, whose 30,000
+        grids take tomllib 5-10 s to parse and json well under one."""
         try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+            text = path.read_text(encoding="utf-8")
+            data = json.loads(text) if path.suffix == ".json" else tomllib.loads(text)
+        except (
+            OSError,
+            ValueError,
+        ) as error:  # TOMLDecodeError, JSONDecodeError and UnicodeDecodeError are ValueErrors
             raise DirectoryError(f"{path}: {error}") from error
         try:
             document = DirectoryDocument.model_validate(data)
@@ -99,13 +119,12 @@ class Directory:
 
     def candidates(self, function: str, place: Place) -> list[Unit]:
         """Units with this function that cover the place, the most local first."""
-        codes = place.codes()
-        ranked = [
-            (min(codes.index(code) for code in unit.coverage if code in codes), unit.id, unit)
-            for unit in self.units
-            if unit.function == function and set(unit.coverage) & set(codes)
-        ]
-        return [unit for _, _, unit in sorted(ranked, key=lambda entry: entry[:2])]
+        serving = self._serving.get(function, {})
+        ranked: dict[str, tuple[int, Unit]] = {}
+        for rank, code in enumerate(place.codes()):
+            for unit in serving.get(code, ()):
+                ranked.setdefault(unit.id, (rank, unit))
+        return [unit for _, (_, unit) in sorted(ranked.items(), key=lambda e: (e[1][0], e[0]))]
 
     def find(self, function: str, place: Place) -> Unit | None:
         found = self.candidates(function, place)
@@ -180,10 +199,20 @@ class Directory:
                 return self.place_of(self._grids[code], "polygon")
             if code := self._index.nearest(location.long, location.lat, NEAREST_GRID_M):
                 return self.place_of(self._grids[code], "nearest_grid")
-        if location.address:
-            for alias, area in self._aliases:
-                if alias in location.address and area.code != self.city.code:
-                    return self.place_of(area, "address")
+        if location.address and (area := self._named_in(location.address)):
+            return self.place_of(area, "address")
+        return None
+
+    def _named_in(self, address: str) -> Area | None:
+        """The place whose name or alias is the longest found in the address."""
+        for length in self._alias_lengths:
+            found = [
+                named
+                for start in range(len(address) - length + 1)
+                if (named := self._aliases.get(address[start : start + length]))
+            ]
+            if found:
+                return min(found, key=lambda named: named[0])[1]
         return None
 
     def default_place(self) -> Place | None:

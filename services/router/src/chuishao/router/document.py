@@ -1,8 +1,10 @@
 """The directory file as written (TOML), before its references are checked."""
 
+from typing import Any
+
 from pydantic import BaseModel, ConfigDict, Field
 
-from chuishao.common.places import PlaceName
+from chuishao.common.place_names import PlaceName
 from chuishao.router.places import Area, City, Community, District, Grid, Street
 from chuishao.router.units import Route, Unit
 
@@ -23,24 +25,33 @@ class DirectoryDocument(BaseModel):
         return [self.city, *self.districts, *self.streets, *self.communities, *self.grids]
 
 
+def _shape(area: Area) -> dict[str, Any]:
+    """The outline and centre the console's map draws (the same coordinates as the file)."""
+    return {"polygon": area.polygon, "centroid": area.centroid}
+
+
 def place_names(document: DirectoryDocument) -> list[PlaceName]:
-    """Every place's name and the place containing it, for the `places` bucket."""
+    """Every place's name, the place containing it and its shape, for the `places` bucket."""
     return [
-        PlaceName(code=document.city.code, name=document.city.name, kind="city"),
+        PlaceName(
+            code=document.city.code, name=document.city.name, kind="city", **_shape(document.city)
+        ),
         *(
-            PlaceName(code=d.code, name=d.name, kind="district", parent=document.city.code)
+            PlaceName(
+                code=d.code, name=d.name, kind="district", parent=document.city.code, **_shape(d)
+            )
             for d in document.districts
         ),
         *(
-            PlaceName(code=s.code, name=s.name, kind="street", parent=s.district)
+            PlaceName(code=s.code, name=s.name, kind="street", parent=s.district, **_shape(s))
             for s in document.streets
         ),
         *(
-            PlaceName(code=c.code, name=c.name, kind="community", parent=c.street)
+            PlaceName(code=c.code, name=c.name, kind="community", parent=c.street, **_shape(c))
             for c in document.communities
         ),
         *(
-            PlaceName(code=g.code, name=g.name, kind="grid", parent=g.community)
+            PlaceName(code=g.code, name=g.name, kind="grid", parent=g.community, **_shape(g))
             for g in document.grids
         ),
     ]

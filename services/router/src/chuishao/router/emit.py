@@ -10,6 +10,7 @@ from chuishao.common.events import (
     TicketNeedsManualDispatch,
     WhistleBlown,
 )
+from chuishao.common.queries import SuggestedCategory
 from chuishao.router.decision import RoutingDecision
 from chuishao.router.snapshot import PRODUCER, Snapshot
 from chuishao.router.state import ManualEntry, TicketRouting
@@ -20,14 +21,14 @@ WHISTLES = (Whistle.COORDINATION, Whistle.EMERGENCY)
 
 
 @dataclass(frozen=True)
-class Outcome:
+class RoutingResult:
     """What a step decided: events to publish, then the state to save (None: unchanged)."""
 
     events: list[Event] = field(default_factory=list)
     state: TicketRouting | None = None
 
-    def after(self, *earlier: Event) -> "Outcome":
-        return Outcome([*earlier, *self.events], self.state)
+    def after(self, *earlier: Event) -> "RoutingResult":
+        return RoutingResult([*earlier, *self.events], self.state)
 
 
 def _clip(text: str, limit: int = 2000) -> str:
@@ -69,7 +70,7 @@ def dispatch(
 
 def summon(
     cause: Event, state: TicketRouting, decision: RoutingDecision, snap: Snapshot
-) -> Outcome:
+) -> RoutingResult:
     """A routing decision: the whistle if one is blown, then one dispatch per unit."""
     directory = snap.directory
     state = state.model_copy(
@@ -104,7 +105,7 @@ def summon(
         dispatch(cause, state, directory.unit(unit_id), role, decision.reason, snap)
         for unit_id, role in roles
     )
-    return Outcome(events, state)
+    return RoutingResult(events, state)
 
 
 def _danger(priority: Priority, category: str | None, snap: Snapshot) -> Priority:
@@ -129,7 +130,7 @@ def to_manual_dispatch(
     snap: Snapshot,
     suggestion: Suggestion | None = None,
     arbiter: Unit | None = None,
-) -> Outcome:
+) -> RoutingResult:
     """Queue the ticket for its street command centre (the district when the street is
     unknown, or when the street itself declined; `arbiter` when an escalation names
     one): nothing is left unowned."""
@@ -152,6 +153,10 @@ def to_manual_dispatch(
         reason=reason,
         suggested_category=suggestion.category if suggestion else None,
         confidence=suggestion.confidence if suggestion else None,
+        suggestions=tuple(
+            SuggestedCategory(category=s.category, confidence=s.confidence)
+            for s in (suggestion.suggestions if suggestion else ())
+        ),
         cause=event,
     )
-    return Outcome([event], state.model_copy(update={"manual": entry}))
+    return RoutingResult([event], state.model_copy(update={"manual": entry}))

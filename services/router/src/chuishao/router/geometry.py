@@ -6,8 +6,9 @@ metres, which is what "nearest grid within 500 m" means.
 """
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
+import numpy as np
 import shapely
 from shapely import STRtree
 from shapely.geometry import Point, Polygon
@@ -41,6 +42,28 @@ class LocalPlane:
             return self.point(*area.centroid)
         return None
 
+    def shapes(self, areas: Iterable[Area]) -> dict[str, BaseGeometry]:
+        """Every area's shape by code, built in one vectorised call: a city has tens of
+        thousands of grids, and one Polygon() at a time took seconds."""
+        areas = list(areas)
+        rings = [area for area in areas if area.polygon is not None]
+        found: dict[str, BaseGeometry] = {}
+        if rings:
+            coordinates = np.array(
+                [point for area in rings for point in area.polygon or ()], dtype=float
+            )
+            coordinates *= (self.x_scale, METRES_PER_DEGREE_LAT)
+            owner = np.repeat(np.arange(len(rings)), [len(area.polygon or ()) for area in rings])
+            built: np.ndarray = shapely.polygons(  # type: ignore[assignment]  # array in, array out
+                shapely.linearrings(coordinates, indices=owner)
+            )
+            polygons: list[BaseGeometry] = list(built)
+            found.update(zip((area.code for area in rings), polygons, strict=True))
+        for area in areas:
+            if area.polygon is None and area.centroid is not None:
+                found[area.code] = self.point(*area.centroid)
+        return found
+
     @classmethod
     def around(cls, areas: list[Area]) -> "LocalPlane":
         lats = [lat for area in areas for _, lat in (area.polygon or ()) + _centroid(area)]
@@ -57,8 +80,13 @@ def invalid_reason(shape: BaseGeometry) -> str | None:
     return explain_validity(shape)
 
 
+def widen(shape: BaseGeometry) -> BaseGeometry:
+    """The shape grown by the drawing tolerance, to test what lies within it."""
+    return shape.buffer(TOLERANCE_M)
+
+
 def lies_within(inner: BaseGeometry, outer: BaseGeometry) -> bool:
-    return bool(outer.buffer(TOLERANCE_M).covers(inner))
+    return bool(widen(outer).covers(inner))
 
 
 def overlap_m2(first: BaseGeometry, second: BaseGeometry) -> float:
@@ -91,13 +119,26 @@ class GridIndex:
         return self.codes[int(index)]
 
     def overlapping_pairs(self) -> list[tuple[str, str, float]]:
-        """Grids that share more than a sliver of area."""
+        """Grids that share more than a sliver of area. Neighbours touching along a border
+        are not asked for their intersection (a city has over 100,000 such pairs): only
+        pairs whose bounding boxes overlap by more than a sliver are."""
+        if not self.shapes:
+            return []
+        first, second = self.tree.query(np.array(self.shapes, dtype=object))
+        keep = first < second
+        first, second = first[keep], second[keep]
+        bounds = shapely.bounds(np.array(self.shapes, dtype=object))
+        width = np.minimum(bounds[first, 2], bounds[second, 2]) - np.maximum(
+            bounds[first, 0], bounds[second, 0]
+        )
+        height = np.minimum(bounds[first, 3], bounds[second, 3]) - np.maximum(
+            bounds[first, 1], bounds[second, 1]
+        )
+        sliver = TOLERANCE_M * TOLERANCE_M * 100
+        suspect = (width > 0) & (height > 0) & (width * height > sliver)
         pairs: list[tuple[str, str, float]] = []
-        for i, shape in enumerate(self.shapes):
-            for j in sorted(int(j) for j in self.tree.query(shape, predicate="intersects")):
-                if j <= i:
-                    continue
-                area = overlap_m2(shape, self.shapes[j])
-                if area > TOLERANCE_M * TOLERANCE_M * 100:
-                    pairs.append((self.codes[i], self.codes[j], area))
+        for i, j in zip(first[suspect].tolist(), second[suspect].tolist(), strict=True):
+            area = overlap_m2(self.shapes[i], self.shapes[j])
+            if area > sliver:
+                pairs.append((self.codes[i], self.codes[j], area))
         return pairs

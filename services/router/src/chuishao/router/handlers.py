@@ -1,7 +1,7 @@
 """One function per event the router consumes: the event and the ticket's routing state
-in, an Outcome (events to publish, state to save) out. No I/O here."""
+in, a RoutingResult (events to publish, state to save) out. No I/O here."""
 
-from chuishao.common.domain import Role
+from chuishao.common.domain import Priority, Role
 from chuishao.common.events import (
     Event,
     TicketDeclined,
@@ -12,8 +12,9 @@ from chuishao.common.events import (
     TicketTransferred,
     TicketTriaged,
 )
+from chuishao.router import danger
 from chuishao.router.decision import RoutingRequest
-from chuishao.router.emit import Outcome, dispatch, summon, to_manual_dispatch
+from chuishao.router.emit import RoutingResult, dispatch, summon, to_manual_dispatch
 from chuishao.router.snapshot import PRODUCER, Snapshot
 from chuishao.router.state import TicketRouting
 from chuishao.router.units import Unit
@@ -32,13 +33,22 @@ def initial_state(ticket: TicketSubmitted, snap: Snapshot) -> TicketRouting:
     )
 
 
-def route_submitted(ticket: TicketSubmitted, snap: Snapshot) -> Outcome:
+def route_submitted(ticket: TicketSubmitted, snap: Snapshot) -> RoutingResult:
     state = initial_state(ticket, snap)
     if state.category is not None:
         return _decide(ticket, state, snap)
     suggestion = snap.triage.classify(ticket.description)
-    accepted = (
-        suggestion.category is not None and suggestion.confidence >= snap.policy.triage_threshold
+    # The danger detector answers apart from the category: a danger now makes the ticket
+    # an emergency even when triage is unsure (the emergency whistle's 30-minute report-in
+    # once dispatched; the top of the manual queue and a 10-minute dispatch clock before).
+    found = danger.assess(ticket.description)
+    if found.danger:
+        state = state.model_copy(update={"priority": Priority.EMERGENCY})
+    # The model decides with its own validated threshold; keywords alone use the policy's.
+    accepted = suggestion.category is not None and (
+        suggestion.auto
+        if suggestion.auto is not None
+        else suggestion.confidence >= snap.policy.triage_threshold
     )
     triaged = TicketTriaged.caused_by(
         ticket,
@@ -48,6 +58,10 @@ def route_submitted(ticket: TicketSubmitted, snap: Snapshot) -> Outcome:
         confidence=suggestion.confidence,
         method=suggestion.method,
         accepted=accepted,
+        danger=found.danger,
+        danger_kinds=found.kinds,
+        call=found.call if found.life_at_risk else (),
+        call_message_zh=found.message_zh if found.life_at_risk else None,
     )
     if not accepted:
         guess = (
@@ -55,13 +69,18 @@ def route_submitted(ticket: TicketSubmitted, snap: Snapshot) -> Outcome:
             if suggestion.category
             else "none"
         )
-        reason = f"triage unsure (suggested {guess}, threshold {snap.policy.triage_threshold})"
+        threshold = getattr(snap.triage, "threshold", snap.policy.triage_threshold)
+        reason = f"triage unsure (suggested {guess}, threshold {threshold})"
+        if found.danger:
+            # The dispatcher reads this first in the queue: what danger, whom to ring.
+            call = f"；{found.message_zh}" if found.life_at_risk and found.message_zh else ""
+            reason = f"险情 danger ({', '.join(found.kinds)}{call}): {reason}"
         return to_manual_dispatch(ticket, state, reason, snap, suggestion).after(triaged)
     state = state.model_copy(update={"category": suggestion.category})
     return _decide(ticket, state, snap).after(triaged)
 
 
-def _decide(cause: Event, state: TicketRouting, snap: Snapshot) -> Outcome:
+def _decide(cause: Event, state: TicketRouting, snap: Snapshot) -> RoutingResult:
     assert state.category is not None
     request = RoutingRequest(
         ticket_id=state.ticket_id,
@@ -79,15 +98,15 @@ def _decide(cause: Event, state: TicketRouting, snap: Snapshot) -> Outcome:
     return summon(cause, state, decision, snap)
 
 
-def recategorise(event: TicketRecategorised, state: TicketRouting, snap: Snapshot) -> Outcome:
+def recategorise(event: TicketRecategorised, state: TicketRouting, snap: Snapshot) -> RoutingResult:
     """A supervisor gave the ticket a category (or a priority). One waiting for manual
     dispatch is routed by it now; one already with its units keeps them, and later
     re-dispatches (a decline, a reopen) use the new category."""
     state = state.model_copy(update={"category": event.category, "priority": event.priority})
     if state.manual is None:
-        return Outcome([], state)
+        return RoutingResult([], state)
     if event.category not in {entry.code for entry in snap.catalogue}:
-        return Outcome([], state)  # still waiting: the centre assigns it by hand
+        return RoutingResult([], state)  # still waiting: the centre assigns it by hand
     return _decide(event, state, snap)
 
 
@@ -105,10 +124,12 @@ def _next_candidate(state: TicketRouting, declined: str, role: Role, snap: Snaps
     return next((unit for unit in pool if unit.id not in excluded), None)
 
 
-def redispatch_declined(decline: TicketDeclined, state: TicketRouting, snap: Snapshot) -> Outcome:
+def redispatch_declined(
+    decline: TicketDeclined, state: TicketRouting, snap: Snapshot
+) -> RoutingResult:
     role = state.role_of(decline.unit_id)
     if role is None:  # a stale decline: the ticket already moved on from this unit
-        return Outcome([], state)
+        return RoutingResult([], state)
     bounces = max(decline.bounces, state.bounces + 1)
     state = state.without(decline.unit_id).model_copy(
         update={"declined": (*state.declined, decline.unit_id), "bounces": bounces}
@@ -121,12 +142,12 @@ def redispatch_declined(decline: TicketDeclined, state: TicketRouting, snap: Sna
     if candidate is None or state.category is None:
         return to_manual_dispatch(decline, state, f"{why}; no other unit can take it", snap)
     state = state.with_assignment(candidate.id, role).model_copy(update={"manual": None})
-    return Outcome(
+    return RoutingResult(
         [dispatch(decline, state, candidate, role, f"re-dispatched: {why}", snap)], state
     )
 
 
-def reopen(event: TicketReopened, state: TicketRouting, snap: Snapshot) -> Outcome:
+def reopen(event: TicketReopened, state: TicketRouting, snap: Snapshot) -> RoutingResult:
     """Back to the units that resolved it, with the complaint as the reason."""
     units = [
         u for unit_id in event.units or state.assigned() if (u := snap.directory.get_unit(unit_id))
@@ -141,10 +162,10 @@ def reopen(event: TicketReopened, state: TicketRouting, snap: Snapshot) -> Outco
         role = state.role_of(unit.id) or (Role.LEAD if index == 0 else Role.CO)
         state = state.with_assignment(unit.id, role)
         events.append(dispatch(event, state, unit, role, reason, snap))
-    return Outcome(list(events), state.model_copy(update={"manual": None}))
+    return RoutingResult(list(events), state.model_copy(update={"manual": None}))
 
 
-def transfer(event: TicketTransferred, state: TicketRouting, snap: Snapshot) -> Outcome:
+def transfer(event: TicketTransferred, state: TicketRouting, snap: Snapshot) -> RoutingResult:
     role = state.role_of(event.from_unit_id) or Role.LEAD
     state = state.without(event.from_unit_id)
     target = snap.directory.get_unit(event.to_unit_id)
@@ -154,12 +175,12 @@ def transfer(event: TicketTransferred, state: TicketRouting, snap: Snapshot) -> 
             event, state, f"{why}; {event.to_unit_id} is not in the directory", snap
         )
     if target.id in state.assigned():
-        return Outcome([], state)
+        return RoutingResult([], state)
     state = state.with_assignment(target.id, role)
-    return Outcome([dispatch(event, state, target, role, why, snap)], state)
+    return RoutingResult([dispatch(event, state, target, role, why, snap)], state)
 
 
-def escalate(event: TicketEscalated, state: TicketRouting, snap: Snapshot) -> Outcome:
+def escalate(event: TicketEscalated, state: TicketRouting, snap: Snapshot) -> RoutingResult:
     """Summon whoever answers for the ticket's place at the new level (督办). A ticket
     still waiting for manual dispatch moves to that level's queue instead."""
     directory = snap.directory
@@ -168,7 +189,7 @@ def escalate(event: TicketEscalated, state: TicketRouting, snap: Snapshot) -> Ou
     unit = unit or directory.last_resort()
     if state.manual is not None:
         if unit.id == state.manual.arbiter_id:
-            return Outcome([], state)
+            return RoutingResult([], state)
         why = (
             f"not dispatched by {state.manual.arbiter_id} in time "
             f"(overdue by {event.overdue_seconds // 60} min): {state.manual.reason}"
@@ -182,13 +203,13 @@ def escalate(event: TicketEscalated, state: TicketRouting, snap: Snapshot) -> Ou
                 "confidence": state.manual.confidence,
             }
         )
-        return Outcome(moved.events, moved.state.model_copy(update={"manual": kept}))
+        return RoutingResult(moved.events, moved.state.model_copy(update={"manual": kept}))
     if unit.id in state.assigned() or state.category is None:
-        return Outcome([], state)
+        return RoutingResult([], state)
     state = state.with_assignment(unit.id, Role.SUPERVISOR)
     reason = (
         f"escalated {event.from_level} → {event.to_level}: {event.clock} clock "
         f"overdue by {event.overdue_seconds // 60} min"
     )
     dispatched = dispatch(event, state, unit, Role.SUPERVISOR, reason, snap, level=event.to_level)
-    return Outcome([dispatched], state)
+    return RoutingResult([dispatched], state)

@@ -7,7 +7,7 @@ ordinary plugins registered the same way.
 
 import pluggy
 
-from chuishao.common.catalogue import Category
+from chuishao.common.categories import Category
 from chuishao.router.decision import RoutingDecision, RoutingRequest
 from chuishao.router.directory import Directory
 

@@ -5,7 +5,7 @@ from importlib.metadata import entry_points
 import pluggy
 import structlog
 
-from chuishao.common.catalogue import Category
+from chuishao.common.categories import Category
 from chuishao.router import hookspecs
 from chuishao.router.decision import RoutingDecision, RoutingRequest
 from chuishao.router.directory import Directory

@@ -3,7 +3,7 @@ from pathlib import Path
 from pydantic import Field
 
 from chuishao.common.settings import ServiceSettings
-from chuishao.router.snapshot import Policy
+from chuishao.router.snapshot import RoutingPolicy
 
 DATA = Path(__file__).parent / "data"
 
@@ -18,8 +18,8 @@ class RouterSettings(ServiceSettings):
     coordination_report_within_minutes: int = Field(default=120, gt=0)
     emergency_report_within_minutes: int = Field(default=30, gt=0)
 
-    def policy(self) -> Policy:
-        return Policy(
+    def policy(self) -> RoutingPolicy:
+        return RoutingPolicy(
             triage_threshold=self.triage_threshold,
             max_bounces=self.max_bounces,
             coordination_report_within_seconds=self.coordination_report_within_minutes * 60,

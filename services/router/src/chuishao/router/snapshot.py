@@ -4,17 +4,17 @@ reload swaps in a new snapshot and never changes one mid-step."""
 from dataclasses import dataclass
 from datetime import datetime
 
-from chuishao.common.catalogue import Category
+from chuishao.common.categories import Category
 from chuishao.common.clock import Clock
 from chuishao.router.directory import Directory
 from chuishao.router.plugins_manager import Dispatcher
-from chuishao.router.triage import KeywordTriage, Vocabulary
+from chuishao.router.triage import Triage, Vocabulary, build_triage
 
 PRODUCER = "router"
 
 
 @dataclass(frozen=True)
-class Policy:
+class RoutingPolicy:
     triage_threshold: float = 0.72
     max_bounces: int = 2
     coordination_report_within_seconds: int = 2 * 3600
@@ -26,8 +26,8 @@ class Snapshot:
     directory: Directory
     dispatcher: Dispatcher
     catalogue: list[Category]
-    triage: KeywordTriage
-    policy: Policy
+    triage: Triage
+    policy: RoutingPolicy
     clock: Clock
 
     def now(self) -> datetime:
@@ -38,7 +38,7 @@ class Snapshot:
         cls,
         dispatcher: Dispatcher,
         vocabulary: Vocabulary,
-        policy: Policy,
+        policy: RoutingPolicy,
         clock: Clock,
     ) -> "Snapshot":
         catalogue = dispatcher.categories()
@@ -46,7 +46,7 @@ class Snapshot:
             directory=dispatcher.directory,
             dispatcher=dispatcher,
             catalogue=catalogue,
-            triage=KeywordTriage.build(vocabulary, catalogue),
+            triage=build_triage(vocabulary, catalogue),
             policy=policy,
             clock=clock,
         )

@@ -1,4 +1,5 @@
-"""What the router remembers about each ticket it routed (Redis, `router:ticket:<id>`).
+"""What the router remembers about each ticket it routed: the types only (no Redis here, so
+the handlers can name them); `chuishao.router.store` keeps them in Redis.
 
 Later events (declined, reopened, transferred, escalated) carry neither the place nor the
 description, and the re-dispatch needs both; and "never the same unit straight back"
@@ -7,8 +8,6 @@ got past the handled marker still changes nothing.
 """
 
 from pydantic import BaseModel, ConfigDict, Field
-from redis.asyncio import Redis
-from redis.exceptions import WatchError
 
 from chuishao.common.domain import (
     CategoryCode,
@@ -21,10 +20,9 @@ from chuishao.common.domain import (
     Whistle,
 )
 from chuishao.common.events import TicketNeedsManualDispatch
+from chuishao.common.handled import remember
+from chuishao.common.queries import SuggestedCategory
 from chuishao.router.places import Place
-
-KEEP_SECONDS = 400 * 86_400  # as long as the TICKETS stream keeps the events
-APPLIED_KEPT = 64
 
 
 class Assignment(BaseModel):
@@ -43,6 +41,7 @@ class ManualEntry(BaseModel):
     reason: str
     suggested_category: CategoryCode | None = None
     confidence: float | None = None
+    suggestions: tuple[SuggestedCategory, ...] = ()  # triage's best three
     cause: TicketNeedsManualDispatch = Field(description="The event that queued it")
 
 
@@ -83,63 +82,17 @@ class TicketRouting(BaseModel):
         return self.model_copy(update={"assignments": kept})
 
     def applying(self, event_id: str) -> "TicketRouting":
-        return self.model_copy(update={"applied": (*self.applied, event_id)[-APPLIED_KEPT:]})
+        return self.model_copy(update={"applied": remember(self.applied, event_id)})
 
 
-class StateConflict(RuntimeError):
-    """Another router instance changed the ticket first; the message is retried."""
+# An emergency's score is its queue time moved this far back (about 317 years), so every
+# danger sorts before every ordinary ticket and the emergencies stay oldest first.
+EMERGENCY_AHEAD_SECONDS = 10_000_000_000.0
 
 
-def _text(raw: object) -> str:
-    return raw.decode() if isinstance(raw, bytes) else str(raw)
-
-
-def _key(ticket_id: str) -> str:
-    return f"router:ticket:{ticket_id}"
-
-
-def _queue_key(arbiter_id: str) -> str:
-    return f"router:manual:{arbiter_id}"
-
-
-class RoutingStore:
-    def __init__(self, redis: Redis) -> None:
-        self.redis = redis
-
-    async def get(self, ticket_id: str) -> TicketRouting | None:
-        raw = await self.redis.get(_key(ticket_id))
-        return TicketRouting.model_validate_json(raw) if raw else None
-
-    async def save(self, state: TicketRouting, previous: TicketRouting | None) -> TicketRouting:
-        """Write the new state if nobody wrote since `previous` was read, and keep the
-        manual-dispatch queues in step, in one transaction."""
-        expected = previous.revision if previous else 0
-        saved = state.model_copy(update={"revision": expected + 1})
-        key = _key(state.ticket_id)
-        async with self.redis.pipeline(transaction=True) as pipe:
-            try:
-                await pipe.watch(key)
-                raw = await pipe.get(key)
-                current = TicketRouting.model_validate_json(raw).revision if raw else 0
-                if current != expected:
-                    raise StateConflict(f"{state.ticket_id}: revision {current} != {expected}")
-                pipe.multi()  # type: ignore[no-untyped-call]
-                pipe.set(key, saved.model_dump_json(), ex=KEEP_SECONDS)
-                was = previous.manual if previous else None
-                if was is not None and (
-                    state.manual is None or state.manual.arbiter_id != was.arbiter_id
-                ):
-                    pipe.zrem(_queue_key(was.arbiter_id), state.ticket_id)
-                if state.manual is not None:
-                    queued_at = state.manual.cause.occurred_at.timestamp()
-                    pipe.zadd(_queue_key(state.manual.arbiter_id), {state.ticket_id: queued_at})
-                await pipe.execute()
-            except WatchError as error:
-                raise StateConflict(state.ticket_id) from error
-        return saved
-
-    async def queue(self, arbiter_id: str, limit: int = 100) -> list[TicketRouting]:
-        """Tickets waiting for this command centre, oldest first."""
-        ticket_ids = await self.redis.zrange(_queue_key(arbiter_id), 0, limit - 1)
-        states = [await self.get(_text(raw)) for raw in ticket_ids]
-        return [state for state in states if state is not None and state.manual is not None]
+def queue_score(entry: ManualEntry) -> float:
+    """Where a waiting ticket stands in its centre's queue (a sorted set, lowest first)."""
+    queued_at = entry.cause.occurred_at.timestamp()
+    if entry.cause.priority == Priority.EMERGENCY:
+        return queued_at - EMERGENCY_AHEAD_SECONDS
+    return queued_at

@@ -6,22 +6,43 @@ substrings, longest first, so no word segmenter is needed and none can split a t
 vocabulary names (消防箱 stays one word). Confidence compares the best category's score
 with the runner-up's, damped by a prior so that a single weak hint stays below the
 threshold: confidence = best / (best + second + PRIOR).
+
+ModelTriage puts the trained model (triage_model.py, `make triage-model`) in front: its
+calibrated probability decides auto or manual at the threshold chosen on held-out folds
+of the corpus, the keyword layer stays as a high-precision check (a decisive keyword match
+that names the model's top class routes from a lower, also held-out-chosen, probability),
+and the three best categories go with the ticket to the manual queue.
+
+`python -m chuishao.router.triage --file FILE` classifies one text per line (triage_cli.py).
 """
 
 import re
 import tomllib
-import unicodedata
 from collections import defaultdict
 from pathlib import Path
+from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from chuishao.common.catalogue import Category
+from chuishao.common.categories import Category
+from chuishao.router import textnorm
+from chuishao.router.triage_model import NONE, NgramModel, default_model
 
 METHOD = "keywords-v1"
 PRIOR = 1.0
 # Weight of a catalogue keyword for a category the vocabulary file does not list.
 DEFAULT_WEIGHT = 2.0
+# A keyword suggestion at or above this confidence is decisive (the old auto threshold).
+KEYWORD_DECISIVE = 0.72
+
+
+class Alternative(BaseModel):
+    """One of the categories shown to the dispatcher, with its probability."""
+
+    model_config = ConfigDict(frozen=True)
+
+    category: str
+    confidence: float = Field(ge=0, le=1)
 
 
 class Suggestion(BaseModel):
@@ -31,6 +52,14 @@ class Suggestion(BaseModel):
     confidence: float = Field(ge=0, le=1)
     method: str = METHOD
     matched: tuple[str, ...] = ()
+    # The best three categories, best first (the model's; empty from keywords alone).
+    suggestions: tuple[Alternative, ...] = ()
+    # The model's own routing decision; None: the caller compares with its threshold.
+    auto: bool | None = None
+
+
+class Triage(Protocol):
+    def classify(self, text: str) -> Suggestion: ...
 
 
 class Vocabulary(BaseModel):
@@ -45,8 +74,9 @@ class Vocabulary(BaseModel):
 
 
 def normalise(text: str) -> str:
-    """Full-width forms to half-width, case folded, whitespace dropped."""
-    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", text).casefold())
+    """Full-width forms to half-width, Traditional to Simplified, case folded, whitespace
+    dropped (textnorm.py)."""
+    return textnorm.normalise(text)
 
 
 class KeywordTriage:
@@ -72,7 +102,10 @@ class KeywordTriage:
         return cls(weights)
 
     def classify(self, text: str) -> Suggestion:
-        matched = list(dict.fromkeys(m.group(0) for m in self._pattern.finditer(normalise(text))))
+        return self.classify_normalised(normalise(text))
+
+    def classify_normalised(self, clean: str) -> Suggestion:
+        matched = list(dict.fromkeys(m.group(0) for m in self._pattern.finditer(clean)))
         scores: dict[str, float] = defaultdict(float)
         for word in matched:
             for category, weight in self._votes[word]:
@@ -84,3 +117,79 @@ class KeywordTriage:
         runner_up = max(ranked[1][1], 0.0) if len(ranked) > 1 else 0.0
         confidence = best_score / (best_score + runner_up + PRIOR)
         return Suggestion(category=best, confidence=round(confidence, 4), matched=tuple(matched))
+
+
+class ModelTriage:
+    """The trained model first, the keyword layer as a check; see the module docstring."""
+
+    def __init__(
+        self,
+        model: NgramModel,
+        keywords: KeywordTriage | None = None,
+        served: frozenset[str] | None = None,
+    ) -> None:
+        self.model = model
+        self.keywords = keywords
+        # Categories no plugin serves are never suggested (the model may know more).
+        self.served = served
+        self.method = model.version
+        self.threshold = model.threshold
+
+    def _serves(self, category: str) -> bool:
+        return self.served is None or category in self.served
+
+    def classify(self, text: str) -> Suggestion:
+        clean = normalise(text)
+        ranked = self.model.rank(clean)
+        real = [r for r in ranked if r.category != NONE and self._serves(r.category)]
+        keywords = self.keywords
+        keyword = keywords.classify_normalised(clean) if keywords is not None else None
+        matched = keyword.matched if keyword is not None else ()
+        if not real:
+            return Suggestion(
+                category=None, confidence=0.0, method=self.method, matched=matched, auto=False
+            )
+        best = real[0]
+        # Auto only when the model's overall best is this category (not `none`, not a
+        # category nobody serves) and it is sure enough, or nearly so with a decisive
+        # keyword match for the same category.
+        agree = self.model.agree_threshold
+        decisive = keyword is not None and keyword.confidence >= KEYWORD_DECISIVE
+        auto = ranked[0].category == best.category and (
+            best.confidence >= self.threshold
+            or (
+                agree is not None
+                and decisive
+                and keyword is not None
+                and keyword.category == best.category
+                and best.confidence >= agree
+            )
+        )
+        return Suggestion(
+            category=best.category,
+            confidence=round(best.confidence, 4),
+            method=self.method,
+            matched=matched,
+            suggestions=tuple(
+                Alternative(category=r.category, confidence=round(r.confidence, 4))
+                for r in real[:3]
+            ),
+            auto=auto,
+        )
+
+
+def build_triage(
+    vocabulary: Vocabulary, catalogue: list[Category], model: NgramModel | None = None
+) -> Triage:
+    """The model behind the keyword layer when an artefact exists, keywords alone if not."""
+    keywords = KeywordTriage.build(vocabulary, catalogue)
+    model = model or default_model()
+    if model is None:
+        return keywords
+    return ModelTriage(model, keywords, frozenset(c.code for c in catalogue))
+
+
+if __name__ == "__main__":
+    from chuishao.router.triage_cli import main
+
+    raise SystemExit(main())

@@ -7,7 +7,7 @@ from pydantic import BaseModel, ConfigDict, Field, HttpUrl
 
 from chuishao.common import subjects
 from chuishao.common.domain import CategoryCode, Level, Priority, UnitId, Whistle
-from chuishao.common.units import UnitContact
+from chuishao.common.unit_contacts import UnitContact
 from chuishao.router.places import PlaceCode
 
 # The same kinds as chuishao.common.units.UnitContact, which notify reads.
@@ -44,6 +44,11 @@ class Unit(BaseModel):
     kind: UnitKind
     level: Level
     function: FunctionCode = Field(description="What the unit does: grid_station, fire_rescue …")
+    also: tuple[FunctionCode, ...] = Field(
+        default=(),
+        description="Further functions it serves where it is the most local unit: a village "
+        "committee (村委会) is also its village's grid station",
+    )
     coverage: tuple[PlaceCode, ...] = Field(
         min_length=1, description="Places it serves: grid, community, street, district or city"
     )
@@ -55,6 +60,9 @@ class Unit(BaseModel):
         """The NATS subjects its dispatches arrive on (its NATS user may read only these)."""
         return subjects.unit_inbox(self.id)
 
+    def serves(self, function: str) -> bool:
+        return function == self.function or function in self.also
+
     def as_contact(self, streets: tuple[str, ...] = ()) -> UnitContact:
         """`streets`: the streets its coverage spans (Directory.streets_served)."""
         return UnitContact(
@@ -65,6 +73,7 @@ class Unit(BaseModel):
             webhook_url=self.webhook_url,
             coverage=self.coverage,
             streets=streets,
+            duty_phone=self.contact.phone,
         )
 
 

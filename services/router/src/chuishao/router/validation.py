@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping
 from shapely.geometry.base import BaseGeometry
 
 from chuishao.router.document import DirectoryDocument
-from chuishao.router.geometry import GridIndex, LocalPlane, invalid_reason, lies_within
+from chuishao.router.geometry import GridIndex, LocalPlane, invalid_reason, lies_within, widen
 from chuishao.router.places import Area
 from chuishao.router.units import (
     COMMAND_CENTRE,
@@ -50,7 +50,7 @@ def _units(doc: DirectoryDocument) -> list[str]:
             if code not in places
         )
     unit_ids = {unit.id for unit in doc.units}
-    functions = {unit.function for unit in doc.units}
+    functions = {function for unit in doc.units for function in (unit.function, *unit.also)}
 
     def check(category: str, ref: UnitRef) -> None:
         if isinstance(ref, ByFunction):
@@ -93,12 +93,7 @@ def _owners(doc: DirectoryDocument) -> list[str]:
 
 
 def shapes_of(plane: LocalPlane, areas: Iterable[Area]) -> dict[str, BaseGeometry]:
-    found: dict[str, BaseGeometry] = {}
-    for area in areas:
-        shape = plane.shape(area)
-        if shape is not None:
-            found[area.code] = shape
-    return found
+    return plane.shapes(areas)
 
 
 def _geometry(doc: DirectoryDocument, shapes: Mapping[str, BaseGeometry]) -> list[str]:
@@ -113,15 +108,20 @@ def _geometry(doc: DirectoryDocument, shapes: Mapping[str, BaseGeometry]) -> lis
     district_of = {s.code: s.district for s in doc.streets}
     street_polygons = {s.code: shapes[s.code] for s in doc.streets if s.polygon is not None}
     district_polygons = {d.code: shapes[d.code] for d in doc.districts if d.polygon is not None}
+    # Each boundary is widened by the tolerance once, not once per grid inside it.
+    widened = {
+        code: widen(polygon) for code, polygon in (street_polygons | district_polygons).items()
+    }
     for grid in doc.grids:
         shape = shapes.get(grid.code)
         street_code = street_of.get(grid.community)
         if shape is None or street_code is None:
             continue
-        boundary = street_polygons.get(street_code)
-        if boundary is None:
-            boundary = district_polygons.get(district_of.get(street_code, ""))
-        if boundary is None or lies_within(shape, boundary):
+        boundary_code = (
+            street_code if street_code in street_polygons else district_of.get(street_code, "")
+        )
+        boundary = widened.get(boundary_code)
+        if boundary is None or boundary.covers(shape):
             continue
         inside = [code for code, polygon in street_polygons.items() if lies_within(shape, polygon)]
         where = f"it lies in street {inside[0]}" if inside else "it lies outside every street"
@@ -141,7 +141,10 @@ def _overlaps(index: GridIndex) -> list[str]:
     ]
 
 
-def problems_in(doc: DirectoryDocument, plane: LocalPlane) -> list[str]:
+def problems_in(
+    doc: DirectoryDocument, plane: LocalPlane, shapes: Mapping[str, BaseGeometry] | None = None
+) -> list[str]:
+    """`shapes`: the areas' shapes when the caller has them already (Directory)."""
     problems = [
         f"duplicate unit id {unit_id!r}" for unit_id in _duplicates(u.id for u in doc.units)
     ]
@@ -151,7 +154,7 @@ def problems_in(doc: DirectoryDocument, plane: LocalPlane) -> list[str]:
     problems.extend(_references(doc))
     problems.extend(_units(doc))
     problems.extend(_owners(doc))
-    shapes = shapes_of(plane, doc.areas())
+    shapes = shapes if shapes is not None else shapes_of(plane, doc.areas())
     geometry = _geometry(doc, shapes)
     problems.extend(geometry)
     if not geometry:

@@ -18,7 +18,10 @@ def clock_key(kind: ClockKind, level: Level, unit_id: str | None, cycle: int) ->
 
 
 @dataclass
-class Clock:
+class SlaClock:
+    """One SLA clock of a ticket (report-for-duty, response or resolution at a level),
+    not a time source (that is chuishao.common.clock.Clock)."""
+
     kind: ClockKind
     level: Level
     unit_id: str | None

@@ -16,7 +16,7 @@ from chuishao.common.events import (
     TicketEscalated,
 )
 from chuishao.common.ids import derived_id
-from chuishao.sla.clocks import Clock
+from chuishao.sla.clocks import SlaClock
 from chuishao.sla.facts import Breached, Escalated, Fact, Warned, fact_from
 from chuishao.sla.policies import PolicyBook
 from chuishao.sla.replay import TicketClocks, replay
@@ -41,7 +41,10 @@ class TicketState(BaseModel):
 
 
 @dataclass(frozen=True)
-class Outcome:
+class SlaDecision:
+    """What sla decided for one ticket: its new state and clocks, the events to publish
+    and the facts recorded."""
+
     state: TicketState
     ticket: TicketClocks
     events: list[Event]
@@ -52,7 +55,7 @@ class Outcome:
         return self.ticket.next_due()
 
 
-def on_event(state: TicketState | None, event: Event, book: PolicyBook) -> Outcome | None:
+def on_event(state: TicketState | None, event: Event, book: PolicyBook) -> SlaDecision | None:
     """None: the event moves no clock, or was applied before."""
     fact = fact_from(event)
     if fact is None or (state is not None and state.has(fact.event_id)):
@@ -61,7 +64,7 @@ def on_event(state: TicketState | None, event: Event, book: PolicyBook) -> Outco
     return settle(state.model_copy(update={"facts": [*state.facts, fact]}), book, [], [fact])
 
 
-def on_timer(state: TicketState, now: datetime, book: PolicyBook) -> Outcome:
+def on_timer(state: TicketState, now: datetime, book: PolicyBook) -> SlaDecision:
     """Warnings and breaches that are due at `now`; each breach at the ticket's current
     level escalates it one level, so one firing escalates at most once per level."""
     ticket = replay(state.ticket_id, state.facts, book)
@@ -106,7 +109,7 @@ def on_timer(state: TicketState, now: datetime, book: PolicyBook) -> Outcome:
     return settle(state.model_copy(update={"facts": [*state.facts, *facts]}), book, events, facts)
 
 
-def refresh(state: TicketState, book: PolicyBook) -> Outcome:
+def refresh(state: TicketState, book: PolicyBook) -> SlaDecision:
     """Re-derive with the current policies (the reconciliation sweep)."""
     return settle(state, book, [], [])
 
@@ -114,7 +117,7 @@ def refresh(state: TicketState, book: PolicyBook) -> Outcome:
 def _breach(
     state: TicketState,
     ticket: TicketClocks,
-    clock: Clock,
+    clock: SlaClock,
     deadline: datetime,
     now: datetime,
     level: Level | None,
@@ -195,7 +198,7 @@ def _breach(
 
 def settle(
     state: TicketState, book: PolicyBook, events: list[Event], recorded: list[Fact]
-) -> Outcome:
+) -> SlaDecision:
     """Replay, and announce every clock whose deadline is new."""
     ticket = replay(state.ticket_id, state.facts, book)
     announced: dict[str, str] = {}
@@ -227,7 +230,7 @@ def settle(
             )
         )
     state = state.model_copy(update={"announced": announced})
-    return Outcome(state, ticket, [*events, *announcements], recorded)
+    return SlaDecision(state, ticket, [*events, *announcements], recorded)
 
 
 def _event(

@@ -117,7 +117,7 @@ class PolicyFile(BaseModel):
 
 
 @dataclass(frozen=True)
-class Policy:
+class SlaPolicy:
     """What applies to one ticket at one level."""
 
     limits: dict[ClockKind, Limit | None]
@@ -163,12 +163,12 @@ class PolicyBook:
             raise PolicyError(f"{source}: {error}") from error
         return cls(spec, source)
 
-    def _resolve(self, category: str | None, priority: Priority, level: Level) -> Policy:
+    def _resolve(self, category: str | None, priority: Priority, level: Level) -> SlaPolicy:
         fields = {name: getattr(self.spec.defaults, name) for name in Settable.model_fields}
         for rule in self.spec.rules:
             if rule.matches(category, priority, level):
                 fields |= rule.overrides()
-        return Policy(
+        return SlaPolicy(
             limits={kind: fields[CLOCK_FIELDS[kind]] for kind in ClockKind},
             warning_fraction=fields["warning_fraction"],
             ladder=fields["ladder"],

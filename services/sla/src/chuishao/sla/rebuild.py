@@ -19,7 +19,7 @@ import structlog
 from pydantic import ValidationError
 from redis.exceptions import WatchError
 
-from chuishao.common import stream_reader
+from chuishao.common import stream_reader, subjects
 from chuishao.common.events import (
     Event,
     SlaBreached,
@@ -30,13 +30,13 @@ from chuishao.common.events import (
 )
 from chuishao.common.streams import SLA, TICKETS
 from chuishao.sla.clocks import clock_key
-from chuishao.sla.decisions import PRODUCER, Outcome, TicketState, settle
+from chuishao.sla.decisions import PRODUCER, SlaDecision, TicketState, settle
 from chuishao.sla.facts import Breached, Escalated, Fact, Reopened, Warned, fact_from
 from chuishao.sla.supervisor import Supervisor
 
 WATERMARK = "sla:watermark"
 STREAM = TICKETS.name or "TICKETS"
-LIFECYCLE_KINDS = frozenset(s.split(".")[1] for s in SLA.filter_subjects)
+LIFECYCLE_KINDS = SLA.event_kinds
 OWN = (SlaWarning, SlaBreached, TicketEscalated, SlaClockArmed)
 MAX_FILTERS = 200
 log = structlog.get_logger()
@@ -119,7 +119,9 @@ def _merged(rebuilt: TicketState, current: TicketState | None) -> TicketState | 
 async def _suspects(supervisor: Supervisor, after: int, until: int) -> set[str]:
     """Tickets whose state lacks a fact the stream holds after `after`."""
     expected: dict[str, set[str]] = {}
-    async for _, data in stream_reader.read(supervisor.js, STREAM, after, until, ["ticket.>"]):
+    async for _, data in stream_reader.read(
+        supervisor.js, STREAM, after, until, [subjects.TICKET_EVENTS]
+    ):
         try:
             event = parse_event(data)
         except ValidationError:
@@ -144,9 +146,9 @@ async def _events_of(
     supervisor: Supervisor, ticket_ids: set[str], until: int
 ) -> dict[str, list[Event]]:
     filters = (
-        sorted(f"ticket.*.{t}" for t in ticket_ids)
+        subjects.events_of_tickets(ticket_ids)
         if len(ticket_ids) <= MAX_FILTERS
-        else ["ticket.>"]
+        else [subjects.TICKET_EVENTS]
     )
     found: dict[str, list[Event]] = {t: [] for t in ticket_ids}
     async for _, data in stream_reader.read(supervisor.js, STREAM, 0, until, filters):
@@ -162,7 +164,7 @@ async def _events_of(
 async def _restore(supervisor: Supervisor, rebuilt: TicketState) -> bool:
     book = supervisor.book
 
-    def decide(current: TicketState | None) -> Outcome | None:
+    def decide(current: TicketState | None) -> SlaDecision | None:
         merged = _merged(rebuilt, current)
         return settle(merged, book, [], []) if merged is not None else None
 
@@ -206,13 +208,3 @@ async def check_once(supervisor: Supervisor) -> int:
     (a missing state is no error to it: the first fact creates one)."""
     _, settled = await stream_reader.acknowledged_until(supervisor.js, STREAM, SLA.name)
     return await check(supervisor, settled)
-
-
-async def keep_checking(supervisor: Supervisor, every: float) -> None:
-    """While sla runs: a Redis rolled back under it is repaired within `every` seconds."""
-    while not supervisor.stopping:
-        await supervisor.idle(every)
-        try:
-            await check_once(supervisor)
-        except Exception as error:  # noqa: BLE001 - keep checking through outages
-            log.warning("sla_states_check_failed", error=repr(error))

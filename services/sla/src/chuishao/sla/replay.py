@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from chuishao.common.domain import ClockKind, Level, Priority, Role
-from chuishao.sla.clocks import Clock, clock_key
+from chuishao.sla.clocks import SlaClock, clock_key
 from chuishao.sla.facts import (
     Acknowledged,
     AwaitingResident,
@@ -26,7 +26,7 @@ from chuishao.sla.facts import (
     Transferred,
     Warned,
 )
-from chuishao.sla.policies import LADDER_ORDER, Policy, PolicyBook
+from chuishao.sla.policies import LADDER_ORDER, PolicyBook, SlaPolicy
 
 
 @dataclass
@@ -52,7 +52,7 @@ class TicketClocks:
     closed_at: datetime | None = None
     responded: bool = False
     units: dict[str, UnitOnTicket] = field(default_factory=dict)
-    clocks: dict[str, Clock] = field(default_factory=dict)
+    clocks: dict[str, SlaClock] = field(default_factory=dict)
     escalations: set[tuple[ClockKind, Level, int]] = field(default_factory=set)
     # Levels whose own command centre is on the ticket: summoned by an escalation, or
     # holding it in its manual-dispatch queue (centre_first does not summon it again).
@@ -60,17 +60,17 @@ class TicketClocks:
 
     # --- reading
 
-    def policy(self, level: Level) -> Policy:
+    def policy(self, level: Level) -> SlaPolicy:
         return self.book.policy(self.category, self.priority, level)
 
-    def open_clocks(self) -> Iterator[Clock]:
+    def open_clocks(self) -> Iterator[SlaClock]:
         return (clock for clock in self.clocks.values() if clock.is_open)
 
     def next_due(self) -> datetime | None:
         moments = [due for clock in self.clocks.values() if (due := clock.next_due)]
         return min(moments) if moments else None
 
-    def answerable(self, clock: Clock) -> tuple[str, ...]:
+    def answerable(self, clock: SlaClock) -> tuple[str, ...]:
         """Units that answer for a clock: its own unit, or the active units of its level."""
         if clock.unit_id is not None:
             return (clock.unit_id,)
@@ -98,7 +98,7 @@ class TicketClocks:
         limit = policy.limit_seconds(kind)
         if limit is None:
             return
-        self.clocks[key] = Clock(
+        self.clocks[key] = SlaClock(
             kind=kind,
             level=level,
             unit_id=unit_id,

@@ -16,12 +16,12 @@ from redis.asyncio import Redis
 
 from chuishao.common.events import Event
 from chuishao.sla import keys
-from chuishao.sla.decisions import Outcome, TicketState
+from chuishao.sla.decisions import SlaDecision, TicketState
 from chuishao.sla.replay import TicketClocks
 
 Publish = Callable[[list[Event]], Awaitable[None]]
 """Publishes events in order and returns once JetStream has acknowledged them all."""
-Decide = Callable[[TicketState | None], Outcome | None]
+Decide = Callable[[TicketState | None], SlaDecision | None]
 
 # A finished ticket's clocks stay readable (deadlines query) for a while, then go.
 FINISHED_KEEP_SECONDS = 30 * 86_400
@@ -94,7 +94,7 @@ class Loaded:
         return TicketState.model_validate_json(self.raw) if self.raw else None
 
 
-class TicketStore:
+class SlaStateStore:
     def __init__(self, redis: Redis) -> None:
         self.redis = redis
         self._commit = redis.register_script(_COMMIT)
@@ -113,7 +113,7 @@ class TicketStore:
 
     async def transact(
         self, ticket_id: str, decide: Decide, publish: Publish, *, claimed: bool = False
-    ) -> Outcome | None:
+    ) -> SlaDecision | None:
         for _ in range(MAX_ATTEMPTS):
             loaded = await self.read(ticket_id)
             outcome = decide(loaded.state)
@@ -125,12 +125,12 @@ class TicketStore:
                 return outcome
         raise Conflict(ticket_id)
 
-    async def commit(self, outcome: Outcome, loaded: Loaded, *, claimed: bool) -> bool:
+    async def commit(self, outcome: SlaDecision, loaded: Loaded, *, claimed: bool) -> bool:
         script_keys, args = self._commit_call(outcome, loaded, claimed=claimed)
         return bool(await self._commit(keys=script_keys, args=args))
 
     async def commit_many(
-        self, decided: Sequence[tuple[Outcome, Loaded]], *, claimed: bool
+        self, decided: Sequence[tuple[SlaDecision, Loaded]], *, claimed: bool
     ) -> list[bool]:
         """Many commits in one round trip; each is atomic and checked on its own."""
         async with self.redis.pipeline(transaction=False) as pipe:
@@ -140,7 +140,7 @@ class TicketStore:
             return [bool(done) for done in await pipe.execute()]
 
     def _commit_call(
-        self, outcome: Outcome, loaded: Loaded, *, claimed: bool
+        self, outcome: SlaDecision, loaded: Loaded, *, claimed: bool
     ) -> tuple[list[str], list[bytes | str]]:
         ticket = outcome.ticket
         index = deadline_index(ticket)

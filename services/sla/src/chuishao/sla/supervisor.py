@@ -17,11 +17,11 @@ from chuishao.common.clock import Clock
 from chuishao.common.events import Event
 from chuishao.common.publishing import encode, event_headers
 from chuishao.sla import keys
-from chuishao.sla.decisions import Outcome, TicketState, on_event, on_timer
+from chuishao.sla.decisions import SlaDecision, TicketState, on_event, on_timer
 from chuishao.sla.facts import Escalated
 from chuishao.sla.policies import PolicyBook
 from chuishao.sla.settings import SlaSettings
-from chuishao.sla.store import TicketStore
+from chuishao.sla.store import SlaStateStore
 from chuishao.sla.timers import TimerStore
 
 log = structlog.get_logger()
@@ -53,24 +53,10 @@ class Supervisor:
         self.book = book
         self.clock = clock
         self.settings = settings
-        self.store = TicketStore(redis)
+        self.store = SlaStateStore(redis)
         self.timers = TimerStore(redis)
         self.counters = Counters()
         self.js = nats.jetstream()
-        self._stopping = asyncio.Event()
-
-    @property
-    def stopping(self) -> bool:
-        return self._stopping.is_set()
-
-    def stop(self) -> None:
-        """Ask the loops to end. A flag, not only a cancel: some client libraries turn a
-        cancellation inside a request into their own timeout error, which would swallow it."""
-        self._stopping.set()
-
-    async def idle(self, seconds: float) -> None:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._stopping.wait(), seconds)
 
     async def publish(self, events: list[Event]) -> None:
         """All of a decision's events, pipelined: sent in order on one connection (so
@@ -102,7 +88,7 @@ class Supervisor:
         """One claimed ticket on its own: decide, publish, commit (retried on conflict)."""
         now = self.clock.now()
 
-        def decide(state: TicketState | None) -> Outcome | None:
+        def decide(state: TicketState | None) -> SlaDecision | None:
             return on_timer(state, now, self.book) if state is not None else None
 
         try:
@@ -154,7 +140,7 @@ class Supervisor:
         with contextlib.suppress(RedisError, OSError):
             await self.timers.release(ticket_ids, retry_at)
 
-    def _committed(self, ticket_id: str, outcome: Outcome) -> None:
+    def _committed(self, ticket_id: str, outcome: SlaDecision) -> None:
         self.counters.fired += 1
         escalations = [fact for fact in outcome.recorded if isinstance(fact, Escalated)]
         self.counters.escalations += len(escalations)
@@ -198,15 +184,10 @@ class Supervisor:
         await asyncio.gather(*(fire_chunk(chunk) for chunk in chunks))
         return len(claimed)
 
-    async def run_timers(self) -> None:
-        while not self._stopping.is_set():
-            try:
-                claimed = await self.tick()
-            except (RedisError, OSError) as error:
-                log.warning("sla_timer_round_failed", error=repr(error))
-                claimed = 0
-            if claimed < self.settings.sla_claim_batch:
-                await self.idle(self.settings.sla_tick_seconds)
+    async def timer_round(self) -> bool:
+        """One round of the timer loop (chuishao.common.loops): True when it claimed a
+        full batch, so that more may be due at once."""
+        return await self.tick() >= self.settings.sla_claim_batch
 
 
 def reraise_cancellation(error: Exception) -> None:

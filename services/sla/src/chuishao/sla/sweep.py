@@ -12,7 +12,7 @@ import structlog
 from chuishao.sla import keys
 from chuishao.sla.decisions import TicketState, refresh
 from chuishao.sla.store import deadline_index
-from chuishao.sla.supervisor import Supervisor, reraise_cancellation
+from chuishao.sla.supervisor import Supervisor
 
 log = structlog.get_logger()
 BATCH = 500
@@ -97,15 +97,3 @@ def _agrees(supervisor: Supervisor, state: TicketState, timer: float | None) -> 
         reannounced=len(outcome.events),
     )
     return False
-
-
-async def run_sweeps(supervisor: Supervisor) -> None:
-    while not supervisor.stopping:
-        await supervisor.idle(supervisor.settings.sla_sweep_interval_seconds)
-        if supervisor.stopping:
-            return
-        try:
-            await sweep(supervisor)
-        except Exception as error:  # noqa: BLE001 - the next sweep tries again
-            reraise_cancellation(error)
-            log.warning("sla_sweep_failed", error=repr(error))

@@ -15,11 +15,11 @@ from chuishao.common.queries import (
 from chuishao.sla import keys
 from chuishao.sla.policies import PolicyBook
 from chuishao.sla.replay import replay
-from chuishao.sla.store import TicketStore
+from chuishao.sla.store import SlaStateStore
 
 
 async def ticket_deadlines(
-    query: TicketDeadlinesQuery, store: TicketStore, book: PolicyBook, now: datetime
+    query: TicketDeadlinesQuery, store: SlaStateStore, book: PolicyBook, now: datetime
 ) -> TicketDeadlines:
     state = await store.load(query.ticket_id)
     if state is None:
@@ -38,7 +38,7 @@ async def ticket_deadlines(
 
 
 async def overdue(
-    query: OverdueQuery, redis: Redis, store: TicketStore, book: PolicyBook, now: datetime
+    query: OverdueQuery, redis: Redis, store: SlaStateStore, book: PolicyBook, now: datetime
 ) -> OverdueTickets:
     if query.unit_id:
         index = keys.unit_deadlines(query.unit_id)

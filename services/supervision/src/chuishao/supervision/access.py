@@ -17,9 +17,9 @@ from fastapi import Request
 
 from chuishao.common.errors import ApiError
 from chuishao.common.kv import KvView
-from chuishao.common.places import PlaceName
+from chuishao.common.place_names import PlaceName
 from chuishao.common.tokens import hash_api_key
-from chuishao.common.units import UnitContact
+from chuishao.common.unit_contacts import UnitContact
 from chuishao.supervision.display import DisplayTokens
 
 COOKIE = "chuishao_board"

@@ -2,7 +2,6 @@
 
 import json
 import re
-from collections import Counter
 from collections.abc import Callable
 from datetime import datetime
 from typing import cast
@@ -10,12 +9,41 @@ from typing import cast
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 from redis.asyncio import Redis
 
+from chuishao.common.status import Status
 from chuishao.supervision.keys import ALL_PERIODS, Keys
 from chuishao.supervision.rates import Rates, rates_of
-from chuishao.supervision.ticket import Status, TicketFacts
+from chuishao.supervision.ticket import SupervisedTicket
 
 DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 MONTH = re.compile(r"^\d{4}-\d{2}$")
+SUMMED_PER_CALL = 5_000  # hashes summed by one call of SUM_GROUPS (it holds Redis meanwhile)
+# KEYS: counter hashes; ARGV: how many of them, in order, make each group. Returns each
+# group's fields and summed values, flat: the sums of 150,000 hashes come back as 5,000.
+SUM_GROUPS = """
+local out, k = {}, 1
+for g = 1, #ARGV do
+  local sums, names = {}, {}
+  for _ = 1, tonumber(ARGV[g]) do
+    local flat = redis.call('HGETALL', KEYS[k])
+    k = k + 1
+    for i = 1, #flat, 2 do
+      local name = flat[i]
+      if sums[name] == nil then
+        sums[name] = 0
+        names[#names + 1] = name
+      end
+      sums[name] = sums[name] + tonumber(flat[i + 1])
+    end
+  end
+  local row = {}
+  for _, name in ipairs(names) do
+    row[#row + 1] = name
+    row[#row + 1] = string.format('%d', sums[name])
+  end
+  out[g] = row
+end
+return out
+"""
 
 
 class BadPeriod(ValueError):
@@ -130,6 +158,7 @@ class Reader:
     def __init__(self, redis: Redis, keys: Keys) -> None:
         self.redis = redis
         self.keys = keys
+        self._sum_groups = redis.register_script(SUM_GROUPS)
 
     async def periods_in(self, period: str) -> list[str]:
         """The stored periods that make up `period`: all, a day, or a month's days."""
@@ -142,12 +171,32 @@ class Reader:
 
     async def counts(self, scope: str | list[str], period: str) -> dict[str, int]:
         """The counters of a scope, or the sum over several (streets of one viewer)."""
-        total: Counter[str] = Counter()
-        for part in await self.periods_in(period):
-            for one in [scope] if isinstance(scope, str) else scope:
-                stored = await self.redis.hgetall(self.keys.counts(one, part))
-                total.update({_text(name): int(value) for name, value in stored.items()})
-        return {name: n for name, n in total.items() if n}
+        return (await self.counts_of([[scope] if isinstance(scope, str) else scope], period))[0]
+
+    async def counts_of(self, groups: list[list[str]], period: str) -> list[dict[str, int]]:
+        """The summed counters of each group of scopes, summed in Redis (SUM_GROUPS) a few
+        thousand hashes per call: a city board has thousands of units, a month thirty
+        days of each, and one round trip per hash made the month's board take 8.5 s at
+        1,200 units (docs/benchmarks.md, "A whole city")."""
+        parts = await self.periods_in(period)
+        results: list[dict[str, int]] = []
+        start = 0
+        while start < len(groups):
+            end, hashes = start, 0
+            while end < len(groups) and (
+                end == start or hashes + len(groups[end]) * len(parts) <= SUMMED_PER_CALL
+            ):
+                hashes += len(groups[end]) * len(parts)
+                end += 1
+            chunk = groups[start:end]
+            names = [self.keys.counts(one, part) for g in chunk for one in g for part in parts]
+            sizes = [len(g) * len(parts) for g in chunk]
+            summed = cast("list[list[bytes]]", await self._sum_groups(keys=names, args=sizes))
+            for flat in summed:
+                pairs = zip(flat[::2], flat[1::2], strict=True)
+                results.append({_text(name): int(value) for name, value in pairs if int(value)})
+            start = end
+        return results
 
     async def rates(
         self, scope: str | list[str], period: str = ALL_PERIODS, label: str | None = None
@@ -161,14 +210,17 @@ class Reader:
     async def rows(
         self, kind: str, period: str, name_of: Callable[[str], str] | None = None
     ) -> list[ScopeRow]:
-        rows = []
-        for value in await self.values(kind):
-            rates = await self.rates(f"{kind}:{value}", period)
-            if rates.counts:
-                rows.append(
-                    ScopeRow(id=value, name=name_of(value) if name_of else value, rates=rates)
-                )
-        return rows
+        values = await self.values(kind)
+        counted = await self.counts_of([[f"{kind}:{value}"] for value in values], period)
+        return [
+            ScopeRow(
+                id=value,
+                name=name_of(value) if name_of else value,
+                rates=rates_of(f"{kind}:{value}", period, counts),
+            )
+            for value, counts in zip(values, counted, strict=True)
+            if counts
+        ]
 
     async def street_unit_rows(
         self, streets: list[str], period: str, name_of: Callable[[str], str] | None = None
@@ -179,13 +231,17 @@ class Reader:
             street, _, unit_id = value.partition("/")
             if street in streets:
                 by_unit.setdefault(unit_id, []).append(f"street_unit:{value}")
-        rows = []
-        for unit_id, scopes in sorted(by_unit.items()):
-            rates = await self.rates(scopes, period, label=f"unit:{unit_id}")
-            if rates.counts:
-                name = name_of(unit_id) if name_of else unit_id
-                rows.append(ScopeRow(id=unit_id, name=name, rates=rates))
-        return rows
+        ordered = sorted(by_unit.items())
+        counted = await self.counts_of([scopes for _, scopes in ordered], period)
+        return [
+            ScopeRow(
+                id=unit_id,
+                name=name_of(unit_id) if name_of else unit_id,
+                rates=rates_of(f"unit:{unit_id}", period, counts),
+            )
+            for (unit_id, _), counts in zip(ordered, counted, strict=True)
+            if counts
+        ]
 
     async def states(self, streets: list[str] | None = None) -> dict[str, int]:
         if streets is None:
@@ -198,11 +254,15 @@ class Reader:
                 for name, n in totals.items()
                 if name.startswith("state_")
             }
-        return {state.value: counts.get(state.value, 0) for state in Status}
+        # A linked report has no events of its own until it is split out (its lead's
+        # ReportLinked counts it), so no ticket here is ever linked.
+        return {
+            state.value: counts.get(state.value, 0) for state in Status if state != Status.LINKED
+        }
 
-    async def _facts(self, ticket_id: str) -> TicketFacts | None:
+    async def _facts(self, ticket_id: str) -> SupervisedTicket | None:
         raw = await self.redis.get(self.keys.ticket(ticket_id))
-        return TicketFacts.model_validate_json(raw) if raw is not None else None
+        return SupervisedTicket.model_validate_json(raw) if raw is not None else None
 
     async def overdue(
         self, now: datetime, limit: int = 20, streets: list[str] | None = None
@@ -233,7 +293,7 @@ class Reader:
                 items.append(item)
         return total, items
 
-    def _overdue_item(self, facts: TicketFacts, now: datetime) -> OverdueItem | None:
+    def _overdue_item(self, facts: SupervisedTicket, now: datetime) -> OverdueItem | None:
         overdue_since = facts.overdue_since
         if overdue_since is None:
             return None

@@ -13,7 +13,8 @@ from collections.abc import Hashable
 from typing import TypeVar
 
 from chuishao.common.domain import Rating, Role, Whistle
-from chuishao.supervision.ticket import Status, TicketFacts, UnitPart
+from chuishao.common.status import Status
+from chuishao.supervision.ticket import SupervisedTicket, UnitPart
 
 SATISFIED = frozenset({Rating.SATISFIED, Rating.BASICALLY_SATISFIED})
 SCOPE_KINDS = ("street", "grid", "category", "unit")
@@ -22,7 +23,7 @@ Contributions = dict[tuple[str, str], int]
 Key = TypeVar("Key", bound=Hashable)
 
 
-def _ratings(facts: TicketFacts, unit_id: str | None = None) -> dict[str, int]:
+def _ratings(facts: SupervisedTicket, unit_id: str | None = None) -> dict[str, int]:
     given = [r.rating for r in facts.ratings if unit_id is None or unit_id in r.units]
     return {
         "rated": len(given),
@@ -31,7 +32,7 @@ def _ratings(facts: TicketFacts, unit_id: str | None = None) -> dict[str, int]:
     }
 
 
-def ticket_counts(facts: TicketFacts) -> dict[str, int]:
+def ticket_counts(facts: SupervisedTicket) -> dict[str, int]:
     # The ticket has responded once its lead unit has reported for duty (each lead, when a
     # whistle named several), and on time when each did in time. A supervisor summoned
     # by an escalation (督办) answers in its own unit rate only: summoning it must not
@@ -62,7 +63,7 @@ def ticket_counts(facts: TicketFacts) -> dict[str, int]:
     }
 
 
-def answering_units(facts: TicketFacts) -> list[UnitPart]:
+def answering_units(facts: SupervisedTicket) -> list[UnitPart]:
     """The units whose report makes the ticket responded: the lead units still on it;
     without one (the lead returned it and nobody replaced it yet), the co-units still on
     it. Supervisors summoned by an escalation never."""
@@ -71,7 +72,7 @@ def answering_units(facts: TicketFacts) -> list[UnitPart]:
     return leads or active
 
 
-def unit_counts(facts: TicketFacts, unit_id: str, part: UnitPart) -> dict[str, int]:
+def unit_counts(facts: SupervisedTicket, unit_id: str, part: UnitPart) -> dict[str, int]:
     # A unit that returned the ticket (退单) or handed it on (转办) answers for its
     # response, not for the resolution.
     answerable = part.active
@@ -99,7 +100,7 @@ def street_unit_scope(street: str, unit_id: str) -> str:
     return f"street_unit:{street}/{unit_id}"
 
 
-def ticket_scopes(facts: TicketFacts) -> list[str]:
+def ticket_scopes(facts: SupervisedTicket) -> list[str]:
     scopes = ["all"]
     if facts.street:
         scopes.append(f"street:{facts.street}")
@@ -110,7 +111,7 @@ def ticket_scopes(facts: TicketFacts) -> list[str]:
     return scopes
 
 
-def contributions(facts: TicketFacts | None) -> Contributions:
+def contributions(facts: SupervisedTicket | None) -> Contributions:
     """(scope, counter) → what this ticket adds; zeros left out."""
     if facts is None:
         return {}
@@ -133,5 +134,5 @@ def difference(before: dict[Key, int], after: dict[Key, int]) -> dict[Key, int]:
     return {key: n for key, n in delta.items() if n}
 
 
-def status_of(facts: TicketFacts | None) -> Status | None:
+def status_of(facts: SupervisedTicket | None) -> Status | None:
     return facts.status if facts is not None else None

@@ -25,8 +25,8 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict
 from redis.asyncio import Redis
 
 from chuishao.common.clients import redis_client
+from chuishao.common.place_names import PlaceName
 from chuishao.common.places import BUCKET as PLACES
-from chuishao.common.places import PlaceName
 from chuishao.common.settings import ServiceSettings
 from chuishao.common.tokens import DISPLAY_TOKEN_PREFIX, hash_api_key, new_display_token
 

@@ -6,9 +6,9 @@ from nats.js.errors import NotFoundError
 from prometheus_client import CollectorRegistry, Gauge
 
 from chuishao.common import subjects
+from chuishao.common.status import Status
 from chuishao.common.streams import DEADLETTER
 from chuishao.supervision.board import Reader
-from chuishao.supervision.ticket import Status
 
 
 class Gauges:
@@ -31,7 +31,7 @@ class Gauges:
     async def refresh(self, reader: Reader, js: JetStreamContext) -> None:
         states = await reader.states()
         for state in Status:
-            if state == Status.CLOSED:
+            if state in (Status.CLOSED, Status.LINKED):  # not open; never one here
                 continue
             self.open.labels(state=state.value).set(states.get(state.value, 0))
         self.overdue.set(await reader.redis.zcard(reader.keys.overdue))
@@ -41,4 +41,4 @@ class Gauges:
         except NotFoundError:
             return
         for subject, count in (info.state.subjects or {}).items():
-            self.dead_letters.labels(consumer=subject.removeprefix("dlq.")).set(count)
+            self.dead_letters.labels(consumer=subjects.parse_dead_letter(subject)).set(count)

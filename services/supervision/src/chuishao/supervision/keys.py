@@ -63,5 +63,10 @@ class Keys:
         return f"{self.namespace}:outbox"
 
     @property
+    def outbox_queued(self) -> str:
+        """Sorted set: the same event ids → when they were queued (chuishao.common.outbox)."""
+        return f"{self.namespace}:outbox:queued"
+
+    @property
     def pattern(self) -> str:
         return f"{self.namespace}:*"

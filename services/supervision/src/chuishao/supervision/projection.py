@@ -19,18 +19,18 @@ from redis.asyncio.client import Pipeline
 from redis.exceptions import WatchError
 
 from chuishao.common.events import Event, HotspotDetected, WhistleBlown
-from chuishao.common.publishing import encode
+from chuishao.common.outbox import Outbox
 from chuishao.supervision.counters import contributions, difference
 from chuishao.supervision.hotspots import HotspotRule, Verdict, decide, windows
 from chuishao.supervision.keys import ALL_PERIODS, Keys
-from chuishao.supervision.ticket import TicketFacts, apply
+from chuishao.supervision.ticket import SupervisedTicket, apply
 
 PRODUCER = "supervision"
 RECENT_WHISTLES = 100
 RECENT_HOTSPOTS = 50
 
 
-def _by_period(facts: TicketFacts | None) -> dict[tuple[str, str, str], int]:
+def _by_period(facts: SupervisedTicket | None) -> dict[tuple[str, str, str], int]:
     """(scope, period, counter) → n: each ticket counts in its own day and in `all`."""
     if facts is None:
         return {}
@@ -73,10 +73,11 @@ class Projection:
         self.rule = rule
         # A rebuild replays history: it decides the same warnings but sends none again.
         self.emit = emit
+        self.outbox = outbox_of(redis, keys)
 
-    async def facts(self, ticket_id: str) -> TicketFacts | None:
+    async def facts(self, ticket_id: str) -> SupervisedTicket | None:
         raw = await self.redis.get(self.keys.ticket(ticket_id))
-        return TicketFacts.model_validate_json(raw) if raw else None
+        return SupervisedTicket.model_validate_json(raw) if raw else None
 
     async def apply(self, event: Event) -> list[HotspotDetected]:
         """Fold one event in; returns the warnings to publish (already in the outbox)."""
@@ -86,7 +87,7 @@ class Projection:
                 try:
                     await pipe.watch(ticket_key)
                     raw = await pipe.get(ticket_key)
-                    before = TicketFacts.model_validate_json(raw) if raw else None
+                    before = SupervisedTicket.model_validate_json(raw) if raw else None
                     if before is not None and event.event_id in before.applied:
                         return []
                     after = apply(before, event, self.zone)
@@ -102,7 +103,7 @@ class Projection:
             return [warning] if warning is not None and self.emit else []
 
     async def _hotspot(
-        self, pipe: Pipeline, before: TicketFacts | None, after: TicketFacts, cause: Event
+        self, pipe: Pipeline, before: SupervisedTicket | None, after: SupervisedTicket, cause: Event
     ) -> "HotspotReport | None":
         """A report counts once for hotspots: when it is first dispatched, since the
         router's placing gives its grid and the street the warning goes to."""
@@ -154,7 +155,7 @@ class Projection:
         return HotspotReport(reports, quiet, after.ticket_id, at, verdict, warning)
 
     def _write(
-        self, pipe: Pipeline, before: TicketFacts | None, after: TicketFacts, event: Event
+        self, pipe: Pipeline, before: SupervisedTicket | None, after: SupervisedTicket, event: Event
     ) -> None:
         keys = self.keys
         pipe.set(keys.ticket(after.ticket_id), after.model_dump_json())
@@ -222,10 +223,17 @@ class Projection:
         pipe.zadd(self.keys.hotspots, {member: warning.occurred_at.timestamp()})
         pipe.zremrangebyrank(self.keys.hotspots, 0, -(RECENT_HOTSPOTS + 1))
         if self.emit:
-            pipe.hset(self.keys.outbox, warning.event_id, encode(warning))
+            self.outbox.queue(pipe, [warning])
 
 
-def _scope_values(facts: TicketFacts) -> Iterable[tuple[str, str]]:
+def outbox_of(redis: Redis, keys: Keys) -> Outbox:
+    """Supervision's outbox (its dead letters: dlq.supervision-outbox)."""
+    return Outbox(
+        redis, "supervision-outbox", queued_key=keys.outbox_queued, payloads_key=keys.outbox
+    )
+
+
+def _scope_values(facts: SupervisedTicket) -> Iterable[tuple[str, str]]:
     for kind, value in (
         ("street", facts.street),
         ("grid", facts.grid),

@@ -91,7 +91,7 @@ async def snapshot(redis: Redis, keys: Keys) -> dict[str, Any]:
     async for raw_key in redis.scan_iter(match=keys.pattern, count=1000):
         key = _text(raw_key)
         name = key.removeprefix(prefix)
-        if key == keys.outbox:
+        if key in (keys.outbox, keys.outbox_queued):
             continue  # delivery bookkeeping, not a projection
         kind = _text(await redis.type(key))
         if kind == "string":

@@ -3,11 +3,11 @@
 `apply` is a pure function, state in and state out; the store makes it atomic and
 exactly-once. Everything the counters need is here, including what only the order of
 events can tell (was the clock already breached when the unit answered?), so a replay of
-the stream rebuilds exactly the same state.
+the stream rebuilds exactly the same state. The status and who is summoned follow the one
+reducer, `chuishao.common.status`, which intake's record folds too: the two agree.
 """
 
 from datetime import datetime, tzinfo
-from enum import StrEnum
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
@@ -29,7 +29,6 @@ from chuishao.common.events import (
     TicketRated,
     TicketRecategorised,
     TicketReopened,
-    TicketResidentReplied,
     TicketResolved,
     TicketSubmitted,
     TicketTransferred,
@@ -37,18 +36,8 @@ from chuishao.common.events import (
     UnitSignedOff,
     WhistleBlown,
 )
-
-
-class Status(StrEnum):
-    """The same states as intake's record (see docs/intake.md), derived from events."""
-
-    SUBMITTED = "submitted"
-    MANUAL_DISPATCH = "manual_dispatch"
-    DISPATCHED = "dispatched"
-    IN_PROGRESS = "in_progress"
-    AWAITING_RESIDENT = "awaiting_resident"
-    RESOLVED = "resolved"
-    CLOSED = "closed"
+from chuishao.common.handled import remember
+from chuishao.common.status import Part, Progress, Status, reduce
 
 
 class UnitPart(BaseModel):
@@ -83,7 +72,7 @@ class RatingGiven(BaseModel):
     units: tuple[str, ...]
 
 
-class TicketFacts(BaseModel):
+class SupervisedTicket(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     ticket_id: str
@@ -111,7 +100,11 @@ class TicketFacts(BaseModel):
     open_breaches: dict[str, AwareDatetime] = {}  # clock|level|unit → deadline
     linked_reports: list[str] = []
     hotspot_key: str | None = None  # grid|category, once counted for hotspots
-    applied: list[str] = []
+    # Who is summoned, as the status reducer keeps it (None in facts stored before it was:
+    # then read from `units`).
+    summoned: dict[str, Part] | None = None
+    # The last events applied (chuishao.common.handled): a redelivery changes nothing.
+    applied: tuple[str, ...] = ()
 
     @property
     def active_units(self) -> dict[str, UnitPart]:
@@ -138,7 +131,7 @@ def _breach_key(clock: ClockKind, level: Level, unit_id: str | None) -> str:
     return f"{clock}|{level}|{unit_id or '-'}"
 
 
-def _clear_breaches(facts: TicketFacts, clock: ClockKind, unit_id: str | None = None) -> None:
+def _clear_breaches(facts: SupervisedTicket, clock: ClockKind, unit_id: str | None = None) -> None:
     facts.open_breaches = {
         key: deadline
         for key, deadline in facts.open_breaches.items()
@@ -146,19 +139,18 @@ def _clear_breaches(facts: TicketFacts, clock: ClockKind, unit_id: str | None = 
     }
 
 
-def _after_assignment_change(facts: TicketFacts) -> None:
-    if facts.status not in (Status.SUBMITTED, Status.DISPATCHED, Status.IN_PROGRESS):
-        return
-    active = facts.active_units.values()
-    if not active:
-        facts.status = Status.SUBMITTED  # every unit returned it: the router places it again
-    elif all(part.acknowledged_cycle == facts.cycle for part in active):
-        facts.status = Status.IN_PROGRESS
-    else:
-        facts.status = Status.DISPATCHED
+def progress_of(facts: SupervisedTicket) -> Progress:
+    """The facts as the status reducer sees them."""
+    summoned = facts.summoned
+    if summoned is None:
+        summoned = {
+            unit_id: Part(active=part.active, acknowledged=part.acknowledged_cycle == facts.cycle)
+            for unit_id, part in facts.units.items()
+        }
+    return Progress(ticket_id=facts.ticket_id, status=facts.status, parts=summoned)
 
 
-def _part(facts: TicketFacts, unit_id: str) -> UnitPart:
+def _part(facts: SupervisedTicket, unit_id: str) -> UnitPart:
     part = facts.units.get(unit_id)
     if part is None:  # an answer without a dispatch (a stream cut by max_age): keep it
         part = UnitPart(role=Role.CO, level=facts.level or Level.COMMUNITY)
@@ -166,7 +158,7 @@ def _part(facts: TicketFacts, unit_id: str) -> UnitPart:
     return part
 
 
-def _respond(facts: TicketFacts, unit_id: str, at: datetime) -> UnitPart:
+def _respond(facts: SupervisedTicket, unit_id: str, at: datetime) -> UnitPart:
     part = _part(facts, unit_id)
     if part.responded_at is None:
         part.responded_at = at
@@ -175,13 +167,13 @@ def _respond(facts: TicketFacts, unit_id: str, at: datetime) -> UnitPart:
     return part
 
 
-def _sign_off(facts: TicketFacts, part: UnitPart, at: datetime) -> None:
+def _sign_off(facts: SupervisedTicket, part: UnitPart, at: datetime) -> None:
     if part.signed_off_at is None:
         part.signed_off_at = at
         part.signed_off_late = _late(at, facts.resolution_deadline, part.resolution_breached)
 
 
-def _apply(facts: TicketFacts, event: Event) -> None:
+def _apply(facts: SupervisedTicket, event: Event) -> None:
     at = event.occurred_at
     match event:
         case TicketSubmitted():
@@ -194,8 +186,6 @@ def _apply(facts: TicketFacts, event: Event) -> None:
                 facts.category = event.category
         case TicketNeedsManualDispatch():
             facts.manual = True
-            if facts.status == Status.SUBMITTED:
-                facts.status = Status.MANUAL_DISPATCH
         case TicketDispatched():
             facts.dispatched = True
             facts.category = facts.category or event.category
@@ -210,9 +200,6 @@ def _apply(facts: TicketFacts, event: Event) -> None:
                 part.active = True
             if event.whistle != Whistle.NONE and event.whistle not in facts.whistles:
                 facts.whistles = sorted([*facts.whistles, event.whistle])
-            if facts.status in (Status.SUBMITTED, Status.MANUAL_DISPATCH):
-                facts.status = Status.DISPATCHED
-            _after_assignment_change(facts)
         case WhistleBlown():
             if event.whistle != Whistle.NONE and event.whistle not in facts.whistles:
                 facts.whistles = sorted([*facts.whistles, event.whistle])
@@ -240,26 +227,18 @@ def _apply(facts: TicketFacts, event: Event) -> None:
             part = _respond(facts, event.unit_id, at)
             part.acknowledged_cycle = facts.cycle
             _clear_breaches(facts, ClockKind.FIRST_RESPONSE)
-            _after_assignment_change(facts)
         case TicketDeclined():
             part = _respond(facts, event.unit_id, at)
             part.declines += 1
             part.active = False
             facts.bounces += 1
-            _after_assignment_change(facts)
         case TicketTransferred():
             _part(facts, event.from_unit_id).active = False
             _clear_breaches(facts, ClockKind.REPORT_FOR_DUTY, event.from_unit_id)
-            _after_assignment_change(facts)
         case TicketProgressNoted():
             _clear_breaches(facts, ClockKind.FIRST_RESPONSE)
         case TicketAwaitingResident():
             _clear_breaches(facts, ClockKind.FIRST_RESPONSE)
-            if facts.status in (Status.DISPATCHED, Status.IN_PROGRESS):
-                facts.status = Status.AWAITING_RESIDENT
-        case TicketResidentReplied():
-            if facts.status == Status.AWAITING_RESIDENT:
-                facts.status = Status.IN_PROGRESS
         case TicketRecategorised():
             facts.category, facts.priority = event.category, event.priority
         case UnitSignedOff():
@@ -270,7 +249,6 @@ def _apply(facts: TicketFacts, event: Event) -> None:
             facts.resolved_at = at
             facts.resolved_late = _late(at, facts.resolution_deadline, facts.resolution_breached)
             facts.open_breaches = {}
-            facts.status = Status.RESOLVED
         case TicketRated():
             facts.ratings = [*facts.ratings, RatingGiven(rating=event.rating, units=event.units)]
         case TicketReopened():
@@ -280,11 +258,9 @@ def _apply(facts: TicketFacts, event: Event) -> None:
             for part in facts.units.values():
                 part.signed_off_at, part.signed_off_late = None, False
                 part.resolution_breached = False
-            facts.status = Status.DISPATCHED
         case TicketClosed():
             facts.closed = True
             facts.open_breaches = {}
-            facts.status = Status.CLOSED
         case ReportLinked():
             if event.duplicate_ticket_id not in facts.linked_reports:
                 facts.linked_reports = [*facts.linked_reports, event.duplicate_ticket_id]
@@ -292,17 +268,16 @@ def _apply(facts: TicketFacts, event: Event) -> None:
             facts.linked_reports = [r for r in facts.linked_reports if r != event.report_ticket_id]
 
 
-def apply(facts: TicketFacts | None, event: Event, zone: tzinfo) -> TicketFacts:
+def apply(facts: SupervisedTicket | None, event: Event, zone: tzinfo) -> SupervisedTicket:
     """The facts after `event`; the caller has checked it was not applied before."""
     if facts is None:
-        facts = TicketFacts(ticket_id=event.ticket_id, day=day_of(event.occurred_at, zone))
+        facts = SupervisedTicket(ticket_id=event.ticket_id, day=day_of(event.occurred_at, zone))
     else:
         facts = facts.model_copy(deep=True)
-    was_closed = facts.closed
+    progress = reduce(progress_of(facts), event)
     _apply(facts, event)
-    if was_closed:  # a closed ticket stays closed, as in intake
-        facts.status = Status.CLOSED
+    facts.status, facts.summoned = progress.status, dict(progress.parts)
     if isinstance(event, TicketSubmitted) and facts.received_at == event.occurred_at:
         facts.day = day_of(event.occurred_at, zone)
-    facts.applied = [*facts.applied, event.event_id]
+    facts.applied = remember(facts.applied, event.event_id)
     return facts

@@ -290,6 +290,4 @@ async def public(request: Request, period: Period = ALL_PERIODS) -> PublicFigure
 
 @router.get("/health", tags=["ops"])
 async def health(request: Request) -> dict[str, str]:
-    service = supervision_of(request)
-    await service.redis.ping()
-    return {"status": "ok" if service.broker.connection.is_connected else "degraded"}
+    return await supervision_of(request).runtime.health()

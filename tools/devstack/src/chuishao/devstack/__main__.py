@@ -16,16 +16,18 @@ from honcho.manager import Manager
 
 from chuishao.common.clock import OFFSET_KEY
 from chuishao.common.streams import provision
-from chuishao.devstack.keys import (
+from chuishao.devstack.credentials import (
     board_token,
+    console_environment,
     intake_environment,
+    local_accounts,
     local_keys,
     local_secrets,
     secrets_environment,
 )
 from chuishao.devstack.settings import StackSettings
 from chuishao.embedded import NatsServer, RedisServer
-from chuishao.embedded.services import SERVICES
+from chuishao.embedded.services import WITH_CONSOLE
 
 
 async def _provision(url: str) -> None:
@@ -39,6 +41,11 @@ async def _provision(url: str) -> None:
 def _supervision_url(settings: StackSettings) -> str:
     port = os.environ.get("CHUISHAO_SUPERVISION_HTTP_PORT", "8090")
     return f"http://{settings.http_host}:{port}"
+
+
+def _console_url(settings: StackSettings) -> str:
+    port = os.environ.get("CHUISHAO_CONSOLE_HTTP_PORT", "8070")
+    return f"http://{settings.http_host}:{port}/"
 
 
 def clock_line(offset_seconds: float) -> str:
@@ -71,6 +78,30 @@ def _token_query(settings: StackSettings) -> str:
     return f"?token={path.read_text().strip()}" if path.exists() else ""
 
 
+def banner(settings: StackSettings, elapsed: float, offset_seconds: float) -> str:
+    """What `make run` prints once intake answers: where everything is."""
+    return (
+        f"\nchuishao is up in {elapsed:.1f}s\n"
+        f"  intake API     {_intake_url(settings)}/api/v1/reports\n"
+        f"  API docs       {_intake_url(settings)}/docs\n"
+        f"  console        {_console_url(settings)}"
+        f"   (accounts: {(settings.data_dir / 'accounts.json').resolve()})\n"
+        f"  command centre {_supervision_url(settings)}/{_token_query(settings)}"
+        "   (make demo plays the stories)\n"
+        f"  NATS           nats://127.0.0.1:{settings.nats_port}"
+        f"  (monitor http://127.0.0.1:{settings.nats_monitor_port})\n"
+        f"  Redis          redis://127.0.0.1:{settings.redis_port}/0\n"
+        f"  data           {settings.data_dir.resolve()}\n"
+        f"  API keys       {(settings.data_dir / 'api-keys.json').resolve()}\n"
+        f"{clock_line(offset_seconds)}\n"
+        "Press Ctrl-C to stop.\n"
+    )
+
+
+def _intake_url(settings: StackSettings) -> str:
+    return f"http://{settings.http_host}:{settings.http_port}"
+
+
 def _announce_when_ready(settings: StackSettings, started: float, redis_url: str) -> None:
     base = f"http://{settings.http_host}:{settings.http_port}"
     deadline = time.monotonic() + 60
@@ -84,21 +115,8 @@ def _announce_when_ready(settings: StackSettings, started: float, redis_url: str
     else:
         print("chuishao: intake did not become healthy within 60 s", file=sys.stderr)
         return
-    print(
-        f"\nchuishao is up in {time.monotonic() - started:.1f}s\n"
-        f"  intake API     {base}/api/v1/reports\n"
-        f"  API docs       {base}/docs\n"
-        f"  command centre {_supervision_url(settings)}/{_token_query(settings)}"
-        "   (make demo plays the stories)\n"
-        f"  NATS           nats://127.0.0.1:{settings.nats_port}"
-        f"  (monitor http://127.0.0.1:{settings.nats_monitor_port})\n"
-        f"  Redis          redis://127.0.0.1:{settings.redis_port}/0\n"
-        f"  data           {settings.data_dir.resolve()}\n"
-        f"  API keys       {(settings.data_dir / 'api-keys.json').resolve()}\n"
-        f"{clock_line(stack_offset(redis_url))}\n"
-        "Press Ctrl-C to stop.\n",
-        flush=True,
-    )
+    offset = stack_offset(redis_url)
+    print(banner(settings, time.monotonic() - started, offset), flush=True)
 
 
 def run(settings: StackSettings) -> int:
@@ -114,9 +132,11 @@ def run(settings: StackSettings) -> int:
     with nats_server, redis_server:
         asyncio.run(_provision(nats_server.url))
         keys = local_keys(data)
+        intake_url = f"http://{settings.http_host}:{settings.http_port}"
         env = {
             **os.environ,
             **intake_environment(keys),
+            **console_environment(keys, local_accounts(data).resolve(), intake_url),
             # Generated on first start, kept in .data/secrets.json; the environment wins.
             **secrets_environment(local_secrets(data), dict(os.environ)),
             "CHUISHAO_NATS_URL": nats_server.url,
@@ -131,7 +151,7 @@ def run(settings: StackSettings) -> int:
         # The board needs a credential: a display token for the district's wall screen.
         board_token(data, redis_server.url)
         manager = Manager()
-        for service in SERVICES:
+        for service in WITH_CONSOLE:
             manager.add_process(service, f"{sys.executable} -m chuishao.{service}", env=env)
         threading.Thread(
             target=_announce_when_ready, args=(settings, started, redis_server.url), daemon=True

@@ -4,7 +4,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from chuishao.notify.contacts import ResidentContact
-from chuishao.notify.outcomes import Outcome
+from chuishao.notify.outcomes import SendResult
 from chuishao.notify.settings import ResidentChannelName
 
 
@@ -22,7 +22,7 @@ class ResidentChannel(Protocol):
 
     def can_reach(self, contact: ResidentContact) -> bool: ...
 
-    async def send(self, contact: ResidentContact, message: ResidentMessage) -> Outcome: ...
+    async def send(self, contact: ResidentContact, message: ResidentMessage) -> SendResult: ...
 
 
 __all__ = ["ResidentChannel", "ResidentMessage"]

@@ -8,7 +8,7 @@ from pydantic import SecretStr
 
 from chuishao.notify.channels import ResidentMessage
 from chuishao.notify.contacts import ResidentContact
-from chuishao.notify.outcomes import Outcome, from_response, from_transport_error
+from chuishao.notify.outcomes import SendResult, from_response, from_transport_error
 from chuishao.notify.settings import ResidentChannelName
 
 # Gateway answers that mean "too many right now", not "never".
@@ -35,7 +35,7 @@ class SmsGatewayChannel:
     def can_reach(self, contact: ResidentContact) -> bool:
         return contact.phone is not None
 
-    async def send(self, contact: ResidentContact, message: ResidentMessage) -> Outcome:
+    async def send(self, contact: ResidentContact, message: ResidentMessage) -> SendResult:
         payload = {
             "phone_numbers": contact.phone,
             "sign_name": self.sign_name,
@@ -60,8 +60,8 @@ class SmsGatewayChannel:
         if code == "OK":
             return outcome
         if code in _THROTTLED:
-            return Outcome.retry(f"gateway throttled: {code}", response.status_code)
-        return Outcome.rejected(f"gateway refused: {code}", response.status_code)
+            return SendResult.retry(f"gateway throttled: {code}", response.status_code)
+        return SendResult.rejected(f"gateway refused: {code}", response.status_code)
 
 
 def _answer(response: httpx.Response) -> dict[str, object]:

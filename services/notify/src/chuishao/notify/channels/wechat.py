@@ -7,7 +7,7 @@ from pydantic import SecretStr
 
 from chuishao.notify.channels import ResidentMessage
 from chuishao.notify.contacts import ResidentContact
-from chuishao.notify.outcomes import Outcome, from_response, from_transport_error
+from chuishao.notify.outcomes import SendResult, from_response, from_transport_error
 from chuishao.notify.settings import ResidentChannelName
 
 # -1: system busy; 45009: daily API quota reached. Both clear with time.
@@ -32,7 +32,7 @@ class WechatTemplateChannel:
     def can_reach(self, contact: ResidentContact) -> bool:
         return contact.wechat_openid is not None
 
-    async def send(self, contact: ResidentContact, message: ResidentMessage) -> Outcome:
+    async def send(self, contact: ResidentContact, message: ResidentMessage) -> SendResult:
         payload = {
             "touser": contact.wechat_openid,
             "template_id": self.template_ids.get(message.template, message.template),
@@ -66,5 +66,5 @@ class WechatTemplateChannel:
             return outcome
         detail = f"wechat errcode {errcode}"
         if errcode in _TRANSIENT_ERRCODES:
-            return Outcome.retry(detail, response.status_code)
-        return Outcome.rejected(detail, response.status_code)
+            return SendResult.retry(detail, response.status_code)
+        return SendResult.rejected(detail, response.status_code)

@@ -1,6 +1,6 @@
 """Open311 attribute definitions the built-in categories share."""
 
-from chuishao.common.catalogue import Attribute
+from chuishao.common.categories import Attribute
 
 YES_NO = (("yes", "是"), ("no", "否"))
 

@@ -1,6 +1,6 @@
 """Nuisances from shops and people: oil fumes and noise, uncivilised behaviour."""
 
-from chuishao.common.catalogue import Attribute, Category
+from chuishao.common.categories import Attribute, Category
 from chuishao.common.domain import Level
 from chuishao.router.plugins.attributes import text
 from chuishao.router.plugins.rules import Rule, RulePlugin

@@ -1,6 +1,6 @@
 """Life in the compound: property services, leaks, disputes between neighbours."""
 
-from chuishao.common.catalogue import Category
+from chuishao.common.categories import Category
 from chuishao.common.domain import Level
 from chuishao.router.plugins.attributes import text
 from chuishao.router.plugins.rules import Rule, RulePlugin

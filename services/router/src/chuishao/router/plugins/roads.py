@@ -1,6 +1,6 @@
 """Roads and public facilities on them: surface damage, street lights, manholes."""
 
-from chuishao.common.catalogue import Category
+from chuishao.common.categories import Category
 from chuishao.common.domain import Priority
 from chuishao.router.plugins.attributes import text, yes_no
 from chuishao.router.plugins.rules import Rule, RulePlugin
@@ -18,7 +18,9 @@ ROAD_DAMAGE = Rule(
             text("size", "Rough size of the damage, e.g. 1m×2m", 2),
         ),
     ),
-    lead=("city_management", "housing"),
+    # In a village the village committee (村委会) repairs its roads first; the township
+    # above it is the next rung. Elsewhere no unit has the function and the city leads.
+    lead=("village_committee", "city_management", "housing"),
 )
 STREET_LIGHT = Rule(
     Category(

@@ -6,7 +6,7 @@ A rule names units by function; the ticket's place picks the unit that covers it
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from chuishao.common.catalogue import Category
+from chuishao.common.categories import Category
 from chuishao.common.domain import Level, Priority, Whistle
 from chuishao.router.decision import RoutingDecision, RoutingRequest
 from chuishao.router.directory import Directory

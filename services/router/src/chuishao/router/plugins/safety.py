@@ -1,6 +1,6 @@
 """Fire facilities, fire hazards and emergencies (应急哨)."""
 
-from chuishao.common.catalogue import Category
+from chuishao.common.categories import Category
 from chuishao.common.domain import Level, Priority, Whistle
 from chuishao.router.plugins.attributes import text, yes_no
 from chuishao.router.plugins.rules import Rule, RulePlugin

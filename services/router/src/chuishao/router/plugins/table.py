@@ -1,7 +1,7 @@
 """The table-driven plugin: ops map categories to units in the directory file, no code.
 It asks last, so a code plugin serving the same category wins."""
 
-from chuishao.common.catalogue import Category
+from chuishao.common.categories import Category
 from chuishao.router.decision import RoutingDecision, RoutingRequest
 from chuishao.router.directory import Directory
 from chuishao.router.hookspecs import hookimpl

@@ -1,6 +1,6 @@
 """Traffic: roads blocked (协同哨 with co-building units), illegal parking."""
 
-from chuishao.common.catalogue import Category
+from chuishao.common.categories import Category
 from chuishao.common.domain import Level, Priority, Whistle
 from chuishao.router.plugins.attributes import text
 from chuishao.router.plugins.rules import Rule, RulePlugin

@@ -1,6 +1,6 @@
 """People in difficulty: unpaid wages, requests for assistance."""
 
-from chuishao.common.catalogue import Category
+from chuishao.common.categories import Category
 from chuishao.common.domain import Priority
 from chuishao.router.plugins.attributes import text
 from chuishao.router.plugins.rules import Rule, RulePlugin

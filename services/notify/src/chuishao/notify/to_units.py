@@ -1,0 +1,115 @@
+"""A unit's delivery: its webhook, signed, once in effect, then `UnitNotified`."""
+
+from nats.aio.client import Client
+
+from chuishao.common.events import UnitNotified
+from chuishao.common.kv import KvView
+from chuishao.common.presence import Presence, page_open
+from chuishao.common.publishing import publish_event
+from chuishao.common.unit_contacts import UnitContact
+from chuishao.notify.attempt import Attempt, Settled, Unsent
+from chuishao.notify.channels import ResidentChannel, ResidentMessage
+from chuishao.notify.contacts import ResidentContact, masked
+from chuishao.notify.idempotency import Ledger
+from chuishao.notify.messages import Messages
+from chuishao.notify.webhooks import WebhookSender, encode_body
+
+PRODUCER = "notify"
+
+
+class ToUnits:
+    def __init__(
+        self,
+        nc: Client,
+        *,
+        units: KvView[UnitContact],
+        webhooks: WebhookSender,
+        messages: Messages,
+        ledger: Ledger,
+    ) -> None:
+        self.nc = nc
+        self.units = units
+        self.webhooks = webhooks
+        self.messages = messages
+        self.ledger = ledger
+
+    async def send(self, attempt: Attempt) -> Settled | Unsent:
+        job = attempt.job
+        unit_id = job.notice.recipient
+        unit = self.units.get(unit_id)
+        if unit is None or unit.webhook_url is None:
+            await self.ledger.settle(job.job_id, "skipped")
+            return Settled("skipped", unit_id, "webhook", "the unit has no webhook any more")
+        url = str(unit.webhook_url)
+        text = self.messages.render(job.notice.template, job.event, unit.name)
+        body = encode_body(job.job_id, job.notice.template, text, job.event)
+        outcome = await self.webhooks.send(
+            unit_id, url, body, delivery_id=job.job_id, event_type=job.event.type, now=attempt.at
+        )
+        if outcome.kind != "delivered":
+            return Unsent(outcome, unit_id, "webhook")
+        await self.ledger.settle(job.job_id, "webhook")
+        notified = UnitNotified.caused_by(
+            job.event,
+            producer=PRODUCER,
+            occurred_at=attempt.at,
+            discriminator=f"{unit_id}:webhook",
+            unit_id=unit_id,
+            channel="webhook",
+            address=url,
+        )
+        await publish_event(self.nc.jetstream(), notified)
+        return Settled("sent", unit_id, "webhook", outcome.detail)
+
+
+class ToDutyPhones:
+    """A unit's duty desk by SMS (the report-in reminder): the directory's duty phone,
+    through the same SMS gateway residents are texted by — unless a clerk of the unit has
+    the console's queue open (`presence`). The resident's link is never in it; the number
+    is logged masked."""
+
+    def __init__(
+        self,
+        *,
+        units: KvView[UnitContact],
+        channels: list[ResidentChannel],
+        messages: Messages,
+        ledger: Ledger,
+        presence: KvView[Presence] | None = None,
+    ) -> None:
+        self.units = units
+        self.presence = presence
+        self.channels = channels
+        self.messages = messages
+        self.ledger = ledger
+
+    async def send(self, attempt: Attempt) -> Settled | Unsent:
+        job = attempt.job
+        unit_id = job.notice.recipient
+        unit = self.units.get(unit_id)
+        if unit is None or not unit.duty_phone:
+            await self.ledger.settle(job.job_id, "skipped")
+            return Settled("skipped", unit_id, "duty_sms", "the unit has no duty phone")
+        if self.presence is not None and page_open(self.presence, unit_id, attempt.at):
+            # A clerk has the console's queue open: the page counts down and shows it.
+            await self.ledger.settle(job.job_id, "skipped")
+            return Settled("skipped", unit_id, "duty_sms", "the unit's console page is open")
+        contact = ResidentContact(ticket_id=job.event.ticket_id, phone=unit.duty_phone, name=None)
+        channel = next((c for c in self.channels if c.name == "sms" and c.can_reach(contact)), None)
+        if channel is None:
+            await self.ledger.settle(job.job_id, "skipped")
+            return Settled("skipped", unit_id, "duty_sms", "no SMS gateway configured")
+        variables = self.messages.variables(job.event, unit.name)
+        variables.pop("link", None)  # the resident's own link: never to a unit's phone
+        message = ResidentMessage(
+            delivery_id=job.job_id,
+            ticket_id=job.event.ticket_id,
+            template=job.notice.template,
+            text=self.messages.render(job.notice.template, job.event, unit.name),
+            params={k: str(v) for k, v in variables.items() if v},
+        )
+        outcome = await channel.send(contact, message)
+        if outcome.kind != "delivered":
+            return Unsent(outcome, unit_id, "duty_sms")
+        await self.ledger.settle(job.job_id, "duty_sms")
+        return Settled("sent", unit_id, "duty_sms", f"to {masked(unit.duty_phone)}")

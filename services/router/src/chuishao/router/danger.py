@@ -1,0 +1,233 @@
+"""Danger detector, separate from the category: does the text describe a danger happening
+now (gas leak or a dangerous smell, fire or smoke, live wires or someone shocked,
+collapse, landslide or mudslide, people trapped or struck, flooding, someone in the
+water, carbon-monoxide poisoning, violence, someone hurt or ill, a cry for help), is a
+life at risk, and which emergency number the resident and the operator must be told to
+ring at once (119 fire and rescue, 110 police, 120 ambulance).
+
+Two layers. A lexicon (data/danger.toml, data not code: families of patterns over the
+normalised text, each with its kind, its numbers and whether it means a life at risk);
+a match counts unless the words around it, or its clause, make it a risk, a denial, a
+past event, a drill, a notice or a chronic nuisance (万一着火, 火灾隐患, 没冒烟, 去年塌方的
+路, 燃气泄漏应急演练, 每天晚上排气), and no match counts in a text that says the danger is
+over (已经没事了). Then, for wording the lexicon misses, the danger model trained on the
+corpus's danger column (in data/triage-model.json, its threshold chosen on held-out folds
+within a false-alarm budget). The category may be uncertain; this answer alone makes the
+ticket an emergency.
+"""
+
+import re
+import tomllib
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict
+
+from chuishao.router.textnorm import normalise
+from chuishao.router.triage_model import default_model
+
+LEXICON_FILE = Path(__file__).parent / "data" / "danger.toml"
+CALL_ORDER = ("119", "110", "120")
+MODEL_ONLY_CALL = ("119",)  # the model knows a danger, not its kind: fire and rescue
+_CLAUSE_END = re.compile(r"[，。；！？,.;!?：:]")
+
+
+class DangerAssessment(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    danger: bool
+    kinds: tuple[str, ...] = ()
+    life_at_risk: bool = False
+    call: tuple[str, ...] = ()
+    message_zh: str | None = None  # told to the resident and the operator at once
+
+
+SAFE = DangerAssessment(danger=False)
+
+
+@dataclass(frozen=True)
+class Family:
+    name: str
+    kind: str
+    call: tuple[str, ...]
+    life: bool
+    fallback: bool
+    chronic_ok: bool  # a danger even when it keeps coming back (gas smell, sparks)
+    any_of: re.Pattern[str] | None  # one of these matches …
+    all_of: tuple[re.Pattern[str], ...]  # … or every one of these does
+    unless: re.Pattern[str] | None  # on the clause of the match
+    unless_text: re.Pattern[str] | None  # on the whole text
+
+
+@dataclass(frozen=True)
+class Lexicon:
+    version: int
+    families: tuple[Family, ...]
+    before: re.Pattern[str]
+    after: re.Pattern[str]
+    clause: re.Pattern[str]
+    chronic: re.Pattern[str]
+    resolved: re.Pattern[str]
+    hurt: re.Pattern[str]
+    life: re.Pattern[str]
+
+    @property
+    def kinds(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(f.kind for f in self.families))
+
+
+def _expand(pattern: str, sets: dict[str, str]) -> str:
+    # Sets may name sets defined before them (noanswer inside symptom), so expand twice.
+    for _ in range(2):
+        for name, value in sets.items():
+            pattern = pattern.replace(f"@{name}@", value)
+    if "@" in pattern:
+        raise ValueError(f"unknown @set@ in danger pattern: {pattern}")
+    return pattern
+
+
+def load_lexicon(path: Path = LEXICON_FILE) -> Lexicon:
+    """Read and compile the lexicon; a bad pattern fails here, at start-up."""
+    document = tomllib.loads(path.read_text(encoding="utf-8"))
+    sets: dict[str, str] = document.get("sets", {})
+
+    def compiled(pattern: str | None) -> re.Pattern[str] | None:
+        return re.compile(_expand(pattern, sets)) if pattern else None
+
+    families = []
+    for raw in document["family"]:
+        patterns = raw.get("patterns", [])
+        families.append(
+            Family(
+                name=raw["name"],
+                kind=raw["kind"],
+                call=tuple(n for n in CALL_ORDER if n in raw["call"]),
+                life=bool(raw.get("life", False)),
+                fallback=bool(raw.get("fallback", False)),
+                chronic_ok=bool(raw.get("chronic_ok", False)),
+                any_of=compiled("|".join(f"(?:{p})" for p in patterns)) if patterns else None,
+                all_of=tuple(re.compile(_expand(p, sets)) for p in raw.get("all", [])),
+                unless=compiled(raw.get("unless")),
+                unless_text=compiled(raw.get("unless_text")),
+            )
+        )
+    guards = document["guards"]
+    return Lexicon(
+        version=int(document["version"]),
+        families=tuple(families),
+        before=re.compile(_expand(guards["before"], sets)),
+        after=re.compile(_expand(guards["after"], sets)),
+        clause=re.compile(_expand(guards["clause"], sets)),
+        chronic=re.compile(_expand(guards["chronic"], sets)),
+        resolved=re.compile(_expand(guards["resolved"], sets)),
+        hurt=re.compile(_expand(guards["hurt"], sets)),
+        life=re.compile(_expand(guards["life"], sets)),
+    )
+
+
+@cache
+def lexicon() -> Lexicon:
+    return load_lexicon()
+
+
+def _clause(clean: str, start: int, end: int) -> str:
+    """The clause (between two punctuation marks) a match stands in."""
+    left = max((m.end() for m in _CLAUSE_END.finditer(clean, 0, start)), default=0)
+    right = _CLAUSE_END.search(clean, end)
+    return clean[left : right.start() if right else len(clean)]
+
+
+def _happening(clean: str, pattern: re.Pattern[str], family: Family, lex: Lexicon) -> bool:
+    """A match not framed as a risk, a denial, a past event, a drill or a nuisance."""
+    for match in pattern.finditer(clean):
+        if match.end() == match.start():
+            continue
+        before = clean[max(0, match.start() - 6) : match.start()]
+        after = clean[match.end() : match.end() + 5]
+        if lex.before.search(before) or lex.after.search(after):
+            continue
+        clause = _clause(clean, match.start(), match.end())
+        if lex.clause.search(clause):
+            continue
+        if not family.chronic_ok and lex.chronic.search(clause):
+            continue
+        if family.unless is not None and family.unless.search(clause):
+            continue
+        return True
+    return False
+
+
+def _matches(clean: str, family: Family, lex: Lexicon) -> bool:
+    if family.unless_text is not None and family.unless_text.search(clean):
+        return False
+    if family.any_of is not None and _happening(clean, family.any_of, family, lex):
+        return True
+    return bool(family.all_of) and all(_happening(clean, p, family, lex) for p in family.all_of)
+
+
+def families_of(clean: str) -> tuple[Family, ...]:
+    """The lexicon families a normalised text tells of now (none if it says it is over)."""
+    lex = lexicon()
+    if lex.resolved.search(clean):
+        return ()
+    return tuple(f for f in lex.families if _matches(clean, f, lex))
+
+
+def kinds_of(clean: str) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(f.kind for f in families_of(clean)))
+
+
+def calls_of(families: tuple[Family, ...], clean: str = "") -> tuple[str, ...]:
+    """The numbers of the families found; a fallback family's (a cry for help: 110) only
+    when nothing else says what is wrong; 120 too when someone is hurt or ill now."""
+    chosen = [f for f in families if not f.fallback] or list(families)
+    numbers = {n for f in chosen for n in f.call}
+    if numbers and lexicon().hurt.search(clean):
+        numbers.add("120")
+    return tuple(n for n in CALL_ORDER if n in numbers) or MODEL_ONLY_CALL
+
+
+_ADVICE = (
+    ("gas", "燃气泄漏时不要开关电器、不要用明火，开窗并撤离到室外。"),
+    ("smell", "不要开关电器、不要用明火，开窗并撤离到室外。"),
+    ("chemical", "请远离泄漏物，站到上风处，不要靠近围观。"),
+    ("poison", "请立即开窗通风，把人转移到空气新鲜处。"),
+    ("electric", "请远离电线和带电设备，不要触碰；先断电再施救。"),
+    ("water", "不要贸然下水，向落水者抛救生圈、绳子等漂浮物。"),
+    ("flood", "请立即撤离到安全地带。"),
+    ("collapse", "请立即撤离到安全地带。"),
+)
+
+
+def message_for(call: tuple[str, ...], life_at_risk: bool, kinds: tuple[str, ...]) -> str:
+    numbers = "、".join(call)
+    if life_at_risk:
+        head = f"有人员生命危险，请立即拨打{numbers}！"
+    else:
+        head = f"如有人员生命危险，请立即拨打{numbers}。"
+    for kind, advice in _ADVICE:
+        if kind in kinds:
+            return head + advice
+    return head
+
+
+def assess(text: str) -> DangerAssessment:
+    clean = normalise(text)
+    families = families_of(clean)
+    if not families:
+        # Wording the lexicon does not know: the danger model trained on the corpus's
+        # danger column (data/triage-model.json) may still see it. 119 is the default.
+        model = default_model()
+        if model is None or not model.is_danger(clean):
+            return SAFE
+    kinds = tuple(dict.fromkeys(f.kind for f in families))
+    call = calls_of(families, clean)
+    life = any(f.life for f in families) or bool(lexicon().life.search(clean))
+    return DangerAssessment(
+        danger=True,
+        kinds=kinds,
+        life_at_risk=life,
+        call=call,
+        message_zh=message_for(call, life, kinds),
+    )

@@ -189,7 +189,7 @@ async def test_a_resolved_ticket_tells_the_resident_with_the_photo_link_and_asks
     assert entry.template == "resolved"
     assert entry.text.startswith("您反映的问题已经处理（工单编号：" + ticket.ticket_id)
     assert "处理照片（2张）" in entry.text
-    assert f"/api/v1/tickets/{ticket.ticket_id}?token=" in entry.text
+    assert f"/r/{ticket.ticket_id}?t=" in entry.text  # the console's resident page
     assert "评价" in entry.text
 
 

@@ -28,6 +28,10 @@ UNITS = [
     UnitContact(id="jiaojing-yunxi", name="云溪交通支队", kind="department", level=Level.DISTRICT),
     UnitContact(id="bus-yunxi", name="云溪公交集团", kind="co_building", level=Level.STREET),
     UnitContact(id="wuye-lanting", name="兰亭物业", kind="co_building", level=Level.COMMUNITY),
+    # Co-handles neighbours' quarrels with the grid station (the resident pages' story).
+    UnitContact(
+        id="tiaojie-qingshi", name="青石街道人民调解委员会", kind="department", level=Level.STREET
+    ),
     UnitContact(
         id="qingshi-command",
         name="青石街道指挥中心",

@@ -185,7 +185,7 @@ def test_messages_are_chinese_and_carry_the_ticket_number() -> None:
     dispatch = dispatched(cause)
     receipt = MESSAGES.render("receipt", cause)
     assert receipt.startswith("【受理回执】您反映的问题已受理，工单编号：T20260105000001。")
-    assert "https://12345.example.gov.cn/api/v1/tickets/T20260105000001?token=" in receipt
+    assert "https://12345.example.gov.cn/T20260105000001?t=" in receipt
     assert MESSAGES.render("dispatch", dispatch, "和园社区网格站").startswith(
         "【日常哨】和园社区网格站：请作为主办单位办理工单T20260105000001。问题：消防箱玻璃碎了"
     )

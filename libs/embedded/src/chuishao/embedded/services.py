@@ -63,6 +63,8 @@ class ServiceProcesses:
             "CHUISHAO_SUPERVISION_HTTP_PORT": str(self.supervision_port),
             "CHUISHAO_CONSOLE_HTTP_PORT": str(self.console_port),
             "CHUISHAO_CONSOLE_INTAKE_URL": f"http://127.0.0.1:{self.http_port}",
+            # Residents' SMS links open the console's pages of this stack.
+            "CHUISHAO_RESIDENT_PAGE_URL": f"http://127.0.0.1:{self.console_port}/r",
             **{f"CHUISHAO_{name.upper()}_METRICS_PORT": str(free_port()) for name in METRICS},
             "CHUISHAO_LOG_FORMAT": "json",
             "PYTHONUNBUFFERED": "1",

@@ -4,9 +4,14 @@ Every call carries the console's own service credential (X-API-Key, a `console` 
 a token naming the person, their role and scope, signed for at most 60 s
 (chuishao.common.person_tokens); intake verifies both, acts as that person within their
 scope and records them in the ticket's history. The console keeps no ticket state.
+
+Residents have no account: their pages call intake without the console's key, as anyone
+could — a report as an anonymous sender, their own ticket with the link token of their
+SMS, which opens that ticket and nothing else.
 """
 
 import time
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -21,11 +26,21 @@ if TYPE_CHECKING:
 class IntakeError(Exception):
     """Intake refused (its error shape), or could not be reached (status 503)."""
 
-    def __init__(self, status: int, code: str, message_zh: str) -> None:
+    def __init__(self, status: int, code: str, message_zh: str, field: str | None = None) -> None:
         super().__init__(f"{status} {code}: {message_zh}")
         self.status = status
         self.code = code
         self.message_zh = message_zh
+        self.field = field  # the form field to fix, when intake named one
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """Intake's answer to a report: `created` False when it repeats an earlier one (the
+    same Idempotency-Key), with the same ticket."""
+
+    created: bool
+    body: dict[str, Any]
 
 
 class IntakeClient:
@@ -38,6 +53,12 @@ class IntakeClient:
             base_url=settings.console_intake_url.rstrip("/"),
             timeout=settings.console_intake_timeout_seconds,
             headers={"X-API-Key": settings.console_api_key.get_secret_value()},
+            transport=transport,
+        )
+        # No credential at all: what a resident's own browser could send.
+        self.public = httpx.AsyncClient(
+            base_url=settings.console_intake_url.rstrip("/"),
+            timeout=settings.console_intake_timeout_seconds,
             transport=transport,
         )
 
@@ -70,15 +91,35 @@ class IntakeClient:
         """A GET whose body is not JSON (a photo), its status left to the caller."""
         return await self.http.get(path, params=params, headers={HEADER: self.token(person)})
 
-    async def _send(self, method: str, path: str, person: "Person", **options: Any) -> Any:
+    async def as_resident(self, method: str, path: str, token: str | None, **options: Any) -> Any:
+        """A resident's call: with their ticket's link token, or (a new report) none."""
+        params = {**options.pop("params", {}), **({"token": token} if token else {})}
+        return await self._call(self.public, method, path, params=params, **options)
+
+    async def submit_report(self, report: dict[str, Any], idempotency_key: str | None) -> Accepted:
+        """A resident's new report, as an anonymous sender (any channel's client may)."""
+        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
         try:
-            response = await self.http.request(
-                method, path, headers={HEADER: self.token(person)}, **options
-            )
+            response = await self.public.post("/api/v1/reports", json=report, headers=headers)
         except httpx.HTTPError as error:
-            raise IntakeError(
-                503, "intake_unavailable", "受理服务暂时无法连接，请稍后再试"
-            ) from error
+            raise unreachable() from error
+        if response.status_code >= 400:
+            raise refusal(response)
+        return Accepted(response.status_code == 201, response.json())
+
+    async def resident_raw(self, path: str, token: str, params: dict[str, Any]) -> httpx.Response:
+        """A photo of the resident's ticket (a GET whose body is not JSON)."""
+        return await self.public.get(path, params={**params, "token": token})
+
+    async def _send(self, method: str, path: str, person: "Person", **options: Any) -> Any:
+        headers = {HEADER: self.token(person), **options.pop("headers", {})}
+        return await self._call(self.http, method, path, headers=headers, **options)
+
+    async def _call(self, client: httpx.AsyncClient, method: str, path: str, **options: Any) -> Any:
+        try:
+            response = await client.request(method, path, **options)
+        except httpx.HTTPError as error:
+            raise unreachable() from error
         if response.status_code >= 400:
             raise refusal(response)
         if not response.content:
@@ -87,6 +128,11 @@ class IntakeClient:
 
     async def aclose(self) -> None:
         await self.http.aclose()
+        await self.public.aclose()
+
+
+def unreachable() -> IntakeError:
+    return IntakeError(503, "intake_unavailable", "受理服务暂时无法连接，请稍后再试")
 
 
 def refusal(response: httpx.Response) -> IntakeError:
@@ -94,6 +140,12 @@ def refusal(response: httpx.Response) -> IntakeError:
     a status and a Chinese message)."""
     try:
         detail = response.json()["error"]
-        return IntakeError(response.status_code, str(detail["code"]), str(detail["message_zh"]))
+        field = detail.get("field")
+        return IntakeError(
+            response.status_code,
+            str(detail["code"]),
+            str(detail["message_zh"]),
+            str(field) if field else None,
+        )
     except (ValueError, KeyError, TypeError):
         return IntakeError(response.status_code, "intake_error", "受理服务未能完成这个请求")

@@ -87,9 +87,11 @@ def svg_map(
     *,
     street: str | None = None,
     title: str = "位置示意图",
+    picker: bool = False,
 ) -> Markup:
     """The streets (named) and grids of the directory with `pins`; `street` is shaded as
-    the ticket's own. Empty markup when the directory has no outlines at all."""
+    the ticket's own. Empty markup when the directory has no outlines at all. A `picker`
+    carries its projection, so a tap can be turned back into a point (resident.js)."""
     all_places = list(places)
     streets = [p for p in all_places if p.kind == "street" and p.polygon]
     grids = [p for p in all_places if p.kind == "grid" and p.polygon]
@@ -106,9 +108,16 @@ def svg_map(
         points = _widened(points, 0.12)
     projection = _Projection(points)
     unit = WIDTH / 600  # marker and label sizes scale with the picture
+    inverse = (
+        f' data-west="{projection.west!r}" data-north="{projection.north!r}" '
+        f'data-kx="{projection.kx!r}" data-scale="{projection.scale!r}" data-pad="{PAD!r}"'
+        if picker
+        else ""
+    )
     parts: list[str] = [
-        f'<svg class="map" viewBox="0 0 {WIDTH:.0f} {projection.height:.0f}" '
-        f'role="img" aria-label="{escape(title)}" xmlns="http://www.w3.org/2000/svg">',
+        f'<svg class="map{" picker" if picker else ""}" viewBox="0 0 {WIDTH:.0f} '
+        f'{projection.height:.0f}"{inverse} role="img" aria-label="{escape(title)}" '
+        'xmlns="http://www.w3.org/2000/svg">',
         f"<title>{escape(title)}</title>",
         # Outlines beyond the frame are cut at its edge.
         f'<clipPath id="map-frame"><rect width="{WIDTH:.0f}" height="{projection.height:.0f}"/>'

@@ -14,6 +14,7 @@ from chuishao.common import commands as c
 from chuishao.common.domain import Channel
 from chuishao.common.errors import ApiError, ErrorResponse
 from chuishao.common.person_tokens import HEADER as PERSON_HEADER
+from chuishao.common.tokens import resident_token
 from chuishao.intake.attributes import InvalidAttribute
 from chuishao.intake.lifecycle import VERBS, Actor, CommandRejected, Status
 from chuishao.intake.photo_links import with_full_photos, with_resident_photos
@@ -207,7 +208,11 @@ async def submit_report(
     if not result.created:
         response.status_code = status.HTTP_200_OK
     return SubmitAccepted(
-        ticket_id=result.ticket_id, status=result.status, url=url, linked_to=result.linked_to
+        ticket_id=result.ticket_id,
+        status=result.status,
+        url=url,
+        linked_to=result.linked_to,
+        resident_token=resident_token(intake.keys.resident_secret, result.ticket_id),
     )
 
 

@@ -2,6 +2,8 @@
 and the resident's own link (views.ResidentTicketView) both show the history through
 these, so the two public faces cannot drift apart."""
 
+from typing import NamedTuple
+
 from chuishao.common.privacy import mask_text
 from chuishao.intake import resolutions
 from chuishao.intake.lifecycle import Status
@@ -34,14 +36,21 @@ STATUS_NOTES = {
 }
 
 
-def public_update(record: TicketRecord, entry: HistoryEntry) -> tuple[str, str | None] | None:
-    """(description, media_url) of a history entry as the public sees it, or None when
-    the entry is internal."""
+class PublicUpdate(NamedTuple):
+    description: str
+    media_url: str | None
+    # True: a unit's own words (a sign-off, a public note); False: one of the fixed
+    # PUBLIC_UPDATES, which a page may put in its own words by the entry's type.
+    in_own_words: bool
+
+
+def public_update(record: TicketRecord, entry: HistoryEntry) -> PublicUpdate | None:
+    """A history entry as the public sees it, or None when the entry is internal."""
     if (signed := resolutions.sign_off_of(record, entry)) is not None:
         photo = signed.evidence_urls[0] if signed.evidence_urls else None
-        return mask_text(f"{signed.unit_name}：{signed.note}"), photo
+        return PublicUpdate(mask_text(f"{signed.unit_name}：{signed.note}"), photo, True)
     if entry.public_note is not None:
-        return mask_text(entry.public_note), None
+        return PublicUpdate(mask_text(entry.public_note), None, True)
     if (text := PUBLIC_UPDATES.get(entry.type)) is not None:
-        return text, None
+        return PublicUpdate(text, None, False)
     return None

@@ -30,6 +30,11 @@ class SubmitAccepted(BaseModel):
     status: Status
     url: str
     linked_to: str | None = None
+    resident_token: str = Field(
+        description="The reporter's own link token for this ticket (the `token` of GET "
+        "/api/v1/tickets/{ticket_id}, the `t` of the resident page): it opens this ticket "
+        "and nothing else; give it only to the reporter"
+    )
 
 
 class PhotoView(BaseModel):
@@ -136,6 +141,11 @@ class TimelineEntry(BaseModel):
     at: datetime
     text: str
     media_url: str | None = None
+    type: str = Field(description="The history entry's event type (TicketDispatched, …)")
+    in_own_words: bool = Field(
+        default=False,
+        description="A unit's own words (a sign-off or public note), not a fixed status line",
+    )
 
 
 class ResidentSignOff(BaseModel):
@@ -217,8 +227,15 @@ def _timeline(record: TicketRecord) -> list[TimelineEntry]:
     entries = []
     for entry in record.history:
         if (public := public_update(record, entry)) is not None:
-            text, photo = public
-            entries.append(TimelineEntry(at=entry.at, text=text, media_url=photo))
+            entries.append(
+                TimelineEntry(
+                    at=entry.at,
+                    text=public.description,
+                    media_url=public.media_url,
+                    type=entry.type,
+                    in_own_words=public.in_own_words,
+                )
+            )
     return entries
 
 

@@ -39,9 +39,9 @@ def duration(seconds: int) -> str:
 
 
 class Messages:
-    def __init__(self, timezone: ZoneInfo, public_base_url: str, link_secret: str) -> None:
+    def __init__(self, timezone: ZoneInfo, resident_page_url: str, link_secret: str) -> None:
         self.timezone = timezone
-        self.public_base_url = public_base_url.rstrip("/")
+        self.resident_page_url = resident_page_url.rstrip("/")
         self.link_secret = link_secret
         self.env = Environment(
             loader=PackageLoader("chuishao.notify", "templates"),
@@ -51,9 +51,10 @@ class Messages:
         )
 
     def resident_link(self, ticket_id: str) -> str:
-        """The ticket's own page with a token: photos of the result, and the rating."""
+        """The resident's page of the ticket (the console's /r/<ticket>?t=<token>): its
+        progress, the photos of the result, the rating."""
         token = resident_token(self.link_secret, ticket_id)
-        return f"{self.public_base_url}/api/v1/tickets/{ticket_id}?token={token}"
+        return f"{self.resident_page_url}/{ticket_id}?t={token}"
 
     def local(self, moment: datetime) -> str:
         local = moment.astimezone(self.timezone)

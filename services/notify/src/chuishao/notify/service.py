@@ -112,7 +112,7 @@ class NotifyService:
         )
         messages = Messages(
             timezone,
-            self.settings.public_base_url,
+            self.settings.resident_page_url,
             self.settings.resident_link_secret.get_secret_value(),
         )
         ledger = Ledger(self.redis)

@@ -25,6 +25,9 @@ class NotifySettings(ServiceSettings):
     retry_cap_seconds: float = 300.0
     delivery_workers: int = 16
 
+    # The console's resident pages (/r/<ticket>?t=<token>): every SMS links there.
+    resident_page_url: str = "http://127.0.0.1:8070/r"
+
     # Tried in order; the first that can reach the resident is used.
     resident_channels: tuple[ResidentChannelName, ...] = ("outbox",)
     sms_gateway_url: HttpUrl | None = None

@@ -86,6 +86,7 @@ def banner(settings: StackSettings, elapsed: float, offset_seconds: float) -> st
         f"  API docs       {_intake_url(settings)}/docs\n"
         f"  console        {_console_url(settings)}"
         f"   (accounts: {(settings.data_dir / 'accounts.json').resolve()})\n"
+        f"  residents      {_console_url(settings)}r   (report a problem; SMS links open here)\n"
         f"  command centre {_supervision_url(settings)}/{_token_query(settings)}"
         "   (make demo plays the stories)\n"
         f"  NATS           nats://127.0.0.1:{settings.nats_port}"

@@ -1,5 +1,6 @@
 """The console's web app: the templates every screen extends, the error pages, the CSRF
-cookie, the routers of each screen (login, clerk, tickets, centre, photos, events, admin)."""
+cookie, the routers of each screen (login, clerk, tickets, centre, photos, events, admin,
+and the residents' pages)."""
 
 import secrets
 from collections.abc import Awaitable, Callable
@@ -131,10 +132,11 @@ def create_app(console: Console) -> FastAPI:
         events,
         login,
         photos,
+        resident,
         tickets,
     )
 
-    for screen in (login, clerk, tickets, centre, photos, events, admin):
+    for screen in (login, clerk, tickets, centre, photos, events, admin, resident):
         app.include_router(screen.router)
     app.add_route("/metrics", metrics_endpoint(console.broker), include_in_schema=False)
     return app

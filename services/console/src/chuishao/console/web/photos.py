@@ -10,6 +10,7 @@ ticket. Intake stripped the EXIF at upload; these bytes are what it serves.
 """
 
 import re
+from collections.abc import Awaitable
 from typing import Any
 
 import httpx
@@ -21,7 +22,7 @@ from chuishao.common.errors import ApiError
 from chuishao.common.photos import Limits, is_photo_id, photo_in
 from chuishao.common.photos.images import too_large
 from chuishao.console.auth import CurrentPerson, Person, check_csrf, console_of
-from chuishao.console.intake_client import IntakeError, refusal
+from chuishao.console.intake_client import refusal, unreachable
 
 router = APIRouter()
 TICKET_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -50,7 +51,8 @@ def not_found() -> ApiError:
     )
 
 
-async def _read(upload: UploadFile) -> bytes:
+async def read_photo(upload: UploadFile) -> bytes:
+    """An upload's bytes, refused (413) past the store's size without reading on."""
     chunks: list[bytes] = []
     total = 0
     while chunk := await upload.read(READ_CHUNK):
@@ -68,7 +70,7 @@ async def send(
     url, thumb_url, reused_from …) or IntakeError / ApiError (413) in the one shape."""
     if not TICKET_ID.match(ticket_id):
         raise not_found()
-    data = await _read(upload)
+    data = await read_photo(upload)
     files = {"photo": (upload.filename or "photo", data, "application/octet-stream")}
     answer: dict[str, Any] = await console_of(request).intake.post(
         f"/api/v1/tickets/{ticket_id}/photos", person, files=files, data={"purpose": purpose}
@@ -91,14 +93,21 @@ async def photo(
     if not TICKET_ID.match(ticket_id) or not is_photo_id(photo_id):
         raise not_found()
     client = console_of(request).intake
-    try:
-        answer = await client.raw(
+    return await proxied(
+        client.raw(
             f"/api/v1/tickets/{ticket_id}/photos/{photo_id}",
             person,
             params={"thumb": "1"} if thumb else None,
         )
+    )
+
+
+async def proxied(fetch: Awaitable[httpx.Response]) -> Response:
+    """Intake's photo as the console's answer (its refusal in the one shape)."""
+    try:
+        answer = await fetch
     except httpx.HTTPError as error:
-        raise IntakeError(503, "intake_unavailable", "受理服务暂时无法连接，请稍后再试") from error
+        raise unreachable() from error
     if answer.status_code != 200:
         raise refusal(answer)
     headers = {k: v for k, v in answer.headers.items() if k.lower() in PASSED_ON}

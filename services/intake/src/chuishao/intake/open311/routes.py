@@ -225,7 +225,7 @@ async def updates(
             # Only what is public: status changes, sign-offs, notes marked public.
             if (public := public_update(record, entry)) is None:
                 continue
-            description, media_url = public
+            description, media_url, _ = public
             rows.append(
                 {
                     "update_id": entry.event_id,

@@ -1,0 +1,70 @@
+// The report form without a library: a tap on the map sets the pin (the SVG carries its
+// projection), the category list filters as one types, photos are counted, and the
+// submit button stays down once pressed (the Idempotency-Key covers a second tap).
+(function () {
+  "use strict";
+  var map = document.querySelector("svg.map.picker");
+  var lat = document.getElementById("lat");
+  var long = document.getElementById("long");
+  if (map && lat && long) {
+    var d = map.dataset;
+    var west = +d.west, north = +d.north, kx = +d.kx, scale = +d.scale, pad = +d.pad;
+    var ns = "http://www.w3.org/2000/svg";
+    var pin = null;
+    var place = function (x, y) {
+      if (!pin) {
+        pin = document.createElementNS(ns, "g");
+        pin.setAttribute("class", "pin");
+        var path = document.createElementNS(ns, "path");
+        path.setAttribute("d", "M0,0 C-3,-8 -9,-11 -9,-17 A9,9 0 1 1 9,-17 C9,-11 3,-8 0,0 Z");
+        pin.appendChild(path);
+        map.appendChild(pin);
+      }
+      pin.setAttribute("transform", "translate(" + x + "," + y + ") scale(2)");
+    };
+    map.addEventListener("click", function (event) {
+      var point = map.createSVGPoint();
+      point.x = event.clientX;
+      point.y = event.clientY;
+      var at = point.matrixTransform(map.getScreenCTM().inverse());
+      long.value = (west + (at.x - pad) / (kx * scale)).toFixed(6);
+      lat.value = (north - (at.y - pad) / scale).toFixed(6);
+      var old = map.querySelector("g.pin:not([data-live])");
+      if (old && old !== pin) { old.remove(); }
+      place(at.x, at.y);
+      pin.setAttribute("data-live", "1");
+      var hint = document.getElementById("pin-hint");
+      if (hint) { hint.textContent = "已选位置，可再次点击地图修改"; }
+    });
+  }
+
+  var filter = document.getElementById("category-filter");
+  var select = document.getElementById("category");
+  if (filter && select) {
+    filter.hidden = false;
+    filter.addEventListener("input", function () {
+      var words = filter.value.trim();
+      var first = null;
+      Array.prototype.forEach.call(select.querySelectorAll("option[data-words]"), function (option) {
+        var hit = !words || option.dataset.words.indexOf(words) >= 0;
+        option.hidden = !hit;
+        if (hit && !first) { first = option; }
+      });
+      if (words && first) { select.value = first.value; }
+    });
+  }
+
+  var form = document.getElementById("report");
+  if (form) {
+    form.addEventListener("submit", function (event) {
+      var files = form.querySelector("input[type=file]");
+      if (files && files.files.length > +files.dataset.max) {
+        event.preventDefault();
+        alert("最多上传 " + files.dataset.max + " 张照片");
+        return;
+      }
+      var button = document.getElementById("submit");
+      if (button) { button.disabled = true; button.textContent = "正在提交…"; }
+    });
+  }
+})();

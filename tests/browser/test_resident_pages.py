@@ -1,0 +1,289 @@
+"""The residents' pages in headless Chromium at a phone's size, against the real stack
+(intake, router, sla, notify, supervision as processes; the console in-process).
+
+A resident reports a neighbours' quarrel with a photo and a pin on the offline map; the
+receipt SMS (notify's outbox channel) links to the ticket's page; the grid station signs
+off with an evidence photo; the resident opens the link, sees that photo, rates 不满意
+with a comment and the ticket goes back to the same unit. The link of one ticket opens
+no other. Screenshots: artifacts/screenshots/resident-*.png.
+"""
+
+import asyncio
+import re
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import pytest
+from playwright.async_api import Browser, Page, ViewportSize, async_playwright
+from redis.asyncio import Redis
+
+from browser.test_console_clerk import evidence_jpeg
+from chuishao.notify.channels.recorder import read_recorded
+from e2e.test_supervision_page import CHROMIUM, FLAGS, ensure_chromium
+from support.console import ConsoleHarness, running_console
+from support.intake import OPERATOR, auth
+from support.servers import Servers, real_servers
+from support.stack import ServiceProcesses
+from support.supervision import serving
+
+pytestmark = pytest.mark.e2e
+
+SHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
+PHONE = ViewportSize(width=390, height=844)
+TIMEOUT = 30.0
+UNIT = "grid-heyuan"
+GRID = "HY-01"  # 和园南网格, the grid station's own
+
+
+@pytest.fixture(scope="module")
+def resident_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
+    with real_servers(tmp_path_factory.mktemp("resident-servers")) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def stack(resident_servers: Servers, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    log_dir: Path = tmp_path_factory.mktemp("resident-logs")
+    with ServiceProcesses(resident_servers.nats_url, resident_servers.redis_url, log_dir) as s:
+        yield s
+
+
+@pytest.fixture(scope="module")
+async def console(
+    resident_servers: Servers, stack: ServiceProcesses
+) -> AsyncIterator[tuple[ConsoleHarness, str]]:
+    async with (
+        running_console(
+            resident_servers.nats_url, resident_servers.redis_url, console_intake_url=stack.base_url
+        ) as harness,
+        serving(harness.app) as base_url,
+    ):
+        yield harness, base_url
+
+
+@pytest.fixture(scope="module")
+async def browser() -> AsyncIterator[Browser]:
+    ensure_chromium()
+    async with async_playwright() as playwright:
+        launched = await playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=FLAGS
+        )
+        yield launched
+        await launched.close()
+
+
+@pytest.fixture
+async def http(stack: ServiceProcesses) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=stack.base_url, timeout=TIMEOUT) as client:
+        yield client
+
+
+async def eventually(check: Callable[[], Awaitable[Any]], what: str) -> Any:
+    deadline = asyncio.get_running_loop().time() + TIMEOUT
+    while not (answer := await check()):
+        assert asyncio.get_running_loop().time() < deadline, f"never: {what}"
+        await asyncio.sleep(0.1)
+    return answer
+
+
+async def shoot(page: Page, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    await page.screenshot(path=str(SHOTS / f"resident-{name}.png"), full_page=True)
+
+
+async def ready(http: httpx.AsyncClient) -> None:
+    """Until intake has the router's catalogue (the form lists it; a report needs it)."""
+
+    async def loaded() -> bool:
+        response = await http.get("/open311/v2/services.json")
+        return response.status_code == 200 and len(response.json()) > 10
+
+    await eventually(loaded, "the catalogue reached intake")
+
+
+async def ticket(http: httpx.AsyncClient, ticket_id: str) -> dict[str, Any]:
+    response = await http.get(f"/api/v1/tickets/{ticket_id}", headers=OPERATOR)
+    assert response.status_code == 200, response.text
+    found: dict[str, Any] = response.json()
+    return found
+
+
+async def sign_off_with_a_photo(http: httpx.AsyncClient, ticket_id: str) -> None:
+    """Every summoned unit reports for duty and signs off (their API); the grid station,
+    the lead, with an evidence photo. The last sign-off resolves the ticket."""
+    units = [a["unit_id"] for a in (await ticket(http, ticket_id))["assignments"] if a["active"]]
+    assert UNIT in units, units
+    for unit_id in units:
+        acknowledged = await http.post(
+            f"/api/v1/tickets/{ticket_id}/acknowledge", headers=auth(unit_id)
+        )
+        assert acknowledged.status_code == 200, (unit_id, units, acknowledged.text)
+    uploaded = await http.post(
+        f"/api/v1/tickets/{ticket_id}/photos",
+        headers=auth(UNIT),
+        files={"photo": ("after.jpg", evidence_jpeg(), "image/jpeg")},
+        data={"purpose": "evidence"},
+    )
+    assert uploaded.status_code == 201, uploaded.text
+    for unit_id in sorted(units, key=lambda u: u == UNIT):  # the lead last
+        evidence = [uploaded.json()["url"]] if unit_id == UNIT else []
+        resolved = await http.post(
+            f"/api/v1/tickets/{ticket_id}/resolve",
+            headers=auth(unit_id),
+            json={"note": "已上门调解，双方约定晚十点后不再施工", "evidence_urls": evidence},
+        )
+        assert resolved.status_code == 200, resolved.text
+
+
+@pytest.mark.timeout(300)
+async def test_a_resident_reports_follows_and_rates_from_a_phone(
+    console: tuple[ConsoleHarness, str],
+    browser: Browser,
+    http: httpx.AsyncClient,
+    resident_servers: Servers,
+    tmp_path: Path,
+) -> None:
+    _, base_url = console
+    await ready(http)
+    photo = tmp_path / "before.jpg"
+    photo.write_bytes(evidence_jpeg())
+    context = await browser.new_context(viewport=PHONE, locale="zh-CN", has_touch=True)
+    page = await context.new_page()
+
+    await page.goto(base_url + "/r")
+    await page.fill("#category-filter", "邻里")  # the list filters as one types
+    assert await page.locator("#category").input_value() == "neighbour_dispute"
+    await page.fill("textarea[name=description]", "楼上邻居每天半夜装修敲墙，沟通无果")
+    # A tap in the middle of the grid's outline (its inside is the street's to the
+    # pointer: the grid draws only its edge).
+    box = await page.locator(f"svg.map polygon.grid[data-code='{GRID}']").bounding_box()
+    assert box is not None
+    await page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    assert await page.locator("#lat").input_value()  # the tap became a point
+    await page.set_input_files("input[name=photos]", str(photo))
+    await page.fill("input[name=phone]", "13900002222")
+    await shoot(page, "report")
+    await page.click("#submit")
+    await page.wait_for_url(re.compile(r".*/r/T\d+\?.*new=1.*"))
+    await page.wait_for_selector("#done")
+    ticket_id = urlsplit(page.url).path.rsplit("/", 1)[1]
+    token = parse_qs(urlsplit(page.url).query)["t"][0]
+    mine = page.locator("#report-photos img")
+    assert await mine.count() == 1
+    assert await mine.evaluate("img => img.complete && img.naturalWidth > 0")
+    await shoot(page, "filed")
+
+    # Filed as a snap-it report at the tapped point, placed in the grid, with the photo.
+    filed = await eventually(
+        lambda: _dispatched(http, ticket_id), "the router sent it to the grid station"
+    )
+    assert filed["channel"] == "snap_it"
+    assert filed["location"]["lat"] is not None
+    assert [p["purpose"] for p in filed["photos"]] == ["report"]
+
+    # The receipt SMS links to this page with the same token.
+    redis = Redis.from_url(resident_servers.redis_url)
+    try:
+        messages = await eventually(
+            lambda: read_recorded(redis, ticket_id), "the receipt reached the outbox"
+        )
+    finally:
+        await redis.aclose()
+    link = re.search(r"https?://\S+/r/" + ticket_id + r"\?t=[\w-]+", messages[0].text)
+    assert link, messages[0].text
+    assert parse_qs(urlsplit(link.group(0)).query)["t"] == [token]
+
+    await sign_off_with_a_photo(http, ticket_id)
+    await page.goto(f"{base_url}/r/{ticket_id}?t={token}")
+    assert await page.locator("#status").inner_text() == "已办结"
+    evidence = page.locator("#evidence-photos img")
+    assert await evidence.count() == 1
+    assert await evidence.evaluate("img => img.complete && img.naturalWidth > 0")
+    await shoot(page, "resolved")
+
+    await page.fill("#rate textarea[name=comment]", "晚上还是很吵")
+    await page.click("#rate button[value=不满意]")
+    await page.wait_for_url(re.compile(r".*done=rated.*"))
+    await shoot(page, "rated")
+    reopened = await ticket(http, ticket_id)
+    assert reopened["rating"] == "unsatisfied"
+    assert reopened["reopen_count"] == 1
+    assert reopened["status"] in ("dispatched", "in_progress")
+    back = [a for a in reopened["assignments"] if a["active"] and a["role"] == "lead"]
+    assert [a["unit_id"] for a in back] == [UNIT]  # the same unit, again
+    rated = [h for h in reopened["history"] if h["type"] == "TicketRated"]
+    assert len(rated) == 1
+    await context.close()
+
+
+async def _dispatched(http: httpx.AsyncClient, ticket_id: str) -> dict[str, Any] | None:
+    found = await ticket(http, ticket_id)
+    units = {a["unit_id"] for a in found["assignments"]}
+    return found if UNIT in units else None
+
+
+async def test_one_tickets_link_opens_no_other(
+    console: tuple[ConsoleHarness, str], browser: Browser, http: httpx.AsyncClient
+) -> None:
+    _, base_url = console
+    await ready(http)
+    filed = []
+    for words in ("小区门口路灯不亮", "垃圾桶满了没人清"):
+        response = await http.post(
+            "/api/v1/reports",
+            json={"description": words, "location": {"grid_code": GRID}, "channel": "snap_it"},
+        )
+        assert response.status_code == 201, response.text
+        filed.append(response.json())
+    x, y = filed
+    context = await browser.new_context(viewport=PHONE, locale="zh-CN")
+    page = await context.new_page()
+    own = await page.goto(f"{base_url}/r/{x['ticket_id']}?t={x['resident_token']}")
+    assert own is not None
+    assert own.status == 200
+    other = await page.goto(f"{base_url}/r/{y['ticket_id']}?t={x['resident_token']}")
+    assert other is not None
+    assert other.status == 403
+    text = await page.locator("main").inner_text()
+    assert "链接无效" in text
+    assert y["ticket_id"] not in text
+    assert "垃圾桶" not in text
+    await shoot(page, "wrong-link")
+    await context.close()
+
+
+async def test_a_double_tap_files_one_report_and_a_bad_form_none(
+    console: tuple[ConsoleHarness, str], http: httpx.AsyncClient
+) -> None:
+    harness, _ = console
+    await ready(http)
+    form_page = await harness.http.get("/r", headers={"Accept": "text/html"})
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', form_page.text)
+    key = re.search(r'name="idempotency_key" value="([^"]+)"', form_page.text)
+    assert csrf
+    assert key
+    fields = {
+        "csrf_token": csrf.group(1),
+        "idempotency_key": key.group(1),
+        "description": "井盖松动，踩上去晃",
+        "address": "和园小区北门",
+    }
+    answers = [
+        await harness.http.post("/r", data=fields, headers={"Accept": "text/html"})
+        for _ in range(2)
+    ]
+    assert [a.status_code for a in answers] == [303, 303]
+    first, second = (a.headers["location"].split("?")[0] for a in answers)
+    assert first == second  # one ticket for two taps
+
+    before = await http.get("/api/v1/tickets", headers=OPERATOR)
+    without_place = {**fields, "idempotency_key": "another-key", "address": ""}
+    refused = await harness.http.post("/r", data=without_place, headers={"Accept": "text/html"})
+    assert refused.status_code == 422
+    assert "请在地图上点选位置，或填写地址" in refused.text
+    assert "井盖松动" in refused.text  # the form comes back filled in
+    after = await http.get("/api/v1/tickets", headers=OPERATOR)
+    assert len(after.json()["items"]) == len(before.json()["items"])  # nothing filed

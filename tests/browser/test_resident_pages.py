@@ -5,7 +5,9 @@ A resident reports a neighbours' quarrel with a photo and a pin on the offline m
 receipt SMS (notify's outbox channel) links to the ticket's page; the grid station signs
 off with an evidence photo; the resident opens the link, sees that photo, rates 不满意
 with a comment and the ticket goes back to the same unit. The link of one ticket opens
-no other. Screenshots: artifacts/screenshots/resident-*.png.
+no other. A 12345 operator files for a caller, finds the caller's earlier ticket, and works
+the callback list: shows the number, records a call without answer, then the rating.
+Screenshots: artifacts/screenshots/resident-*.png and hotline-*.png.
 """
 
 import asyncio
@@ -21,9 +23,10 @@ from playwright.async_api import Browser, Page, ViewportSize, async_playwright
 from redis.asyncio import Redis
 
 from browser.test_console_clerk import evidence_jpeg
+from chuishao.common.roles import PersonRole
 from chuishao.notify.channels.recorder import read_recorded
 from e2e.test_supervision_page import CHROMIUM, FLAGS, ensure_chromium
-from support.console import ConsoleHarness, running_console
+from support.console import PASSWORD, ConsoleHarness, running_console
 from support.intake import OPERATOR, auth
 from support.servers import Servers, real_servers
 from support.stack import ServiceProcesses
@@ -33,6 +36,7 @@ pytestmark = pytest.mark.e2e
 
 SHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
 PHONE = ViewportSize(width=390, height=844)
+DESK = ViewportSize(width=1366, height=900)
 TIMEOUT = 30.0
 UNIT = "grid-heyuan"
 GRID = "HY-01"  # 和园南网格, the grid station's own
@@ -55,13 +59,12 @@ def stack(resident_servers: Servers, tmp_path_factory: pytest.TempPathFactory) -
 async def console(
     resident_servers: Servers, stack: ServiceProcesses
 ) -> AsyncIterator[tuple[ConsoleHarness, str]]:
-    async with (
-        running_console(
-            resident_servers.nats_url, resident_servers.redis_url, console_intake_url=stack.base_url
-        ) as harness,
-        serving(harness.app) as base_url,
-    ):
-        yield harness, base_url
+    async with running_console(
+        resident_servers.nats_url, resident_servers.redis_url, console_intake_url=stack.base_url
+    ) as harness:
+        await harness.account("op-wang", PersonRole.OPERATOR)
+        async with serving(harness.app) as base_url:
+            yield harness, base_url
 
 
 @pytest.fixture(scope="module")
@@ -287,3 +290,64 @@ async def test_a_double_tap_files_one_report_and_a_bad_form_none(
     assert "井盖松动" in refused.text  # the form comes back filled in
     after = await http.get("/api/v1/tickets", headers=OPERATOR)
     assert len(after.json()["items"]) == len(before.json()["items"])  # nothing filed
+
+
+@pytest.mark.timeout(300)
+async def test_an_operator_files_for_a_caller_and_works_the_callbacks(
+    console: tuple[ConsoleHarness, str], browser: Browser, http: httpx.AsyncClient
+) -> None:
+    _, base_url = console
+    await ready(http)
+    caller = "13600003333"
+    context = await browser.new_context(viewport=DESK, locale="zh-CN")
+    page = await context.new_page()
+    await page.goto(base_url + "/login")
+    await page.fill("input[name=username]", "op-wang")
+    await page.fill("input[name=password]", PASSWORD)
+    await page.click("button[type=submit]")
+    await page.wait_for_url(re.compile(r".*/hotline.*"))
+
+    # A call: filed for the caller, at an address the directory knows.
+    await page.fill("#file input[name=name]", "孙女士")
+    await page.fill("#file input[name=phone]", caller)
+    await page.fill("#category-filter", "邻里")
+    await page.fill("#file textarea[name=description]", "楼上每晚十二点后还在装修，已经持续一周")
+    await page.fill("#file input[name=address]", "和园小区3号楼")
+    await page.click("#file-submit")
+    await page.wait_for_url(re.compile(r".*done=filed.*"))
+    ticket_id = parse_qs(urlsplit(page.url).query)["ticket"][0]
+    assert ticket_id in await page.locator("#done").inner_text()
+    filed = await ticket(http, ticket_id)
+    assert filed["channel"] == "hotline_12345"
+    assert any(h.get("person") == "op-wang" for h in filed["history"])
+
+    # The next call from the same number: the earlier ticket is there.
+    await page.fill("#lookup input[name=phone]", caller)
+    await page.click("#lookup button[type=submit]")
+    await page.wait_for_selector("#history")
+    assert ticket_id in await page.locator("#history").inner_text()
+    await shoot(page, "hotline-lookup")
+
+    # Resolved by the units: it joins the callback list.
+    await eventually(lambda: _dispatched(http, ticket_id), "the router sent it to the grid station")
+    await sign_off_with_a_photo(http, ticket_id)
+    await page.goto(base_url + "/hotline#callbacks")
+    row = page.locator(f"#cb-{ticket_id}")
+    await row.locator("button.show-number").click()
+    await page.wait_for_selector(f"#cb-{ticket_id} .number")
+    assert caller in await page.locator(f"#cb-{ticket_id} .number").inner_text()
+    await shoot(page, "hotline-callbacks")
+    await page.locator(f"#cb-{ticket_id} button[value=no_answer]").click()
+    await page.wait_for_url(re.compile(r".*done=attempted.*"))
+    assert "1 次" in await page.locator(f"#cb-{ticket_id}").inner_text()
+    await page.locator(f"#cb-{ticket_id} input[name=comment]").fill("噪音已经停了")
+    await page.locator(f"#cb-{ticket_id} button[value=满意]").click()
+    await page.wait_for_url(re.compile(r".*done=rated.*"))
+    assert await page.locator(f"#cb-{ticket_id}").count() == 0
+    closed = await ticket(http, ticket_id)
+    assert (closed["status"], closed["rating"], closed["callback_attempts"]) == (
+        "closed",
+        "satisfied",
+        1,
+    )
+    await context.close()

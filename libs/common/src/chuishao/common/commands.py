@@ -245,6 +245,16 @@ class UrgeTicket(TicketCommand):
     note: FreeText = Field(default="", max_length=500)
 
 
+class RecordCallback(TicketCommand):
+    """A 12345 operator called the reporter back (回访) and could not get a rating: no
+    answer, or the number is unreachable. A rating on the call is RateTicket."""
+
+    type: Literal["RecordCallback"] = "RecordCallback"
+    schema_version: Literal[1] = 1
+    outcome: Literal["no_answer", "unreachable"]
+    note: FreeText = Field(default="", max_length=500)
+
+
 class SplitReport(TicketCommand):
     """Split a report that was wrongly linked to another ticket back out, so it is routed
     on its own. `ticket_id` is the linked report's own id."""
@@ -269,4 +279,5 @@ COMMAND_TYPES: tuple[type[Command], ...] = (
     RecategoriseTicket,
     SplitReport,
     UrgeTicket,
+    RecordCallback,
 )

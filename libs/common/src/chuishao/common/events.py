@@ -360,6 +360,17 @@ class TicketRated(Event):
     units: tuple[UnitId, ...]
 
 
+class CallbackAttempted(Event):
+    """An operator's callback (回访) reached no rating. Added in 1.x: a new event."""
+
+    kind: ClassVar[str] = "callback_attempted"
+    type: Literal["CallbackAttempted"] = "CallbackAttempted"
+    schema_version: Literal[1] = 1
+    outcome: Literal["no_answer", "unreachable"]
+    attempt: int = Field(ge=1, description="The how-manieth callback of this cycle")
+    note: str = Field(default="", max_length=500)
+
+
 class TicketReopened(Event):
     """An unsatisfied rating reopened the ticket; it goes back to the same units."""
 
@@ -555,6 +566,7 @@ AnyEvent = Annotated[
     | UnitSignedOff
     | TicketResolved
     | TicketRated
+    | CallbackAttempted
     | TicketReopened
     | TicketClosed
     | WhistleBlown

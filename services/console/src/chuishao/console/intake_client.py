@@ -82,8 +82,11 @@ class IntakeClient:
         json: Any = None,
         files: dict[str, Any] | None = None,
         data: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
     ) -> Any:
-        return await self._send("POST", path, person, json=json, files=files, data=data)
+        return await self._send(
+            "POST", path, person, json=json, files=files, data=data, headers=headers or {}
+        )
 
     async def raw(
         self, path: str, person: "Person", params: dict[str, Any] | None = None

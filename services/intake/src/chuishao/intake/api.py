@@ -1,7 +1,7 @@
 """The native HTTP API (JSON). Handlers parse, call the use case, shape the answer."""
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, Header, Query, Request, Response, Security, status
 from fastapi.exceptions import RequestValidationError
@@ -174,7 +174,9 @@ async def submit_report(
     sender = intake.keys.actor(api_key, request.headers.get(PERSON_HEADER))
     client = f"{sender.kind}:{sender.id}" if sender else f"anon:{command.channel}"
     try:
-        result = await intake.submit(command, idempotency_key, client)
+        result = await intake.submit(
+            command, idempotency_key, client, person=sender.person if sender else None
+        )
     except UnknownCategory as error:
         raise ApiError(
             422,
@@ -256,9 +258,14 @@ async def search_tickets(
     overdue: bool = False,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: str | None = None,
+    order: Annotated[
+        Literal["newest", "oldest"],
+        Query(description="By submission time; `oldest` for worklists (回访)"),
+    ] = "newest",
 ) -> TicketPage:
-    """Newest first, within what the caller may know of: a unit its own tickets, a street's
-    command centre its street, a district its district, the city level everything."""
+    """Newest first (or `order=oldest`), within what the caller may know of: a unit its own
+    tickets, a street's command centre its street, a district its district, the city level
+    everything."""
     if actor.kind == "resident":
         raise ApiError(
             403,
@@ -289,7 +296,14 @@ async def search_tickets(
         within=scope_keys(actor),
     )
     try:
-        page = await search(intake.store.redis, intake.store, filters, limit, cursor)
+        page = await search(
+            intake.store.redis,
+            intake.store,
+            filters,
+            limit,
+            cursor,
+            oldest_first=order == "oldest",
+        )
     except BadCursor as error:
         raise ApiError(
             400,
@@ -376,6 +390,7 @@ SUMMARIES = {
     "resident-replies": "The resident answered",
     "resolve": "Sign off with evidence (办结)",
     "rating": "Rate the handling (满意/基本满意/不满意)",
+    "callbacks": "Record a callback that reached no rating (回访: no answer, unreachable)",
     "close": "Close the ticket",
     "recategorise": "Change category or priority",
     "split": "Split a wrongly linked report back out",

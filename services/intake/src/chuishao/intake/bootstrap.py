@@ -17,6 +17,7 @@ from chuishao.common.streams import INTAKE_RECORDS
 from chuishao.common.units import units_view
 from chuishao.intake import consumers, nats_api, queries, rebuild, relay
 from chuishao.intake.auth import Keys
+from chuishao.intake.feedback_window import FeedbackWindow, WindowPolicy
 from chuishao.intake.photo_links import Photos
 from chuishao.intake.retention import Retention, RetentionPolicy
 from chuishao.intake.service import PRODUCER, Intake
@@ -34,6 +35,7 @@ class IntakeService:
     retention: Retention
     keys: Keys
     photos: Photos
+    feedback_window: FeedbackWindow
 
 
 def bootstrap(
@@ -79,6 +81,10 @@ def bootstrap(
         ),
         erasers=[],
     )
+    feedback_window = FeedbackWindow(
+        intake,
+        WindowPolicy.in_days(settings.rating_window_days, settings.rating_window_days_by_category),
+    )
     consumers.register(broker, store)
     queries.register(broker, store)
     nats_api.register(broker, intake)
@@ -94,6 +100,10 @@ def bootstrap(
 
     async def sweep() -> None:
         await retention.sweep()
+
+    async def close_unrated() -> bool:
+        # A full batch leaves more to close: the loop runs again at once.
+        return await feedback_window.sweep() >= feedback_window.batch
 
     async def check() -> None:
         await rebuild.check_now(intake)
@@ -115,6 +125,9 @@ def bootstrap(
     runtime.view(units)
     runtime.loop(every(RELAY_SECONDS, relay_outbox, name="outbox-relay"))
     runtime.loop(every(settings.retention_sweep_seconds, sweep, name="retention-sweep"))
+    runtime.loop(
+        every(settings.feedback_window_sweep_seconds, close_unrated, name="feedback-window-sweep")
+    )
     runtime.loop(every(settings.record_check_seconds, check, name="records-check", wait_first=True))
     runtime.add(Phase.READY, "ready", ready)
-    return IntakeService(runtime, intake, retention, keys, photos)
+    return IntakeService(runtime, intake, retention, keys, photos, feedback_window)

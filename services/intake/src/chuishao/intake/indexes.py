@@ -36,6 +36,11 @@ def channel_key(channel: str) -> str:
     return f"idx:channel:{channel}"
 
 
+def reporter_key(reporter_ref: str) -> str:
+    """A caller's tickets, by the keyed pseudonym of their number (never the number)."""
+    return f"idx:reporter:{reporter_ref}"
+
+
 def _memberships(record: TicketRecord) -> set[str]:
     keys = {ALL, status_key(record.status), channel_key(record.channel)}
     if record.category:
@@ -44,6 +49,8 @@ def _memberships(record: TicketRecord) -> set[str]:
         keys.add(street_key(record.street))
     elif record.arbiter:
         keys.add(waiting_key(record.arbiter))
+    if record.reporter_ref:
+        keys.add(reporter_key(record.reporter_ref))
     keys |= {unit_key(a.unit_id) for a in record.assignments}
     return keys
 

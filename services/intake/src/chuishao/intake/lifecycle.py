@@ -30,6 +30,7 @@ from chuishao.common.commands import (
     DeclineTicket,
     RateTicket,
     RecategoriseTicket,
+    RecordCallback,
     RecordResidentReply,
     RequestExtension,
     ResolveTicket,
@@ -41,6 +42,7 @@ from chuishao.common.commands import (
 from chuishao.common.domain import Rating
 from chuishao.common.errors import ErrorDetail
 from chuishao.common.events import (
+    CallbackAttempted,
     Event,
     ExtensionApproved,
     ExtensionDenied,
@@ -83,6 +85,7 @@ ALLOWED: dict[type[TicketCommand], frozenset[Status]] = {
     RecordResidentReply: frozenset({Status.AWAITING_RESIDENT}),
     ResolveTicket: frozenset({Status.IN_PROGRESS}),
     RateTicket: frozenset({Status.RESOLVED}),
+    RecordCallback: frozenset({Status.RESOLVED}),
     CloseTicket: OPEN,
     RecategoriseTicket: OPEN,
     SplitReport: frozenset({Status.LINKED}),
@@ -115,6 +118,7 @@ VERBS: dict[str, type[TicketCommand]] = {
     "resident-replies": RecordResidentReply,
     "resolve": ResolveTicket,
     "rating": RateTicket,
+    "callbacks": RecordCallback,
     "close": CloseTicket,
     "recategorise": RecategoriseTicket,
     "split": SplitReport,
@@ -188,6 +192,9 @@ def authorize(record: TicketRecord, command: TicketCommand, actor: Actor) -> Non
     elif isinstance(command, RateTicket):
         allowed = actor.kind in ("resident", "operator")
         why = "rating_by_resident"
+    elif isinstance(command, RecordCallback):
+        allowed = actor.kind == "operator"
+        why = "callback_by_operator"
     elif isinstance(command, RecordResidentReply):
         allowed = actor.kind in ("resident", "operator") or record.assignment(actor.id) is not None
         why = "reply_by_resident"
@@ -366,6 +373,15 @@ def decide(
                     ),
                 ]
             return [rated, make(TicketClosed, reason="rated")]
+        case RecordCallback():
+            return [
+                make(
+                    CallbackAttempted,
+                    outcome=command.outcome,
+                    attempt=record.callback_attempts + 1,
+                    note=command.note,
+                )
+            ]
         case CloseTicket():
             if command.reason == "feedback_window_elapsed" and record.status != Status.RESOLVED:
                 raise IllegalTransition("window_close_needs_resolved", field="reason")

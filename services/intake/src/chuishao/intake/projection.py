@@ -10,6 +10,7 @@ from typing import Any
 from chuishao.common.commands import Reporter
 from chuishao.common.domain import ClockKind, Priority
 from chuishao.common.events import (
+    CallbackAttempted,
     Event,
     ExtensionApproved,
     ExtensionDenied,
@@ -74,6 +75,7 @@ SUMMARIES: dict[type[Event], Callable[[Any], str]] = {
     TicketResolved: lambda e: "resolved",
     # The resident's own words travel with the rating and the reopen: the unit that gets
     # the ticket back reads the complaint in the history, not only in the NATS dispatch.
+    CallbackAttempted: lambda e: f"callback {e.attempt}: {e.outcome}",
     TicketRated: lambda e: f"rated {e.rating}: {e.comment}" if e.comment else f"rated {e.rating}",
     TicketReopened: lambda e: (
         f"reopened ({e.reopen_count}): {e.complaint}"
@@ -269,10 +271,13 @@ def _apply(record: TicketRecord, event: Event) -> None:
             )
         case TicketRated():
             record.rating = event.rating
+        case CallbackAttempted():
+            record.callback_attempts = event.attempt
         case TicketReopened():
             record.reopen_count = event.reopen_count
             record.resolution = None
             record.breached = []  # a new cycle, new deadlines
+            record.callback_attempts = 0
             record.sign_offs = []
             for a in record.active_assignments:
                 a.signed_off_at = None

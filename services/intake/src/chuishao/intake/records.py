@@ -119,6 +119,8 @@ class TicketRecord(BaseModel):
     history: list[HistoryEntry] = []
     declines: int = 0
     reopen_count: int = 0
+    # Callbacks (回访) of this cycle that reached no rating (CallbackAttempted).
+    callback_attempts: int = 0
     rating: Rating | None = None
     resolution: Resolution | None = None
     # The sign-offs of the current cycle, kept until the last one resolves the ticket.

@@ -39,6 +39,7 @@ ACTIONS: dict[str, tuple[str, str]] = {
     "RecategoriseTicket": ("重新分类", "recategorised"),
     "SplitReport": ("拆分", "split out"),
     "UrgeTicket": ("督办", "urged"),
+    "RecordCallback": ("记录回访", "recorded as a callback"),
 }
 SOME_ACTION = ("这样处理", "changed this way")
 
@@ -70,6 +71,10 @@ REFUSALS: dict[str, tuple[str, str]] = {
     "rating_by_resident": (
         "只有报告人（或代其操作的 12345 话务员）可以评价工单",
         "Only the person who reported it (or a 12345 operator for them) can rate a ticket",
+    ),
+    "callback_by_operator": (
+        "只有 12345 话务员可以记录回访结果",
+        "Only a 12345 operator records a callback (回访)",
     ),
     "reply_by_resident": (
         "只有居民本人、12345 话务员或承办单位可以记录居民的答复",

@@ -1,4 +1,5 @@
-"""Searching tickets through the indexes, newest first, with an opaque cursor."""
+"""Searching tickets through the indexes, newest first (or oldest first), with an opaque
+cursor."""
 
 import base64
 import uuid
@@ -21,6 +22,7 @@ class Filters:
     unit: str | None = None
     street: str | None = None
     channel: str | None = None
+    reporter_ref: str | None = None  # a caller's tickets (operators only: api.caller_lookup)
     since: datetime | None = None
     until: datetime | None = None
     overdue_at: datetime | None = None
@@ -76,11 +78,19 @@ def _keys(filters: Filters) -> list[str]:
         keys.append(indexes.street_key(filters.street))
     if filters.channel:
         keys.append(indexes.channel_key(filters.channel))
+    if filters.reporter_ref:
+        keys.append(indexes.reporter_key(filters.reporter_ref))
     return keys
 
 
 async def search(
-    redis: Redis, store: RecordStore, filters: Filters, limit: int, cursor: str | None = None
+    redis: Redis,
+    store: RecordStore,
+    filters: Filters,
+    limit: int,
+    cursor: str | None = None,
+    *,
+    oldest_first: bool = False,
 ) -> Page:
     """Newest first, `limit` at a time. Only the page is read out of Redis: the filters'
     indexes are intersected there (Redis walks the smallest of them), the result lives for
@@ -123,13 +133,21 @@ async def search(
             source = f"tmp:search:{token}:result"
             weights = [1] + [0] * (len(timed) - 1 + len(selecting))
             pipe.zinterstore(source, dict(zip([*timed, *selecting], weights, strict=True)))
-        top: float | str = high
         ties = after is not None and low <= after[0] <= high
-        if after is not None and ties:
-            # The page's last row's own score may be shared: those after it in the order.
-            pipe.zrevrangebyscore(source, after[0], after[0], withscores=True)
-            top = f"({after[0]!r}"
-        pipe.zrevrangebyscore(source, top, low, start=0, num=limit + 1, withscores=True)
+        if oldest_first:
+            # The mirror image: ascending scores, ties in ascending id order.
+            bottom: float | str = low
+            if after is not None and ties:
+                pipe.zrangebyscore(source, after[0], after[0], withscores=True)
+                bottom = f"({after[0]!r}"
+            pipe.zrangebyscore(source, bottom, high, start=0, num=limit + 1, withscores=True)
+        else:
+            top: float | str = high
+            if after is not None and ties:
+                # The page's last row's own score may be shared: those after it in the order.
+                pipe.zrevrangebyscore(source, after[0], after[0], withscores=True)
+                top = f"({after[0]!r}"
+            pipe.zrevrangebyscore(source, top, low, start=0, num=limit + 1, withscores=True)
         temporary = [key for key in (source, *selecting) if key.startswith("tmp:search:")]
         if temporary:
             pipe.delete(*temporary)
@@ -139,7 +157,11 @@ async def search(
     rows: list[tuple[float, str]] = []
     if after is not None and ties:
         tied = cast("list[tuple[bytes, float]]", reads[0])
-        rows += [(score, member.decode()) for member, score in tied if member.decode() < after[1]]
+        rows += [
+            (score, member.decode())
+            for member, score in tied
+            if (member.decode() > after[1] if oldest_first else member.decode() < after[1])
+        ]
     rest = cast("list[tuple[bytes, float]]", reads[-1])
     rows += [(score, member.decode()) for member, score in rest]
     page = rows[:limit]

@@ -89,6 +89,7 @@ class Intake:
         idempotency_key: str | None = None,
         client: str = "internal",
         media: Callable[[str], Awaitable[tuple[str, ...]]] | None = None,
+        person: str | None = None,
     ) -> Submitted:
         """Store, publish, and return only once JetStream holds the report.
 
@@ -98,7 +99,8 @@ class Intake:
         with a different report — never returns someone else's ticket.
 
         `media` stores photos uploaded with the report (Open311's multipart `media`) once
-        the ticket has its id, and returns their URLs, which join `media_urls`."""
+        the ticket has its id, and returns their URLs, which join `media_urls`. `person`: the
+        console's person who filed it (an operator for a caller), named in the history."""
         if not self.catalogue.loaded.is_set():
             raise CatalogueNotLoaded("the category catalogue has not loaded yet")
         if command.category is not None:
@@ -124,6 +126,7 @@ class Intake:
             media_urls=(*(str(url) for url in command.media_urls), *uploaded),
             reporter_ref=reporter_ref(self.reporter_secret, phone) if phone else None,
             attributes=command.attributes,
+            person=person,
         )
         primary = await self._duplicate_of(command, now)
         record = created(

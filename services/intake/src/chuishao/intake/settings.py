@@ -1,4 +1,4 @@
-from typing import ClassVar
+from typing import Annotated, ClassVar
 
 from pydantic import Field, SecretStr
 
@@ -62,6 +62,15 @@ class IntakeSettings(ServiceSettings):
     rating_window_days: float = Field(default=7.0, gt=0)
     contact_retention_days: float = Field(default=180.0, gt=0)
     retention_sweep_seconds: float = Field(default=3600.0, gt=0)
+    # The rating window (feedback_window.py, docs/intake.md "The rating window"): a
+    # resolved ticket nobody rated within rating_window_days of its resolution is closed
+    # (TicketClosed, reason feedback_window_elapsed). A category may have its own window,
+    # JSON in the environment, e.g. CHUISHAO_RATING_WINDOW_DAYS_BY_CATEGORY='{"fire_box": 3}'.
+    # Swept every feedback_window_sweep_seconds.
+    rating_window_days_by_category: dict[str, Annotated[float, Field(gt=0)]] = Field(
+        default_factory=dict
+    )
+    feedback_window_sweep_seconds: float = Field(default=60.0, gt=0)
     # The photo store (chuishao.common.photos, docs/console.md "The photo store"): an
     # upload larger than photo_max_bytes is refused (413), and so is one whose header
     # claims more than photo_max_pixels (a decompression bomb) before it is decoded.

@@ -102,6 +102,9 @@ class TicketView(BaseModel):
     )
     declines: int
     reopen_count: int
+    callback_attempts: int = Field(
+        default=0, description="Callbacks (回访) of this cycle that reached no rating"
+    )
     rating: Rating | None
     resolution: Resolution | None
     sign_offs: list[SignOff]

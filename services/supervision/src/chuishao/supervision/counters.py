@@ -23,12 +23,20 @@ Contributions = dict[tuple[str, str], int]
 Key = TypeVar("Key", bound=Hashable)
 
 
-def _ratings(facts: SupervisedTicket, unit_id: str | None = None) -> dict[str, int]:
+def _ratings(
+    facts: SupervisedTicket, unit_id: str | None = None, answerable: bool = True
+) -> dict[str, int]:
+    """The ratings given (one per rated resolution), and the resolutions whose rating
+    window passed with none (a ticket closed `feedback_window_elapsed`): the latter is in
+    no satisfaction count, only in the callback rate's denominator (`feedback_ended`)."""
     given = [r.rating for r in facts.ratings if unit_id is None or unit_id in r.units]
+    unrated = int(facts.closed_unrated and answerable)
     return {
         "rated": len(given),
         "satisfied": sum(rating in SATISFIED for rating in given),
         **{f"rated_{rating}": given.count(rating) for rating in Rating},
+        "closed_unrated": unrated,
+        "feedback_ended": len(given) + unrated,
     }
 
 
@@ -87,7 +95,7 @@ def unit_counts(facts: SupervisedTicket, unit_id: str, part: UnitPart) -> dict[s
         "responded_on_time": int(part.responded_at is not None and not part.responded_late),
         "resolved": int(resolved),
         "resolved_on_time": int(resolved and not part.signed_off_late),
-        **_ratings(facts, unit_id),
+        **_ratings(facts, unit_id, answerable),
         "closed": int(facts.closed and answerable),
         "open": int(not facts.closed and answerable),
         "overdue": int(overdue),

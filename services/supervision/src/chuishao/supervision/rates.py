@@ -14,6 +14,9 @@ DEFINITIONS: dict[str, tuple[str, str]] = {
     "on_time_response_rate": ("responded_on_time", "responded"),  # 按时响应率
     "on_time_resolution_rate": ("resolved_on_time", "resolved"),  # 按时办结率
     "closure_rate": ("closed", "received"),  # 办结率
+    # 回访率: rated resolutions of those whose wait for a rating ended (rated, or closed
+    # when the rating window passed: `closed_unrated`).
+    "callback_rate": ("rated", "feedback_ended"),
 }
 
 
@@ -30,6 +33,7 @@ class Rates(BaseModel):
     on_time_response_rate: float | None
     on_time_resolution_rate: float | None
     closure_rate: float | None
+    callback_rate: float | None
 
     def count(self, name: str) -> int:
         return self.counts.get(name, 0)

@@ -97,6 +97,9 @@ class SupervisedTicket(BaseModel):
     resolved_late: bool = False
     ratings: list[RatingGiven] = []
     closed: bool = False
+    # Closed because its rating window passed with no rating (TicketClosed reason
+    # feedback_window_elapsed): the callback (回访) got no rating. Never satisfied.
+    closed_unrated: bool = False
     open_breaches: dict[str, AwareDatetime] = {}  # clock|level|unit → deadline
     linked_reports: list[str] = []
     hotspot_key: str | None = None  # grid|category, once counted for hotspots
@@ -260,6 +263,7 @@ def _apply(facts: SupervisedTicket, event: Event) -> None:
                 part.resolution_breached = False
         case TicketClosed():
             facts.closed = True
+            facts.closed_unrated = event.reason == "feedback_window_elapsed"
             facts.open_breaches = {}
         case ReportLinked():
             if event.duplicate_ticket_id not in facts.linked_reports:

@@ -130,13 +130,14 @@ def create_app(console: Console) -> FastAPI:
         centre,
         clerk,
         events,
+        hotline,
         login,
         photos,
         resident,
         tickets,
     )
 
-    for screen in (login, clerk, tickets, centre, photos, events, admin, resident):
+    for screen in (login, clerk, tickets, centre, photos, events, admin, hotline, resident):
         app.include_router(screen.router)
     app.add_route("/metrics", metrics_endpoint(console.broker), include_in_schema=False)
     return app

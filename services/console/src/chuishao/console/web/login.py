@@ -26,7 +26,7 @@ HOME: dict[PersonRole, str] = {
     PersonRole.COMMAND_CENTRE: "/centre",
     PersonRole.DISTRICT: "/centre",
     PersonRole.CITY: "/centre",
-    PersonRole.OPERATOR: "/centre",
+    PersonRole.OPERATOR: "/hotline",
     PersonRole.ADMIN: "/admin",
 }
 WRONG = "用户名或密码不正确"

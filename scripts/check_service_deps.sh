@@ -2,12 +2,12 @@
 # Each service alone: `uv sync --package chuishao-<service>` into a fresh virtualenv (what
 # its Docker image holds), then import every module of the service there. A module that
 # needs a package only a neighbour declares fails here, as it would in its container.
-#   scripts/check_service_deps.sh [service ...]   (default: all six)
+#   scripts/check_service_deps.sh [service ...]   (default: all seven)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 UV=${UV:-$(command -v uv || echo .tools/bin/uv)}
 services=("$@")
-[ ${#services[@]} -eq 0 ] && services=(intake router sla notify supervision console)
+[ ${#services[@]} -eq 0 ] && services=(intake router sla notify points supervision console)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 failed=0

@@ -63,6 +63,7 @@ async def console(
         resident_servers.nats_url, resident_servers.redis_url, console_intake_url=stack.base_url
     ) as harness:
         await harness.account("op-wang", PersonRole.OPERATOR)
+        await harness.account("kb-admin", PersonRole.ADMIN)
         async with serving(harness.app) as base_url:
             yield harness, base_url
 
@@ -222,6 +223,16 @@ async def test_a_resident_reports_follows_and_rates_from_a_phone(
     await context.close()
 
 
+async def log_in(browser: Browser, base_url: str, username: str) -> Page:
+    page = await (await browser.new_context(viewport=DESK, locale="zh-CN")).new_page()
+    await page.goto(base_url + "/login")
+    await page.fill("input[name=username]", username)
+    await page.fill("input[name=password]", PASSWORD)
+    await page.click("button[type=submit]")
+    await page.wait_for_url(lambda url: "/login" not in url)
+    return page
+
+
 async def _dispatched(http: httpx.AsyncClient, ticket_id: str) -> dict[str, Any] | None:
     found = await ticket(http, ticket_id)
     units = {a["unit_id"] for a in found["assignments"]}
@@ -350,4 +361,78 @@ async def test_an_operator_files_for_a_caller_and_works_the_callbacks(
         "satisfied",
         1,
     )
+    await context.close()
+
+
+@pytest.mark.timeout(300)
+async def test_an_operator_answers_a_call_from_the_knowledge_base(
+    console: tuple[ConsoleHarness, str], browser: Browser, http: httpx.AsyncClient
+) -> None:
+    _, base_url = console
+    await ready(http)
+    # An admin keeps the entry: written once, then corrected (version 2).
+    admin = await log_in(browser, base_url, "kb-admin")
+    await admin.goto(base_url + "/admin/knowledge")
+    await admin.select_option("#edit select[name=category]", "heating")
+    await admin.fill("#edit input[name=question]", "今年什么时候开始供暖？")
+    await admin.fill("#edit textarea[name=answer]", "本市供暖季为每年11月15日起。")
+    await admin.click("#edit button[type=submit]")
+    await admin.wait_for_url(re.compile(r".*/admin/knowledge/kb-.*saved=1"))
+    await admin.fill("#edit textarea[name=answer]", "本市供暖季为每年11月15日至次年3月15日。")
+    await admin.click("#edit button[type=submit]")
+    await admin.wait_for_url(re.compile(r".*saved=2"))
+    assert await admin.locator("#versions li").count() == 2
+    await shoot(admin, "knowledge-admin")
+    await admin.context.close()
+
+    page = await log_in(browser, base_url, "op-wang")
+    await page.goto(base_url + "/hotline?kb=供暖#kb")
+    entry = page.locator(".kb-entry").first
+    assert "3月15日" in await entry.locator(".answer").inner_text()  # the latest version
+    await entry.locator("input[name=phone]").fill("13500004444")
+    await shoot(page, "hotline-knowledge")
+    await entry.locator("button[type=submit]").click()
+    await page.wait_for_url(re.compile(r".*done=answered.*"))
+    ticket_id = parse_qs(urlsplit(page.url).query)["ticket"][0]
+    answered = await ticket(http, ticket_id)
+    assert answered["status"] == "closed"
+    assert answered["assignments"] == []  # never dispatched
+    assert answered["channel"] == "hotline_12345"
+    await page.context.close()
+
+
+async def test_the_form_says_when_someone_has_reported_it_already(
+    console: tuple[ConsoleHarness, str], browser: Browser, http: httpx.AsyncClient
+) -> None:
+    _, base_url = console
+    await ready(http)
+    context = await browser.new_context(viewport=PHONE, locale="zh-CN", has_touch=True)
+    page = await context.new_page()
+    await page.goto(base_url + "/r")
+    await page.select_option("#category", "road_damage")
+    box = await page.locator("svg.map polygon.grid[data-code='LY-01']").bounding_box()
+    assert box is not None
+    spot = (box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    await page.mouse.click(*spot)
+    lat, long = await page.locator("#lat").input_value(), await page.locator("#long").input_value()
+    assert await page.locator("#duplicate").is_hidden()  # nobody reported it yet
+
+    earlier = await http.post(
+        "/api/v1/reports",
+        json={
+            "category": "road_damage",
+            "description": "路中间一个大坑",
+            "location": {"lat": float(lat), "long": float(long)},
+            "channel": "snap_it",
+        },
+    )
+    assert earlier.status_code == 201, earlier.text
+    await page.mouse.click(*spot)  # the same spot again
+    notice = page.locator("#duplicate")
+    await notice.wait_for(state="visible")
+    text = await notice.inner_text()
+    assert "已有人反映" in text
+    assert earlier.json()["ticket_id"] in text
+    assert "大坑" not in text  # nothing of what the other resident wrote
+    await shoot(page, "duplicate")
     await context.close()

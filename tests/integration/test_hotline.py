@@ -117,3 +117,32 @@ async def test_oldest_first_pages_through_every_ticket_once(intake: Harness) -> 
             break
     assert [t for t in seen if t in filed] == filed
     assert len(seen) == len(set(seen))
+
+
+ANSWER = {"entry_id": "kb-heating", "version": 2, "answer": "供暖季为每年11月15日至次年3月15日"}
+
+
+async def test_a_call_answered_from_the_knowledge_base_is_closed_and_never_routed(
+    intake: Harness,
+) -> None:
+    report = {
+        "category": "fire_box",
+        "description": "问今年什么时候开始供暖",
+        "location": {"address": "12345来电咨询（无具体地点）"},
+        "channel": "hotline_12345",
+        "answered": ANSWER,
+    }
+    filed = await intake.http.post("/api/v1/reports", json=report, headers=OPERATOR)
+    assert filed.status_code == 201, filed.text
+    assert filed.json()["status"] == "closed"
+    ticket = await intake.ticket(filed.json()["ticket_id"])
+    assert ticket["status"] == "closed"
+    assert ticket["assignments"] == []
+    assert [h["type"] for h in ticket["history"]] == ["TicketSubmitted"]
+    stored = await intake.js.get_last_msg("TICKETS", f"ticket.submitted.{ticket['ticket_id']}")
+    assert json.loads(stored.data or b"")["answered"] == ANSWER  # in the stream: rebuildable
+
+    for who in ({}, auth(GRID), auth("qingshi-command")):
+        refused = await intake.http.post("/api/v1/reports", json=report, headers=who)
+        assert refused.status_code == 403, refused.text
+        assert refused.json()["error"]["code"] == "answer_by_operator"

@@ -25,7 +25,7 @@ def test_compose_file_matches_the_compose_specification() -> None:
 def test_every_service_module_it_runs_exists() -> None:
     services = compose()["services"]
     assert isinstance(services, dict)
-    for name in ("intake", "router", "sla", "notify", "supervision", "console"):
+    for name in ("intake", "router", "sla", "notify", "points", "supervision", "console"):
         command = services[name]["command"]
         module = command[command.index("-m") + 1]
         package = module.split(".")[1]
@@ -37,7 +37,7 @@ def test_every_service_module_it_runs_exists() -> None:
 def test_services_wait_for_healthy_servers() -> None:
     services = compose()["services"]
     assert isinstance(services, dict)
-    for name in ("intake", "router", "sla", "notify", "supervision", "console"):
+    for name in ("intake", "router", "sla", "notify", "points", "supervision", "console"):
         for dependency in ("nats", "redis"):
             assert services[name]["depends_on"][dependency]["condition"] == "service_healthy"
     assert "healthcheck" in services["nats"]
@@ -56,7 +56,7 @@ def test_the_dockerfile_installs_every_service_package() -> None:
     assert "--package chuishao-${SERVICE}" in dockerfile
     assert "--all-packages" not in dockerfile
     assert dockerfile.count("uv sync") == 1
-    for member in ("intake", "router", "sla", "notify", "supervision", "console"):
+    for member in ("intake", "router", "sla", "notify", "points", "supervision", "console"):
         project = tomllib.loads((ROOT / f"services/{member}/pyproject.toml").read_text())
         assert project["project"]["name"] == f"chuishao-{member}"
 

@@ -48,6 +48,7 @@ def test_keys_modules_hold_redis_keys_and_there_is_one_outbox() -> None:
     # stack's secrets: devstack.credentials).
     assert keys == [
         "services/notify/src/chuishao/notify/keys.py",
+        "services/points/src/chuishao/points/keys.py",
         "services/router/src/chuishao/router/keys.py",
         "services/sla/src/chuishao/sla/keys.py",
         "services/supervision/src/chuishao/supervision/keys.py",

@@ -115,6 +115,21 @@ def test_a_categorised_report_is_dispatched_with_the_place_on_it() -> None:
     assert outcome.state.assignments[0].unit_id == "grid-heyuan"
 
 
+def test_a_danger_in_a_categorised_report_makes_it_an_emergency_all_the_same() -> None:
+    # The reporter picked "road damage"; the words say it is smoking with live wires.
+    outcome = handlers.route_submitted(
+        report("road_damage", "路面鼓包还在冒烟，电线裸露，有人差点触电"), SNAP
+    )
+    triaged = one(outcome, TicketTriaged)
+    assert isinstance(triaged, TicketTriaged)
+    assert (triaged.category, triaged.accepted, triaged.danger) == ("road_damage", True, True)
+    assert outcome.events[0] is triaged  # before the dispatches: intake raises the priority
+    assert {e.priority for e in dispatches(outcome).values()} == {Priority.EMERGENCY}
+    calm = handlers.route_submitted(report("road_damage", "路面有个坑，车开过去颠"), SNAP)
+    assert not [e for e in calm.events if isinstance(e, TicketTriaged)]
+    assert Priority.EMERGENCY not in {e.priority for e in dispatches(calm).values()}
+
+
 def test_a_repeated_step_emits_the_same_ids() -> None:
     ticket = report("traffic_obstruction", "公交车排队加气堵路", Location(grid_code="TY-01"))
     first = handlers.route_submitted(ticket, SNAP)

@@ -30,6 +30,9 @@ def test_each_builder_is_read_back_by_its_parser() -> None:
     assert subjects.parse_dead_letter(subjects.dead_letter("notify-deliveries")) == (
         "notify-deliveries"
     )
+    ref = "r_" + "0a" * 10
+    assert subjects.parse_points_exchanged(subjects.points_exchanged(ref)) == ref
+    assert subjects.pattern_of(subjects.points_exchanged(ref)) == "points.exchanged.*"
 
 
 @pytest.mark.parametrize(

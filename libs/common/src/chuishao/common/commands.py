@@ -9,6 +9,7 @@ from chuishao.common.domain import (
     CategoryCode,
     Channel,
     DeclineReason,
+    DirectAnswer,
     FreeText,
     Location,
     Priority,
@@ -116,6 +117,11 @@ class SubmitReport(Command):
     reporter: Reporter | None = None
     attributes: Attributes = Field(
         default_factory=dict, description="Answers to the category's Open311 attributes"
+    )
+    answered: DirectAnswer | None = Field(
+        default=None,
+        description="直接答复 (operators only): answered from the knowledge base on the call; "
+        "the ticket is closed at once and never dispatched",
     )
 
 

@@ -9,7 +9,7 @@ from pydantic.json_schema import models_json_schema
 
 from chuishao.common import subjects
 from chuishao.common.commands import COMMAND_TYPES, Command
-from chuishao.common.events import EVENT_TYPES, Event
+from chuishao.common.events import EVENT_TYPES, LEDGER_EVENT_TYPES, Event
 
 TITLE = "chuishao ticket events"
 VERSION = "1.0.0"
@@ -29,7 +29,7 @@ def json_schemas() -> dict[str, dict[str, Any]]:
     """Path under schemas/ → JSON Schema document."""
     documents: dict[str, dict[str, Any]] = {}
     groups: tuple[tuple[str, tuple[type[BaseModel], ...]], ...] = (
-        ("events", EVENT_TYPES),
+        ("events", (*EVENT_TYPES, *LEDGER_EVENT_TYPES)),
         ("commands", COMMAND_TYPES),
     )
     for folder, models in groups:

@@ -161,3 +161,14 @@ class Location(BaseModel):
         if self.lat is None and self.address is None and self.grid_code is None:
             raise ValueError("give lat and long, an address, or a grid_code")
         return self
+
+
+class DirectAnswer(BaseModel):
+    """直接答复: a 12345 operator answered the call from the knowledge base, so the report
+    is recorded and closed at once, never dispatched (counted apart: 直接答复率)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    entry_id: str = Field(pattern=r"^[A-Za-z0-9_-]{1,64}$", description="The knowledge entry")
+    version: int = Field(ge=1, description="The entry's version the answer came from")
+    answer: FreeText = Field(min_length=1, max_length=2000, description="What was said")

@@ -14,6 +14,7 @@ from chuishao.common.domain import (
     Channel,
     ClockKind,
     DeclineReason,
+    DirectAnswer,
     Level,
     Location,
     Priority,
@@ -137,6 +138,9 @@ class TicketSubmitted(Event):
         default=None, description="Pseudonym of the reporter; never the name or phone"
     )
     attributes: dict[str, str | list[str]] = Field(default_factory=dict)
+    # Added in 1.x (optional, so v1 stays): the operator answered the call from the
+    # knowledge base; the ticket starts closed and nobody routes it.
+    answered: DirectAnswer | None = None
 
 
 class TicketDispatched(Event):
@@ -589,3 +593,33 @@ EVENTS_BY_TYPE: dict[str, type[Event]] = {event.__name__: event for event in EVE
 
 def parse_event(payload: bytes | str) -> Event:
     return any_event.validate_json(payload)
+
+
+# --- reward points (积分): not about a ticket, so not an `Event` and not in TICKETS
+
+
+class PointsExchanged(BaseModel):
+    """A clerk at a community service centre exchanged a reporter's points for goods.
+
+    Published by the points service on `points.exchanged.<reporter_ref>` (stream POINTS)
+    after the balance was checked and debited atomically; `event_id` is the exchange id the
+    clerk's screen chose (also the Nats-Msg-Id), so a retried exchange is one exchange.
+    The points ledger is rebuilt from TICKETS plus these (docs/points.md)."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    event_id: str = Field(description="The exchange id; also the JetStream Nats-Msg-Id")
+    type: Literal["PointsExchanged"] = "PointsExchanged"
+    schema_version: Literal[1] = 1
+    occurred_at: AwareDatetime
+    producer: str = Field(description="Service that emitted the event")
+    person: str | None = Field(default=None, description="The clerk's console account")
+    reporter_ref: str = Field(description="The reporter reference, never a phone number")
+    points: int = Field(gt=0, description="Points taken from the balance")
+    goods: str = Field(max_length=200, description="What was handed over, e.g. 洗衣液 1 瓶")
+    centre: str = Field(max_length=100, description="The community service centre")
+    balance_after: int = Field(ge=0, description="The balance once the points were taken")
+
+
+# Published beside the ticket events (their schemas too), on subjects of their own.
+LEDGER_EVENT_TYPES: tuple[type[BaseModel], ...] = (PointsExchanged,)

@@ -176,6 +176,7 @@ class MetricsSettings(BaseSettings):
     router_metrics_port: int = 9101
     sla_metrics_port: int = 9102
     notify_metrics_port: int = 9103
+    points_metrics_port: int = 9104
 
     def port_of(self, service: str) -> int:
         port = getattr(self, f"{service}_metrics_port", 0)

@@ -34,6 +34,7 @@ from chuishao.common.events import (
     TicketReopened,
     TicketResidentReplied,
     TicketResolved,
+    TicketSubmitted,
     TicketTransferred,
 )
 
@@ -102,6 +103,8 @@ def _reduce(progress: Progress, event: Event) -> tuple[Status, dict[str, Part]]:
             parts[unit_id] = parts[unit_id].model_copy(update=update)
 
     match event:
+        case TicketSubmitted() if event.answered is not None:
+            return Status.CLOSED, parts  # 直接答复: answered on the call, never dispatched
         case TicketDispatched() if status in (Status.RESOLVED, Status.CLOSED):
             # Decided before the resolution, landed after it (an escalation racing the
             # last sign-off): the work is done, so nobody is summoned.

@@ -63,7 +63,18 @@ NOTIFY_JOBS = StreamConfig(
     max_age=7 * DAY,
     duplicate_window=600.0,
 )
-STREAMS: tuple[StreamConfig, ...] = (TICKETS, UNITS, DEADLETTER, NOTIFY_JOBS)
+POINTS = StreamConfig(
+    name="POINTS",
+    description="Reward points exchanged for goods (PointsExchanged), one subject per "
+    "reporter reference; with TICKETS, what the points ledger is rebuilt from",
+    subjects=[subjects.POINTS_EVENTS],
+    retention=RetentionPolicy.LIMITS,
+    storage=StorageType.FILE,
+    max_age=TICKETS.max_age,  # as long as the tickets that earned the points
+    duplicate_window=600.0,
+    discard=DiscardPolicy.OLD,
+)
+STREAMS: tuple[StreamConfig, ...] = (TICKETS, UNITS, DEADLETTER, NOTIFY_JOBS, POINTS)
 
 # The photo store (chuishao.common.photos): one object store per purpose, kept as long as
 # the tickets they prove (TICKETS' max_age), on file and replicated like the streams.
@@ -245,9 +256,24 @@ SUPERVISION = ConsumerSpec(
         )
     ),
 )
+# Every event that earns, voids or restores a reporter's reward points (docs/points.md).
+POINTS_LEDGER = ConsumerSpec(
+    "points",
+    "TICKETS",
+    subjects.ticket_events(
+        (
+            events.TicketSubmitted,
+            events.TicketDispatched,
+            events.TicketResolved,
+            events.TicketClosed,
+            events.ReportLinked,
+            events.ReportSplit,
+        )
+    ),
+)
 CONSUMERS: dict[str, ConsumerSpec] = {
     spec.name: spec
-    for spec in (ROUTER, SLA, NOTIFY, NOTIFY_DELIVERIES, INTAKE_RECORDS, SUPERVISION)
+    for spec in (ROUTER, SLA, NOTIFY, NOTIFY_DELIVERIES, INTAKE_RECORDS, SUPERVISION, POINTS_LEDGER)
 }
 
 

@@ -10,6 +10,7 @@ Manual queue:      cmd.unit.<centre_id>.manual.<verb>   (the router; five tokens
 Operator commands: cmd.operator.<name>.<verb>           (a 12345 operator for a resident)
 Internal:          internal.<service>.<query>           (service-to-service request/reply)
 Notify jobs:       notify.job.<channel>.<ticket_id>     (stream NOTIFY_JOBS)
+Points:            points.exchanged.<reporter_ref>      (stream POINTS)
 
 Nothing else in the project spells a subject: a handler subscribes to a pattern named
 here and reads the tokens back with the parser beside it.
@@ -32,6 +33,10 @@ SLA_TICKET_DEADLINES = "internal.sla.deadlines"
 SLA_OVERDUE = "internal.sla.overdue"
 NOTIFY_JOBS = "notify.job.>"
 DELIVERY_LOG = "internal.notify.delivery_log"
+POINTS_EVENTS = "points.>"
+# A clerk's exchange of points for goods, and a reporter's balance and history (points).
+POINTS_EXCHANGE = "cmd.points.exchange"
+POINTS_ACCOUNT = "internal.points.account"
 
 _DEAD_LETTER_PREFIX = "dlq."
 
@@ -127,7 +132,7 @@ def parse_dead_letter(subject: str) -> str:
 
 
 # Subject roots whose later tokens name one ticket, unit or channel: the tokens kept.
-_KEPT_TOKENS = {"ticket": 2, "dept": 1, "notify": 3, "cmd": 2, "_INBOX": 1}
+_KEPT_TOKENS = {"ticket": 2, "dept": 1, "notify": 3, "cmd": 2, "_INBOX": 1, "points": 2}
 
 
 def pattern_of(subject: str) -> str:
@@ -149,3 +154,14 @@ def pattern_of(subject: str) -> str:
 def notify_job(channel: str, ticket_id: str) -> str:
     """One outbound delivery notify still has to make (a webhook call, a resident message)."""
     return f"notify.job.{channel}.{ticket_id}"
+
+
+def points_exchanged(reporter_ref: str) -> str:
+    """A reporter's exchanges of points for goods (the points service, stream POINTS)."""
+    return f"points.exchanged.{reporter_ref}"
+
+
+def parse_points_exchanged(subject: str) -> str:
+    """The reporter reference of `points.exchanged.<reporter_ref>`."""
+    (reporter_ref,) = _tokens(subject, "points", "exchanged", None)
+    return reporter_ref

@@ -21,7 +21,11 @@ SERVICES = ("intake", "router", "sla", "notify", "supervision")
 # `make run` adds the console (the people's screens), which no event passes through; the
 # pipeline's tests and benchmarks start it only when they ask for it.
 WITH_CONSOLE = (*SERVICES, "console")
-METRICS = ("router", "sla", "notify")  # the services without an HTTP port of their own
+# `make run` also keeps the reward points ledger (docs/points.md); no other service waits
+# on it, so the pipeline's tests, the fault suite and the benchmark leave it out.
+LOCAL_STACK = (*WITH_CONSOLE, "points")
+# The services without an HTTP port of their own.
+METRICS = ("router", "sla", "notify", "points")
 
 
 def console_key(key: str) -> dict[str, str]:

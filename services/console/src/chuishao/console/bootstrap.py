@@ -64,7 +64,7 @@ def bootstrap(
         host, port = settings.console_http_host, settings.console_http_port
         log.info("console_ready", page=f"http://{host}:{port}/")
 
-    for view in (console.units, console.places, console.catalogue):
+    for view in (console.units, console.places, console.catalogue, console.knowledge):
         runtime.view(view)
     runtime.add(Phase.LOOPS, "seed accounts", start_seeding, stop_seeding)
     runtime.add(Phase.READY, "ready", ready, console.intake.aclose)

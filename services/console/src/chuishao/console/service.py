@@ -8,6 +8,7 @@ from chuishao.common.units import units_view
 from chuishao.console.accounts import AccountStore, hasher
 from chuishao.console.auth import Sessions
 from chuishao.console.intake_client import IntakeClient
+from chuishao.console.knowledge import knowledge_view
 from chuishao.console.settings import ConsoleSettings
 from chuishao.console.throttle import LoginThrottle, ThrottleRule
 
@@ -41,6 +42,7 @@ class Console:
         self.places = places_view()
         # Category names (消防箱损坏, not fire_box) on the clerk's queue and ticket page.
         self.catalogue = catalogue_view()
+        self.knowledge = knowledge_view()  # the 12345 knowledge base (直接答复)
 
     def unit_name(self, unit_id: str | None) -> str:
         unit = self.units.get(unit_id) if unit_id else None

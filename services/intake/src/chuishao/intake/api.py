@@ -7,7 +7,7 @@ from fastapi import APIRouter, Body, Depends, Header, Query, Request, Response, 
 from fastapi.exceptions import RequestValidationError
 from fastapi.security import APIKeyHeader
 from nats.errors import Error as NatsError
-from pydantic import BaseModel, ConfigDict, ValidationError, create_model
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from chuishao.common import commands as c
@@ -173,6 +173,14 @@ async def submit_report(
     intake = intake_of(request)
     sender = intake.keys.actor(api_key, request.headers.get(PERSON_HEADER))
     client = f"{sender.kind}:{sender.id}" if sender else f"anon:{command.channel}"
+    if command.answered is not None and (sender is None or sender.kind != "operator"):
+        raise ApiError(
+            403,
+            "answer_by_operator",
+            "只有 12345 话务员可以直接答复（answered）",
+            "Only a 12345 operator answers a call directly (answered)",
+            field="answered",
+        )
     try:
         result = await intake.submit(
             command, idempotency_key, client, person=sender.person if sender else None
@@ -215,6 +223,46 @@ async def submit_report(
         url=url,
         linked_to=result.linked_to,
         resident_token=resident_token(intake.keys.resident_secret, result.ticket_id),
+    )
+
+
+class DuplicateCheck(BaseModel):
+    """Whether a report of this category here would join an open one ("已有人反映")."""
+
+    joins: bool
+    ticket_id: str | None = None
+    distance_m: int | None = None
+    reported_by: int = Field(default=0, description="How many have reported it so far")
+    status: Status | None = None
+
+
+@router.get(
+    "/reports/duplicate-check",
+    response_model=DuplicateCheck,
+    openapi_extra={"security": [{}]},
+)
+async def duplicate_check(
+    request: Request,
+    category: Annotated[str, Query(pattern=r"^[a-z0-9_]{1,64}$")],
+    lat: Annotated[float, Query(ge=-90, le=90, allow_inf_nan=False)],
+    long: Annotated[float, Query(ge=-180, le=180, allow_inf_nan=False)],
+) -> DuplicateCheck:
+    """Before filing (anyone may ask, as anyone may report): the open ticket a report of
+    this category at this point would be joined to, and how many reported it. Nothing of
+    what they wrote, who they are, or where exactly: the ticket's public id only."""
+    intake = intake_of(request)
+    found = await intake.duplicate_of(category, long, lat, intake.clock.now())
+    if found is None:
+        return DuplicateCheck(joins=False)
+    record = await intake.store.get(found[0])
+    if record is None:
+        return DuplicateCheck(joins=False)
+    return DuplicateCheck(
+        joins=True,
+        ticket_id=record.ticket_id,
+        distance_m=round(found[1]),
+        reported_by=record.interest_count,
+        status=record.status,
     )
 
 

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict
 from chuishao.common.commands import Phone
 from chuishao.common.errors import ApiError, ErrorResponse
 from chuishao.common.ids import reporter_ref
-from chuishao.intake.api import Caller, intake_of, rejected
+from chuishao.intake.api import AUTH_RESPONSES, Caller, intake_of, rejected
 from chuishao.intake.lifecycle import Actor, CommandRejected
 from chuishao.intake.search import Filters, search
 from chuishao.intake.views import TicketPage, TicketView
@@ -27,7 +27,8 @@ from chuishao.intake.views import TicketPage, TicketView
 router = APIRouter(prefix="/api/v1", tags=["hotline"])
 log = structlog.get_logger()
 OPERATORS_ONLY: dict[int | str, dict[str, Any]] = {
-    403: {"model": ErrorResponse, "description": "Not a 12345 operator"}
+    **AUTH_RESPONSES,
+    403: {"model": ErrorResponse, "description": "Not a 12345 operator"},
 }
 
 

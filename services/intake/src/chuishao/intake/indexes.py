@@ -55,13 +55,22 @@ def _memberships(record: TicketRecord) -> set[str]:
     return keys
 
 
+# Redis GEO takes latitudes within ±85.05112878° only (Web Mercator): a point beyond it is
+# stored and routed as any other, but neither indexed nor searched for duplicates.
+GEO_LAT_LIMIT = 85.05112878
+
+
+def geo_indexable(lat: float | None) -> bool:
+    return lat is not None and -GEO_LAT_LIMIT <= lat <= GEO_LAT_LIMIT
+
+
 def geo_key(category: str) -> str:
     """Open tickets of a category by location, for duplicate clustering."""
     return f"geo:open:{category}"
 
 
 def _geo_membership(record: TicketRecord | None) -> str | None:
-    if record is None or record.category is None or record.location.lat is None:
+    if record is None or record.category is None or not geo_indexable(record.location.lat):
         return None
     if record.status in (Status.RESOLVED, Status.CLOSED, Status.LINKED):
         return None

@@ -107,12 +107,15 @@ def created(
     """A ticket's record as its TicketSubmitted starts it: the one place a record is made,
     at submit and when rebuilt from the stream. `reporter` is what no event carries (None
     when rebuilt from the public event alone); a report `linked_to` another ticket starts
-    LINKED. `submitted_at` defaults to the event's time."""
+    LINKED; one answered on the call (直接答复) starts, and stays, CLOSED. `submitted_at`
+    defaults to the event's time."""
     at = submitted_at or event.occurred_at
+    status = Status.SUBMITTED if linked_to is None else Status.LINKED
     return TicketRecord(
         ticket_id=event.ticket_id,
         correlation_id=event.correlation_id,
-        status=Status.SUBMITTED if linked_to is None else Status.LINKED,
+        status=Status.CLOSED if event.answered is not None else status,
+        answered=event.answered,
         linked_to=linked_to,
         category=event.category,
         description=event.description,

@@ -8,6 +8,7 @@ from chuishao.common.commands import Reporter
 from chuishao.common.domain import (
     Channel,
     ClockKind,
+    DirectAnswer,
     Level,
     Location,
     Priority,
@@ -119,6 +120,8 @@ class TicketRecord(BaseModel):
     history: list[HistoryEntry] = []
     declines: int = 0
     reopen_count: int = 0
+    # 直接答复: answered on the call from the knowledge base, closed without a dispatch.
+    answered: DirectAnswer | None = None
     # Callbacks (回访) of this cycle that reached no rating (CallbackAttempted).
     callback_attempts: int = 0
     rating: Rating | None = None

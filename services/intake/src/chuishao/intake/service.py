@@ -126,9 +126,11 @@ class Intake:
             media_urls=(*(str(url) for url in command.media_urls), *uploaded),
             reporter_ref=reporter_ref(self.reporter_secret, phone) if phone else None,
             attributes=command.attributes,
+            answered=command.answered,
             person=person,
         )
-        primary = await self._duplicate_of(command, now)
+        # An enquiry answered on the call is no second report of anything.
+        primary = None if command.answered else await self._duplicate_of(command, now)
         record = created(
             event,
             reporter=command.reporter,
@@ -177,13 +179,17 @@ class Intake:
         return Submitted(ticket_id, record.status, True, record.linked_to)
 
     async def _duplicate_of(self, command: SubmitReport, now: datetime) -> tuple[str, float] | None:
-        """The open ticket this report repeats: same category, close by, recent."""
         where = command.location
         if command.category is None or where.lat is None or where.long is None:
             return None
-        nearby = await self.store.nearby_open(
-            command.category, where.long, where.lat, self.duplicate_radius_m
-        )
+        return await self.duplicate_of(command.category, where.long, where.lat, now)
+
+    async def duplicate_of(
+        self, category: str, long: float, lat: float, now: datetime
+    ) -> tuple[str, float] | None:
+        """The open ticket a report of this category at this point repeats: close by,
+        recent, not yet resolved (a report filed now would be linked to it)."""
+        nearby = await self.store.nearby_open(category, long, lat, self.duplicate_radius_m)
         for ticket_id, distance in nearby:
             candidate = await self.store.get(ticket_id)
             if (

@@ -72,6 +72,8 @@ class RecordStore:
         self, category: str, long: float, lat: float, radius_m: float
     ) -> list[tuple[str, float]]:
         """Open tickets of a category within the radius, nearest first, with distances."""
+        if not indexes.geo_indexable(lat):
+            return []
         found = await self.redis.geosearch(
             indexes.geo_key(category),
             longitude=long,

@@ -36,6 +36,8 @@ def notices_for(event: Event, facts: Audience) -> list[Notice]:
     match event:
         case TicketSubmitted(channel=Channel.BATCH_IMPORT):
             return []  # an imported hotline ledger: those callers were answered long ago
+        case TicketSubmitted() if event.answered is not None:
+            return []  # 直接答复: the caller had the answer on the phone
         case TicketSubmitted():
             return [reporter_of(event.ticket_id, "receipt")]
         case TicketDispatched(role=Role.SUPERVISOR):

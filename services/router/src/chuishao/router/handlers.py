@@ -35,15 +35,34 @@ def initial_state(ticket: TicketSubmitted, snap: Snapshot) -> TicketRouting:
 
 def route_submitted(ticket: TicketSubmitted, snap: Snapshot) -> RoutingResult:
     state = initial_state(ticket, snap)
-    if state.category is not None:
-        return _decide(ticket, state, snap)
-    suggestion = snap.triage.classify(ticket.description)
     # The danger detector answers apart from the category: a danger now makes the ticket
     # an emergency even when triage is unsure (the emergency whistle's 30-minute report-in
-    # once dispatched; the top of the manual queue and a 10-minute dispatch clock before).
+    # once dispatched; the top of the manual queue and a 10-minute dispatch clock before),
+    # and whatever category the reporter picked (a "road damage" that is smoking).
     found = danger.assess(ticket.description)
     if found.danger:
         state = state.model_copy(update={"priority": Priority.EMERGENCY})
+    if state.category is not None:
+        decided = _decide(ticket, state, snap)
+        if not found.danger:
+            return decided
+        # The category stands (the reporter's); the triage event carries the danger, so
+        # intake raises the priority and notify rings the numbers.
+        flagged = TicketTriaged.caused_by(
+            ticket,
+            producer=PRODUCER,
+            occurred_at=snap.now(),
+            category=state.category,
+            confidence=1.0,
+            method="category-given",
+            accepted=True,
+            danger=True,
+            danger_kinds=found.kinds,
+            call=found.call if found.life_at_risk else (),
+            call_message_zh=found.message_zh if found.life_at_risk else None,
+        )
+        return decided.after(flagged)
+    suggestion = snap.triage.classify(ticket.description)
     # The model decides with its own validated threshold; keywords alone use the policy's.
     accepted = suggestion.category is not None and (
         suggestion.auto

@@ -103,6 +103,8 @@ class RouterService:
     async def _step(
         self, event: Event, state: TicketRouting | None, snap: Snapshot
     ) -> RoutingResult:
+        if isinstance(event, TicketSubmitted) and event.answered is not None:
+            return RoutingResult()  # 直接答复: the operator answered it; nothing to route
         if isinstance(event, TicketSubmitted):
             # A state with nobody on it was rebuilt by a later event that overtook this
             # one (a retried submit): the routing itself is still to do.

@@ -50,6 +50,7 @@ def ticket_counts(facts: SupervisedTicket) -> dict[str, int]:
     resolved = facts.resolved_at is not None
     return {
         "received": int(facts.received_at is not None),
+        "answered_directly": int(facts.answered_directly),
         "dispatched": int(facts.dispatched),
         "answerable": int(facts.dispatched),
         "manual_dispatch": int(facts.manual),

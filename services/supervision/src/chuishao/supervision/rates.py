@@ -17,6 +17,8 @@ DEFINITIONS: dict[str, tuple[str, str]] = {
     # 回访率: rated resolutions of those whose wait for a rating ended (rated, or closed
     # when the rating window passed: `closed_unrated`).
     "callback_rate": ("rated", "feedback_ended"),
+    # 直接答复率: calls answered from the knowledge base, closed without a dispatch.
+    "direct_answer_rate": ("answered_directly", "received"),
 }
 
 
@@ -34,6 +36,7 @@ class Rates(BaseModel):
     on_time_resolution_rate: float | None
     closure_rate: float | None
     callback_rate: float | None
+    direct_answer_rate: float | None
 
     def count(self, name: str) -> int:
         return self.counts.get(name, 0)

@@ -4,7 +4,18 @@ from datetime import datetime, tzinfo
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
+from chuishao.supervision import charts
+from chuishao.supervision.assessment import RankedRow
 from chuishao.supervision.board import Board
+from chuishao.supervision.rates import DEFINITIONS
+from chuishao.supervision.report import (
+    OTHER_DEFINITIONS,
+    RATE_DEFINITIONS,
+    REPORT_COUNTS,
+    REPORT_RATES,
+    TOTAL_RATES,
+    MonthlyReport,
+)
 
 STATE_NAMES = {
     "submitted": "已受理",
@@ -21,6 +32,26 @@ LEVEL_NAMES = {"community": "社区", "street": "街道", "district": "区", "ci
 
 def percent(value: float | None) -> str:
     return "—" if value is None else f"{value * 100:.1f}%"
+
+
+def signed(value: float | None, digits: int = 2) -> str:
+    if value is None:
+        return "—"
+    return f"{value:+.{digits}f}" if value else f"{0:.{digits}f}"
+
+
+def movement(row: RankedRow) -> str:
+    """↑2, ↓1, — (same place), 新 (not ranked the month before), blank (not ranked now)."""
+    if row.rank is None:
+        return ""
+    value = row.rank_change
+    if value is None:
+        return "新"
+    if value > 0:
+        return f"↑{value}"
+    if value < 0:
+        return f"↓{-value}"
+    return "—"
 
 
 def clock_offset(seconds: float) -> str:
@@ -50,6 +81,7 @@ class Renderer:
         )
         self.env.filters.update(
             percent=percent,
+            signed=signed,
             duration=duration,
             clock_offset=clock_offset,
             local=self.local_time,
@@ -69,7 +101,33 @@ class Renderer:
             board=board,
             street=street or "",
             fragment=self.board(board),
+            month=self.local_time(board.as_of, "%Y-%m"),
             refresh_ms=round(refresh_seconds * 1000),
+        )
+
+    def report(self, report: MonthlyReport, street: str | None = None) -> str:
+        drawn: dict[str, str] = {}
+        if not report.empty:
+            drawn["trend"] = charts.trend_chart(report.trend, report.scope)
+            if report.streets:
+                drawn["streets"] = charts.streets_chart(
+                    [(row.name, row.rates) for row in report.streets]
+                )
+            if report.categories:
+                drawn["categories"] = charts.categories_chart(
+                    report.categories, report.category_names
+                )
+        return self.env.get_template("report.html").render(
+            report=report,
+            street=street or "",
+            charts=drawn,
+            rates=REPORT_RATES,
+            total_rates=TOTAL_RATES,
+            counts=REPORT_COUNTS,
+            rate_definitions=RATE_DEFINITIONS,
+            definitions=DEFINITIONS,
+            other_definitions=OTHER_DEFINITIONS,
+            movement=movement,
         )
 
     def login(self, message: str = "") -> str:

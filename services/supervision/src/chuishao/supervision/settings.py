@@ -1,3 +1,5 @@
+from pathlib import Path
+
 from pydantic import Field, field_validator
 
 from chuishao.common.settings import ServiceSettings
@@ -41,6 +43,9 @@ class SupervisionSettings(ServiceSettings):
     # How long a wall screen's cookie (from its display token) lasts; the token's
     # revocation ends it at once regardless.
     display_cookie_days: int = Field(default=30, ge=1)
+    # The monthly report's score weights and ranking rule (a TOML file like the one
+    # shipped in chuishao/supervision/data/assessment.toml, which is used when unset).
+    assessment_policy_file: Path | None = None
 
     @field_validator("public_rates")
     @classmethod

@@ -100,6 +100,8 @@ class SupervisedTicket(BaseModel):
     # Closed because its rating window passed with no rating (TicketClosed reason
     # feedback_window_elapsed): the callback (回访) got no rating. Never satisfied.
     closed_unrated: bool = False
+    # 直接答复: answered on the call from the knowledge base, closed at once, never sent.
+    answered_directly: bool = False
     open_breaches: dict[str, AwareDatetime] = {}  # clock|level|unit → deadline
     linked_reports: list[str] = []
     hotspot_key: str | None = None  # grid|category, once counted for hotspots
@@ -181,6 +183,8 @@ def _apply(facts: SupervisedTicket, event: Event) -> None:
     match event:
         case TicketSubmitted():
             facts.received_at = at
+            if event.answered is not None:
+                facts.answered_directly = facts.closed = True
             facts.category = facts.category or event.category
             facts.priority = event.priority
             facts.grid = facts.grid or event.location.grid_code

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from typing import Annotated
 from urllib.parse import parse_qs
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from pydantic import BaseModel
 
@@ -21,8 +21,10 @@ from chuishao.supervision.access import (
     unauthorised,
 )
 from chuishao.supervision.board import BadPeriod, Board
+from chuishao.supervision.exports import csv_lines, file_chunks, xlsx_file
 from chuishao.supervision.keys import ALL_PERIODS
 from chuishao.supervision.rates import Rates
+from chuishao.supervision.report import MonthlyReport
 from chuishao.supervision.service import Supervision
 
 router = APIRouter()
@@ -286,6 +288,72 @@ async def public(request: Request, period: Period = ALL_PERIODS) -> PublicFigure
         streets=streets,
         street_names={code: service.access.name(code) for code in streets},
     )
+
+
+# --- the monthly report (月度考核报告) and its exports
+
+Month = Annotated[str, Path(description="a calendar month YYYY-MM, e.g. 2026-01")]
+
+
+def bad_month(error: BadPeriod) -> ApiError:
+    return ApiError(
+        422,
+        "bad_month",
+        "月份应为 YYYY-MM 格式的真实月份，例如 2026-01。",
+        str(error),
+        field="month",
+    )
+
+
+async def _report(request: Request, scope: Scope, month: str) -> MonthlyReport:
+    try:
+        return await supervision_of(request).monthly_report(scope, month)
+    except BadPeriod as error:
+        raise bad_month(error) from error
+
+
+def _attachment(month: str, suffix: str) -> dict[str, str]:
+    return {"Content-Disposition": f'attachment; filename="chuishao-monthly-{month}.{suffix}"'}
+
+
+@router.get(
+    "/reports/monthly/{month}", response_class=HTMLResponse, tags=["report"], responses=REFUSALS
+)
+async def monthly_report_page(
+    request: Request, month: Month, scope: Viewer, street: Street = None
+) -> str:
+    """The month's report for the viewer's scope: rates, score and rank per unit and per
+    street against the month before, charts, definitions. Printable (A4)."""
+    report = await _report(request, scope, month)
+    return supervision_of(request).renderer.report(report, street)
+
+
+@router.get("/api/v1/reports/monthly/{month}.xlsx", tags=["report"], responses=REFUSALS)
+async def monthly_report_xlsx(request: Request, month: Month, scope: Viewer) -> Response:
+    """The report as a workbook: a sheet of units and one of streets."""
+    report = await _report(request, scope, month)
+    file = await asyncio.to_thread(xlsx_file, report)
+    return StreamingResponse(
+        file_chunks(file),
+        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        headers=_attachment(report.month, "xlsx"),
+    )
+
+
+@router.get("/api/v1/reports/monthly/{month}.csv", tags=["report"], responses=REFUSALS)
+async def monthly_report_csv(request: Request, month: Month, scope: Viewer) -> Response:
+    """The report as CSV (UTF-8 with a BOM): units, then streets (column 层级)."""
+    report = await _report(request, scope, month)
+    return StreamingResponse(
+        iter(csv_lines(report)),
+        media_type="text/csv; charset=utf-8",
+        headers=_attachment(report.month, "csv"),
+    )
+
+
+@router.get("/api/v1/reports/monthly/{month}", tags=["report"], responses=REFUSALS)
+async def monthly_report_json(request: Request, month: Month, scope: Viewer) -> MonthlyReport:
+    return await _report(request, scope, month)
 
 
 @router.get("/health", tags=["ops"])

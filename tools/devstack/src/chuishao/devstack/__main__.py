@@ -27,7 +27,7 @@ from chuishao.devstack.credentials import (
 )
 from chuishao.devstack.settings import StackSettings
 from chuishao.embedded import NatsServer, RedisServer
-from chuishao.embedded.services import WITH_CONSOLE
+from chuishao.embedded.services import LOCAL_STACK
 
 
 async def _provision(url: str) -> None:
@@ -152,7 +152,7 @@ def run(settings: StackSettings) -> int:
         # The board needs a credential: a display token for the district's wall screen.
         board_token(data, redis_server.url)
         manager = Manager()
-        for service in WITH_CONSOLE:
+        for service in LOCAL_STACK:
             manager.add_process(service, f"{sys.executable} -m chuishao.{service}", env=env)
         threading.Thread(
             target=_announce_when_ready, args=(settings, started, redis_server.url), daemon=True

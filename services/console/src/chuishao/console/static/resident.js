@@ -38,6 +38,28 @@
     });
   }
 
+  // "已有人反映": once a category and a point are chosen, ask whether the report would
+  // join an open one nearby (it would be linked to it on filing, and follow its progress).
+  var duplicate = document.getElementById("duplicate");
+  var checkDuplicate = function () {
+    var category = document.getElementById("category");
+    if (!duplicate || !category || !category.value || !lat || !lat.value) { return; }
+    var query = "category=" + encodeURIComponent(category.value) +
+      "&lat=" + encodeURIComponent(lat.value) + "&long=" + encodeURIComponent(long.value);
+    fetch("/r/duplicate-check?" + query, { headers: { Accept: "application/json" } })
+      .then(function (r) { return r.ok ? r.json() : null; })
+      .then(function (found) {
+        if (!found || !found.joins) { duplicate.hidden = true; return; }
+        duplicate.textContent = "已有人反映：附近 " + found.distance_m + " 米处的同类问题已有 " +
+          found.reported_by + " 人反映（工单 " + found.ticket_id + "）。提交后您的反映会合并到该工单，一起办理，进度同样短信通知您。";
+        duplicate.hidden = false;
+      })
+      .catch(function () { duplicate.hidden = true; });
+  };
+  if (map) { map.addEventListener("click", checkDuplicate); }
+  var categorySelect = document.getElementById("category");
+  if (categorySelect) { categorySelect.addEventListener("change", checkDuplicate); }
+
   var filter = document.getElementById("category-filter");
   var select = document.getElementById("category");
   if (filter && select) {
@@ -50,7 +72,7 @@
         option.hidden = !hit;
         if (hit && !first) { first = option; }
       });
-      if (words && first) { select.value = first.value; }
+      if (words && first) { select.value = first.value; checkDuplicate(); }
     });
   }
 

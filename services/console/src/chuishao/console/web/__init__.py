@@ -131,13 +131,25 @@ def create_app(console: Console) -> FastAPI:
         clerk,
         events,
         hotline,
+        knowledge,
         login,
         photos,
         resident,
         tickets,
     )
 
-    for screen in (login, clerk, tickets, centre, photos, events, admin, hotline, resident):
+    for screen in (
+        login,
+        clerk,
+        tickets,
+        centre,
+        photos,
+        events,
+        admin,
+        hotline,
+        knowledge,
+        resident,
+    ):
         app.include_router(screen.router)
     app.add_route("/metrics", metrics_endpoint(console.broker), include_in_schema=False)
     return app

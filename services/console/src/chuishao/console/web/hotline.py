@@ -21,6 +21,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from chuishao.common.roles import PersonRole
+from chuishao.console import knowledge
 from chuishao.console.audit import audit
 from chuishao.console.auth import Person, check_csrf, console_of, require
 from chuishao.console.intake_client import IntakeError
@@ -40,6 +41,7 @@ DONE = {
     "filed": "已登记，工单号 {ticket}",
     "rated": "已记录评价（{ticket}）",
     "attempted": "已记录本次回访未接通（{ticket}）",
+    "answered": "已直接答复并结案，工单号 {ticket}",
 }
 
 
@@ -84,6 +86,8 @@ async def _seat(
     groups: dict[str, list[Any]] = {}
     for category in sorted(console.catalogue.all(), key=lambda c: (c.group, c.name)):
         groups.setdefault(category.group or "其他", []).append(category)
+    words = request.query_params.get("kb", "")[:100]
+    answers = knowledge.search(console.knowledge.all(), words) if words else None
     done = request.query_params.get("done", "")
     ticket = request.query_params.get("ticket", "")
     context = {
@@ -97,6 +101,9 @@ async def _seat(
         "callbacks": callbacks,
         "number": number,
         "attempts_max": CALLBACK_ATTEMPTS,
+        "kb_words": words,
+        "answers": answers,
+        "category_name": console.category_name,
         "done": DONE[done].format(ticket=ticket) if done in DONE and ticket.isalnum() else "",
     }
     return templates.TemplateResponse(

@@ -20,7 +20,7 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Query, Request, Response
-from fastapi.responses import RedirectResponse
+from fastapi.responses import JSONResponse, RedirectResponse
 from starlette.datastructures import FormData, UploadFile
 
 from chuishao.common.domain import RATING_LABELS
@@ -190,6 +190,23 @@ def _form_again(request: Request, values: dict[str, str], problem: FormProblem) 
     return templates.TemplateResponse(
         request, "resident/report.html", _form_context(request, values, problem), status_code=422
     )
+
+
+@router.get("/duplicate-check")
+async def duplicate_check(
+    request: Request,
+    category: Annotated[str, Query(pattern=r"^[a-z0-9_]{1,64}$")],
+    lat: Annotated[float, Query(ge=-90, le=90, allow_inf_nan=False)],
+    long: Annotated[float, Query(ge=-180, le=180, allow_inf_nan=False)],
+) -> JSONResponse:
+    """For the form's script: would this report join one already made ("已有人反映")?"""
+    answer = await console_of(request).intake.as_resident(
+        "GET",
+        "/api/v1/reports/duplicate-check",
+        None,
+        params={"category": category, "lat": lat, "long": long},
+    )
+    return JSONResponse(answer)
 
 
 # --- the ticket's page

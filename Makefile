@@ -80,8 +80,9 @@ triage-model: $(UV) ## Train the triage model from services/router/triage/corpus
 
 triage-eval: sync ## The triage CLI on the blind set: accuracy, auto-routing, danger, µs
 	$(RUN) python -m chuishao.router.triage_eval services/router/triage/blind/blind.tsv
-	@if [ -f services/router/triage/blind/danger2.tsv ]; then echo; echo 'danger test set (blind/danger2.tsv):'; \
-		$(RUN) python -m chuishao.router.triage_eval services/router/triage/blind/danger2.tsv --danger-only; fi
+	@for set in danger2 danger3; do if [ -f services/router/triage/blind/$$set.tsv ]; then echo; \
+		echo "danger test set (blind/$$set.tsv):"; \
+		$(RUN) python -m chuishao.router.triage_eval services/router/triage/blind/$$set.tsv --danger-only; fi; done
 
 up: ## Run the system in containers (needs a Docker engine)
 	docker compose up --build -d

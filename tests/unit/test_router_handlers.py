@@ -115,8 +115,9 @@ def test_a_categorised_report_is_dispatched_with_the_place_on_it() -> None:
     assert outcome.state.assignments[0].unit_id == "grid-heyuan"
 
 
-def test_a_danger_in_a_categorised_report_makes_it_an_emergency_all_the_same() -> None:
-    # The reporter picked "road damage"; the words say it is smoking with live wires.
+def test_a_life_at_risk_in_a_categorised_report_makes_it_an_emergency_all_the_same() -> None:
+    # The reporter picked "road damage"; the words say it is smoking, with live wires and
+    # somebody nearly electrocuted.
     outcome = handlers.route_submitted(
         report("road_damage", "路面鼓包还在冒烟，电线裸露，有人差点触电"), SNAP
     )
@@ -125,9 +126,11 @@ def test_a_danger_in_a_categorised_report_makes_it_an_emergency_all_the_same() -
     assert (triaged.category, triaged.accepted, triaged.danger) == ("road_damage", True, True)
     assert outcome.events[0] is triaged  # before the dispatches: intake raises the priority
     assert {e.priority for e in dispatches(outcome).values()} == {Priority.EMERGENCY}
-    calm = handlers.route_submitted(report("road_damage", "路面有个坑，车开过去颠"), SNAP)
-    assert not [e for e in calm.events if isinstance(e, TicketTriaged)]
-    assert Priority.EMERGENCY not in {e.priority for e in dispatches(calm).values()}
+    # A hazard with nobody at risk keeps the reporter's priority (it is dispatched at once).
+    for words in ("路面有个坑，车开过去颠", "学校门口路面塌陷，有个大坑"):
+        calm = handlers.route_submitted(report("road_damage", words), SNAP)
+        assert not [e for e in calm.events if isinstance(e, TicketTriaged)], words
+        assert Priority.EMERGENCY not in {e.priority for e in dispatches(calm).values()}
 
 
 def test_a_repeated_step_emits_the_same_ids() -> None:

@@ -35,19 +35,17 @@ def initial_state(ticket: TicketSubmitted, snap: Snapshot) -> TicketRouting:
 
 def route_submitted(ticket: TicketSubmitted, snap: Snapshot) -> RoutingResult:
     state = initial_state(ticket, snap)
-    # The danger detector answers apart from the category: a danger now makes the ticket
-    # an emergency even when triage is unsure (the emergency whistle's 30-minute report-in
-    # once dispatched; the top of the manual queue and a 10-minute dispatch clock before),
-    # and whatever category the reporter picked (a "road damage" that is smoking).
     found = danger.assess(ticket.description)
-    if found.danger:
-        state = state.model_copy(update={"priority": Priority.EMERGENCY})
     if state.category is not None:
-        decided = _decide(ticket, state, snap)
-        if not found.danger:
+        # The reporter picked the category, and it is dispatched at once: only a life at
+        # risk now (someone must ring 119/110/120) overrides their priority — a "road
+        # damage" that is smoking with live wires and people by it.
+        decided = _decide(ticket, state, snap) if not found.life_at_risk else None
+        if decided is not None:
             return decided
-        # The category stands (the reporter's); the triage event carries the danger, so
-        # intake raises the priority and notify rings the numbers.
+        state = state.model_copy(update={"priority": Priority.EMERGENCY})
+        # The category stands; the triage event carries the danger, so intake raises the
+        # priority and notify rings the numbers.
         flagged = TicketTriaged.caused_by(
             ticket,
             producer=PRODUCER,
@@ -58,10 +56,16 @@ def route_submitted(ticket: TicketSubmitted, snap: Snapshot) -> RoutingResult:
             accepted=True,
             danger=True,
             danger_kinds=found.kinds,
-            call=found.call if found.life_at_risk else (),
-            call_message_zh=found.message_zh if found.life_at_risk else None,
+            call=found.call,
+            call_message_zh=found.message_zh,
         )
-        return decided.after(flagged)
+        return _decide(ticket, state, snap).after(flagged)
+    # Without a category the danger detector answers apart from triage: a danger now makes
+    # the ticket an emergency even when triage is unsure (the emergency whistle's 30-minute
+    # report-in once dispatched; the top of the manual queue and a 10-minute dispatch clock
+    # before).
+    if found.danger:
+        state = state.model_copy(update={"priority": Priority.EMERGENCY})
     suggestion = snap.triage.classify(ticket.description)
     # The model decides with its own validated threshold; keywords alone use the policy's.
     accepted = suggestion.category is not None and (

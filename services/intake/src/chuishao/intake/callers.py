@@ -14,7 +14,7 @@ from typing import Annotated, Any
 
 import structlog
 from fastapi import APIRouter, Query, Request
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from chuishao.common.commands import Phone
 from chuishao.common.errors import ApiError, ErrorResponse
@@ -93,3 +93,32 @@ async def reporter_contact(ticket_id: str, request: Request, actor: Caller) -> R
         name=reporter.name if reporter else None,
         phone=reporter.phone if reporter else None,
     )
+
+
+class ReporterRef(BaseModel):
+    reporter_ref: str = Field(description="The keyed pseudonym of the number (r_…)")
+
+
+@router.post(
+    "/reporter-refs",
+    response_model=ReporterRef,
+    responses={
+        **AUTH_RESPONSES,
+        403: {"model": ErrorResponse, "description": "Not an operator or a unit"},
+    },
+)
+async def reporter_ref_of(lookup: CallerLookup, request: Request, actor: Caller) -> ReporterRef:
+    """The pseudonym of a resident's number, for the points ledger a community service
+    centre keeps (积分): for 12345 operators and units (a clerk at the console); audited.
+    The number is never stored or logged here."""
+    if actor.kind not in ("operator", "unit"):
+        raise ApiError(
+            403,
+            "forbidden",
+            "只有 12345 话务员和承办单位可以查询积分账户",
+            "Only 12345 operators and units may look up a points account",
+        )
+    intake = intake_of(request)
+    ref = reporter_ref(intake.reporter_secret, lookup.phone)
+    log.info("reporter_ref_looked_up", by=actor.person or actor.id, reporter_ref=ref)
+    return ReporterRef(reporter_ref=ref)

@@ -134,6 +134,7 @@ def create_app(console: Console) -> FastAPI:
         knowledge,
         login,
         photos,
+        points,
         resident,
         tickets,
     )
@@ -148,6 +149,7 @@ def create_app(console: Console) -> FastAPI:
         admin,
         hotline,
         knowledge,
+        points,
         resident,
     ):
         app.include_router(screen.router)

@@ -11,8 +11,7 @@ at a desk (1366×900), on a big screen (1920×1080) and on a phone (390×844) go
 artifacts/screenshots/console-centre-*.png.
 """
 
-import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,7 @@ from typing import Any
 import httpx
 import nats
 import pytest
-from playwright.async_api import Browser, Page, ViewportSize, async_playwright, expect
+from playwright.async_api import Browser, Page, ViewportSize, expect
 from redis.asyncio import Redis
 
 from chuishao.common.clock import advance_shared_clock
@@ -28,7 +27,7 @@ from chuishao.common.events import HotspotDetected, TicketUrged
 from chuishao.common.publishing import publish_event
 from chuishao.common.roles import PersonRole
 from chuishao.console.auth import Person
-from e2e.test_supervision_page import CHROMIUM, FLAGS, ensure_chromium
+from support.browser import TIMEOUT, eventually
 from support.console import PASSWORD, ConsoleHarness, running_console
 from support.intake import OPERATOR
 from support.servers import Servers, real_servers
@@ -41,7 +40,6 @@ SHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
 DESK = ViewportSize(width=1366, height=900)
 BIG = ViewportSize(width=1920, height=1080)
 PHONE = ViewportSize(width=390, height=844)
-TIMEOUT = 30.0
 LEAD, CO = "cg-yunxi", ("wuyeban-qingshi", "grid-heyuan")
 SUMMONED = (LEAD, *CO)
 CENTRE = Person("centre-qingshi", PersonRole.COMMAND_CENTRE, street="qingshi")
@@ -82,30 +80,10 @@ async def console(centre_servers: Servers, stack: ServiceProcesses) -> AsyncIter
             yield harness, base_url
 
 
-@pytest.fixture(scope="module")
-async def browser() -> AsyncIterator[Browser]:
-    ensure_chromium()
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=FLAGS
-        )
-        yield launched
-        await launched.close()
-
-
 @pytest.fixture
 async def http(stack: ServiceProcesses) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(base_url=stack.base_url, timeout=10) as client:
         yield client
-
-
-async def eventually(check: Callable[[], Awaitable[Any]], what: str) -> Any:
-    """`check()`'s first truthy answer within TIMEOUT (bounded; no fixed sleeps)."""
-    deadline = asyncio.get_running_loop().time() + TIMEOUT
-    while not (answer := await check()):
-        assert asyncio.get_running_loop().time() < deadline, f"never: {what}"
-        await asyncio.sleep(0.1)
-    return answer
 
 
 async def ticket(http: httpx.AsyncClient, ticket_id: str) -> dict[str, Any]:

@@ -13,19 +13,19 @@ desk (1366×900) go to artifacts/screenshots/console-clerk-*.png.
 import asyncio
 import io
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from PIL import Image
-from playwright.async_api import Browser, Page, ViewportSize, async_playwright
+from playwright.async_api import Browser, Page, ViewportSize
 
 from chuishao.common.roles import PersonRole
 from chuishao.common.tokens import resident_token
 from chuishao.console.auth import Person
-from e2e.test_supervision_page import CHROMIUM, FLAGS, ensure_chromium
+from support.browser import TIMEOUT, eventually
 from support.console import PASSWORD, ConsoleHarness, running_console
 from support.intake import OPERATOR, RESIDENT_SECRET
 from support.servers import Servers, real_servers
@@ -39,7 +39,6 @@ VIEWPORTS = {
     "phone": ViewportSize(width=390, height=844),
     "desk": ViewportSize(width=1366, height=900),
 }
-TIMEOUT = 30.0
 UNIT, OTHER = "grid-heyuan", "bus-yunxi"
 NOBODYS = "T19990101000001"
 
@@ -69,26 +68,6 @@ async def console(
         await harness.account("zhao", PersonRole.CLERK, OTHER)
         async with serving(harness.app) as base_url:
             yield harness, base_url
-
-
-@pytest.fixture(scope="module")
-async def browser() -> AsyncIterator[Browser]:
-    ensure_chromium()
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=FLAGS
-        )
-        yield launched
-        await launched.close()
-
-
-async def eventually(check: Callable[[], Awaitable[Any]], what: str) -> Any:
-    """`check()`'s first truthy answer within TIMEOUT (bounded; no fixed sleeps)."""
-    deadline = asyncio.get_running_loop().time() + TIMEOUT
-    while not (answer := await check()):
-        assert asyncio.get_running_loop().time() < deadline, f"never: {what}"
-        await asyncio.sleep(0.1)
-    return answer
 
 
 async def shoot(page: Page, name: str, viewport: str) -> None:

@@ -8,10 +8,9 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, Page, ViewportSize, async_playwright
+from playwright.async_api import Browser, Page, ViewportSize
 
 from chuishao.common.roles import PersonRole
-from e2e.test_supervision_page import CHROMIUM, FLAGS, ensure_chromium
 from support.console import PASSWORD, ConsoleHarness, running_console
 from support.servers import Servers
 from support.supervision import serving
@@ -21,17 +20,6 @@ pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("clean")]
 SHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
 PHONE = ViewportSize(width=390, height=844)
 DESK = ViewportSize(width=1366, height=900)
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    ensure_chromium()
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=FLAGS
-        )
-        yield launched
-        await launched.close()
 
 
 @pytest.fixture

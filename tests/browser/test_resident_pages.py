@@ -10,22 +10,21 @@ the callback list: shows the number, records a call without answer, then the rat
 Screenshots: artifacts/screenshots/resident-*.png and hotline-*.png.
 """
 
-import asyncio
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
-from playwright.async_api import Browser, Page, ViewportSize, async_playwright
+from playwright.async_api import Browser, Page, ViewportSize
 from redis.asyncio import Redis
 
 from browser.test_console_clerk import evidence_jpeg
 from chuishao.common.roles import PersonRole
 from chuishao.notify.channels.recorder import read_recorded
-from e2e.test_supervision_page import CHROMIUM, FLAGS, ensure_chromium
+from support.browser import TIMEOUT, eventually
 from support.console import PASSWORD, ConsoleHarness, running_console
 from support.intake import OPERATOR, auth
 from support.servers import Servers, real_servers
@@ -37,7 +36,6 @@ pytestmark = pytest.mark.e2e
 SHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
 PHONE = ViewportSize(width=390, height=844)
 DESK = ViewportSize(width=1366, height=900)
-TIMEOUT = 30.0
 UNIT = "grid-heyuan"
 GRID = "HY-01"  # 和园南网格, the grid station's own
 
@@ -68,29 +66,10 @@ async def console(
             yield harness, base_url
 
 
-@pytest.fixture(scope="module")
-async def browser() -> AsyncIterator[Browser]:
-    ensure_chromium()
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=FLAGS
-        )
-        yield launched
-        await launched.close()
-
-
 @pytest.fixture
 async def http(stack: ServiceProcesses) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(base_url=stack.base_url, timeout=TIMEOUT) as client:
         yield client
-
-
-async def eventually(check: Callable[[], Awaitable[Any]], what: str) -> Any:
-    deadline = asyncio.get_running_loop().time() + TIMEOUT
-    while not (answer := await check()):
-        assert asyncio.get_running_loop().time() < deadline, f"never: {what}"
-        await asyncio.sleep(0.1)
-    return answer
 
 
 async def shoot(page: Page, name: str) -> None:

@@ -2,6 +2,7 @@
 read models it names places and units by. No ticket state: tickets live in intake."""
 
 from chuishao.common.catalogue import catalogue_view
+from chuishao.common.categories import Category
 from chuishao.common.places import places_view
 from chuishao.common.runtime import Runtime
 from chuishao.common.units import units_view
@@ -47,6 +48,13 @@ class Console:
     def unit_name(self, unit_id: str | None) -> str:
         unit = self.units.get(unit_id) if unit_id else None
         return unit.name if unit is not None else (unit_id or "")
+
+    def category_groups(self) -> dict[str, list[Category]]:
+        """The catalogue by group, each sorted by name: the forms' category lists."""
+        groups: dict[str, list[Category]] = {}
+        for category in sorted(self.catalogue.all(), key=lambda c: (c.group, c.name)):
+            groups.setdefault(category.group or "其他", []).append(category)
+        return groups
 
     def category_name(self, code: str | None) -> str:
         category = self.catalogue.get(code) if code else None

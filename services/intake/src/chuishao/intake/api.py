@@ -254,9 +254,7 @@ async def duplicate_check(
     found = await intake.duplicate_of(category, long, lat, intake.clock.now())
     if found is None:
         return DuplicateCheck(joins=False)
-    record = await intake.store.get(found[0])
-    if record is None:
-        return DuplicateCheck(joins=False)
+    record = found[0]
     return DuplicateCheck(
         joins=True,
         ticket_id=record.ticket_id,

@@ -134,21 +134,20 @@ class Intake:
         record = created(
             event,
             reporter=command.reporter,
-            linked_to=primary[0] if primary else None,
+            linked_to=primary[0].ticket_id if primary else None,
             submitted_at=now,
         )
         # A linked report is never routed itself: it is placed where its lead is (and
         # follows it when the lead is placed later, chuishao.intake.consumers).
-        lead = await self.store.get(primary[0]) if primary else None
-        if lead is not None:
-            record = placed_like(record, lead)
+        if primary is not None:
+            record = placed_like(record, primary[0])
         # A duplicate is not routed: its ReportLinked goes out instead of TicketSubmitted
         # (which is kept in the record's history, to be sent if the report is split out).
         outgoing: Event = (
             event
             if primary is None
             else ReportLinked.about(
-                ticket_id=primary[0],
+                ticket_id=primary[0].ticket_id,
                 correlation_id=event.correlation_id,
                 producer=PRODUCER,
                 occurred_at=now,
@@ -178,7 +177,9 @@ class Intake:
         await self._publish_events([outgoing])
         return Submitted(ticket_id, record.status, True, record.linked_to)
 
-    async def _duplicate_of(self, command: SubmitReport, now: datetime) -> tuple[str, float] | None:
+    async def _duplicate_of(
+        self, command: SubmitReport, now: datetime
+    ) -> tuple[TicketRecord, float] | None:
         where = command.location
         if command.category is None or where.lat is None or where.long is None:
             return None
@@ -186,9 +187,9 @@ class Intake:
 
     async def duplicate_of(
         self, category: str, long: float, lat: float, now: datetime
-    ) -> tuple[str, float] | None:
-        """The open ticket a report of this category at this point repeats: close by,
-        recent, not yet resolved (a report filed now would be linked to it)."""
+    ) -> tuple[TicketRecord, float] | None:
+        """The open ticket a report of this category at this point repeats (its record, and
+        how far): close by, recent, not yet resolved (a report filed now joins it)."""
         nearby = await self.store.nearby_open(category, long, lat, self.duplicate_radius_m)
         for ticket_id, distance in nearby:
             candidate = await self.store.get(ticket_id)
@@ -198,7 +199,7 @@ class Intake:
                 and candidate.status != Status.RESOLVED
                 and now - candidate.submitted_at <= self.duplicate_window
             ):
-                return ticket_id, distance
+                return candidate, distance
         return None
 
     async def split(self, command: SplitReport, actor: Actor) -> TicketRecord:

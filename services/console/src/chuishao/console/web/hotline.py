@@ -83,15 +83,12 @@ async def _seat(
     callbacks = [
         _row(console, t) for t in page["items"] if t.get("callback_attempts", 0) < CALLBACK_ATTEMPTS
     ]
-    groups: dict[str, list[Any]] = {}
-    for category in sorted(console.catalogue.all(), key=lambda c: (c.group, c.name)):
-        groups.setdefault(category.group or "其他", []).append(category)
     words = request.query_params.get("kb", "")[:100]
     answers = knowledge.search(console.knowledge.all(), words) if words else None
     done = request.query_params.get("done", "")
     ticket = request.query_params.get("ticket", "")
     context = {
-        "groups": groups,
+        "groups": console.category_groups(),
         "priorities": PRIORITIES,
         "values": values or {},
         "idempotency_key": (values or {}).get("idempotency_key") or secrets.token_urlsafe(18),

@@ -47,8 +47,10 @@ async def _page(
     console = console_of(request)
     entry = console.knowledge.get(entry_id) if entry_id else None
     context = {
-        "entries": knowledge.search(console.knowledge.all(), "")
-        + [e for e in console.knowledge.all() if e.retired],
+        # Live entries by category and question, retired ones after them.
+        "entries": sorted(
+            console.knowledge.all(), key=lambda e: (e.retired, e.category or "", e.question)
+        ),
         "entry": entry,
         "versions": await knowledge.versions(_js(request), entry_id) if entry_id else [],
         "categories": sorted(console.catalogue.all(), key=lambda c: (c.group, c.name)),

@@ -56,13 +56,16 @@ async def _ask(request: Request, subject: str, body: dict[str, Any]) -> dict[str
     return answer
 
 
-async def _account(request: Request, person: Person, phone: str) -> tuple[str, dict[str, Any]]:
+async def _ref(request: Request, person: Person, phone: str) -> str:
+    """The ledger's key for the number (intake answers it; the number is kept nowhere)."""
     found = await console_of(request).intake.post(
         "/api/v1/reporter-refs", person, json={"phone": phone}
     )
-    ref = str(found["reporter_ref"])
-    account = await _ask(request, subjects.POINTS_ACCOUNT, {"reporter_ref": ref, "limit": 20})
-    return ref, account
+    return str(found["reporter_ref"])
+
+
+async def _account(request: Request, ref: str) -> dict[str, Any]:
+    return await _ask(request, subjects.POINTS_ACCOUNT, {"reporter_ref": ref, "limit": 20})
 
 
 def _lines(account: dict[str, Any]) -> list[dict[str, Any]]:
@@ -110,7 +113,7 @@ async def lookup(
     request: Request, person: Clerk, phone: Annotated[str, Form(max_length=32)] = ""
 ) -> Response:
     try:
-        _, account = await _account(request, person, phone.strip())
+        account = await _account(request, await _ref(request, person, phone.strip()))
     except IntakeError as error:
         if error.status == 422:
             return await _page(request, person, problem="请输入正确的手机号", status_code=422)
@@ -128,7 +131,7 @@ async def exchange(
     points: Annotated[int, Form(gt=0, le=100_000)],
     goods: Annotated[str, Form(min_length=1, max_length=200)],
 ) -> Response:
-    ref, _ = await _account(request, person, phone.strip())
+    ref = await _ref(request, person, phone.strip())
     try:
         await _ask(
             request,
@@ -145,12 +148,16 @@ async def exchange(
     except IntakeError as error:
         if error.status != 409:
             raise
-        _, account = await _account(request, person, phone.strip())
         return await _page(
-            request, person, phone=phone, account=account, problem=error.message_zh, status_code=409
+            request,
+            person,
+            phone=phone,
+            account=await _account(request, ref),
+            problem=error.message_zh,
+            status_code=409,
         )
     audit(person, "points_exchange", exchange=exchange_id, points=points)
-    _, account = await _account(request, person, phone.strip())
+    account = await _account(request, ref)
     return await _page(
         request, person, phone=phone, account=account, done=f"已兑换 {points} 积分：{goods.strip()}"
     )

@@ -27,7 +27,7 @@ from chuishao.common.domain import RATING_LABELS
 from chuishao.common.photos import is_photo_id, photo_in
 from chuishao.common.status import Status
 from chuishao.console.auth import check_csrf, console_of
-from chuishao.console.intake_client import IntakeError
+from chuishao.console.intake_client import IntakeClient, IntakeError
 from chuishao.console.map import Pin, svg_map
 from chuishao.console.web import templates
 from chuishao.console.web.photos import TICKET_ID, not_found, proxied, read_photo
@@ -70,13 +70,10 @@ def _form_context(
     request: Request, values: dict[str, str], problem: FormProblem | None
 ) -> dict[str, Any]:
     console = console_of(request)
-    groups: dict[str, list[Any]] = {}
-    for category in sorted(console.catalogue.all(), key=lambda c: (c.group, c.name)):
-        groups.setdefault(category.group or "其他", []).append(category)
     point = _point(values)
     pins = [Pin(point[1], point[0], "问题位置")] if point else []
     return {
-        "groups": groups,
+        "groups": console.category_groups(),
         "values": values,
         "problem": problem,
         "idempotency_key": values.get("idempotency_key") or secrets.token_urlsafe(18),
@@ -137,6 +134,20 @@ async def _photos(form: FormData) -> list[tuple[str, bytes]]:
     return [(u.filename or "photo", await read_photo(u)) for u in uploads]
 
 
+async def _upload(
+    intake: IntakeClient, ticket_id: str, token: str, photo: tuple[str, bytes]
+) -> None:
+    """One of the resident's photos into intake's photo store, with their token."""
+    name, data = photo
+    await intake.as_resident(
+        "POST",
+        f"/api/v1/tickets/{ticket_id}/photos",
+        token,
+        files={"photo": (name, data, "application/octet-stream")},
+        data={"purpose": "report"},
+    )
+
+
 def _field_problem(error: IntakeError) -> FormProblem:
     field = (error.field or "").split(".")[0]
     named = {"reporter": "phone", "location": "address"}.get(field, field)
@@ -171,15 +182,9 @@ async def report(request: Request) -> Response:
     ticket_id, token = accepted.body["ticket_id"], accepted.body["resident_token"]
     failed = 0
     if accepted.created:  # a repeat of the same form: its photos went with the first
-        for name, data in photos:
+        for photo in photos:
             try:
-                await intake.as_resident(
-                    "POST",
-                    f"/api/v1/tickets/{ticket_id}/photos",
-                    token,
-                    files={"photo": (name, data, "application/octet-stream")},
-                    data={"purpose": "report"},
-                )
+                await _upload(intake, ticket_id, token, photo)
             except IntakeError:
                 failed += 1  # the report stands; the page says which did not arrive
     query = {"t": token, "new": "1", **({"failed": str(failed)} if failed else {})}
@@ -324,16 +329,14 @@ async def reply(request: Request, ticket_id: str) -> Response:
     finally:
         await form.close()
     intake = console_of(request).intake
-    path = f"/api/v1/tickets/{_checked(ticket_id)}"
-    for name, data in photos:  # first, so the unit sees them when the reply arrives
-        await intake.as_resident(
-            "POST",
-            f"{path}/photos",
-            token,
-            files={"photo": (name, data, "application/octet-stream")},
-            data={"purpose": "report"},
-        )
-    await intake.as_resident("POST", f"{path}/resident-replies", token, json={"note": note})
+    for photo in photos:  # first, so the unit sees them when the reply arrives
+        await _upload(intake, _checked(ticket_id), token, photo)
+    await intake.as_resident(
+        "POST",
+        f"/api/v1/tickets/{_checked(ticket_id)}/resident-replies",
+        token,
+        json={"note": note},
+    )
     return _back(ticket_id, token, "replied")
 
 

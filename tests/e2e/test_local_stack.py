@@ -20,15 +20,31 @@ from chuishao.embedded import free_port
 pytestmark = pytest.mark.e2e
 
 
-def start_stack(data_dir: Path, ports: dict[str, int], log: Path) -> subprocess.Popen[bytes]:
-    env = {
-        **os.environ,
+LISTENERS = ("nats", "monitor", "redis", "http", "supervision", "console")
+METERED = ("router", "sla", "notify", "points")  # the services without HTTP of their own
+
+
+def stack_ports() -> dict[str, int]:
+    """A free port for everything the stack listens on, so a `make run` left open on the
+    machine (8070, 8090, 9101…) neither collides with the test nor answers for it."""
+    return {name: free_port() for name in LISTENERS}
+
+
+def stack_environment(data_dir: Path, ports: dict[str, int]) -> dict[str, str]:
+    return {
         "CHUISHAO_DATA_DIR": str(data_dir),
         "CHUISHAO_NATS_PORT": str(ports["nats"]),
         "CHUISHAO_NATS_MONITOR_PORT": str(ports["monitor"]),
         "CHUISHAO_REDIS_PORT": str(ports["redis"]),
         "CHUISHAO_HTTP_PORT": str(ports["http"]),
+        "CHUISHAO_SUPERVISION_HTTP_PORT": str(ports["supervision"]),
+        "CHUISHAO_CONSOLE_HTTP_PORT": str(ports["console"]),
+        **{f"CHUISHAO_{name.upper()}_METRICS_PORT": str(free_port()) for name in METERED},
     }
+
+
+def start_stack(data_dir: Path, ports: dict[str, int], log: Path) -> subprocess.Popen[bytes]:
+    env = {**os.environ, **stack_environment(data_dir, ports)}
     return subprocess.Popen(
         [sys.executable, "-m", "chuishao.devstack", "run"],
         env=env,
@@ -72,7 +88,7 @@ def readme_commands(http_port: int) -> str:
 
 
 def test_run_serves_survives_restart_and_cleans_up(tmp_path: Path) -> None:
-    ports = {name: free_port() for name in ("nats", "monitor", "redis", "http")}
+    ports = stack_ports()
     base = f"http://127.0.0.1:{ports['http']}"
     report = {
         "category": "oil_fumes_noise",

@@ -15,8 +15,13 @@ import httpx
 import pytest
 
 from chuishao.common.tokens import resident_token
-from chuishao.embedded import free_port
-from e2e.test_local_stack import descendants, interrupt, wait_for
+from e2e.test_local_stack import (
+    descendants,
+    interrupt,
+    stack_environment,
+    stack_ports,
+    wait_for,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -26,14 +31,7 @@ def start_stack(data_dir: Path, ports: dict[str, int], log: Path) -> subprocess.
         name: value
         for name, value in os.environ.items()
         if not name.startswith("CHUISHAO_")  # as from a user's shell: no test secrets
-    } | {
-        "CHUISHAO_DATA_DIR": str(data_dir),
-        "CHUISHAO_NATS_PORT": str(ports["nats"]),
-        "CHUISHAO_NATS_MONITOR_PORT": str(ports["monitor"]),
-        "CHUISHAO_REDIS_PORT": str(ports["redis"]),
-        "CHUISHAO_HTTP_PORT": str(ports["http"]),
-        "CHUISHAO_SUPERVISION_HTTP_PORT": str(ports["supervision"]),
-    }
+    } | stack_environment(data_dir, ports)
     return subprocess.Popen(
         [sys.executable, "-m", "chuishao.devstack", "run"],
         env=env,
@@ -45,7 +43,7 @@ def start_stack(data_dir: Path, ports: dict[str, int], log: Path) -> subprocess.
 
 
 def test_make_run_signs_with_its_own_secrets_and_guards_the_board(tmp_path: Path) -> None:
-    ports = {n: free_port() for n in ("nats", "monitor", "redis", "http", "supervision")}
+    ports = stack_ports()
     base = f"http://127.0.0.1:{ports['http']}"
     data = tmp_path / ".data"
     log = tmp_path / "stack.log"

@@ -79,7 +79,7 @@ def _token_query(settings: StackSettings) -> str:
 
 
 def banner(settings: StackSettings, elapsed: float, offset_seconds: float) -> str:
-    """What `make run` prints once intake answers: where everything is."""
+    """What `make run` prints once every service it names answers: where everything is."""
     return (
         f"\nchuishao is up in {elapsed:.1f}s\n"
         f"  intake API     {_intake_url(settings)}/api/v1/reports\n"
@@ -103,18 +103,31 @@ def _intake_url(settings: StackSettings) -> str:
     return f"http://{settings.http_host}:{settings.http_port}"
 
 
+def _health_urls(settings: StackSettings) -> list[str]:
+    """Every address the banner prints: it may only appear once all of them answer."""
+    return [
+        f"{_intake_url(settings)}/health",
+        f"{_supervision_url(settings)}/health",
+        f"{_console_url(settings)}health",
+    ]
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
 def _announce_when_ready(settings: StackSettings, started: float, redis_url: str) -> None:
-    base = f"http://{settings.http_host}:{settings.http_port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    else:
-        print("chuishao: intake did not become healthy within 60 s", file=sys.stderr)
+    waiting = _health_urls(settings)
+    deadline = time.monotonic() + 90
+    while waiting and time.monotonic() < deadline:
+        waiting = [url for url in waiting if not _answers(url)]
+        if waiting:
+            time.sleep(0.2)
+    if waiting:
+        print(f"chuishao: no answer within 90 s from {', '.join(waiting)}", file=sys.stderr)
         return
     offset = stack_offset(redis_url)
     print(banner(settings, time.monotonic() - started, offset), flush=True)

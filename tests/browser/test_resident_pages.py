@@ -415,3 +415,33 @@ async def test_the_form_says_when_someone_has_reported_it_already(
     assert "大坑" not in text  # nothing of what the other resident wrote
     await shoot(page, "duplicate")
     await context.close()
+
+
+async def test_the_form_suggests_categories_and_the_emergency_line_as_one_types(
+    console: tuple[ConsoleHarness, str], browser: Browser, http: httpx.AsyncClient
+) -> None:
+    """Triage's best categories appear under the words (the router answers), one tap picks
+    one; words that tell of a life at risk bring the emergency line."""
+    _, base_url = console
+    await ready(http)
+    context = await browser.new_context(viewport=PHONE, locale="zh-CN", has_touch=True)
+    page = await context.new_page()
+    await page.goto(base_url + "/r")
+    assert await page.locator("#triage").is_hidden()
+    await page.fill("textarea[name=description]", "楼道里燃气味很浓，邻居老人晕倒在门口了")
+    danger = page.locator("#danger")
+    await danger.wait_for(state="visible")
+    assert "如有生命危险请立即拨打 119" in await danger.inner_text()
+    await page.locator("#triage button.suggestion").first.wait_for(state="visible")
+    await shoot(page, "danger")
+    await page.fill("textarea[name=description]", "小区门口的路灯坏了好几天，晚上一片漆黑")
+    await danger.wait_for(state="hidden")
+    first = page.locator("#triage button.suggestion").first
+    await first.wait_for(state="visible")
+    assert (await first.get_attribute("data-category")) == "street_light"
+    assert "路灯损坏" in await first.inner_text()
+    await first.tap()
+    assert await page.locator("#category").input_value() == "street_light"
+    assert await first.get_attribute("aria-pressed") == "true"
+    await shoot(page, "suggestion")
+    await context.close()

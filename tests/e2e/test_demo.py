@@ -1,7 +1,8 @@
-"""`make demo` end to end, fast: the five services as processes on the shared clock, with
-`make run`'s keys for every unit of the directory; the demo's command plays all the
-stories (52 stack hours) with no pause, and the command centre ends with the numbers the
-stories must give. /metrics answers on every service."""
+"""`make demo` end to end, fast: the five services and the console (its residents' page
+files one story's report) as processes on the shared clock, with `make run`'s keys for
+every unit of the directory; the demo's command plays all the stories (52 stack hours)
+with no pause, and the command centre ends with the numbers the stories must give.
+/metrics answers on every service."""
 
 import asyncio
 import os
@@ -14,8 +15,9 @@ import httpx
 import pytest
 
 from chuishao.devstack.credentials import intake_environment, local_keys
+from chuishao.embedded.services import ServiceProcesses as AnyServices
 from support.servers import Servers
-from support.stack import ServiceProcesses
+from support.stack import WITH_CONSOLE, ServiceProcesses
 
 pytestmark = pytest.mark.e2e
 
@@ -28,15 +30,22 @@ def keys_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def demo_stack(
     own_servers: Servers, keys_dir: Path, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[ServiceProcesses]:
-    env = intake_environment(local_keys(keys_dir)) | {"CHUISHAO_CLOCK": "shared"}
+) -> Iterator[AnyServices]:
+    keys = local_keys(keys_dir)
+    env = intake_environment(keys) | {
+        "CHUISHAO_CLOCK": "shared",
+        "CHUISHAO_CONSOLE_API_KEY": str(keys["console"]),
+    }
     log_dir = tmp_path_factory.mktemp("demo-logs")
-    with ServiceProcesses(own_servers.nats_url, own_servers.redis_url, log_dir, **env) as stack:
+    services = ServiceProcesses.of(
+        WITH_CONSOLE, own_servers.nats_url, own_servers.redis_url, log_dir, **env
+    )
+    with services as stack:
         yield stack
 
 
 async def play_demo(
-    own_servers: Servers, demo_stack: ServiceProcesses, keys_dir: Path
+    own_servers: Servers, demo_stack: AnyServices, keys_dir: Path
 ) -> "subprocess.CompletedProcess[str]":
     return await asyncio.to_thread(
         subprocess.run,
@@ -48,6 +57,8 @@ async def play_demo(
             demo_stack.base_url,
             "--page",
             demo_stack.supervision_url,
+            "--console",
+            demo_stack.console_url,
             "--keys",
             str(keys_dir / "api-keys.json"),
             "--pace",
@@ -61,7 +72,7 @@ async def play_demo(
 
 
 async def test_the_demo_plays_every_story_and_the_rates_come_out(
-    own_servers: Servers, demo_stack: ServiceProcesses, keys_dir: Path
+    own_servers: Servers, demo_stack: AnyServices, keys_dir: Path
 ) -> None:
     done = await play_demo(own_servers, demo_stack, keys_dir)
     out = done.stdout
@@ -71,6 +82,9 @@ async def test_the_demo_plays_every_story_and_the_rates_come_out(
     assert "escalated to the street" in out
     assert "预警 hotspot: 5 × illegal_parking in grid TY-02" in out
     assert "reopened: back to zhifa-liuan" in out
+    # Story 7: a resident's report from the console's page, and the operator's callbacks.
+    assert "filed on the resident page /r; its SMS link opens it" in out
+    assert "回访 callback by the 12345 operator: 未接通" in out
 
     # The board needs a command centre's credential: the district's key sees it all.
     district_key = local_keys(keys_dir)["units"]["district-yunxi"]  # type: ignore[index]
@@ -80,14 +94,14 @@ async def test_the_demo_plays_every_story_and_the_rates_come_out(
         board = (await page.get("/api/v1/board")).json()
         totals = board["totals"]
         counts = totals["counts"]
-        # 6 stories + 5 parking reports; every one summoned, answered and resolved.
-        assert (counts["received"], counts["dispatched"], counts["resolved"]) == (11, 11, 11)
+        # 7 stories + 5 parking reports; every one summoned, answered and resolved.
+        assert (counts["received"], counts["dispatched"], counts["resolved"]) == (12, 12, 12)
         assert totals["response_rate"] == 1.0
-        # Rated: 满意 × 7, 基本满意 × 1, 不满意 × 1 (story 8).
-        assert (counts["rated"], counts["satisfied"]) == (9, 8)
+        # Rated: 满意 × 8, 基本满意 × 1, 不满意 × 1 (story 8).
+        assert (counts["rated"], counts["satisfied"]) == (10, 9)
         # The fire box was resolved only after its 48 h ran out and it rose to the street.
-        assert (counts["resolved_on_time"], counts["escalated"]) == (10, 1)
-        assert counts["closed"] == 8  # the rated ones
+        assert (counts["resolved_on_time"], counts["escalated"]) == (11, 1)
+        assert counts["closed"] == 9  # the rated ones
         assert board["overdue_count"] == 0
         units = {row["id"]: row for row in board["units"]}
         centre = units["qingshi-command"]
@@ -113,7 +127,7 @@ async def test_the_demo_plays_every_story_and_the_rates_come_out(
 
 
 async def test_the_demo_runs_on_a_stack_that_already_holds_tickets(
-    own_servers: Servers, demo_stack: ServiceProcesses, keys_dir: Path
+    own_servers: Servers, demo_stack: AnyServices, keys_dir: Path
 ) -> None:
     """The README's report first (the same fire box as story 3): the demo's report is
     joined to it, split out again, and every story still plays; the moved clock is told."""

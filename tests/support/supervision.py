@@ -28,6 +28,7 @@ from chuishao.common.domain import (
 )
 from chuishao.common.events import (
     Event,
+    ReportLinked,
     SlaBreached,
     SlaClockArmed,
     TicketAcknowledged,
@@ -100,7 +101,15 @@ class Script:
         self.events.append(event)
 
     def submit(
-        self, name: str, hours: float, category: str, grid: str | None = None, **location: Any
+        self,
+        name: str,
+        hours: float,
+        category: str,
+        grid: str | None = None,
+        *,
+        channel: Channel = Channel.SNAP_IT,
+        reporter_ref: str | None = None,
+        **location: Any,
     ) -> None:
         self._add(
             TicketSubmitted,
@@ -109,8 +118,20 @@ class Script:
             category=category,
             description="scripted",
             priority=Priority.NORMAL,
-            channel=Channel.SNAP_IT,
+            channel=channel,
             location=Location(grid_code=grid, **location) if grid else Location(**location),
+            reporter_ref=reporter_ref,
+        )
+
+    def link(self, name: str, hours: float, duplicate: str, reporter_ref: str | None) -> None:
+        """Another report of ticket `name` (its id `duplicate`) joined it (ReportLinked)."""
+        self._add(
+            ReportLinked,
+            name,
+            hours,
+            duplicate_ticket_id=duplicate,
+            distance_m=10.0,
+            reporter_ref=reporter_ref,
         )
 
     def dispatch(

@@ -1,12 +1,26 @@
 """The danger detector on a fixture: dangers in any wording (Traditional too) are found
 with the right number to call; risks, bills and broken equipment are not alarms."""
 
+import re
+import tomllib
 from pathlib import Path
 
 import pytest
 
-from chuishao.router.danger import LEXICON_FILE, DangerAssessment, assess, kinds_of, load_lexicon
+from chuishao.router.danger import (
+    LEXICON_FILE,
+    DangerAssessment,
+    _expand,
+    assess,
+    calls_of,
+    kinds_of,
+    load_lexicon,
+    model_calls_of,
+)
+from chuishao.router.regex_prefix import compile_fast, first_chars
 from chuishao.router.textnorm import normalise
+from chuishao.router.triage_corpus import read_rows
+from chuishao.router.triage_model import default_model
 
 DANGERS = [
     ("小区里天然气管道被挖断了，呲呲往外喷气", "gas", ("119",)),
@@ -185,3 +199,158 @@ def test_a_gas_smell_that_keeps_coming_back_is_still_a_danger_but_smoke_from_a_s
 
 def test_already_spreading_is_not_read_as_already_over() -> None:
     assert "fire" in kinds_of(normalise("火已经烧到二楼了"))
+
+
+# --- Issue #17, the known misses: crimes, illness without a hazard word, jumpers,
+# children in traffic or shut in cars, things about to fall on the street. ---
+# (text, the rule that must fire, the exact numbers told)
+NOW = [
+    ("来电人称：其家对门有人正在撬门，听动静是两个人，请速派民警。", "crime_in_progress", ("110",)),
+    ("我家进贼了，人还在屋里翻东西，我躲在卫生间不敢出声", "crime_in_progress", ("110",)),
+    ("剛剛有人翻牆進了我家院子，現在還在院子裡轉悠", "crime_in_progress", ("110",)),
+    ("楼下两伙人拿着砍刀在对砍，地上已经有血了", "violence", ("110", "120")),
+    ("隔壁男的在打老婆，女的一直哭着喊别打了", "domestic_violence", ("110",)),
+    ("我爸突然说不出话，半边身子动不了，嘴也歪了", "sudden_illness", ("120",)),
+    ("超市门口一个人躺地上没反应，好像没呼吸了", "sudden_illness", ("120",)),
+    ("阿婆跌咗一跤，起唔到身，喺楼梯口", "sudden_illness", ("120",)),
+    ("我家娃从床上摔下来后一直吐，现在昏昏沉沉的", "head_injury", ("120",)),
+    ("来电人称：锦绣小区8号楼楼顶有一名男子欲跳楼，情绪激动。", "jump", ("119", "110")),
+    ("随手拍：人民桥上一女子坐在桥栏杆上，情绪很激动，路人在拉她", "jump_edge", ("119", "110")),
+    ("马路中间有个两三岁的小孩自己在走，车来车往的，没大人", "child_in_traffic", ("110",)),
+    ("車裡關著一個小朋友，車子熄火了，天很熱", "child_locked_in", ("119",)),
+    ("來電人稱：和平路口一塊招牌搖搖欲墜，隨時可能砸到行人。", "falling_object", ("119",)),
+    ("商场外墙的玻璃幕墙裂了，风一吹咣当咣当的，下面人来人往", "falling_over_people", ("119",)),
+]
+
+
+@pytest.mark.parametrize(("text", "rule", "call"), NOW)
+def test_the_known_misses_are_found_and_say_which_rule_and_number(
+    text: str, rule: str, call: tuple[str, ...]
+) -> None:
+    found = assess(text)
+    assert found.danger
+    assert rule in found.rules
+    assert found.call == call
+    assert found.life_at_risk
+
+
+# The same topics, told as past, feared, asked, noticed, complained about or denied.
+NOT_NOW = [
+    "上个月小区进过贼，想问问物业监控怎么调",
+    "物业贴了通知，说近期小区有小偷，提醒大家锁好门窗",
+    "遇到有人持刀抢劫应该怎么办",
+    "我爸上周中风住院了，想咨询一下医保怎么报销",
+    "昨天那个晕倒的大爷后来怎么样了，想问一下",
+    "学校体育课学生跑步晕倒过，希望体育课别安排在中午",
+    "去年我们楼有人跳楼，现在楼顶门还是没锁，能不能锁上",
+    "跳楼价清仓，全场五折",
+    "小孩被锁车里的话怎么破窗，想学一下",
+    "学校放学的时候家长把车停在马路中间等孩子，后面的车全堵住了",
+    "这广告牌歪成这样，迟早要出事",
+    "玻璃幕墙这么旧了，哪天掉下来砸到人怎么办",
+    "我很担心楼上那台空调外机会掉下来，支架都锈了",
+    "路边的广告牌被风刮歪了，斜着挂在那里，下面是人行道，一个礼拜了没人管",
+    "电动车停楼道里，早晚得着火",
+    "邻居在楼道里堆了一堆纸箱子，着火了谁负责",
+    "物业不让电动车进楼，说有火灾隐患，那我们去哪充电",
+    "刚才楼下有人吵架，没动手，就是嗓门太大",
+    "老人摔了一跤，没什么事，自己起来了，就是小区路太滑",
+    "我们村里两家因为排水沟的事打起来了（现在已经拉开了），需要调解",
+    "双十一抢了半天优惠券一张没抢到，平台规则有问题",
+    "市民来电：某城区停水，供水企业称主管爆裂正在抢修，诉求：公布恢复时间。",
+    "公共厕所的感应水龙头没反应，便池也不自动冲水",
+    "饭店炒菜的时候抽风机响得跟飞机起飞一样",
+]
+
+
+@pytest.mark.parametrize("text", NOT_NOW)
+def test_danger_words_without_a_danger_now_are_not_alarms(text: str) -> None:
+    assert assess(text) == DangerAssessment(danger=False)
+
+
+def test_the_model_alone_does_not_alarm_on_a_text_that_says_not_now() -> None:
+    text = "楼道里有烟味，是有人在抽烟，不是着火，能不能管管"
+    clean = normalise(text)
+    model = default_model()
+    assert model is not None
+    assert model.is_danger(clean)  # the n-grams alone would alarm
+    assert kinds_of(clean) == ()
+    assert assess(text) == DangerAssessment(danger=False)
+
+
+def test_every_alarm_names_its_rules() -> None:
+    names = {family.name for family in load_lexicon().families}
+    found = assess("楼道里电动车着火了，浓烟往上冒")
+    assert found.rules
+    assert set(found.rules) <= names
+    assert "fire" in found.rules
+    model_only = assess("一股刺鼻的味道从下水道里冒出来，像汽油，整条街都是")
+    assert model_only.rules == ("model",)
+
+
+def test_traditional_zhe_reads_as_zhe() -> None:
+    # OpenCC's t2s keeps 著; the lexicon's 拿着/围着 must still match.
+    assert "violence" in kinds_of(normalise("網吧門口一群人圍著一個學生打，還有人拿著鋼管"))
+
+
+DEV = Path(__file__).resolve().parents[2] / "services" / "router" / "triage" / "dev"
+
+
+def test_the_development_sets_reach_the_targets() -> None:
+    """services/router/triage/dev/*.tsv (written for the detector, not blind): every
+    danger text found and told the label's numbers, ≤ 5 % false alarms."""
+    rows = [row for path in sorted(DEV.glob("danger-*.tsv")) for row in read_rows(path)[0]]
+    dangers = [row for row in rows if row.danger]
+    calm = [row for row in rows if not row.danger]
+    assert len(dangers) >= 150
+    assert len(calm) >= 150
+    missed = [row.text for row in dangers if not assess(row.text).danger]
+    short = [row.text for row in dangers if not set(row.call) <= set(assess(row.text).call)]
+    alarms = [row.text for row in calm if assess(row.text).danger]
+    assert missed == []
+    assert short == []
+    assert len(alarms) <= 0.05 * len(calm), alarms
+
+
+def test_the_first_character_lookahead_keeps_every_match() -> None:
+    assert first_chars("(撬|进了)门|有(贼|小偷)") == frozenset("撬进有")
+    assert first_chars("[^，]{0,3}着火") is None  # any character may begin it
+    assert first_chars("(一直)?着火") == frozenset("一着")
+    source = tomllib.loads(LEXICON_FILE.read_text(encoding="utf-8"))
+    patterns = [
+        _expand(pattern, source["sets"])
+        for raw in source["family"]
+        for pattern in ["|".join(f"(?:{p})" for p in raw.get("patterns", [])), *raw.get("all", [])]
+        if pattern
+    ]
+    texts = [normalise(row.text) for row in read_rows(DEV / "danger-dev.tsv")[0]]
+    for pattern in patterns:
+        fast, plain = compile_fast(pattern), re.compile(pattern)
+        for text in texts:
+            assert [m.span() for m in fast.finditer(text)] == [
+                m.span() for m in plain.finditer(text)
+            ]
+
+
+@pytest.mark.parametrize(
+    ("text", "call"),
+    [
+        ("前面有个男的在拽一个小姑娘", ("110",)),
+        ("老人突然不说话了，脸色发白", ("120",)),
+        ("有人在楼顶边上，好像要跳", ("119", "110")),
+        ("一股说不清的怪味越来越浓", ("119",)),
+    ],
+)
+def test_a_model_only_alarm_is_told_the_number_its_words_point_to(
+    text: str, call: tuple[str, ...]
+) -> None:
+    assert model_calls_of(normalise(text)) == call
+    assert set(call) <= set(calls_of((), normalise(text)))  # 120 may join when hurt
+
+
+def test_an_outcome_that_is_itself_a_danger_is_not_read_as_over() -> None:
+    # "It turned out to be X" is over only when X is harmless; thanks end real calls too.
+    assert assess("闻到一股怪味，头晕，原来是煤气管漏了").danger
+    assert assess("楼下着火了，请快点来，谢谢").danger
+    assert not assess("楼下有人在喊，原来是收废品的").danger
+    assert not assess("被抢的包找回来了，谢谢民警").danger

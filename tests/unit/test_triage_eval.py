@@ -87,3 +87,10 @@ def test_the_danger_only_report_checks_the_numbers_told() -> None:
     assert "100.0%" in text
     assert "call missing a labelled number       1" in text
     assert "119,120 → 119: 电梯困人了" in text
+
+
+def test_the_danger_only_report_names_the_rules_of_each_false_alarm() -> None:
+    rows = [Row("emergency_hazard", True, ("119",), "着火了"), Row("none", False, (), "着火了")]
+    predictions = [pred("emergency_hazard", "auto", danger=True), pred("none", "auto", True)]
+    text = danger_report(rows, evaluate(rows, predictions))
+    assert "  [fire] 着火了" in text

@@ -12,6 +12,8 @@ Read models:   catalogue, units, places (the buckets), categories, unit_contacts
                place_names (their types, no NATS: the domain cores name these), status
 Residents:     privacy, tokens, ids, photos (the photo store)
 People:        roles, person_tokens (the console acting at intake as a person), presence
+Screens and files: labels (Chinese names of statuses and channels), svgmap (the offline
+               district map as SVG), tabular (CSV with BOM and streamed Excel)
 """
 
 __all__ = [
@@ -29,6 +31,7 @@ __all__ = [
     "handled",
     "ids",
     "kv",
+    "labels",
     "logging",
     "loops",
     "metrics",
@@ -49,6 +52,8 @@ __all__ = [
     "stream_reader",
     "streams",
     "subjects",
+    "svgmap",
+    "tabular",
     "tokens",
     "unit_contacts",
     "units",

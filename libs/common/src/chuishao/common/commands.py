@@ -6,6 +6,8 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, HttpUrl
 from pydantic_core import PydanticCustomError
 
 from chuishao.common.domain import (
+    AppealOutcome,
+    AppealSubject,
     CategoryCode,
     Channel,
     DeclineReason,
@@ -269,6 +271,31 @@ class SplitReport(TicketCommand):
     schema_version: Literal[1] = 1
 
 
+class FileAppeal(TicketCommand):
+    """A unit that was sent the ticket contests (申诉) what counts against it: an
+    unsatisfied rating, a missed deadline, its justified return (退单), or force majeure
+    (不可抗力). A district or city account decides (DecideAppeal)."""
+
+    type: Literal["FileAppeal"] = "FileAppeal"
+    schema_version: Literal[1] = 1
+    subject: AppealSubject
+    reason: FreeText = Field(min_length=1, max_length=2000)
+    evidence_urls: tuple[HttpUrl, ...] = Field(
+        default=(), max_length=20, description="Photos of the photo store, as for 办结"
+    )
+
+
+class DecideAppeal(TicketCommand):
+    """A district or city account upholds (an exemption, 免责) or rejects a pending
+    appeal; once only."""
+
+    type: Literal["DecideAppeal"] = "DecideAppeal"
+    schema_version: Literal[1] = 1
+    appeal_id: str = Field(min_length=1, max_length=200)
+    outcome: AppealOutcome
+    note: FreeText = Field(default="", max_length=2000)
+
+
 COMMAND_TYPES: tuple[type[Command], ...] = (
     SubmitReport,
     AcknowledgeTicket,
@@ -286,4 +313,6 @@ COMMAND_TYPES: tuple[type[Command], ...] = (
     SplitReport,
     UrgeTicket,
     RecordCallback,
+    FileAppeal,
+    DecideAppeal,
 )

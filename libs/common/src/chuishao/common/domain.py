@@ -58,6 +58,9 @@ class Channel(StrEnum):
     MOBILE_GRID_WORKER = "mobile_grid_worker"  # delivery riders as 流动网格员
     OPEN311 = "open311"
     BATCH_IMPORT = "batch_import"
+    # 未诉先办: opened by a command centre (street, district, city) before anyone
+    # complained, from a hotspot warning or the month's 每月一题; never by the public.
+    PROACTIVE = "proactive"
 
 
 class Priority(StrEnum):
@@ -100,6 +103,20 @@ class Rating(StrEnum):
     SATISFIED = "satisfied"  # 满意
     BASICALLY_SATISFIED = "basically_satisfied"  # 基本满意
     UNSATISFIED = "unsatisfied"  # 不满意
+
+
+class AppealSubject(StrEnum):
+    """What a unit contests (申诉), docs/supervision.md "Appeals and exemptions"."""
+
+    RATING = "rating"  # an unsatisfied rating (不满意) of its handling
+    BREACH = "breach"  # a deadline it missed (超期)
+    DECLINE = "decline"  # its return of the ticket (退单) was justified
+    FORCE_MAJEURE = "force_majeure"  # 不可抗力: it could not act
+
+
+class AppealOutcome(StrEnum):
+    UPHELD = "upheld"  # 支持: an exemption (免责)
+    REJECTED = "rejected"  # 驳回
 
 
 # The labels the mini-programs and the SMS reply send, as the resident reads them.

@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, Self, TypeV
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter
 
 from chuishao.common.domain import (
+    AppealOutcome,
+    AppealSubject,
     CategoryCode,
     Channel,
     ClockKind,
@@ -395,6 +397,36 @@ class TicketClosed(Event):
     reason: Literal["rated", "feedback_window_elapsed", "duplicate", "withdrawn"]
 
 
+class AppealFiled(Event):
+    """A unit contests (申诉) something counted against it on this ticket, with a reason
+    and optional evidence photos; a district (or city) account decides. Added in 1.x: a
+    new event. Carries no resident's data."""
+
+    kind: ClassVar[str] = "appeal_filed"
+    type: Literal["AppealFiled"] = "AppealFiled"
+    schema_version: Literal[1] = 1
+    appeal_id: str = Field(description="<unit_id>:<subject>:<n>, unique within the ticket")
+    unit_id: UnitId = Field(description="The unit that appeals")
+    subject: AppealSubject
+    reason: str = Field(max_length=2000)
+    evidence_urls: tuple[str, ...] = ()
+
+
+class AppealDecided(Event):
+    """A district (or city) account upheld or rejected an appeal; an upheld one is an
+    exemption (免责) in supervision's rates. Added in 1.x: a new event."""
+
+    kind: ClassVar[str] = "appeal_decided"
+    type: Literal["AppealDecided"] = "AppealDecided"
+    schema_version: Literal[1] = 1
+    appeal_id: str
+    unit_id: UnitId = Field(description="The unit that appealed")
+    subject: AppealSubject
+    outcome: AppealOutcome
+    decided_by: str = Field(description="The deciding supervisor (unit id)")
+    note: str = Field(default="", max_length=2000)
+
+
 # --- routing
 
 
@@ -582,7 +614,9 @@ AnyEvent = Annotated[
     | DeliveryFailed
     | HotspotDetected
     | ReportLinked
-    | ReportSplit,
+    | ReportSplit
+    | AppealFiled
+    | AppealDecided,
     Field(discriminator="type"),
 ]
 # The list of event types is read from the union, so a new event is named once.

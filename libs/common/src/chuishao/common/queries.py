@@ -2,6 +2,7 @@
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
@@ -151,3 +152,67 @@ class OverdueTickets(BaseModel):
     street: str | None
     tickets: list[OverdueTicket]
     truncated: bool = False
+
+
+# --- router: the category suggestion while a form is being typed (subject ROUTER_TRIAGE)
+
+# A description longer than this is refused, not cut: the form's own limit is 4000, and a
+# suggestion needs no more than the first lines (the model reads n-grams of it all).
+TRIAGE_MAX_CHARS = 2000
+
+
+class TriageQuery(BaseModel):
+    """The words typed so far on a filing form (the resident's /r, the operator's seat)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    text: str = Field(min_length=1, max_length=TRIAGE_MAX_CHARS)
+    limit: int = Field(default=3, ge=1, le=5)
+
+
+class TriageSuggestion(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    category: CategoryCode
+    confidence: float = Field(ge=0, le=1)
+
+
+class TriageAnswer(BaseModel):
+    """The likely categories, best first, and whether the words tell of a danger now."""
+
+    model_config = ConfigDict(frozen=True)
+
+    ok: bool = True
+    suggestions: tuple[TriageSuggestion, ...] = ()
+    method: str
+    danger: bool = False
+    life_at_risk: bool = False
+    # The emergency numbers to ring at once (119, 110, 120), the detector's whole message
+    # (the numbers, then what to do), and what to do alone (None: nothing to add).
+    call: tuple[str, ...] = ()
+    message_zh: str | None = None
+    advice_zh: str | None = None
+
+
+# --- notify: a one-time code by SMS (subject NOTIFY_VERIFICATION_CODE); the console makes
+# the code and keeps only its hash, notify only sends it (and logs neither it nor the number)
+
+MobilePhone = Annotated[str, Field(pattern=r"^1[3-9]\d{9}$", examples=["13800138000"])]
+
+
+class VerificationCodeRequest(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    # The gateway's de-duplication id (SMS out_id): a resent request is one message.
+    request_id: str = Field(pattern=r"^[A-Za-z0-9_-]{8,64}$")
+    phone: MobilePhone
+    code: str = Field(pattern=r"^\d{6}$")
+    purpose: Literal["points"] = "points"
+    valid_minutes: int = Field(default=5, ge=1, le=30)
+
+
+class VerificationCodeSent(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    ok: bool = True
+    channel: str  # sms, or outbox (the recorder in place of a phone)

@@ -193,6 +193,8 @@ NOTIFY = ConsumerSpec(
             events.TicketTriaged,
             # A command centre urged a unit by hand (督办): the unit is told.
             events.TicketUrged,
+            # A hotspot warning: the street's command centre is told (notify's hotspots.py).
+            events.HotspotDetected,
         )
     ),
 )
@@ -253,6 +255,8 @@ SUPERVISION = ConsumerSpec(
             events.TicketEscalated,
             events.ReportLinked,
             events.ReportSplit,
+            events.AppealFiled,
+            events.AppealDecided,
         )
     ),
 )

@@ -37,6 +37,10 @@ POINTS_EVENTS = "points.>"
 # A clerk's exchange of points for goods, and a reporter's balance and history (points).
 POINTS_EXCHANGE = "cmd.points.exchange"
 POINTS_ACCOUNT = "internal.points.account"
+# The category suggestion (and danger flag) for words being typed on a filing form (the
+# console asks, the router answers), and a one-time code sent by SMS (notify sends it).
+ROUTER_TRIAGE = "internal.router.triage"
+NOTIFY_VERIFICATION_CODE = "internal.notify.verification_code"
 
 _DEAD_LETTER_PREFIX = "dlq."
 

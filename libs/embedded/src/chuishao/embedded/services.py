@@ -69,6 +69,8 @@ class ServiceProcesses:
             "CHUISHAO_CONSOLE_INTAKE_URL": f"http://127.0.0.1:{self.http_port}",
             # Residents' SMS links open the console's pages of this stack.
             "CHUISHAO_RESIDENT_PAGE_URL": f"http://127.0.0.1:{self.console_port}/r",
+            # The monthly report's 每月一题 rows link to this stack's console (主动立案).
+            "CHUISHAO_SUPERVISION_CONSOLE_URL": f"http://127.0.0.1:{self.console_port}",
             **{f"CHUISHAO_{name.upper()}_METRICS_PORT": str(free_port()) for name in METRICS},
             "CHUISHAO_LOG_FORMAT": "json",
             "PYTHONUNBUFFERED": "1",

@@ -23,6 +23,10 @@ if TYPE_CHECKING:
     from chuishao.console.settings import ConsoleSettings
 
 
+# How long an export may go quiet: intake writes a whole workbook before its first byte.
+EXPORT_READ_SECONDS = 600.0
+
+
 class IntakeError(Exception):
     """Intake refused (its error shape), or could not be reached (status 503)."""
 
@@ -93,6 +97,28 @@ class IntakeClient:
     ) -> httpx.Response:
         """A GET whose body is not JSON (a photo), its status left to the caller."""
         return await self.http.get(path, params=params, headers={HEADER: self.token(person)})
+
+    async def stream(
+        self, path: str, person: "Person", params: dict[str, Any] | None = None
+    ) -> httpx.Response:
+        """A GET whose body is passed on as it arrives (an export), so the console never
+        holds the whole file; the caller closes the response. Between two pieces it may
+        wait EXPORT_READ_SECONDS (a workbook is sent only once intake has written it)."""
+        timeout = httpx.Timeout(
+            self.settings.console_intake_timeout_seconds, read=EXPORT_READ_SECONDS
+        )
+        request = self.http.build_request(
+            "GET", path, params=params, headers={HEADER: self.token(person)}, timeout=timeout
+        )
+        try:
+            response = await self.http.send(request, stream=True)
+        except httpx.HTTPError as error:
+            raise unreachable() from error
+        if response.status_code >= 400:
+            await response.aread()
+            await response.aclose()
+            raise refusal(response)
+        return response
 
     async def as_resident(self, method: str, path: str, token: str | None, **options: Any) -> Any:
         """A resident's call: with their ticket's link token, or (a new report) none."""

@@ -1,84 +1,15 @@
-"""A map without the internet: the directory's street and grid outlines (the router
-publishes them in the `places` bucket) drawn as inline SVG, with pins for tickets.
+"""The console's map: the directory's street and grid outlines with pins for tickets,
+drawn offline by `chuishao.common.svgmap` (shared with supervision's big screen) and
+marked safe for the console's templates. The ticket page draws one pin; the command
+centre's queue many."""
 
-No tiles, no script, no library: a plain equirectangular projection (longitude scaled by
-cos(latitude), so a square block looks square at Beijing's latitude), good enough at the
-size of a district. The ticket page draws one pin; the command centre's queue many.
-"""
-
-import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 
-from markupsafe import Markup, escape
+from markupsafe import Markup
 
-from chuishao.common.domain import Location
 from chuishao.common.places import PlaceName
-
-Point = tuple[float, float]  # (long, lat)
-
-WIDTH = 600.0  # the viewBox width; the SVG scales to its box (width: 100%)
-PAD = 12.0
-
-
-@dataclass(frozen=True)
-class Pin:
-    long: float
-    lat: float
-    label: str = ""
-    href: str | None = None  # a link (the queue's pins open their ticket)
-
-
-def where(location: Location, places: Iterable[PlaceName]) -> Point | None:
-    """The point to pin: the reported coordinates, else the centre of its grid."""
-    if location.lat is not None and location.long is not None:
-        return (location.long, location.lat)
-    if location.grid_code:
-        for place in places:
-            if place.code == location.grid_code:
-                return _centre(place)
-    return None
-
-
-def _centre(place: PlaceName) -> Point | None:
-    if place.centroid is not None:
-        return place.centroid
-    if place.polygon:
-        longs = [p[0] for p in place.polygon]
-        lats = [p[1] for p in place.polygon]
-        return (sum(longs) / len(longs), sum(lats) / len(lats))
-    return None
-
-
-def _widened(points: Sequence[Point], margin: float) -> list[Point]:
-    """The bounding box of `points` grown by `margin` of its size on every side."""
-    longs = [p[0] for p in points]
-    lats = [p[1] for p in points]
-    dx = (max(longs) - min(longs)) * margin
-    dy = (max(lats) - min(lats)) * margin
-    return [(min(longs) - dx, min(lats) - dy), (max(longs) + dx, max(lats) + dy)]
-
-
-class _Projection:
-    def __init__(self, points: Sequence[Point]) -> None:
-        longs = [p[0] for p in points]
-        lats = [p[1] for p in points]
-        self.west, self.east = min(longs), max(longs)
-        self.south, self.north = min(lats), max(lats)
-        self.kx = math.cos(math.radians((self.south + self.north) / 2))
-        span_x = max((self.east - self.west) * self.kx, 1e-6)
-        span_y = max(self.north - self.south, 1e-6)
-        self.scale = (WIDTH - 2 * PAD) / span_x
-        self.height = span_y * self.scale + 2 * PAD
-
-    def __call__(self, point: Point) -> Point:
-        x = PAD + (point[0] - self.west) * self.kx * self.scale
-        y = PAD + (self.north - point[1]) * self.scale
-        return (round(x, 1), round(y, 1))
-
-
-def _path(projection: _Projection, ring: Sequence[Point]) -> str:
-    return " ".join(f"{x},{y}" for x, y in map(projection, ring))
+from chuishao.common.svgmap import Pin, where
+from chuishao.common.svgmap import svg_map as _svg_map
 
 
 def svg_map(
@@ -92,82 +23,9 @@ def svg_map(
     """The streets (named) and grids of the directory with `pins`; `street` is shaded as
     the ticket's own. Empty markup when the directory has no outlines at all. A `picker`
     carries its projection, so a tap can be turned back into a point (resident.js)."""
-    all_places = list(places)
-    streets = [p for p in all_places if p.kind == "street" and p.polygon]
-    grids = [p for p in all_places if p.kind == "grid" and p.polygon]
-    if not streets and not grids:
-        return Markup("")
-    # The frame: the ticket's own street (and its pins) with a margin showing the
-    # neighbours' edges, else every outline — a district of four streets is too small to
-    # read on a phone once its one street matters.
-    own = [p for p in streets if p.code == street]
-    framed = own or [*streets, *grids]
-    outline = [pt for p in framed for pt in p.polygon or ()]
-    points = outline + [(pin.long, pin.lat) for pin in pins]
-    if own:
-        points = _widened(points, 0.12)
-    projection = _Projection(points)
-    unit = WIDTH / 600  # marker and label sizes scale with the picture
-    inverse = (
-        f' data-west="{projection.west!r}" data-north="{projection.north!r}" '
-        f'data-kx="{projection.kx!r}" data-scale="{projection.scale!r}" data-pad="{PAD!r}"'
-        if picker
-        else ""
-    )
-    parts: list[str] = [
-        f'<svg class="map{" picker" if picker else ""}" viewBox="0 0 {WIDTH:.0f} '
-        f'{projection.height:.0f}"{inverse} role="img" aria-label="{escape(title)}" '
-        'xmlns="http://www.w3.org/2000/svg">',
-        f"<title>{escape(title)}</title>",
-        # Outlines beyond the frame are cut at its edge.
-        f'<clipPath id="map-frame"><rect width="{WIDTH:.0f}" height="{projection.height:.0f}"/>'
-        '</clipPath><g clip-path="url(#map-frame)">',
-    ]
-    for place in streets:
-        mine = " own" if place.code == street else ""
-        parts.append(
-            f'<polygon class="street{mine}" data-code="{escape(place.code)}" '
-            f'points="{_path(projection, place.polygon or ())}"><title>{escape(place.name)}'
-            "</title></polygon>"
-        )
-    for place in grids:
-        parts.append(
-            f'<polygon class="grid" data-code="{escape(place.code)}" '
-            f'points="{_path(projection, place.polygon or ())}"><title>{escape(place.name)}'
-            "</title></polygon>"
-        )
-    for place in streets:
-        centre = _centre(place)
-        if centre is not None:
-            x, y = projection(centre)
-            parts.append(
-                f'<text class="street-name" x="{x}" y="{y}" text-anchor="middle" '
-                f'font-size="{22 * unit:.0f}">{escape(place.name)}</text>'
-            )
-    if own:  # zoomed in on a street: its grids are named too, smaller
-        west, south = min(p[0] for p in outline), min(p[1] for p in outline)
-        east, north = max(p[0] for p in outline), max(p[1] for p in outline)
-        for place in grids:
-            centre = _centre(place)
-            if centre is not None and west < centre[0] < east and south < centre[1] < north:
-                x, y = projection(centre)
-                parts.append(
-                    f'<text class="grid-name" x="{x}" y="{y + 30 * unit:.1f}" '
-                    f'text-anchor="middle" font-size="{14 * unit:.0f}">{escape(place.name)}</text>'
-                )
-    parts.append("</g>")
-    for pin in pins:
-        x, y = projection((pin.long, pin.lat))
-        # A drop-shaped marker whose tip is on the point.
-        marker = (
-            f'<g class="pin" transform="translate({x},{y}) scale({2 * unit:.2f})">'
-            '<path d="M0,0 C-3,-8 -9,-11 -9,-17 A9,9 0 1 1 9,-17 C9,-11 3,-8 0,0 Z"/>'
-            '<circle cx="0" cy="-17" r="3.5" class="pin-dot"/>'
-            f"<title>{escape(pin.label)}</title></g>"
-        )
-        if pin.href:
-            marker = f'<a href="{escape(pin.href)}">{marker}</a>'
-        parts.append(marker)
-    parts.append("</svg>")
-    # Every name and code above went through escape(); the numbers are our own.
-    return Markup("".join(parts))  # noqa: S704
+    drawn = _svg_map(places, pins, street=street, title=title, picker=picker)
+    # Every name and code in it went through escape() in svgmap; the numbers are its own.
+    return Markup(drawn)  # noqa: S704
+
+
+__all__ = ["Pin", "svg_map", "where"]

@@ -10,6 +10,7 @@ from chuishao.console.accounts import AccountStore, hasher
 from chuishao.console.auth import Sessions
 from chuishao.console.intake_client import IntakeClient
 from chuishao.console.knowledge import knowledge_view
+from chuishao.console.phone_codes import CodeRule, PhoneCodes
 from chuishao.console.settings import ConsoleSettings
 from chuishao.console.throttle import LoginThrottle, ThrottleRule
 
@@ -39,6 +40,10 @@ class Console:
             namespace,
         )
         self.intake = IntakeClient(settings)
+        # Residents' one-time SMS codes (the points page, web/resident_points.py).
+        self.phone_codes = PhoneCodes(
+            self.redis, namespace, settings.person_token_secret.get_secret_value(), CodeRule()
+        )
         self.units = units_view()
         self.places = places_view()
         # Category names (消防箱损坏, not fire_box) on the clerk's queue and ticket page.

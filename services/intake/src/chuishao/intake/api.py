@@ -18,6 +18,7 @@ from chuishao.common.tokens import resident_token
 from chuishao.intake.attributes import InvalidAttribute
 from chuishao.intake.lifecycle import VERBS, Actor, CommandRejected, Status
 from chuishao.intake.photo_links import with_full_photos, with_resident_photos
+from chuishao.intake.proactive import check_proactive
 from chuishao.intake.records import TicketRecord
 from chuishao.intake.search import BadCursor, Filters, scope_keys, search
 from chuishao.intake.service import CatalogueNotLoaded, Intake, UnknownCategory
@@ -152,6 +153,11 @@ def rejected(error: CommandRejected) -> ApiError:
     response_model=SubmitAccepted,
     responses={
         200: {"model": SubmitAccepted, "description": "A repeat (same Idempotency-Key)"},
+        403: {
+            "model": ErrorResponse,
+            "description": "`answered` by anyone but an operator, or channel `proactive` by "
+            "anyone but a command centre on its own streets",
+        },
         503: {
             "model": ErrorResponse,
             "description": "Not confirmed durable; retry with the same key",
@@ -181,6 +187,7 @@ async def submit_report(
             "Only a 12345 operator answers a call directly (answered)",
             field="answered",
         )
+    check_proactive(command, sender, intake.places)
     try:
         result = await intake.submit(
             command, idempotency_key, client, person=sender.person if sender else None
@@ -286,12 +293,7 @@ async def get_ticket(ticket_id: str, request: Request, actor: Caller) -> AnyTick
     return await shown(intake, record, actor, request)
 
 
-@router.get(
-    "/tickets",
-    response_model=TicketPage,
-    responses={**AUTH_RESPONSES, 400: {"model": ErrorResponse, "description": "A bad cursor"}},
-)
-async def search_tickets(
+async def search_filters(
     request: Request,
     actor: Caller,
     status_: Annotated[Status | None, Query(alias="status")] = None,
@@ -302,16 +304,9 @@ async def search_tickets(
     since: datetime | None = None,
     until: datetime | None = None,
     overdue: bool = False,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: str | None = None,
-    order: Annotated[
-        Literal["newest", "oldest"],
-        Query(description="By submission time; `oldest` for worklists (回访)"),
-    ] = "newest",
-) -> TicketPage:
-    """Newest first (or `order=oldest`), within what the caller may know of: a unit its own
-    tickets, a street's command centre its street, a district its district, the city level
-    everything."""
+) -> Filters:
+    """The search's filters within what the caller may know of (the search and the
+    ticket exports take the same ones, so an export never reaches past a search)."""
     if actor.kind == "resident":
         raise ApiError(
             403,
@@ -329,8 +324,7 @@ async def search_tickets(
                 field="unit",
             )
         unit = actor.id
-    intake = intake_of(request)
-    filters = Filters(
+    return Filters(
         status=status_,
         category=category,
         unit=unit,
@@ -338,9 +332,33 @@ async def search_tickets(
         channel=channel,
         since=since,
         until=until,
-        overdue_at=intake.clock.now() if overdue else None,
+        overdue_at=intake_of(request).clock.now() if overdue else None,
         within=scope_keys(actor),
     )
+
+
+SearchFilters = Annotated[Filters, Depends(search_filters)]
+
+
+@router.get(
+    "/tickets",
+    response_model=TicketPage,
+    responses={**AUTH_RESPONSES, 400: {"model": ErrorResponse, "description": "A bad cursor"}},
+)
+async def search_tickets(
+    request: Request,
+    filters: SearchFilters,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: str | None = None,
+    order: Annotated[
+        Literal["newest", "oldest"],
+        Query(description="By submission time; `oldest` for worklists (回访)"),
+    ] = "newest",
+) -> TicketPage:
+    """Newest first (or `order=oldest`), within what the caller may know of: a unit its own
+    tickets, a street's command centre its street, a district its district, the city level
+    everything."""
+    intake = intake_of(request)
     try:
         page = await search(
             intake.store.redis,
@@ -441,6 +459,8 @@ SUMMARIES = {
     "recategorise": "Change category or priority",
     "split": "Split a wrongly linked report back out",
     "urge": "Urge a unit by hand (督办)",
+    "appeals": "A unit appeals what counts against it (申诉)",
+    "appeal-decisions": "A district or city account upholds or rejects an appeal",
 }
 for _verb, _command in VERBS.items():
     _command_route(_verb, _command, SUMMARIES[_verb])

@@ -6,7 +6,17 @@ from fastapi import FastAPI
 from chuishao.common.clock import Clock
 from chuishao.common.metrics import metrics_endpoint
 from chuishao.common.runtime import serve_http
-from chuishao.intake import api, callers, docs_page, http_errors, manual, open311, photos
+from chuishao.intake import (
+    api,
+    appeals,
+    callers,
+    docs_page,
+    exports,
+    http_errors,
+    manual,
+    open311,
+    photos,
+)
 from chuishao.intake.bootstrap import IntakeService, bootstrap
 from chuishao.intake.overload import ShedLoad
 from chuishao.intake.settings import IntakeSettings
@@ -37,6 +47,8 @@ def web_app(service: IntakeService, settings: IntakeSettings) -> FastAPI:
     app.include_router(manual.router, responses=http_errors.NATIVE_RESPONSES)
     app.include_router(photos.router, responses=http_errors.NATIVE_RESPONSES)
     app.include_router(callers.router, responses=http_errors.NATIVE_RESPONSES)
+    app.include_router(exports.router, responses=http_errors.NATIVE_RESPONSES)
+    app.include_router(appeals.router, responses=http_errors.NATIVE_RESPONSES)
     app.include_router(open311.router)
     http_errors.install(app)  # one error shape for every native refusal
     app.add_route("/metrics", metrics_endpoint(service.runtime.broker), include_in_schema=False)

@@ -65,7 +65,7 @@ class Keys:
                 "Your account has no unit or command centre behind it; ask the administrator",
             )
         actor = self.actor_for_unit(unit_id)
-        return Actor(actor.kind, actor.id, actor.scope, person=claims.username)
+        return Actor(actor.kind, actor.id, actor.scope, person=claims.username, level=actor.level)
 
     def unit_of_person(self, claims: PersonClaims) -> str | None:
         """The unit a person acts as (None: none, e.g. an admin, who sees no tickets)."""
@@ -91,7 +91,9 @@ class Keys:
         unit = self.unit_directory.get(unit_id)
         if unit is None or unit.kind not in self.supervisor_kinds:
             return Actor("unit", unit_id)
-        return Actor("supervisor", unit_id, Scope.of_supervisor(unit.level, unit.streets))
+        return Actor(
+            "supervisor", unit_id, Scope.of_supervisor(unit.level, unit.streets), level=unit.level
+        )
 
     def resident(self, ticket_id: str, token: str | None) -> Actor | None:
         if token and resident_token_valid(self.resident_secret, ticket_id, token):

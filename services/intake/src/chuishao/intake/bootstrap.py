@@ -12,6 +12,7 @@ from chuishao.common.catalogue import catalogue_view
 from chuishao.common.clock import Clock
 from chuishao.common.loops import every
 from chuishao.common.photos import Limits
+from chuishao.common.places import places_view
 from chuishao.common.runtime import Phase, Runtime, compose
 from chuishao.common.streams import INTAKE_RECORDS
 from chuishao.common.units import units_view
@@ -71,6 +72,7 @@ def bootstrap(
         publish_timeout=settings.publish_timeout_seconds,
         duplicate_radius_m=settings.duplicate_radius_m,
         duplicate_window=timedelta(hours=settings.duplicate_window_hours),
+        places=places_view(),
     )
     retention = Retention(
         store,
@@ -123,6 +125,8 @@ def bootstrap(
     runtime.add(Phase.PREPARE, "photo store", open_photos)
     runtime.view(catalogue)
     runtime.view(units)
+    if intake.places is not None:
+        runtime.view(intake.places)
     runtime.loop(every(RELAY_SECONDS, relay_outbox, name="outbox-relay"))
     runtime.loop(every(settings.retention_sweep_seconds, sweep, name="retention-sweep"))
     runtime.loop(

@@ -41,6 +41,11 @@ def reporter_key(reporter_ref: str) -> str:
     return f"idx:reporter:{reporter_ref}"
 
 
+# Tickets with any appeal (申诉), and with one waiting for a decision (申诉审核).
+APPEALS = "idx:appeals"
+APPEALS_PENDING = "idx:appeals:pending"
+
+
 def _memberships(record: TicketRecord) -> set[str]:
     keys = {ALL, status_key(record.status), channel_key(record.channel)}
     if record.category:
@@ -52,6 +57,10 @@ def _memberships(record: TicketRecord) -> set[str]:
     if record.reporter_ref:
         keys.add(reporter_key(record.reporter_ref))
     keys |= {unit_key(a.unit_id) for a in record.assignments}
+    if record.appeals:
+        keys.add(APPEALS)
+    if record.pending_appeals:
+        keys.add(APPEALS_PENDING)
     return keys
 
 

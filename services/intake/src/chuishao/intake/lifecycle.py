@@ -26,8 +26,10 @@ from chuishao.common.commands import (
     AddProgressNote,
     AwaitResident,
     CloseTicket,
+    DecideAppeal,
     DecideExtension,
     DeclineTicket,
+    FileAppeal,
     RateTicket,
     RecategoriseTicket,
     RecordCallback,
@@ -39,9 +41,11 @@ from chuishao.common.commands import (
     TransferTicket,
     UrgeTicket,
 )
-from chuishao.common.domain import Rating
+from chuishao.common.domain import AppealOutcome, AppealSubject, Level, Rating
 from chuishao.common.errors import ErrorDetail
 from chuishao.common.events import (
+    AppealDecided,
+    AppealFiled,
     CallbackAttempted,
     Event,
     ExtensionApproved,
@@ -90,6 +94,9 @@ ALLOWED: dict[type[TicketCommand], frozenset[Status]] = {
     RecategoriseTicket: OPEN,
     SplitReport: frozenset({Status.LINKED}),
     UrgeTicket: WORKING,
+    # An appeal is about what was counted, in any state (a rating closes the ticket).
+    FileAppeal: frozenset(Status),
+    DecideAppeal: frozenset(Status),
 }
 # Who may send each command: units act on their own part; supervisors (street command
 # centres, the district) decide; residents rate through the token in their SMS link and
@@ -123,7 +130,11 @@ VERBS: dict[str, type[TicketCommand]] = {
     "recategorise": RecategoriseTicket,
     "split": SplitReport,
     "urge": UrgeTicket,
+    "appeals": FileAppeal,
+    "appeal-decisions": DecideAppeal,
 }
+# The supervisors' levels that decide appeals (申诉审核): a street's command centre only reads.
+APPEAL_DECIDERS = frozenset({Level.DISTRICT, Level.CITY})
 
 
 @dataclass(frozen=True)
@@ -137,6 +148,8 @@ class Actor:
     # The console account acting as this unit, supervisor or operator (a person token,
     # auth.Keys.person): recorded on the events it causes, so the history names them.
     person: str | None = None
+    # A supervisor's level (its directory entry): a district or the city decides appeals.
+    level: Level | None = None
 
     @property
     def is_supervisor(self) -> bool:
@@ -195,6 +208,12 @@ def authorize(record: TicketRecord, command: TicketCommand, actor: Actor) -> Non
     elif isinstance(command, RecordCallback):
         allowed = actor.kind == "operator"
         why = "callback_by_operator"
+    elif isinstance(command, FileAppeal):
+        allowed = actor.kind in ("unit", "supervisor") and record.ever_assigned(actor.id)
+        why = "appeal_by_unit"
+    elif isinstance(command, DecideAppeal):
+        allowed = actor.is_supervisor and actor.level in APPEAL_DECIDERS
+        why = "appeal_by_district"
     elif isinstance(command, RecordResidentReply):
         allowed = actor.kind in ("resident", "operator") or record.assignment(actor.id) is not None
         why = "reply_by_resident"
@@ -395,7 +414,61 @@ def decide(
                     changed_by=actor.id,
                 )
             ]
+        case FileAppeal():
+            appeal_id = _new_appeal_id(record, actor.id, command.subject)
+            return [
+                make(
+                    AppealFiled,
+                    appeal_id=appeal_id,
+                    unit_id=actor.id,
+                    subject=command.subject,
+                    reason=command.reason,
+                    evidence_urls=tuple(str(url) for url in command.evidence_urls),
+                )
+            ]
+        case DecideAppeal():
+            appeal = record.appeal(command.appeal_id)
+            if appeal is None:
+                raise UnknownTicket("no_such_appeal", field="appeal_id", appeal=command.appeal_id)
+            if not appeal.pending:
+                raise IllegalTransition(
+                    "appeal_decided", field="appeal_id", appeal=appeal.appeal_id
+                )
+            if appeal.unit_id == actor.id:
+                raise NotYours("own_appeal", field="appeal_id")
+            return [
+                make(
+                    AppealDecided,
+                    appeal_id=appeal.appeal_id,
+                    unit_id=appeal.unit_id,
+                    subject=appeal.subject,
+                    outcome=command.outcome,
+                    decided_by=actor.id,
+                    note=command.note,
+                )
+            ]
     raise CommandRejected("unsupported")
+
+
+def _new_appeal_id(record: TicketRecord, unit_id: str, subject: AppealSubject) -> str:
+    """One open appeal per ticket × unit × subject, and none once one was upheld (the
+    exemption stands); after a rejection the unit may appeal again, with new evidence."""
+    part = record.ever_assignment(unit_id)
+    assert part is not None  # authorize: it was sent the ticket
+    counted = {
+        AppealSubject.RATING: part.rated_unsatisfied,
+        AppealSubject.BREACH: part.breached,
+        AppealSubject.DECLINE: part.declined,
+        AppealSubject.FORCE_MAJEURE: True,
+    }[subject]
+    if not counted:
+        raise IllegalTransition(f"nothing_to_appeal_{subject}", field="subject")
+    earlier = [a for a in record.appeals if a.unit_id == unit_id and a.subject == subject]
+    if any(a.pending for a in earlier):
+        raise IllegalTransition("appeal_pending", field="subject")
+    if any(a.outcome == AppealOutcome.UPHELD for a in earlier):
+        raise IllegalTransition("appeal_settled", field="subject")
+    return f"{unit_id}:{subject}:{len(earlier) + 1}"
 
 
 def _combined(

@@ -26,6 +26,7 @@ from chuishao.common.replies import unit_inbox_prefix, withhold_reply
 from chuishao.intake.attributes import InvalidAttribute
 from chuishao.intake.http_errors import validation_detail
 from chuishao.intake.lifecycle import VERBS, Actor, CommandRejected
+from chuishao.intake.proactive import is_proactive, refused_over_nats
 from chuishao.intake.service import CatalogueNotLoaded, Intake, UnknownCategory
 from chuishao.intake.views import view_of
 
@@ -61,6 +62,8 @@ def register(broker: NatsBroker, intake: Intake) -> None:
             command = SubmitReport.model_validate_json(message.body)
         except ValidationError as exc:
             return invalid(exc)
+        if is_proactive(command):  # no caller here to check: chuishao.intake.proactive
+            return nats_error_reply(refused_over_nats().detail)
         key = (message.headers or {}).get(IDEMPOTENCY_HEADER)
         try:
             result = await intake.submit(command, key)

@@ -8,8 +8,10 @@ from datetime import datetime
 from typing import Any
 
 from chuishao.common.commands import Reporter
-from chuishao.common.domain import ClockKind, Priority
+from chuishao.common.domain import ClockKind, Priority, Rating
 from chuishao.common.events import (
+    AppealDecided,
+    AppealFiled,
     CallbackAttempted,
     Event,
     ExtensionApproved,
@@ -41,6 +43,7 @@ from chuishao.common.events import (
 )
 from chuishao.common.status import Part, Progress, Status, reduce
 from chuishao.intake.records import (
+    Appeal,
     Assignment,
     ClockView,
     HistoryEntry,
@@ -83,6 +86,9 @@ SUMMARIES: dict[type[Event], Callable[[Any], str]] = {
         else f"reopened ({e.reopen_count})"
     ),
     TicketClosed: lambda e: f"closed ({e.reason})",
+    # Neither the unit nor its reason: another unit on the ticket reads the history too.
+    AppealFiled: lambda e: f"申诉 appeal filed ({e.subject})",
+    AppealDecided: lambda e: f"申诉 appeal {e.outcome} by {e.decided_by}",
     TicketEscalated: lambda e: (
         f"escalated {e.from_level} → {e.to_level}"
         + (" (its own command centre summoned)" if e.from_level == e.to_level else "")
@@ -190,6 +196,7 @@ def _apply(record: TicketRecord, event: Event) -> None:
             # history; sla arms no clock for it either.
             pass
         case TicketDispatched():
+            earlier = record.ever_assignment(event.unit_id)
             record.assignments = [a for a in record.assignments if a.unit_id != event.unit_id]
             record.assignments.append(
                 Assignment(
@@ -199,6 +206,10 @@ def _apply(record: TicketRecord, event: Event) -> None:
                     level=event.level,
                     whistle=event.whistle,
                     dispatched_at=event.occurred_at,
+                    # What it may still appeal stays with a unit summoned again.
+                    declined=earlier is not None and earlier.declined,
+                    breached=earlier is not None and earlier.breached,
+                    rated_unsatisfied=earlier is not None and earlier.rated_unsatisfied,
                 )
             )
             record.street = event.street or record.street
@@ -234,6 +245,10 @@ def _apply(record: TicketRecord, event: Event) -> None:
             )
             if missed not in record.breached:
                 record.breached.append(missed)
+            # The unit whose clock it was; a ticket's clock, every unit on it then.
+            for a in record.active_assignments:
+                if event.unit_id in (None, a.unit_id):
+                    a.breached = True
         case UnitNotified():
             for a in record.assignments:
                 if a.unit_id == event.unit_id and a.notified_at is None:
@@ -243,6 +258,8 @@ def _apply(record: TicketRecord, event: Event) -> None:
                 part.acknowledged_at = event.occurred_at
         case TicketDeclined():
             record.declines = event.bounces
+            if (part := record.ever_assignment(event.unit_id)) is not None:
+                part.declined = True
         case ExtensionRequested():
             if (part := record.assignment(event.unit_id)) is not None:
                 part.extension_requested_seconds = event.extra_seconds
@@ -274,6 +291,29 @@ def _apply(record: TicketRecord, event: Event) -> None:
             )
         case TicketRated():
             record.rating = event.rating
+            if event.rating == Rating.UNSATISFIED:
+                for a in record.assignments:
+                    if a.unit_id in event.units:
+                        a.rated_unsatisfied = True
+        case AppealFiled():
+            record.appeals.append(
+                Appeal(
+                    appeal_id=event.appeal_id,
+                    unit_id=event.unit_id,
+                    subject=event.subject,
+                    reason=event.reason,
+                    evidence_urls=event.evidence_urls,
+                    filed_at=event.occurred_at,
+                    filed_by=event.person,
+                )
+            )
+        case AppealDecided():
+            if (appeal := record.appeal(event.appeal_id)) is not None and appeal.pending:
+                appeal.outcome = event.outcome
+                appeal.decided_at = event.occurred_at
+                appeal.decided_by = event.decided_by
+                appeal.decided_by_person = event.person
+                appeal.note = event.note
         case CallbackAttempted():
             record.callback_attempts = event.attempt
         case TicketReopened():

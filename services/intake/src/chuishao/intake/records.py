@@ -6,6 +6,8 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict
 
 from chuishao.common.commands import Reporter
 from chuishao.common.domain import (
+    AppealOutcome,
+    AppealSubject,
     Channel,
     ClockKind,
     DirectAnswer,
@@ -34,6 +36,11 @@ class Assignment(BaseModel):
     # False once the unit declined or transferred its part: it no longer has to act.
     active: bool = True
     extension_requested_seconds: int | None = None
+    # What a unit may appeal (FileAppeal): it returned the ticket, a deadline of its own
+    # (or of the ticket while it was on it) ran out, an unsatisfied rating named it.
+    declined: bool = False
+    breached: bool = False
+    rated_unsatisfied: bool = False
 
     @property
     def owes_acknowledgement(self) -> bool:
@@ -93,6 +100,28 @@ class LinkedReport(BaseModel):
     media_urls: tuple[str, ...] = ()
 
 
+class Appeal(BaseModel):
+    """A unit's appeal (申诉) and, once decided, the decision. Staff only: a unit's view
+    shows its own appeals (views.view_of), never another unit's."""
+
+    appeal_id: str
+    unit_id: str
+    subject: AppealSubject
+    reason: str
+    evidence_urls: tuple[str, ...] = ()
+    filed_at: AwareDatetime
+    filed_by: str | None = None  # the console account
+    outcome: AppealOutcome | None = None  # None: pending
+    decided_at: AwareDatetime | None = None
+    decided_by: str | None = None  # the deciding supervisor (unit id)
+    decided_by_person: str | None = None
+    note: str = ""
+
+    @property
+    def pending(self) -> bool:
+        return self.outcome is None
+
+
 class TicketRecord(BaseModel):
     ticket_id: str
     correlation_id: str
@@ -139,6 +168,8 @@ class TicketRecord(BaseModel):
     # (and the resident, by notify) must ring at once, and what to tell the caller.
     call_now: tuple[str, ...] = ()
     call_message_zh: str | None = None
+    # Units' appeals (申诉), oldest first.
+    appeals: list[Appeal] = []
     version: int = 1
 
     @property
@@ -170,6 +201,17 @@ class TicketRecord(BaseModel):
 
     def ever_assigned(self, unit_id: str) -> bool:
         return any(a.unit_id == unit_id for a in self.assignments)
+
+    def ever_assignment(self, unit_id: str) -> Assignment | None:
+        """The unit's part, active or not (a unit that returned the ticket keeps one)."""
+        return next((a for a in self.assignments if a.unit_id == unit_id), None)
+
+    def appeal(self, appeal_id: str) -> Appeal | None:
+        return next((a for a in self.appeals if a.appeal_id == appeal_id), None)
+
+    @property
+    def pending_appeals(self) -> bool:
+        return any(a.pending for a in self.appeals)
 
     def has_applied(self, event_id: str) -> bool:
         return any(entry.event_id == event_id for entry in self.history)

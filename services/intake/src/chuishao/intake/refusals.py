@@ -40,6 +40,8 @@ ACTIONS: dict[str, tuple[str, str]] = {
     "SplitReport": ("拆分", "split out"),
     "UrgeTicket": ("督办", "urged"),
     "RecordCallback": ("记录回访", "recorded as a callback"),
+    "FileAppeal": ("申诉", "appealed"),
+    "DecideAppeal": ("审核申诉", "given an appeal decision"),
 }
 SOME_ACTION = ("这样处理", "changed this way")
 
@@ -128,6 +130,46 @@ REFUSALS: dict[str, tuple[str, str]] = {
     "unknown_ticket": (
         "没有编号为 {ticket_id} 的工单，请核对编号",
         "There is no ticket {ticket_id}; check the number",
+    ),
+    "appeal_by_unit": (
+        "只有曾承办此工单的单位可以申诉",
+        "Only a unit this ticket was sent to can appeal",
+    ),
+    "appeal_by_district": (
+        "申诉只能由区级或市级账号审核",
+        "Only a district or city account decides an appeal",
+    ),
+    "appeal_pending": (
+        "您的单位对此事项已有一条申诉等待审核，请等审核结果",
+        "Your unit already has an appeal about this waiting for a decision",
+    ),
+    "appeal_settled": (
+        "您的单位对此事项的申诉已经支持，无需再申诉",
+        "Your unit's appeal about this was already upheld",
+    ),
+    "nothing_to_appeal_rating": (
+        "此工单没有涉及您单位的不满意评价，无需申诉",
+        "No unsatisfied rating of this ticket names your unit; there is nothing to appeal",
+    ),
+    "nothing_to_appeal_breach": (
+        "此工单没有您单位的超期记录，无需申诉",
+        "Your unit missed no deadline on this ticket; there is nothing to appeal",
+    ),
+    "nothing_to_appeal_decline": (
+        "您的单位没有退回过此工单，无需申诉",
+        "Your unit never returned this ticket; there is nothing to appeal",
+    ),
+    "no_such_appeal": (
+        "此工单没有编号为 {appeal} 的申诉",
+        "This ticket has no appeal {appeal}",
+    ),
+    "appeal_decided": (
+        "申诉 {appeal} 已经审核过，不能再次审核",
+        "Appeal {appeal} has already been decided",
+    ),
+    "own_appeal": (
+        "不能审核本单位自己的申诉",
+        "An appeal cannot be decided by the unit that filed it",
     ),
     "unsupported": ("不支持这项操作", "This action is not supported"),
 }

@@ -27,6 +27,8 @@ class Filters:
     until: datetime | None = None
     overdue_at: datetime | None = None
     ticket_ids: tuple[str, ...] = ()
+    # Tickets with appeals (申诉): "any", or "pending" (one waits for a decision).
+    appeals: str | None = None
     # What the caller may know of (scope_keys): the union of these indexes; None = all.
     within: tuple[str, ...] | None = None
 
@@ -80,6 +82,8 @@ def _keys(filters: Filters) -> list[str]:
         keys.append(indexes.channel_key(filters.channel))
     if filters.reporter_ref:
         keys.append(indexes.reporter_key(filters.reporter_ref))
+    if filters.appeals:
+        keys.append(indexes.APPEALS_PENDING if filters.appeals == "pending" else indexes.APPEALS)
     return keys
 
 

@@ -12,10 +12,12 @@ from nats.js import JetStreamContext
 from chuishao.common.categories import Category
 from chuishao.common.clock import Clock
 from chuishao.common.commands import SplitReport, SubmitReport, TicketCommand, TransferTicket
+from chuishao.common.domain import Channel
 from chuishao.common.errors import ApiError
 from chuishao.common.events import Event, ReportLinked, ReportSplit, TicketSubmitted
 from chuishao.common.ids import derived_id, reporter_ref
 from chuishao.common.kv import KvView
+from chuishao.common.place_names import PlaceName
 from chuishao.common.publishing import check_size
 from chuishao.intake import attributes
 from chuishao.intake.auth import Keys
@@ -78,6 +80,8 @@ class Intake:
     duplicate_window: timedelta = timedelta(hours=72)
     # Set at start-up (it lives in JetStream): chuishao.intake.contacts.
     contacts: ContactStore | None = None
+    # The directory's places (which street a grid is in): chuishao.intake.proactive.
+    places: KvView[PlaceName] | None = None
 
     @functools.cached_property
     def js(self) -> JetStreamContext:
@@ -129,8 +133,10 @@ class Intake:
             answered=command.answered,
             person=person,
         )
-        # An enquiry answered on the call is no second report of anything.
-        primary = None if command.answered else await self._duplicate_of(command, now)
+        # An enquiry answered on the call is no second report of anything; a proactive
+        # ticket is the centre's own answer to the reports already there, never one more.
+        repeats = command.answered or command.channel == Channel.PROACTIVE
+        primary = None if repeats else await self._duplicate_of(command, now)
         record = created(
             event,
             reporter=command.reporter,

@@ -15,6 +15,7 @@ from chuishao.common.privacy import mask_text
 from chuishao.intake.lifecycle import Actor, Status
 from chuishao.intake.public import public_update
 from chuishao.intake.records import (
+    Appeal,
     Assignment,
     ClockView,
     HistoryEntry,
@@ -119,6 +120,10 @@ class TicketView(BaseModel):
         "(119 fire and rescue, 110 police, 120 ambulance)",
     )
     call_message_zh: str | None = None
+    appeals: list[Appeal] = Field(
+        default=[],
+        description="Units' appeals (申诉) and their decisions; a unit sees only its own",
+    )
     history: list[HistoryEntry]
     version: int
     photos: list[PhotoView] = Field(
@@ -271,7 +276,10 @@ def view_of(
     record. `followed` is the ticket a resident's linked report joined."""
     if actor.kind == "resident":
         return ResidentTicketView.of(record, followed)
-    return TicketView.of(record)
+    view = TicketView.of(record)
+    if actor.kind == "unit":  # another unit's appeal is between it and the district
+        view.appeals = [a for a in view.appeals if a.unit_id == actor.id]
+    return view
 
 
 class TicketPage(BaseModel):

@@ -12,7 +12,8 @@ from chuishao.common.loops import every
 from chuishao.common.runtime import Phase, compose
 from chuishao.common.streams import NOTIFY, NOTIFY_DELIVERIES
 from chuishao.common.units import units_view
-from chuishao.notify.service import NotifyService
+from chuishao.notify import verification
+from chuishao.notify.service import NotifyService, resident_channels
 from chuishao.notify.settings import NotifySettings
 
 PRODUCER = "notify"
@@ -37,11 +38,19 @@ def bootstrap(
         runtime.add(Phase.CONNECT, "http client", None, http.aclose)
     units = units_view()
     service = NotifyService(runtime, settings, http, units, rng)
+    # One-time codes by SMS for the residents' points page (verification.py).
+    verification.register(
+        broker, verification.VerificationCodes(resident_channels(settings, redis, http))
+    )
 
     runtime.streams(NOTIFY, NOTIFY_DELIVERIES)
     # An empty bucket (no router yet) still loads; only a stalled server waits.
     runtime.view(units, wait_loaded=10)
     runtime.view(service.presence)
+    # Names for the hotspot warnings (the street, grid and category), loaded before the
+    # consumer starts like the units, so a warning is never sent with bare codes.
+    runtime.view(service.places, wait_loaded=10)
+    runtime.view(service.catalogue, wait_loaded=10)
     runtime.add(Phase.PREPARE, "deliveries", service.build)
     runtime.loop(every(settings.sweep_interval_seconds, service.release_held, name="held-release"))
     return service

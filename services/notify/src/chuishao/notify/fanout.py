@@ -8,7 +8,13 @@ from redis.asyncio import Redis
 from chuishao.common import subjects
 from chuishao.common.clock import Clock
 from chuishao.common.domain import Priority
-from chuishao.common.events import Event, TicketDispatched, TicketTriaged, UnitNotified
+from chuishao.common.events import (
+    Event,
+    HotspotDetected,
+    TicketDispatched,
+    TicketTriaged,
+    UnitNotified,
+)
 from chuishao.common.handled import mark_handled, was_handled
 from chuishao.common.kv import KvView
 from chuishao.common.publishing import (
@@ -20,9 +26,11 @@ from chuishao.common.publishing import (
 )
 from chuishao.common.streams import NOTIFY
 from chuishao.common.unit_contacts import UnitContact
+from chuishao.notify.audience import Audience
 from chuishao.notify.delivery_log import DeliveryLogEntry, DeliveryLogStore
 from chuishao.notify.facts import FactsStore
 from chuishao.notify.held import HeldJobs
+from chuishao.notify.hotspots import HotspotWarnings
 from chuishao.notify.jobs import DeliveryJob, Notice
 from chuishao.notify.planning import notices_for, priority_of
 
@@ -39,8 +47,10 @@ class FanOut:
         units: KvView[UnitContact],
         history: DeliveryLogStore,
         clock: Clock,
+        hotspots: HotspotWarnings | None = None,
     ) -> None:
         self.js = js
+        self.hotspots = hotspots
         self.redis = redis
         self.units = units
         self.facts = FactsStore(redis)
@@ -59,11 +69,11 @@ class FanOut:
             await self.held.expedite(event.ticket_id, self.clock.now())
         priority = priority_of(event, facts)
         jobs: list[DeliveryJob] = []
-        for notice in notices_for(event, facts):
+        for notice in self._notices(event, facts):
             if notice.audience == "unit":
                 await self._to_unit_subject(event, notice)
                 unit = self.units.get(notice.recipient)
-                if unit is not None and unit.webhook_url is not None:
+                if unit is not None and unit.webhook_url is not None and self._by_webhook(notice):
                     jobs.append(DeliveryJob.for_notice(event, notice, "webhook", priority))
             elif notice.audience == "duty_phone":
                 unit = self.units.get(notice.recipient)
@@ -75,6 +85,15 @@ class FanOut:
             await self.enqueue(job)
         await mark_handled(self.redis, NOTIFY.name, event)
         return jobs
+
+    def _notices(self, event: Event, facts: Audience) -> list[Notice]:
+        if isinstance(event, HotspotDetected):
+            # Not a ticket's audience: the command centre of the warning's street.
+            return self.hotspots.notices(event) if self.hotspots is not None else []
+        return notices_for(event, facts)
+
+    def _by_webhook(self, notice: Notice) -> bool:
+        return self.hotspots is None or self.hotspots.by_webhook(notice)
 
     async def enqueue(self, job: DeliveryJob) -> None:
         await self.js.publish(

@@ -25,6 +25,7 @@ Template = Literal[
     "linked",
     "call_now",
     "report_reminder",
+    "hotspot",  # a hotspot warning to the street's command centre (hotspots.py)
 ]
 # duty_phone: a unit's duty desk by SMS (its directory contact), for what must reach a
 # person even when nobody watches the unit's webhook or the console.

@@ -10,6 +10,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from chuishao.common.domain import ClockKind, Level, Role, Whistle
 from chuishao.common.events import Event
 from chuishao.common.tokens import resident_token
+from chuishao.notify.hotspots import Words
 from chuishao.notify.jobs import Template
 
 LEVELS = {Level.COMMUNITY: "社区", Level.STREET: "街道", Level.DISTRICT: "区", Level.CITY: "市"}
@@ -39,8 +40,16 @@ def duration(seconds: int) -> str:
 
 
 class Messages:
-    def __init__(self, timezone: ZoneInfo, resident_page_url: str, link_secret: str) -> None:
+    def __init__(
+        self,
+        timezone: ZoneInfo,
+        resident_page_url: str,
+        link_secret: str,
+        words: Words | None = None,
+    ) -> None:
         self.timezone = timezone
+        # Place and category names (a hotspot warning names its street, grid and category).
+        self.words = words
         self.resident_page_url = resident_page_url.rstrip("/")
         self.link_secret = link_secret
         self.env = Environment(
@@ -74,6 +83,7 @@ class Messages:
             "whistle_label": WHISTLES.get(whistle, "派单") if whistle else "派单",
             # call_now: the emergency numbers to ring (119、120), for a gateway template too.
             "call": "、".join(getattr(event, "call", ())),
+            **(self.words.variables(event) if self.words is not None else {}),
         }
 
     def render(self, template: Template, event: Event, unit_name: str | None = None) -> str:

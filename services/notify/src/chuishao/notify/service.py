@@ -12,9 +12,11 @@ from redis.asyncio import Redis
 
 from chuishao.common import subjects
 from chuishao.common.broker import current_message, durable_subscriber
+from chuishao.common.catalogue import catalogue_view
 from chuishao.common.delivery import dead_letter
 from chuishao.common.events import AnyEvent
 from chuishao.common.kv import KvView
+from chuishao.common.places import places_view
 from chuishao.common.presence import presence_view
 from chuishao.common.runtime import Runtime
 from chuishao.common.streams import NOTIFY, NOTIFY_DELIVERIES
@@ -26,6 +28,7 @@ from chuishao.notify.channels.wechat import WechatTemplateChannel
 from chuishao.notify.delivery_log import DeliveryLog, DeliveryLogQuery, DeliveryLogStore
 from chuishao.notify.fanout import FanOut
 from chuishao.notify.held import HeldJobs
+from chuishao.notify.hotspots import HotspotWarnings, Words
 from chuishao.notify.idempotency import Ledger
 from chuishao.notify.jobs import DeliveryJob
 from chuishao.notify.messages import Messages
@@ -83,6 +86,10 @@ class NotifyService:
         self.units = units
         # Which units have a clerk on the console's live queue (the report-in SMS waits).
         self.presence = presence_view()
+        # Names of streets, grids and categories, and the street's command centre, for the
+        # hotspot warnings (hotspots.py).
+        self.places = places_view()
+        self.catalogue = catalogue_view()
         self.history = DeliveryLogStore(self.redis)
         self.held = HeldJobs(self.redis)
         self._fanout: FanOut | None = None
@@ -109,11 +116,13 @@ class NotifyService:
             units=self.units,
             history=self.history,
             clock=self.clock,
+            hotspots=HotspotWarnings(self.units, self.places, self.settings.hotspot_channels),
         )
         messages = Messages(
             timezone,
             self.settings.resident_page_url,
             self.settings.resident_link_secret.get_secret_value(),
+            Words(self.places, self.catalogue),
         )
         ledger = Ledger(self.redis)
         holds = Holds(

@@ -10,6 +10,7 @@ from chuishao.common.settings import ServiceSettings
 from chuishao.common.streams import NOTIFY_DELIVERIES
 
 ResidentChannelName = Literal["wechat", "sms", "outbox"]
+HotspotChannel = Literal["webhook", "sms"]
 
 
 class NotifySettings(ServiceSettings):
@@ -44,6 +45,10 @@ class NotifySettings(ServiceSettings):
     quiet_hours_end: time = time(7, 0)
     resident_max_per_hour: int = 5
     resident_max_per_day: int = 20
+
+    # Hotspot warnings to the street's command centre (hotspots.py): always on the unit's
+    # subject; besides, on these channels (its webhook, an SMS to its duty phone).
+    hotspot_channels: tuple[HotspotChannel, ...] = ("webhook", "sms")
 
     # How often held messages (quiet hours, rate limit) are checked for release.
     sweep_interval_seconds: float = 15.0

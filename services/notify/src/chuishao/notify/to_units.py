@@ -63,10 +63,10 @@ class ToUnits:
 
 
 class ToDutyPhones:
-    """A unit's duty desk by SMS (the report-in reminder): the directory's duty phone,
-    through the same SMS gateway residents are texted by — unless a clerk of the unit has
-    the console's queue open (`presence`). The resident's link is never in it; the number
-    is logged masked."""
+    """A unit's duty desk by SMS (the report-in reminder, a hotspot warning to a command
+    centre): the directory's duty phone, through the same SMS gateway residents are texted
+    by — a reminder not while a clerk of the unit has the console's queue open
+    (`presence`). The resident's link is never in it; the number is logged masked."""
 
     def __init__(
         self,
@@ -90,8 +90,10 @@ class ToDutyPhones:
         if unit is None or not unit.duty_phone:
             await self.ledger.settle(job.job_id, "skipped")
             return Settled("skipped", unit_id, "duty_sms", "the unit has no duty phone")
-        if self.presence is not None and page_open(self.presence, unit_id, attempt.at):
+        reminder = job.notice.template == "report_reminder"
+        if reminder and self.presence is not None and page_open(self.presence, unit_id, attempt.at):
             # A clerk has the console's queue open: the page counts down and shows it.
+            # (A hotspot warning is texted by policy whatever page is open.)
             await self.ledger.settle(job.job_id, "skipped")
             return Settled("skipped", unit_id, "duty_sms", "the unit's console page is open")
         contact = ResidentContact(ticket_id=job.event.ticket_id, phone=unit.duty_phone, name=None)

@@ -12,8 +12,11 @@ past event, a drill, a notice or a chronic nuisance (万一着火, 火灾隐患,
 路, 燃气泄漏应急演练, 每天晚上排气), and no match counts in a text that says the danger is
 over (已经没事了). Then, for wording the lexicon misses, the danger model trained on the
 corpus's danger column (in data/triage-model.json, its threshold chosen on held-out folds
-within a false-alarm budget). The category may be uncertain; this answer alone makes the
-ticket an emergency.
+within a false-alarm budget); its alarm stands only when the text carries no not-now frame
+(a denial, a past event, a question, a complaint about a rule: guards.model_quiet, the
+clause and chronic guards, read on the whole text). The category may be uncertain; this
+answer alone makes the ticket an emergency. Every alarm names its `rules`: the families
+that matched, or "model".
 """
 
 import re
@@ -24,13 +27,19 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
+from chuishao.router.regex_prefix import compile_fast
 from chuishao.router.textnorm import normalise
 from chuishao.router.triage_model import default_model
 
 LEXICON_FILE = Path(__file__).parent / "data" / "danger.toml"
 CALL_ORDER = ("119", "110", "120")
 MODEL_ONLY_CALL = ("119",)  # the model knows a danger, not its kind: fire and rescue
+MODEL_RULE = "model"
 _CLAUSE_END = re.compile(r"[，。；！？,.;!?：:]")
+# OpenCC's t2s keeps 著 (a valid Simplified character: 著名), so Traditional 圍著/拿著/關著
+# would miss every 着 of the lexicon; the lexicon alone reads 著 as 着 (the model's
+# features stay as trained).
+_ZHE = re.compile(r"著(?![名作称书述录])")
 
 
 class DangerAssessment(BaseModel):
@@ -41,6 +50,7 @@ class DangerAssessment(BaseModel):
     life_at_risk: bool = False
     call: tuple[str, ...] = ()
     message_zh: str | None = None  # told to the resident and the operator at once
+    rules: tuple[str, ...] = ()  # why: the lexicon families that matched, or "model"
 
 
 SAFE = DangerAssessment(danger=False)
@@ -71,6 +81,10 @@ class Lexicon:
     resolved: re.Pattern[str]
     hurt: re.Pattern[str]
     life: re.Pattern[str]
+    model_quiet: re.Pattern[str]
+    model_110: re.Pattern[str]
+    model_120: re.Pattern[str]
+    model_jump: re.Pattern[str]
 
     @property
     def kinds(self) -> tuple[str, ...]:
@@ -93,7 +107,7 @@ def load_lexicon(path: Path = LEXICON_FILE) -> Lexicon:
     sets: dict[str, str] = document.get("sets", {})
 
     def compiled(pattern: str | None) -> re.Pattern[str] | None:
-        return re.compile(_expand(pattern, sets)) if pattern else None
+        return compile_fast(_expand(pattern, sets)) if pattern else None
 
     families = []
     for raw in document["family"]:
@@ -107,7 +121,7 @@ def load_lexicon(path: Path = LEXICON_FILE) -> Lexicon:
                 fallback=bool(raw.get("fallback", False)),
                 chronic_ok=bool(raw.get("chronic_ok", False)),
                 any_of=compiled("|".join(f"(?:{p})" for p in patterns)) if patterns else None,
-                all_of=tuple(re.compile(_expand(p, sets)) for p in raw.get("all", [])),
+                all_of=tuple(compile_fast(_expand(p, sets)) for p in raw.get("all", [])),
                 unless=compiled(raw.get("unless")),
                 unless_text=compiled(raw.get("unless_text")),
             )
@@ -118,11 +132,15 @@ def load_lexicon(path: Path = LEXICON_FILE) -> Lexicon:
         families=tuple(families),
         before=re.compile(_expand(guards["before"], sets)),
         after=re.compile(_expand(guards["after"], sets)),
-        clause=re.compile(_expand(guards["clause"], sets)),
-        chronic=re.compile(_expand(guards["chronic"], sets)),
-        resolved=re.compile(_expand(guards["resolved"], sets)),
-        hurt=re.compile(_expand(guards["hurt"], sets)),
-        life=re.compile(_expand(guards["life"], sets)),
+        clause=compile_fast(_expand(guards["clause"], sets)),
+        chronic=compile_fast(_expand(guards["chronic"], sets)),
+        resolved=compile_fast(_expand(guards["resolved"], sets)),
+        hurt=compile_fast(_expand(guards["hurt"], sets)),
+        life=compile_fast(_expand(guards["life"], sets)),
+        model_quiet=compile_fast(_expand(guards["model_quiet"], sets)),
+        model_110=compile_fast(_expand(guards["model_110"], sets)),
+        model_120=compile_fast(_expand(guards["model_120"], sets)),
+        model_jump=compile_fast(_expand(guards["model_jump"], sets)),
     )
 
 
@@ -169,6 +187,7 @@ def _matches(clean: str, family: Family, lex: Lexicon) -> bool:
 def families_of(clean: str) -> tuple[Family, ...]:
     """The lexicon families a normalised text tells of now (none if it says it is over)."""
     lex = lexicon()
+    clean = _ZHE.sub("着", clean)
     if lex.resolved.search(clean):
         return ()
     return tuple(f for f in lex.families if _matches(clean, f, lex))
@@ -180,12 +199,48 @@ def kinds_of(clean: str) -> tuple[str, ...]:
 
 def calls_of(families: tuple[Family, ...], clean: str = "") -> tuple[str, ...]:
     """The numbers of the families found; a fallback family's (a cry for help: 110) only
-    when nothing else says what is wrong; 120 too when someone is hurt or ill now."""
+    when nothing else says what is wrong; 120 too when someone is hurt or ill now. With
+    no family (the model alone): the numbers its words point to (model_calls_of)."""
     chosen = [f for f in families if not f.fallback] or list(families)
-    numbers = {n for f in chosen for n in f.call}
-    if numbers and lexicon().hurt.search(clean):
+    numbers = {n for f in chosen for n in f.call} or set(model_calls_of(clean))
+    if _hurt_now(_ZHE.sub("着", clean)):
+        numbers.add("120")
+    return tuple(n for n in CALL_ORDER if n in numbers)
+
+
+def model_calls_of(clean: str) -> tuple[str, ...]:
+    """The model knows a danger, not its kind: the words around say whom to call —
+    someone about to jump 110 and 119, a crime 110, someone ill 120; else 119."""
+    lex = lexicon()
+    if lex.model_jump.search(clean):
+        return ("119", "110")
+    numbers = set()
+    if lex.model_110.search(clean):
+        numbers.add("110")
+    if lex.model_120.search(clean):
         numbers.add("120")
     return tuple(n for n in CALL_ORDER if n in numbers) or MODEL_ONLY_CALL
+
+
+def _hurt_now(clean: str) -> bool:
+    """Someone hurt or ill now: a `hurt` match not framed as a risk (随时可能砸到, 怕摔倒)."""
+    lex = lexicon()
+    for match in lex.hurt.finditer(clean):
+        if not lex.before.search(clean[max(0, match.start() - 6) : match.start()]):
+            return True
+    return False
+
+
+def quiet_for_model(clean: str) -> bool:
+    """A text framed as not happening now, anywhere in it: the model's alarm does not
+    stand (the model reads n-grams and cannot tell 不是着火 from 着火)."""
+    lex = lexicon()
+    return bool(
+        lex.model_quiet.search(clean)
+        or lex.clause.search(clean)
+        or lex.chronic.search(clean)
+        or lex.resolved.search(clean)
+    )
 
 
 _ADVICE = (
@@ -197,6 +252,10 @@ _ADVICE = (
     ("water", "不要贸然下水，向落水者抛救生圈、绳子等漂浮物。"),
     ("flood", "请立即撤离到安全地带。"),
     ("collapse", "请立即撤离到安全地带。"),
+    ("jump", "请不要刺激当事人，保持距离，等待民警和消防救援。"),
+    ("crime", "请先躲到安全的地方，锁好门，不要与对方正面冲突。"),
+    ("violence", "请先确保自身安全，远离现场，不要与对方正面冲突。"),
+    ("child", "请在确保自身安全的前提下看护孩子，提醒过往车辆减速。"),
 )
 
 
@@ -217,9 +276,10 @@ def assess(text: str) -> DangerAssessment:
     families = families_of(clean)
     if not families:
         # Wording the lexicon does not know: the danger model trained on the corpus's
-        # danger column (data/triage-model.json) may still see it. 119 is the default.
+        # danger column (data/triage-model.json) may still see it, unless the text says
+        # it is not happening now. Its numbers come from the words around (model_calls_of).
         model = default_model()
-        if model is None or not model.is_danger(clean):
+        if model is None or not model.is_danger(clean) or quiet_for_model(clean):
             return SAFE
     kinds = tuple(dict.fromkeys(f.kind for f in families))
     call = calls_of(families, clean)
@@ -230,4 +290,5 @@ def assess(text: str) -> DangerAssessment:
         life_at_risk=life,
         call=call,
         message_zh=message_for(call, life, kinds),
+        rules=tuple(f.name for f in families) or (MODEL_RULE,),
     )

@@ -219,7 +219,10 @@ def danger_report(rows: Sequence[Row], figures: Figures, *, examples: int = 30) 
     if f.danger_missed:
         lines += ["", "danger texts missed:"] + [f"  {t}" for t in f.danger_missed[:examples]]
     if f.false_alarm_texts:
-        lines += ["", "false alarms:"] + [f"  {t}" for t in f.false_alarm_texts[:examples]]
+        # Each with the rules that fired (lexicon families or "model"): what to fix.
+        lines += ["", "false alarms (rules that fired):"] + [
+            f"  [{','.join(danger.assess(t).rules)}] {t}" for t in f.false_alarm_texts[:examples]
+        ]
     if wrong_call:
         lines += ["", "numbers (labelled → told):"] + [f"  {t}" for t in wrong_call[:examples]]
     return "\n".join(lines)

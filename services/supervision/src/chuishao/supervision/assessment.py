@@ -22,11 +22,22 @@ class Ranking(BaseModel):
     minimum_dispatched: int = Field(default=1, ge=0)
 
 
+class ProblemPolicy(BaseModel):
+    """每月一题: how many reports of one category in one grid in a month make a recurring
+    problem, and how many of them a street's list shows."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    minimum_reports: int = Field(default=2, ge=1)
+    per_street: int = Field(default=5, ge=1)
+
+
 class AssessmentPolicy(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     weights: dict[str, float]
     ranking: Ranking = Ranking()
+    problems: ProblemPolicy = ProblemPolicy()
 
     @field_validator("weights")
     @classmethod

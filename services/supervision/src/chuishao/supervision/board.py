@@ -4,12 +4,13 @@ import json
 import re
 from collections.abc import Callable
 from datetime import datetime
-from typing import cast
+from typing import Literal, cast
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 from redis.asyncio import Redis
 
 from chuishao.common.status import Status
+from chuishao.supervision.assessment import RankedRow
 from chuishao.supervision.keys import ALL_PERIODS, Keys
 from chuishao.supervision.rates import Rates, rates_of
 from chuishao.supervision.ticket import SupervisedTicket
@@ -89,6 +90,21 @@ class WhistleItem(BaseModel):
     street: str | None = None
 
 
+MapKind = Literal["street", "grid"]
+
+
+class PlaceLoad(BaseModel):
+    """A street's or grid's tickets open and overdue now (its `all` counters): the
+    shading of the big screen's map."""
+
+    model_config = ConfigDict(frozen=True)
+
+    code: str
+    kind: MapKind
+    open: int
+    overdue: int
+
+
 class ScopeRow(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -117,6 +133,12 @@ class Board(BaseModel):
     streets: list[ScopeRow]
     hotspots: list[HotspotItem]
     whistles: list[WhistleItem]
+    # The big screen (docs/supervision.md, "The big screen"): the places of the scope with
+    # open tickets, and the units ranked by the composite score of `ranking_month` (the
+    # month of `period`, else the current one), as the monthly report ranks them.
+    places: list[PlaceLoad] = []
+    ranking_month: str = ""
+    ranking: list[RankedRow] = []
     # The names of the codes above, from the router's directory and catalogue.
     unit_names: dict[str, str] = {}
     place_names: dict[str, str] = {}
@@ -241,6 +263,16 @@ class Reader:
             )
             for (unit_id, _), counts in zip(ordered, counted, strict=True)
             if counts
+        ]
+
+    async def loads(self, places: list[tuple[MapKind, str]]) -> list[PlaceLoad]:
+        """The open and overdue tickets of these (kind, code) places now; only those with
+        any. One hash each (period `all`), summed in a few calls like the rows."""
+        counted = await self.counts_of([[f"{kind}:{code}"] for kind, code in places], ALL_PERIODS)
+        return [
+            PlaceLoad(code=code, kind=kind, open=counts["open"], overdue=counts.get("overdue", 0))
+            for (kind, code), counts in zip(places, counted, strict=True)
+            if counts.get("open", 0) > 0
         ]
 
     async def states(self, streets: list[str] | None = None) -> dict[str, int]:

@@ -3,17 +3,22 @@ formats, a frozen header row) and .csv (UTF-8 with a BOM, so Excel reads the Chi
 Both are written row by row: the workbook in openpyxl's write-only mode into a spooled
 temporary file, the CSV as a generator, so 5,000 units take little memory."""
 
-import csv
-import io
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
-from tempfile import SpooledTemporaryFile
+from collections.abc import Callable, Iterator
 from typing import IO, Any
 
-from openpyxl import Workbook  # type: ignore[import-untyped]
-from openpyxl.cell import WriteOnlyCell  # type: ignore[import-untyped]
-from openpyxl.styles import Font  # type: ignore[import-untyped]
-
+from chuishao.common.tabular import (
+    BOM,
+    PERCENT,
+    SCORE,
+    Column,
+    CsvLines,
+    append_rows,
+    csv_cells,
+    file_chunks,
+    header_row,
+    saved,
+    write_only_workbook,
+)
 from chuishao.supervision.assessment import RankedRow
 from chuishao.supervision.report import (
     RATE_DEFINITIONS,
@@ -22,18 +27,11 @@ from chuishao.supervision.report import (
     MonthlyReport,
 )
 
-PERCENT = "0.0%"
-SCORE = "0.00"
-SPOOL_BYTES = 4 * 1024 * 1024  # beyond this the workbook goes to disk
-CHUNK = 64 * 1024
-BOM = "\ufeff"
+# BOM and file_chunks are this module's API too (web.py, the report's tests).
+__all__ = ["BOM", "COLUMNS", "csv_lines", "file_chunks", "xlsx_file"]
 
 
-@dataclass(frozen=True)
-class Column:
-    header: str
-    value: Callable[[RankedRow], Any]
-    number_format: str | None = None
+HOURS = "0.0"  # 平均办理时长, a number of hours
 
 
 def _rate(name: str) -> Callable[[RankedRow], float | None]:
@@ -44,7 +42,7 @@ def _count(name: str) -> Callable[[RankedRow], int]:
     return lambda row: row.rates.count(name)
 
 
-COLUMNS: list[Column] = [
+COLUMNS: list[Column[RankedRow]] = [
     Column("名次", lambda row: row.rank),
     Column("名次变化", lambda row: row.rank_change),
     Column("编号", lambda row: row.id),
@@ -54,6 +52,7 @@ COLUMNS: list[Column] = [
     Column("上月得分", lambda row: row.previous_score, SCORE),
     Column("得分变化", lambda row: row.score_change, SCORE),
     *(Column(RATE_DEFINITIONS[name].label, _rate(name), PERCENT) for name in REPORT_RATES),
+    Column("平均办理时长（小时）", lambda row: row.rates.average_handling_hours, HOURS),
     *(Column(header, _count(name)) for name, header in REPORT_COUNTS.items()),
 ]
 LEVELS = {"units": "单位", "streets": "街道"}
@@ -63,68 +62,24 @@ def _levels(report: MonthlyReport) -> dict[str, list[RankedRow]]:
     return {"units": report.units, "streets": report.streets}
 
 
-def write_xlsx(report: MonthlyReport, out: IO[bytes]) -> None:
-    workbook = Workbook(write_only=True)
+def _workbook(report: MonthlyReport) -> Any:
+    workbook = write_only_workbook()
     for level, rows in _levels(report).items():
         sheet = workbook.create_sheet(f"{LEVELS[level]} {report.month}")
-        sheet.freeze_panes = "A2"
-        header = []
-        for column in COLUMNS:
-            cell = WriteOnlyCell(sheet, value=column.header)
-            cell.font = Font(bold=True)
-            header.append(cell)
-        sheet.append(header)
-        for row in rows:
-            cells = []
-            for column in COLUMNS:
-                cell = WriteOnlyCell(sheet, value=column.value(row))
-                if column.number_format:
-                    cell.number_format = column.number_format
-                cells.append(cell)
-            sheet.append(cells)
-    workbook.save(out)
+        header_row(sheet, (column.header for column in COLUMNS))
+        append_rows(sheet, COLUMNS, rows)
+    return workbook
 
 
 def xlsx_file(report: MonthlyReport) -> IO[bytes]:
     """The workbook, rewound, in a spooled temporary file (the caller closes it)."""
-    out: IO[bytes] = SpooledTemporaryFile(max_size=SPOOL_BYTES)  # noqa: SIM115
-    write_xlsx(report, out)
-    out.seek(0)
-    return out
+    return saved(_workbook(report))
 
 
-def file_chunks(file: IO[bytes]) -> Iterator[bytes]:
-    try:
-        while chunk := file.read(CHUNK):
-            yield chunk
-    finally:
-        file.close()
-
-
-def _csv_value(value: Any, number_format: str | None) -> str:
-    if value is None:
-        return ""
-    if number_format == PERCENT:
-        return f"{value * 100:.2f}%"
-    return str(value)
-
-
-def csv_lines(report: MonthlyReport) -> Iterable[bytes]:
+def csv_lines(report: MonthlyReport) -> Iterator[bytes]:
     """The CSV, a line at a time: both levels, told apart by the first column."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-
-    def take() -> bytes:
-        text = buffer.getvalue()
-        buffer.seek(0)
-        buffer.truncate()
-        return text.encode("utf-8")
-
-    buffer.write(BOM)
-    writer.writerow(["层级", "月份", *(column.header for column in COLUMNS)])
-    yield take()
+    lines = CsvLines()
+    yield lines.encode([["层级", "月份", *(column.header for column in COLUMNS)]])
     for level, rows in _levels(report).items():
         for row in rows:
-            values = [_csv_value(c.value(row), c.number_format) for c in COLUMNS]
-            writer.writerow([LEVELS[level], report.month, *values])
-            yield take()
+            yield lines.encode([[LEVELS[level], report.month, *csv_cells(COLUMNS, row)]])

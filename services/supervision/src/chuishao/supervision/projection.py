@@ -20,7 +20,7 @@ from redis.exceptions import WatchError
 
 from chuishao.common.events import Event, HotspotDetected, WhistleBlown
 from chuishao.common.outbox import Outbox
-from chuishao.supervision.counters import contributions, difference
+from chuishao.supervision.counters import contributions, difference, problem
 from chuishao.supervision.hotspots import HotspotRule, Verdict, decide, windows
 from chuishao.supervision.keys import ALL_PERIODS, Keys
 from chuishao.supervision.ticket import SupervisedTicket, apply
@@ -112,6 +112,8 @@ class Projection:
         if not after.dispatched or after.received_at is None:
             return None
         if not after.grid or not after.category:
+            return None
+        if after.proactive:  # the centre's answer to a hotspot is not one more report of it
             return None
         grid, category = after.grid, after.category
         after.hotspot_key = f"{grid}|{category}"
@@ -241,6 +243,9 @@ def _scope_values(facts: SupervisedTicket) -> Iterable[tuple[str, str]]:
     ):
         if value:
             yield kind, value
+    key = problem(facts)
+    if key is not None:  # 每月一题
+        yield "problem", key
     for unit_id in facts.units:
         yield "unit", unit_id
         if facts.street:

@@ -22,6 +22,9 @@ DEFINITIONS: dict[str, tuple[str, str]] = {
 }
 
 
+HOURS_DIGITS = 2
+
+
 class Rates(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -37,6 +40,9 @@ class Rates(BaseModel):
     closure_rate: float | None
     callback_rate: float | None
     direct_answer_rate: float | None
+    # 平均办理时长: hours from dispatch to resolution (a unit: to its sign-off), the mean
+    # over the resolved tickets whose dispatch is known (`handling_seconds` / `handled`).
+    average_handling_hours: float | None = None
 
     def count(self, name: str) -> int:
         return self.counts.get(name, 0)
@@ -53,4 +59,10 @@ def rates_of(scope: str, period: str, counts: Mapping[str, int]) -> Rates:
         period=period,
         counts=dict(counts),
         **{name: ratio(counts, num, den) for name, (num, den) in DEFINITIONS.items()},
+        average_handling_hours=average_hours(counts),
     )
+
+
+def average_hours(counts: Mapping[str, int]) -> float | None:
+    seconds = ratio(counts, "handling_seconds", "handled")
+    return round(seconds / 3600, HOURS_DIGITS) if seconds is not None else None

@@ -1,10 +1,13 @@
 """Server-rendered HTML (Jinja2): the page, and the board fragment the live stream sends."""
 
+from collections.abc import Callable, Iterable
 from datetime import datetime, tzinfo
 
 from jinja2 import Environment, PackageLoader, select_autoescape
+from markupsafe import Markup
 
-from chuishao.supervision import charts
+from chuishao.common.place_names import PlaceName
+from chuishao.supervision import charts, districtmap
 from chuishao.supervision.assessment import RankedRow
 from chuishao.supervision.board import Board
 from chuishao.supervision.rates import DEFINITIONS
@@ -54,6 +57,11 @@ def movement(row: RankedRow) -> str:
     return "—"
 
 
+def hours(value: float | None) -> str:
+    """平均办理时长 on the page: 5.3, or — when no ticket was resolved."""
+    return "—" if value is None else f"{value:.1f}"
+
+
 def clock_offset(seconds: float) -> str:
     """The shared clock's time-travel offset, for people: 拨快 52 小时."""
     ahead = seconds >= 0
@@ -71,8 +79,12 @@ def duration(seconds: int) -> str:
 
 
 class Renderer:
-    def __init__(self, zone: tzinfo) -> None:
+    def __init__(self, zone: tzinfo, places: Callable[[], Iterable[PlaceName]] = tuple) -> None:
         self.zone = zone
+        # Where the console is (settings.supervision_console_url): 每月一题 rows link to its
+        # proactive-ticket form. Empty: no link.
+        self.console_url = ""
+        self.places = places  # the directory's outlines, for the board's map
         self.env = Environment(
             loader=PackageLoader("chuishao.supervision", "templates"),
             autoescape=select_autoescape(["html"]),
@@ -94,7 +106,12 @@ class Renderer:
         return moment.astimezone(self.zone).strftime(fmt)
 
     def board(self, board: Board) -> str:
-        return self.env.get_template("board.html").render(board=board)
+        return self.env.get_template("board.html").render(
+            board=board,
+            district_map=Markup(districtmap.draw(self.places(), board)),  # noqa: S704 (escaped in svgmap)
+            legend=districtmap.legend(),
+            movement=movement,
+        )
 
     def page(self, board: Board, street: str | None, refresh_seconds: float) -> str:
         return self.env.get_template("page.html").render(
@@ -125,6 +142,8 @@ class Renderer:
             total_rates=TOTAL_RATES,
             counts=REPORT_COUNTS,
             rate_definitions=RATE_DEFINITIONS,
+            hours=hours,
+            console_url=self.console_url,
             definitions=DEFINITIONS,
             other_definitions=OTHER_DEFINITIONS,
             movement=movement,

@@ -13,6 +13,7 @@ from pydantic import AwareDatetime, BaseModel
 from chuishao.supervision.access import Scope
 from chuishao.supervision.assessment import AssessmentPolicy, RankedRow, ranked
 from chuishao.supervision.board import BadPeriod, Reader, ScopeRow
+from chuishao.supervision.problems import StreetProblems, monthly_problems
 from chuishao.supervision.rates import Rates
 
 TREND_MONTHS = 12
@@ -39,6 +40,12 @@ REPORT_COUNTS = {
     "satisfied": "满意数",
     "overdue": "超期数",
     "bounces": "退单数",
+    # 未诉先办: counted apart, in none of the rates (docs/supervision.md, "Proactive tickets").
+    "proactive": "主动治理",
+    "proactive_resolved": "主动治理办结",
+    # 申诉 and 免责 (docs/supervision.md, "Appeals and exemptions").
+    "appeals": "申诉数",
+    "exemptions": "免责数",
 }
 
 
@@ -120,6 +127,28 @@ OTHER_DEFINITIONS: dict[str, Definition] = {
         "上月名次 − 本月名次：↑2 表示比上月前进两名；“新”表示上月未排名。",
     ),
     "score_change": Definition("def-score_change", "得分变化", "本月综合得分 − 上月综合得分。"),
+    "average_handling_hours": Definition(
+        "def-average_handling_hours",
+        "平均办理时长（小时）",
+        "从派单到解决（单位：从该单位首次被召集到其办结签退）经过的自然时间（小时，含夜间与节假日），"
+        "对当月受理、现已解决且派单时间已知的工单取平均（handling_seconds ÷ handled）。"
+        "重新打开的工单以再次解决的时间计；主动治理工单不计入。",
+    ),
+    "proactive": Definition(
+        "def-proactive",
+        "主动治理（未诉先办）",
+        "指挥中心根据预警或每月一题主动立案的工单数（渠道 proactive）及其中已办结的数目。"
+        "这些工单照常派单、计时、督办，但不计入受理量和任何考核率、平均办理时长与每月一题，"
+        "以免自行立案、自行办结抬高考核成绩。",
+    ),
+    "problems": Definition(
+        "def-problems",
+        "每月一题",
+        "各街道当月同一网格、同一类别被反映达到考核政策所定次数（assessment.toml [problems]，"
+        "默认两次）的问题，每次反映都计（含并入同一工单的重复反映），"
+        "按反映次数、重复反映人数（同一反映人当月反映同一问题超过一次）排序；"
+        "环比为本月反映次数 − 上月反映次数，上月名次为上月该问题在本街道的名次。",
+    ),
     "period": Definition(
         "def-period",
         "统计期",
@@ -129,7 +158,16 @@ OTHER_DEFINITIONS: dict[str, Definition] = {
         "def-counts",
         "计数",
         "派单数：被召集的工单（单位）或已派单的工单（街道）；响应、解决、评价、满意：各率的分子"
-        "或分母；超期：现已超期的在办工单；退单：退回次数。",
+        "或分母；超期：现已超期的在办工单；退单：退回次数；申诉：单位提出的申诉；免责：区级"
+        "支持的申诉（见“免责”）。",
+    ),
+    "exemptions": Definition(
+        "def-exemptions",
+        "免责",
+        "单位对不满意评价、超期、退单或不可抗力提出申诉，区级（或市级）账号支持后即为免责："
+        "评价免责——该单位申诉时已有的不满意评价不计入其评价数与回访数（满意率、回访率的分母）；"
+        "超期免责——其报到与申诉所在轮次的办结、超期均按按时计；退单免责与不可抗力免责——"
+        "该工单不计入该单位的任何数字。街道与全区的率按工单计，不因免责改变，只显示申诉与免责数。",
     ),
 }
 
@@ -174,6 +212,8 @@ class MonthlyReport(BaseModel):
     # (categories are counted for the whole city only).
     categories: list[ScopeRow] | None
     category_names: dict[str, str] = {}
+    # 每月一题: each street's recurring problems of the month (chuishao.supervision.problems).
+    problems: list[StreetProblems] = []
 
     @property
     def empty(self) -> bool:
@@ -211,6 +251,17 @@ def _ranked(
     )
 
 
+async def ranked_units(
+    sources: ReportSources, streets: list[str] | None, month: str
+) -> list[RankedRow]:
+    """The units of `streets` (None: everything) scored and ranked for `month` against the
+    month before, exactly as the report ranks them: the big screen's ranking."""
+    month = check_month(month)
+    units, _ = await _levels(sources, streets, month)
+    previous, _ = await _levels(sources, streets, previous_month(month))
+    return _ranked(units, previous, sources.policy)
+
+
 async def monthly_report(
     sources: ReportSources, scope: Scope, month: str, now: datetime
 ) -> MonthlyReport:
@@ -246,4 +297,13 @@ async def monthly_report(
         trend=trend,
         categories=categories,
         category_names=names,
+        problems=await monthly_problems(
+            reader,
+            streets,
+            month,
+            before,
+            sources.policy.problems,
+            sources.place_name,
+            sources.category_names(),
+        ),
     )

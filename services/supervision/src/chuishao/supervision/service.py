@@ -16,13 +16,19 @@ from chuishao.supervision.access import Access, Scope
 from chuishao.supervision.assessment import load_policy
 from chuishao.supervision.board import Board, Reader
 from chuishao.supervision.display import DisplayTokens
+from chuishao.supervision.districtmap import mapped
 from chuishao.supervision.gauges import Gauges
 from chuishao.supervision.hotspot_sender import relay
 from chuishao.supervision.hotspots import HotspotRule
 from chuishao.supervision.keys import ALL_PERIODS, Keys
 from chuishao.supervision.projection import Projection
 from chuishao.supervision.rendering import Renderer
-from chuishao.supervision.report import MonthlyReport, ReportSources, monthly_report
+from chuishao.supervision.report import (
+    MonthlyReport,
+    ReportSources,
+    monthly_report,
+    ranked_units,
+)
 from chuishao.supervision.settings import SupervisionSettings
 
 RELAY_SECONDS = 2.0
@@ -50,9 +56,10 @@ class Supervision:
         keys = Keys(settings.supervision_namespace)
         self.projection = Projection(self.redis, keys, zone, hotspot_rule(settings))
         self.reader = Reader(self.redis, keys)
-        self.renderer = Renderer(zone)
-        self.units = units_view()
         self.places = places_view()
+        self.renderer = Renderer(zone, places=self.places.all)
+        self.renderer.console_url = settings.supervision_console_url.rstrip("/")
+        self.units = units_view()
         self.catalogue = catalogue_view()
         self.access = Access(
             unit_keys=settings.unit_api_keys,
@@ -95,8 +102,15 @@ class Supervision:
         )
         units, places, categories = board.codes()
         category_names = self.category_names()
+        # The ranking of the board's month: of a day or month asked for, else the current.
+        month = (
+            period[:7] if period != ALL_PERIODS else self.renderer.local_time(board.as_of, "%Y-%m")
+        )
         return board.model_copy(
             update={
+                "places": await self.reader.loads(mapped(self.places.all(), board.scope_streets)),
+                "ranking_month": month,
+                "ranking": await ranked_units(self.report_sources(), board.scope_streets, month),
                 "clock_offset_seconds": self.clock_offset_seconds(),
                 "unit_names": {code: self.unit_name(code) for code in sorted(units)},
                 "place_names": {code: self.access.name(code) for code in sorted(places)},
@@ -106,15 +120,17 @@ class Supervision:
             }
         )
 
-    async def monthly_report(self, scope: Scope, month: str) -> MonthlyReport:
-        sources = ReportSources(
+    def report_sources(self) -> ReportSources:
+        return ReportSources(
             reader=self.reader,
             policy=self.policy,
             unit_name=self.unit_name,
             place_name=self.access.name,
             category_names=self.category_names,
         )
-        return await monthly_report(sources, scope, month, self.clock.now())
+
+    async def monthly_report(self, scope: Scope, month: str) -> MonthlyReport:
+        return await monthly_report(self.report_sources(), scope, month, self.clock.now())
 
     async def relay(self) -> None:
         await relay(self.redis, self.projection.keys, self.broker.connection.jetstream())

@@ -46,6 +46,9 @@ class SupervisionSettings(ServiceSettings):
     # The monthly report's score weights and ranking rule (a TOML file like the one
     # shipped in chuishao/supervision/data/assessment.toml, which is used when unset).
     assessment_policy_file: Path | None = None
+    # The console's address as people's browsers reach it (e.g. http://127.0.0.1:8070):
+    # the report's 每月一题 rows link to its proactive-ticket form (主动立案). Empty: no link.
+    supervision_console_url: str = ""
 
     @field_validator("public_rates")
     @classmethod

@@ -11,8 +11,10 @@ from datetime import datetime, tzinfo
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
-from chuishao.common.domain import ClockKind, Level, Priority, Rating, Role, Whistle
+from chuishao.common.domain import Channel, ClockKind, Level, Priority, Rating, Role, Whistle
 from chuishao.common.events import (
+    AppealDecided,
+    AppealFiled,
     Event,
     ReportLinked,
     ReportSplit,
@@ -48,6 +50,9 @@ class UnitPart(BaseModel):
     role: Role
     level: Level
     active: bool = True
+    # First summoned: its handling time (办理时长) runs from here to its sign-off; a
+    # ticket it returned and got back keeps this start (a wrong 退单 stops no clock).
+    dispatched_at: AwareDatetime | None = None
     report_deadline: AwareDatetime | None = None
     report_breached: bool = False  # its report-for-duty clock ran out before it answered
     responded_at: AwareDatetime | None = None  # first acknowledgement or decline
@@ -70,6 +75,17 @@ class RatingGiven(BaseModel):
 
     rating: Rating
     units: tuple[str, ...]
+
+
+class AppealFact(BaseModel):
+    """A unit's appeal (申诉) and what an upheld one exempts (chuishao.supervision.exemptions):
+    fixed when it was filed, so a replay of the stream gives the same exemption."""
+
+    unit_id: str
+    subject: str  # chuishao.common.domain.AppealSubject
+    outcome: str | None = None  # None: pending; "upheld" | "rejected"
+    cycle: int = 0  # the ticket's cycle when filed: a breach exemption covers up to it
+    unsatisfied: int = 0  # the unsatisfied ratings naming the unit when filed
 
 
 class SupervisedTicket(BaseModel):
@@ -102,7 +118,15 @@ class SupervisedTicket(BaseModel):
     closed_unrated: bool = False
     # 直接答复: answered on the call from the knowledge base, closed at once, never sent.
     answered_directly: bool = False
+    # 未诉先办: opened by a command centre (channel proactive); counted apart, in no rate.
+    proactive: bool = False
+    # The reporter's pseudonym (never a name or number) and those of the reports linked
+    # to it (duplicate id → pseudonym): 每月一题 counts who reported a problem again.
+    reporter_ref: str | None = None
+    linked_reporters: dict[str, str] = {}
+    dispatched_at: AwareDatetime | None = None  # first dispatch: its handling time starts
     open_breaches: dict[str, AwareDatetime] = {}  # clock|level|unit → deadline
+    appeals: dict[str, AppealFact] = {}  # appeal id → the appeal (申诉)
     linked_reports: list[str] = []
     hotspot_key: str | None = None  # grid|category, once counted for hotspots
     # Who is summoned, as the status reducer keeps it (None in facts stored before it was:
@@ -188,6 +212,8 @@ def _apply(facts: SupervisedTicket, event: Event) -> None:
             facts.category = facts.category or event.category
             facts.priority = event.priority
             facts.grid = facts.grid or event.location.grid_code
+            facts.proactive = event.channel == Channel.PROACTIVE
+            facts.reporter_ref = event.reporter_ref
         case TicketTriaged():
             if event.accepted and facts.category is None:
                 facts.category = event.category
@@ -200,11 +226,15 @@ def _apply(facts: SupervisedTicket, event: Event) -> None:
             facts.street = event.street or facts.street
             facts.grid = facts.grid or event.grid_code
             facts.level = facts.level or event.level
+            facts.dispatched_at = facts.dispatched_at or at
             part = facts.units.get(event.unit_id)
             if part is None:
-                facts.units[event.unit_id] = UnitPart(role=event.role, level=event.level)
+                facts.units[event.unit_id] = UnitPart(
+                    role=event.role, level=event.level, dispatched_at=at
+                )
             else:
                 part.active = True
+                part.dispatched_at = part.dispatched_at or at
             if event.whistle != Whistle.NONE and event.whistle not in facts.whistles:
                 facts.whistles = sorted([*facts.whistles, event.whistle])
         case WhistleBlown():
@@ -272,8 +302,33 @@ def _apply(facts: SupervisedTicket, event: Event) -> None:
         case ReportLinked():
             if event.duplicate_ticket_id not in facts.linked_reports:
                 facts.linked_reports = [*facts.linked_reports, event.duplicate_ticket_id]
+            if event.reporter_ref:
+                facts.linked_reporters = {
+                    **facts.linked_reporters,
+                    event.duplicate_ticket_id: event.reporter_ref,
+                }
+        case AppealFiled():
+            unsatisfied = sum(
+                r.rating == Rating.UNSATISFIED and event.unit_id in r.units for r in facts.ratings
+            )
+            facts.appeals = {
+                **facts.appeals,
+                event.appeal_id: AppealFact(
+                    unit_id=event.unit_id,
+                    subject=event.subject,
+                    cycle=facts.cycle,
+                    unsatisfied=unsatisfied,
+                ),
+            }
+        case AppealDecided():
+            appeal = facts.appeals.get(event.appeal_id)
+            if appeal is not None and appeal.outcome is None:
+                appeal.outcome = event.outcome
         case ReportSplit():
             facts.linked_reports = [r for r in facts.linked_reports if r != event.report_ticket_id]
+            facts.linked_reporters = {
+                r: ref for r, ref in facts.linked_reporters.items() if r != event.report_ticket_id
+            }
 
 
 def apply(facts: SupervisedTicket | None, event: Event, zone: tzinfo) -> SupervisedTicket:

@@ -2,6 +2,7 @@
 
 import argparse
 import asyncio
+import os
 import sys
 from pathlib import Path
 
@@ -23,8 +24,9 @@ async def run(args: argparse.Namespace) -> int:
         async with (
             httpx.AsyncClient(base_url=args.intake, timeout=10) as intake,
             httpx.AsyncClient(base_url=args.page, timeout=10) as board,
+            httpx.AsyncClient(base_url=args.console, timeout=10) as residents,
         ):
-            stack = Stack(intake, board, Keys.load(args.keys))
+            stack = Stack(intake, board, Keys.load(args.keys), residents)
             clock = StackClock(redis)
             if args.plain or not console.is_terminal:
                 await Demo(stack, clock, PlainScreen(console), args.pace).play()
@@ -50,6 +52,11 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="chuishao-demo", description=__doc__)
     parser.add_argument("--intake", default="http://127.0.0.1:8080", help="intake's base URL")
     parser.add_argument("--page", default="http://127.0.0.1:8090", help="supervision's base URL")
+    parser.add_argument(
+        "--console",
+        default=f"http://127.0.0.1:{os.environ.get('CHUISHAO_CONSOLE_HTTP_PORT', '8070')}",
+        help="the console's base URL (its residents' page /r), as `make run` prints it",
+    )
     parser.add_argument("--keys", type=Path, default=Path(".data/api-keys.json"))
     parser.add_argument(
         "--pace", type=float, default=0.8, help="real seconds per stack hour (default 0.8)"

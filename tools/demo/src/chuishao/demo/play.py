@@ -67,7 +67,11 @@ class Demo(Actions):
     # --- Actions
 
     async def submit(self, report: Report) -> None:
-        ticket_id = await self.stack.submit(report.body)
+        token = None
+        if report.on_page:
+            ticket_id, token = await self.stack.file_on_resident_page(report.body)
+        else:
+            ticket_id = await self.stack.submit(report.body)
         ticket = await self.stack.ticket(ticket_id)
         if ticket["status"] == "linked":
             await self._split_out(report, ticket_id, ticket["linked_to"])
@@ -78,6 +82,11 @@ class Demo(Actions):
         summoned = ", ".join(f"{a['unit_name']}" for a in ticket["assignments"])
         whistle = f" [{'/'.join(sorted(whistles))} whistle]" if whistles else ""
         self.say(f"{report.story} → {ticket_id} 派单 {summoned}{whistle}")
+        if token is not None:  # the link of the resident's SMS opens the ticket's page
+            status = await self.stack.resident_view(ticket_id, token)
+            if status != 200:
+                raise DemoError(f"{ticket_id}: the resident's page answered {status}")
+            self.say(f"{ticket_id} filed on the resident page /r; its SMS link opens it")
 
     async def report_for_duty(self, key: str) -> None:
         ticket_id = self.tickets[key]
@@ -109,6 +118,12 @@ class Demo(Actions):
         await self.stack.rate(ticket_id, rating, comment)
         label = {"satisfied": "满意", "basically_satisfied": "基本满意", "unsatisfied": "不满意"}
         self.say(f"{ticket_id} resident rates {label[rating]} {comment}".rstrip())
+
+    async def callback(self, key: str, outcome: str) -> None:
+        ticket_id = self.tickets[key]
+        await self.stack.callback(ticket_id, outcome)
+        label = {"no_answer": "未接通", "unreachable": "无法联系"}
+        self.say(f"{ticket_id} 回访 callback by the 12345 operator: {label[outcome]}")
 
     async def await_reopened(self, key: str) -> None:
         ticket_id = self.tickets[key]

@@ -4,10 +4,12 @@ wrote, supervision's board, and the shared stack clock in Redis."""
 import asyncio
 import functools
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 from redis.asyncio import Redis
@@ -58,13 +60,21 @@ class StackClock:
 
 
 class Stack:
-    def __init__(self, intake: httpx.AsyncClient, board: httpx.AsyncClient, keys: Keys) -> None:
+    def __init__(
+        self,
+        intake: httpx.AsyncClient,
+        board: httpx.AsyncClient,
+        keys: Keys,
+        console: httpx.AsyncClient,
+    ) -> None:
         self.intake = intake
         self.board_http = board
         self.keys = keys
+        self.console = console  # the residents' pages (/r), as a phone's browser uses them
 
     async def wait_until_up(self, timeout: float = 30.0) -> None:
-        for name, client in (("intake", self.intake), ("supervision", self.board_http)):
+        clients = (("intake", self.intake), ("supervision", self.board_http))
+        for name, client in (*clients, ("console", self.console)):
             await self._poll(
                 functools.partial(client.get, "/health"),
                 lambda r: r.status_code == 200,
@@ -83,6 +93,46 @@ class Stack:
         if response.status_code not in (200, 201):
             raise DemoError(f"report refused: {response.status_code} {response.text}")
         return str(response.json()["ticket_id"])
+
+    async def file_on_resident_page(self, fields: dict[str, str]) -> tuple[str, str]:
+        """A resident's report from the console's page, as a phone's browser sends it: the
+        form (its CSRF token and idempotency key), then a multipart POST with no photo
+        chosen; the page's redirect names the ticket and the resident's link token."""
+        form = await self.console.get("/r", headers={"Accept": "text/html"})
+        if form.status_code != 200:
+            raise DemoError(f"the resident page answered {form.status_code}")
+        hidden = dict(re.findall(r'name="(csrf_token|idempotency_key)" value="([^"]*)"', form.text))
+        response = await self._poll(
+            lambda: self.console.post(
+                "/r",
+                data={**hidden, **fields},
+                files={"photos": ("", b"", "application/octet-stream")},
+                headers={"Accept": "text/html"},
+            ),
+            lambda r: r.status_code != 503,
+            30.0,
+            "the resident page kept answering 503",
+        )
+        where = urlsplit(response.headers.get("location", ""))
+        token = parse_qs(where.query).get("t", [""])[0]
+        if response.status_code != 303 or not where.path.startswith("/r/") or not token:
+            raise DemoError(f"the resident page refused: {response.status_code} {response.text}")
+        return where.path.removeprefix("/r/"), token
+
+    async def resident_view(self, ticket_id: str, token: str) -> int:
+        """The status page the SMS links to: what the resident sees (its HTTP status)."""
+        page = await self.console.get(f"/r/{ticket_id}", params={"t": token})
+        return page.status_code
+
+    async def callback(self, ticket_id: str, outcome: str) -> None:
+        """A 12345 operator's callback (回访) that reached no rating (RecordCallback)."""
+        response = await self.intake.post(
+            f"/api/v1/tickets/{ticket_id}/callbacks",
+            json={"outcome": outcome},
+            headers={"X-API-Key": self.keys.operator},
+        )
+        if response.status_code >= 400:
+            raise DemoError(f"callback {ticket_id}: {response.status_code} {response.text}")
 
     async def ticket(self, ticket_id: str) -> Ticket:
         response = await self.intake.get(

@@ -5,6 +5,9 @@ one hour at a time: units report for duty (报到) and resolve with photos; a re
 unsatisfied and the ticket goes back (story 8); five parking reports in one grid raise a
 hotspot warning (预警); the community never takes up the broken fire box, so at 48 h it
 rises to the street (story 3), whose command centre reports for duty and sees it done.
+Story 7 is a resident's report filed on the console's residents' page (/r) as a phone's
+browser posts it; the 12345 operator's first callback (回访) about it reaches nobody, the
+second takes the rating.
 """
 
 from collections.abc import Awaitable, Callable
@@ -19,6 +22,8 @@ class Report:
     key: str
     story: str
     body: Body
+    # Filed from the residents' page (/r) as a phone's browser posts its form, not the API.
+    on_page: bool = False
 
 
 def _report(category: str, description: str, channel: str, **location: Any) -> Body:
@@ -105,6 +110,21 @@ REPORTS = (
         ),
     ),
 )
+# A resident on the console's page: the form's fields as a browser sends them (the pin
+# tapped on the map, the category the suggestion offered while typing).
+LAMP = Report(
+    "lamp",
+    "故事7 居民在 /r 页面随手拍: 小区门口路灯不亮",
+    {
+        "category": "street_light",
+        "description": "锦绣家园北门外的路灯坏了好几天，晚上一片漆黑",
+        "lat": "39.8871",
+        "long": "116.3934",
+        "address": "锦绣家园北门",
+        "phone": "13800138000",
+    },
+    on_page=True,
+)
 # Five parking complaints spread over one grid (far enough apart not to be duplicates).
 PARKING = tuple(
     Report(
@@ -133,6 +153,7 @@ class Actions:
     async def note(self, key: str, text: str) -> None: ...
     async def resolve(self, key: str, note: str) -> None: ...
     async def rate(self, key: str, rating: str, comment: str = "") -> None: ...
+    async def callback(self, key: str, outcome: str) -> None: ...
     async def await_reopened(self, key: str) -> None: ...
     async def await_escalated(self, key: str) -> None: ...
 
@@ -145,6 +166,7 @@ def timetable() -> dict[int, list[Step]]:
     """hour → what happens then (hour 0 comes before the clock first moves)."""
     return {
         0: _steps(
+            lambda a: a.submit(LAMP),  # from the residents' page
             # 应急哨: everyone summoned reports within the 30 minutes.
             lambda a: a.report_for_duty("smoke"),
             # A fire hazard is dispatched at emergency priority (triage's danger), so its
@@ -156,6 +178,7 @@ def timetable() -> dict[int, list[Step]]:
             lambda a: a.report_for_duty("road"),
             lambda a: a.report_for_duty("fumes"),
             lambda a: a.report_for_duty("buses"),
+            lambda a: a.report_for_duty("lamp"),
             lambda a: a.note("smoke", "现场已封控，燃气和电力已切断"),
             # Its first response within the emergency's 2 hours, or the centre is summoned.
             lambda a: a.note("ebikes", "已通知住户将电动车移出楼道"),
@@ -169,6 +192,7 @@ def timetable() -> dict[int, list[Step]]:
         ),
         4: _steps(
             lambda a: a.submit(PARKING[3]),
+            lambda a: a.resolve("lamp", "已更换灯泡，路灯恢复照明"),
             lambda a: a.resolve("road", "坑已回填并重新铺装"),
             lambda a: a.rate("smoke", "satisfied"),
         ),
@@ -185,11 +209,16 @@ def timetable() -> dict[int, list[Step]]:
             lambda a: a.rate("fumes", "unsatisfied", "油烟还是很大"),
             lambda a: a.await_reopened("fumes"),
         ),
-        8: _steps(lambda a: a.report_for_duty("fumes")),
+        8: _steps(
+            lambda a: a.report_for_duty("fumes"),
+            # 回访: the operator's first call about the lamp reaches nobody …
+            lambda a: a.callback("lamp", "no_answer"),
+        ),
         9: _steps(lambda a: a.resolve("buses", "已协调错峰加气，道路已疏通")),
         10: _steps(*(lambda a, p=p: a.resolve(p.key, "已贴单拖移") for p in PARKING)),
         12: _steps(
             lambda a: a.rate("buses", "satisfied"),
+            lambda a: a.rate("lamp", "satisfied", "路灯亮了，谢谢"),  # … the second does
             *(lambda a, p=p: a.rate(p.key, "satisfied") for p in PARKING[:3]),
         ),
         20: _steps(lambda a: a.resolve("fumes", "商户已安装油烟净化器")),

@@ -162,6 +162,8 @@ def run(settings: StackSettings) -> int:
         # One clock for the whole stack (real time until someone moves it), so `make demo`
         # and `make timetravel BY=+48h` can let deadlines fall due.
         env.setdefault("CHUISHAO_CLOCK", "shared")
+        # The monthly report's 每月一题 rows link to this console's 主动立案 form.
+        env.setdefault("CHUISHAO_SUPERVISION_CONSOLE_URL", _console_url(settings).rstrip("/"))
         # The board needs a credential: a display token for the district's wall screen.
         board_token(data, redis_server.url)
         manager = Manager()

@@ -76,6 +76,72 @@
     });
   }
 
+  // The suggestion while the description is typed (both filing forms): after a pause,
+  // POST /r/triage; the likely categories come back as buttons (one tap sets the list
+  // above), and the emergency line when the words tell of a life at risk.
+  var description = document.querySelector("textarea[name=description]");
+  var triage = document.getElementById("triage");
+  var choices = document.getElementById("triage-choices");
+  var danger = document.getElementById("danger");
+  var csrf = document.querySelector("input[name=csrf_token]");
+  if (description && triage && choices && select && csrf) {
+    var timer = null;
+    var asked = "";
+    var latest = 0;
+    var pick = function (code, button) {
+      if (filter) { filter.value = ""; }
+      Array.prototype.forEach.call(select.querySelectorAll("option"), function (o) { o.hidden = false; });
+      select.value = code;
+      Array.prototype.forEach.call(choices.querySelectorAll("button"), function (b) {
+        b.setAttribute("aria-pressed", b === button ? "true" : "false");
+      });
+      checkDuplicate();
+    };
+    var show = function (answer) {
+      choices.textContent = "";
+      (answer.suggestions || []).forEach(function (s) {
+        var button = document.createElement("button");
+        button.type = "button";
+        button.className = "suggestion";
+        button.dataset.category = s.category;
+        button.setAttribute("aria-pressed", select.value === s.category ? "true" : "false");
+        button.textContent = s.name;
+        var percent = document.createElement("span");
+        percent.className = "percent";
+        percent.textContent = s.percent + "%";
+        button.appendChild(percent);
+        button.addEventListener("click", function () { pick(s.category, button); });
+        choices.appendChild(button);
+      });
+      triage.hidden = !choices.children.length;
+      if (danger) {
+        document.getElementById("danger-warning").textContent = answer.warning || "";
+        document.getElementById("danger-advice").textContent = answer.advice || "";
+        danger.hidden = !(answer.warning || answer.advice);
+      }
+    };
+    var suggest = function () {
+      var text = description.value.trim();
+      if (text === asked) { return; }
+      asked = text;
+      var mine = ++latest;
+      fetch("/r/triage", {
+        method: "POST",
+        credentials: "same-origin",
+        headers: { "Content-Type": "application/json", Accept: "application/json", "X-CSRF-Token": csrf.value },
+        body: JSON.stringify({ text: text.slice(0, 4000) })
+      })
+        .then(function (r) { return r.ok ? r.json() : null; })
+        .then(function (answer) { if (answer && mine === latest) { show(answer); } })
+        .catch(function () { /* no suggestion: the form works without one */ });
+    };
+    description.addEventListener("input", function () {
+      clearTimeout(timer);
+      timer = setTimeout(suggest, 400);
+    });
+    if (description.value.trim()) { suggest(); }  // a form drawn again with its words
+  }
+
   var form = document.getElementById("report");
   if (form) {
     form.addEventListener("submit", function (event) {

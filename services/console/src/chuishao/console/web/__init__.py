@@ -127,6 +127,7 @@ def create_app(console: Console) -> FastAPI:
     # it is initialised.
     from chuishao.console.web import (  # noqa: PLC0415
         admin,
+        appeals,
         centre,
         clerk,
         events,
@@ -135,7 +136,10 @@ def create_app(console: Console) -> FastAPI:
         login,
         photos,
         points,
+        proactive,
         resident,
+        resident_points,
+        suggest,
         tickets,
     )
 
@@ -143,13 +147,18 @@ def create_app(console: Console) -> FastAPI:
         login,
         clerk,
         tickets,
+        appeals,
         centre,
+        proactive,
         photos,
         events,
         admin,
         hotline,
         knowledge,
         points,
+        # Before `resident`: its /r/<ticket> would take /r/points and /r/triage.
+        resident_points,
+        suggest,
         resident,
     ):
         app.include_router(screen.router)

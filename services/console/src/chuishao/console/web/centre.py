@@ -12,11 +12,12 @@ console keeps no ticket state.
 import asyncio
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi import APIRouter, Depends, Form, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
+from starlette.background import BackgroundTask
 
 from chuishao.common.domain import Location, Whistle
 from chuishao.common.roles import PersonRole
@@ -51,6 +52,8 @@ Centre = Annotated[Person, Depends(require(*CENTRE_ROLES))]
 # Operators (12345) search too; they dispatch nothing by hand.
 Searcher = Annotated[Person, Depends(require(*CENTRE_ROLES, PersonRole.OPERATOR))]
 CSRF = [Depends(check_csrf)]
+# What the console passes on of intake's export answer.
+EXPORT_HEADERS = ("content-type", "content-disposition")
 
 QUEUE_LIMIT = 100
 DETAIL_LIMIT = 40  # queued tickets read in full (danger notice, declines, the map)
@@ -64,6 +67,7 @@ DONE = {
     "approved": "已批准延期",
     "denied": "已驳回延期申请",
     "urged": "已督办，承办单位已收到通知",
+    "proactive": "已主动立案（未诉先办），工单将照常派单",
 }
 
 
@@ -419,13 +423,7 @@ async def hotspot_stream(request: Request, person: Centre) -> StreamingResponse:
     )
 
 
-SEARCH_FIELDS = ("status", "category", "unit", "street", "channel", "since", "until", "overdue")
-
-
-@router.get("/centre/search", response_class=HTMLResponse)
-async def search_page(
-    request: Request,
-    person: Searcher,
+def search_form(
     status: Annotated[str, Query(max_length=32)] = "",
     category: Annotated[str, Query(max_length=64)] = "",
     unit: Annotated[str, Query(max_length=64)] = "",
@@ -434,23 +432,46 @@ async def search_page(
     since: Annotated[str, Query(max_length=32)] = "",
     until_: Annotated[str, Query(alias="until", max_length=32)] = "",
     overdue: Annotated[str, Query(max_length=8)] = "",
-    cursor: Annotated[str, Query(max_length=200)] = "",
-) -> Response:
-    """Intake's ticket search with its filters, as the person (intake scopes it)."""
-    console = console_of(request)
-    now = console.clock.now()
-    asked = {
+) -> dict[str, str]:
+    """The search form's fields as the person filled them in (the page and its exports)."""
+    return {
         "status": status,
         "category": category,
         "unit": unit,
         "street": street,
         "channel": channel,
-        # <input type="date"> gives a day: from its start, to its end (Beijing time).
-        "since": f"{since}T00:00:00+08:00" if since else "",
-        "until": f"{until_}T23:59:59+08:00" if until_ else "",
-        "overdue": "true" if overdue else "",
+        "since": since,
+        "until": until_,
+        "overdue": overdue,
     }
-    params = {k: v for k, v in asked.items() if v}
+
+
+SearchForm = Annotated[dict[str, str], Depends(search_form)]
+
+
+def search_params(form: dict[str, str]) -> dict[str, str]:
+    """The form as intake's search filters (the ones filled in)."""
+    asked = {
+        **form,
+        # <input type="date"> gives a day: from its start, to its end (Beijing time).
+        "since": f"{form['since']}T00:00:00+08:00" if form["since"] else "",
+        "until": f"{form['until']}T23:59:59+08:00" if form["until"] else "",
+        "overdue": "true" if form["overdue"] else "",
+    }
+    return {k: v for k, v in asked.items() if v}
+
+
+@router.get("/centre/search", response_class=HTMLResponse)
+async def search_page(
+    request: Request,
+    person: Searcher,
+    form: SearchForm,
+    cursor: Annotated[str, Query(max_length=200)] = "",
+) -> Response:
+    """Intake's ticket search with its filters, as the person (intake scopes it)."""
+    console = console_of(request)
+    now = console.clock.now()
+    params = search_params(form)
     error = ""
     items: list[dict[str, Any]] = []
     next_cursor = None
@@ -465,16 +486,6 @@ async def search_page(
         if refused.status >= 500:
             raise
         error = refused.message_zh
-    form = {
-        "status": status,
-        "category": category,
-        "unit": unit,
-        "street": street,
-        "channel": channel,
-        "since": since,
-        "until": until_,
-        "overdue": overdue,
-    }
     streets = streets_of(console, person)
     street_choices = [
         p
@@ -507,6 +518,7 @@ async def search_page(
     )
     context = {
         "form": form,
+        "export": urlencode({k: v for k, v in form.items() if v}),
         "rows": rows,
         "error": error,
         "more": more,
@@ -518,3 +530,21 @@ async def search_page(
         "units": serving_units(console, person),
     }
     return templates.TemplateResponse(request, "centre/search.html", context)
+
+
+@router.get("/centre/search/export.{suffix}")
+async def search_export(
+    request: Request,
+    person: Searcher,
+    form: SearchForm,
+    suffix: Annotated[Literal["csv", "xlsx"], Path()],
+) -> StreamingResponse:
+    """The search's tickets as CSV or Excel: intake's export, asked as the person (so a
+    street's account gets only its street's) and passed on piece by piece as it comes."""
+    answer = await console_of(request).intake.stream(
+        f"/api/v1/tickets.{suffix}", person, params=search_params(form)
+    )
+    headers = {k: v for k, v in answer.headers.items() if k.lower() in EXPORT_HEADERS}
+    return StreamingResponse(
+        answer.aiter_bytes(), headers=headers, background=BackgroundTask(answer.aclose)
+    )

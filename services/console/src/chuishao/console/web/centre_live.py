@@ -12,6 +12,7 @@ import contextlib
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
+from urllib.parse import urlencode
 
 import structlog
 from nats.errors import TimeoutError as NatsTimeout
@@ -44,6 +45,17 @@ def hotspot_item(console: Console, warning: HotspotDetected) -> Item:
         "count": warning.count,
         "window": span(warning.window_seconds),
         "threshold": warning.threshold,
+        # 主动立案: the filing form, prefilled from this warning (web/proactive.py).
+        "proactive": "/centre/proactive?"
+        + urlencode(
+            {
+                "grid": warning.grid_code,
+                "category": warning.category,
+                "from": "hotspot",
+                "count": warning.count,
+                "window": warning.window_seconds,
+            }
+        ),
     }
 
 

@@ -27,6 +27,7 @@ from chuishao.console.intake_client import IntakeError
 from chuishao.console.map import Pin, svg_map, where
 from chuishao.console.service import Console
 from chuishao.console.web import templates
+from chuishao.console.web.appeal_lines import ticket_context as appeal_context
 from chuishao.console.web.clerk import own_part, place_of
 from chuishao.console.web.photos import photo_src, upload_evidence
 from chuishao.console.web.wording import (
@@ -71,6 +72,7 @@ DONE = {
     "extension-requests": "延期申请已提交，等待指挥中心审批",
     "transfer": "已转办",
     "resolve": "已办结，证据照片已提交",
+    "appeals": "申诉已提交，等待区级审核",
 }
 
 
@@ -245,7 +247,7 @@ async def render(
         if refused.status == 404:
             return not_found(request)
         raise
-    context = page_context(console, person, ticket)
+    context = page_context(console, person, ticket) | appeal_context(console, person, ticket)
     done = request.query_params.get("done")
     context |= {
         "error": error,

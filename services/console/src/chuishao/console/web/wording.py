@@ -14,21 +14,13 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from chuishao.common.domain import ClockKind, DeclineReason, Level, Role, Whistle
-from chuishao.common.status import Status
+from chuishao.common.labels import CHANNEL_NAMES, STATUS_NAMES
 
 # Clerks work in Beijing time whatever the server's zone.
 ZONE = ZoneInfo("Asia/Shanghai")
 
-STATUSES = {
-    Status.SUBMITTED: "已受理",
-    Status.MANUAL_DISPATCH: "待人工派单",
-    Status.DISPATCHED: "已派单",
-    Status.IN_PROGRESS: "处置中",
-    Status.AWAITING_RESIDENT: "待群众补充",
-    Status.RESOLVED: "已办结",
-    Status.CLOSED: "已结案",
-    Status.LINKED: "已合并",
-}
+# The names of statuses and channels are shared with intake's exports (common.labels).
+STATUSES = STATUS_NAMES
 CLOCKS = {
     ClockKind.REPORT_FOR_DUTY: "签收时限",
     ClockKind.FIRST_RESPONSE: "首次响应时限",
@@ -50,15 +42,7 @@ DECLINE_REASONS = {
     DeclineReason.INSUFFICIENT_INFORMATION: "信息不足，无法处置",
     DeclineReason.OTHER: "其他原因",
 }
-CHANNELS = {
-    "hotline_12345": "12345热线",
-    "snap_it": "随手拍",
-    "grid_worker": "网格员",
-    "building_leader": "楼门长",
-    "mobile_grid_worker": "流动网格员",
-    "open311": "Open311",
-    "batch_import": "批量导入",
-}
+CHANNELS = CHANNEL_NAMES
 
 
 def parse_time(value: str | datetime | None) -> datetime | None:
@@ -217,6 +201,9 @@ _HISTORY: dict[str, Callable[[str, UnitName], str]] = {
     "ReportSplit": lambda s, n: "拆分出一条误合并的诉求",
     "SlaWarning": lambda s, n: "时限即将到期，系统催办",
     "SlaBreached": lambda s, n: "已超过时限",
+    # Neither names the unit (intake's summary does not): another unit reads this too.
+    "AppealFiled": lambda s, n: "承办单位提出申诉",
+    "AppealDecided": lambda s, n: "区级支持申诉（免责）" if " upheld " in s else "区级驳回申诉",
 }
 
 

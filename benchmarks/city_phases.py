@@ -45,7 +45,7 @@ from chuishao.sla.settings import SlaSettings
 from chuishao.sla.supervisor import Supervisor
 from chuishao.supervision.board import Reader
 from chuishao.supervision.gauges import Gauges
-from chuishao.supervision.keys import ALL_PERIODS, Keys
+from chuishao.supervision.keys import ALL_PERIODS, SupervisionKeys
 from chuishao.supervision.rebuild import rebuild
 from chuishao.supervision.rendering import Renderer
 from chuishao.supervision.service import hotspot_rule
@@ -233,7 +233,7 @@ async def supervision_phase(
     nc: Client, redis: Redis, tickets: int, render_samples: int
 ) -> dict[str, Any]:
     settings = SupervisionSettings()
-    keys = Keys("city-bench")
+    keys = SupervisionKeys("city-bench")
     before = await used_memory(redis)
     started = time.perf_counter()
     replayed = await rebuild(nc.jetstream(), redis, keys.namespace, ZONE, hotspot_rule(settings))

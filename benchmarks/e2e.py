@@ -35,6 +35,7 @@ import psutil
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js.api import StorageType, StreamConfig
+from nats.js.errors import NotFoundError
 
 # Run as a script, this folder is on the path: the SLA timer benchmark's pieces are reused.
 from sla_timers import arm_sorted_set, connections, sla_full_path
@@ -108,7 +109,10 @@ async def drained(url: str, timeout: float = 300.0) -> float:
         while time.monotonic() < deadline:
             backlog = 0
             for spec in CONSUMERS.values():
-                info = await js.consumer_info(spec.stream, spec.name)
+                try:
+                    info = await js.consumer_info(spec.stream, spec.name)
+                except NotFoundError:  # a service the benchmark does not run (points)
+                    continue
                 backlog += info.num_pending + info.num_ack_pending
             if backlog == 0:
                 return time.perf_counter()
@@ -353,11 +357,18 @@ async def measure(
     payload = len(json.dumps(REPORT | {"event_id": "x" * 36, "ticket_id": "T" * 15}).encode()) + 400
     limit = await bare(nats_url, n, payload)
     steady_ms, busy_ms = steady.latencies_ms(), busy.latencies_ms()
+    all_work_rate = len(via_nats.sent) / all_work_s
+    cpu_ms = {
+        name: (cpu_after[name] - cpu_before[name]) * 1000 / max(len(via_nats.sent), 1)
+        for name in accounted
+    }
     return {
         "tickets_per_s_nats": round(via_nats.throughput(), 1),
         "tickets_per_s_http": round(via_http.throughput(), 1),
         # Every consumer caught up, not only the dispatch: the sustainable rate.
-        "tickets_per_s_nats_all_work_done": round(len(via_nats.sent) / all_work_s, 1),
+        "tickets_per_s_nats_all_work_done": round(all_work_rate, 1),
+        # The sustained rate (every consumer caught up) against the bare relay of this run.
+        "ratio_all_work_done_to_bare": round(all_work_rate / limit.throughput(), 3),
         "backlog_after_dispatch_s": round(all_done_at - dispatched_at, 1),
         "latency_ms_p50": round(percentile(steady_ms, 50), 2),
         "latency_ms_p95": round(percentile(steady_ms, 95), 2),
@@ -375,10 +386,11 @@ async def measure(
             for name in pids
         },
         "two_routers_tickets_per_s_nats": round(two_routers.throughput(), 1),
-        "cpu_ms_per_ticket": {
-            name: round((cpu_after[name] - cpu_before[name]) * 1000 / max(len(via_nats.sent), 1), 2)
-            for name in accounted
-        },
+        "cpu_ms_per_ticket": {name: round(ms, 2) for name, ms in cpu_ms.items()},
+        # Every service and both servers until every consumer caught up; the driver apart.
+        "cpu_ms_per_ticket_total": round(
+            sum(ms for name, ms in cpu_ms.items() if name != "benchmark driver"), 2
+        ),
         "counts": {
             "nats": len(via_nats.sent),
             "http": len(via_http.sent),
@@ -409,6 +421,16 @@ def report(results: dict[str, Any]) -> str:
         ),
         ("bare JetStream limit", f"{results['bare_tickets_per_s']:.0f} /s", "same hops, no logic"),
         ("ratio to bare", f"{results['ratio_to_bare']:.2f}", "target ≥ 0.5"),
+        (
+            "  … all work done",
+            f"{results['ratio_all_work_done_to_bare']:.2f}",
+            "sustained rate ÷ bare; target ≥ 0.7",
+        ),
+        (
+            "CPU per ticket, all",
+            f"{results['cpu_ms_per_ticket_total']:.1f} ms",
+            "services + servers, until caught up; target ≤ 3 ms",
+        ),
         ("latency p50 @200/s", f"{results['latency_ms_p50']:.1f} ms", ""),
         ("latency p95 @200/s", f"{results['latency_ms_p95']:.1f} ms", ""),
         ("latency p99 @200/s", f"{results['latency_ms_p99']:.1f} ms", "target ≤ 50 ms"),

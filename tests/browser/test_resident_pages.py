@@ -245,6 +245,16 @@ async def test_one_tickets_link_opens_no_other(
     assert y["ticket_id"] not in text
     assert "垃圾桶" not in text
     await shoot(page, "wrong-link")
+    # A link cut short (an SMS app clipped it): the resident's words, not a form error
+    # or intake's message about API keys.
+    for cut in (f"/r/{x['ticket_id']}", f"/r/{x['ticket_id']}?t="):
+        clipped = await page.goto(base_url + cut)
+        assert clipped is not None
+        assert clipped.status == 403, cut
+        text = await page.locator("main").inner_text()
+        assert "链接无效" in text, (cut, text)
+        assert "API" not in text, (cut, text)
+        assert "表单" not in text, (cut, text)
     await context.close()
 
 

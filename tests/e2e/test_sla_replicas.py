@@ -123,10 +123,18 @@ async def test_two_replicas_and_a_killed_one_escalate_every_ticket_exactly_once(
             break
         await asyncio.sleep(0.05)
     await asyncio.sleep(0.5)  # room for a wrong second escalation to arrive
+    # Every committed event is confirmed: what the killed replica left unconfirmed, a
+    # relay sent (chuishao.common.outbox; grace 6 s, every 2 s).
+    for _ in range(400):
+        if await redis.zcard("sla:outbox") == 0:
+            break
+        await asyncio.sleep(0.05)
+    unconfirmed = await redis.zcard("sla:outbox")
     await clock.stop()
     await redis.aclose()
     await nc.close()
 
+    assert unconfirmed == 0
     escalated = sorted(e.ticket_id for e in escalations)
     assert escalated == [f"T-rep-{n:04}" for n in range(TICKETS)]
     assert {(e.from_level, e.to_level) for e in escalations} == {(Level.COMMUNITY, Level.STREET)}

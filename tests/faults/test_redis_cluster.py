@@ -27,7 +27,7 @@ from chuishao.embedded import RedisServer
 from chuishao.intake import store as intake_store
 from chuishao.notify import keys as notify_keys
 from chuishao.sla import keys as sla_keys
-from chuishao.supervision.keys import Keys
+from chuishao.supervision.keys import SupervisionKeys
 from chuishao.supervision.settings import SupervisionSettings
 
 pytestmark = pytest.mark.chaos
@@ -112,7 +112,7 @@ def ticket_keys(ticket_id: str) -> dict[str, str]:
     return {
         "intake record": intake_store._ticket_key(ticket_id),
         "sla clock state": sla_keys.ticket(ticket_id),
-        "supervision facts": Keys(namespace).ticket(ticket_id),
+        "supervision facts": SupervisionKeys(namespace).ticket(ticket_id),
         "notify facts": notify_keys.ticket(ticket_id),
         **{
             f"handled marks of {consumer}": handled_key(consumer, ticket_id)

@@ -23,7 +23,7 @@ from chuishao.common.events import SlaBreached
 from chuishao.common.publishing import publish_event
 from chuishao.common.replies import unit_inbox_prefix
 from chuishao.common.units import publish_units
-from chuishao.supervision.keys import Keys
+from chuishao.supervision.keys import SupervisionKeys
 from chuishao.supervision.rebuild import differences, rebuild, snapshot
 from support.intake import OPERATOR, UNITS, Harness, auth
 from support.servers import Servers
@@ -214,8 +214,8 @@ async def test_an_upheld_rating_appeal_is_an_exemption_in_the_report(
     # Rebuilt from the stream, the projection (exemption included) equals the live one.
     service = supervision.service
     await rebuild(js, redis, "sup-appeal-rebuild", service.projection.zone, service.projection.rule)
-    live = await snapshot(redis, Keys(service.settings.supervision_namespace))
-    rebuilt = await snapshot(redis, Keys("sup-appeal-rebuild"))
+    live = await snapshot(redis, SupervisionKeys(service.settings.supervision_namespace))
+    rebuilt = await snapshot(redis, SupervisionKeys("sup-appeal-rebuild"))
     assert differences(live, rebuilt) == []
     assert rebuilt[f"counts:unit:{GRID}:all"]["exemptions"] == "1"
 

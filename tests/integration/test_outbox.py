@@ -19,12 +19,12 @@ from chuishao.common.streams import DEADLETTER, TICKETS, provision
 from chuishao.router.state import TicketRouting
 from chuishao.router.store import RoutingStore, StateConflict
 from chuishao.supervision.hotspot_sender import relay
-from chuishao.supervision.keys import Keys
+from chuishao.supervision.keys import SupervisionKeys
 from chuishao.supervision.projection import outbox_of
 from support.factories import dispatched, submitted
 
 pytestmark = pytest.mark.usefixtures("clean")
-KEYS = Keys("supervision")
+KEYS = SupervisionKeys("supervision")
 
 
 def warning(ticket_id: str) -> HotspotDetected:

@@ -1,6 +1,7 @@
 """The timer store and the sweep, driven directly on real servers with a manual clock:
-an exclusive claim, a lease that runs out, a publish that fails after a claim, and the
-reconciliation sweep repairing what drifted."""
+an exclusive claim, a lease that runs out, a publish that fails after a claim (the
+outbox), a decision that loses the compare-and-set, and the reconciliation sweep
+repairing what drifted."""
 
 import asyncio
 from datetime import UTC, datetime, timedelta
@@ -9,6 +10,7 @@ from typing import Any
 import pytest
 from nats.aio.client import Client
 from nats.js import JetStreamContext
+from redis import Redis as SyncRedis
 from redis.asyncio import Redis
 
 from chuishao.common.clock import ManualClock
@@ -22,11 +24,13 @@ from chuishao.common.events import (
 )
 from chuishao.common.streams import SLA, TICKETS, provision
 from chuishao.sla import keys
+from chuishao.sla.decisions import SlaDecision, TicketState, on_event, on_timer
 from chuishao.sla.policies import PolicyBook
 from chuishao.sla.settings import SlaSettings
 from chuishao.sla.supervisor import Supervisor
 from chuishao.sla.sweep import sweep
 from support.factories import first_dispatch
+from support.servers import Servers
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 HOUR = 3600.0
@@ -89,7 +93,7 @@ async def test_a_timer_is_not_due_before_its_moment(
     assert await supervisor.tick() == 1
 
 
-async def test_when_publishing_fails_after_a_claim_the_timer_survives_and_fires_later(
+async def test_when_publishing_fails_after_a_claim_the_decision_waits_in_the_outbox(
     nc: Client, js: JetStreamContext, redis: Redis, clock: ManualClock
 ) -> None:
     supervisor = make_supervisor(redis, nc, clock)
@@ -100,17 +104,75 @@ async def test_when_publishing_fails_after_a_claim_the_timer_survives_and_fires_
 
     assert await supervisor.tick() == 1
     assert supervisor.counters.publish_failures == 1
+    assert supervisor.counters.escalations == 1  # committed, with its events queued
     assert not await supervisor.timers.claimed("T-nopub")
-    retry_at = await supervisor.timers.due_at("T-nopub")
-    assert retry_at == (clock.now() + timedelta(seconds=2)).timestamp()
+    queued = await supervisor.store.outbox.size()
+    assert queued >= 2  # the breach and the escalation (and the new level's clock)
 
     await provision(js, (SLA,))
-    assert await supervisor.tick() == 0  # not yet: it waits for its retry moment
     clock.advance(timedelta(seconds=2))
-    assert await supervisor.tick() == 1
+    assert await supervisor.tick() == 0  # decided once: nothing is due again
+    assert await supervisor.relay(grace=0) == queued
+    assert await supervisor.relay(grace=0) == 0
     breaches = await stored(js, SlaBreached)
-    assert [(b.ticket_id, b.overdue_seconds) for b in breaches] == [("T-nopub", HOUR + 2)]
+    # The lateness at the decision: it was committed then, only its publish waited.
+    assert [(b.ticket_id, b.overdue_seconds) for b in breaches] == [("T-nopub", HOUR)]
     assert len(await stored(js, TicketEscalated)) == 1
+
+
+async def test_a_lifecycle_event_whose_announcement_fails_is_relayed_not_decided_again(
+    nc: Client, js: JetStreamContext, redis: Redis, clock: ManualClock
+) -> None:
+    supervisor = make_supervisor(redis, nc, clock)
+    event = first_dispatch(clock, "T-armed")
+    assert TICKETS.name
+    await js.delete_stream(TICKETS.name)
+    with pytest.raises(Exception):  # noqa: B017, PT011 - whatever NATS says: the message is nacked
+        await supervisor.apply(event)
+    assert await supervisor.store.outbox.size() == 1
+
+    await provision(js, (SLA,))
+    await supervisor.apply(event)  # its redelivery: recorded already, nothing decided again
+    assert await stored(js, SlaClockArmed) == []
+    assert await supervisor.relay(grace=0) == 1
+    assert len(await stored(js, SlaClockArmed)) == 1
+
+
+async def test_a_decision_that_loses_the_compare_and_set_announces_nothing(
+    servers: Servers, nc: Client, js: JetStreamContext, redis: Redis, clock: ManualClock
+) -> None:
+    """The timer decides a breach while the ticket is resolved under it (a lifecycle event
+    on another replica): the breach must not reach the stream, only what was committed."""
+    supervisor = make_supervisor(redis, nc, clock)
+    first = first_dispatch(clock, "T-race")
+    await supervisor.apply(first)
+    resolved = TicketResolved.caused_by(
+        first, producer="intake", occurred_at=clock.now(), units=(), note=""
+    )
+    clock.advance(timedelta(hours=49))
+    now = clock.now()
+    writer = SyncRedis.from_url(servers.redis_url)
+    seen: list[TicketState | None] = []
+
+    def decide(state: TicketState | None) -> SlaDecision | None:
+        assert state is not None
+        seen.append(state)
+        if len(seen) == 1:  # the other replica commits while this one decides
+            changed = on_event(state, resolved, supervisor.book)
+            assert changed is not None
+            writer.set(keys.ticket("T-race"), changed.state.model_dump_json())
+        return on_timer(state, now, supervisor.book)
+
+    try:
+        outcome = await supervisor.transact("T-race", decide)
+    finally:
+        writer.close()
+    assert len(seen) == 2  # decided again on the resolved ticket
+    assert outcome is not None
+    assert outcome.events == []
+    assert await stored(js, SlaBreached) == []
+    assert await stored(js, TicketEscalated) == []
+    assert await supervisor.store.outbox.size() == 0
 
 
 async def test_the_sweep_puts_back_a_lost_timer(

@@ -352,6 +352,59 @@ async def test_the_district_publishes_only_the_figures_it_chose(
             assert (await anonymous.get("/api/v1/board")).status_code == 401
 
 
+async def test_a_published_ranking_opens_without_a_login_and_drill_downs_do_not(
+    servers: Servers, js: JetStreamContext
+) -> None:
+    """Issue 19, "Who sees what": the monthly ranking and its exports are public when the
+    district publishes them (`public_report`); the board and ticket-level reads are not."""
+    async with running_supervision(
+        servers.nats_url, servers.redis_url, js, public_report=True, **FAST
+    ) as harness:
+        events = scripted_day().events
+        await harness.publish(events)
+        await harness.until_applied(events)
+        month = (await harness.http.get("/api/v1/board")).json()["ranking_month"]
+        signed_in = (await harness.http.get(f"/api/v1/reports/monthly/{month}")).json()
+        async with client(harness) as anonymous:
+            report = await anonymous.get(f"/api/v1/reports/monthly/{month}")
+            assert report.status_code == 200, report.text
+            public = report.json()
+            assert public["scope_streets"] is None  # the whole district
+            assert [r["id"] for r in public["units"]] == [r["id"] for r in signed_in["units"]]
+            assert public["totals"] == signed_in["totals"]
+            assert "SD" not in report.text  # aggregates: no ticket id
+            page = await anonymous.get(f"/reports/monthly/{month}")
+            assert page.status_code == 200
+            assert "月度考核报告" in page.text
+            csv = await anonymous.get(f"/api/v1/reports/monthly/{month}.csv")
+            assert csv.status_code == 200
+            assert csv.content.startswith("\ufeff".encode())
+            xlsx = await anonymous.get(f"/api/v1/reports/monthly/{month}.xlsx")
+            assert xlsx.status_code == 200
+            assert xlsx.content.startswith(b"PK")
+            # /reports/monthly opens the current month's report.
+            here = await anonymous.get("/reports/monthly")
+            assert here.status_code == 307
+            assert here.headers["location"] == f"/reports/monthly/{month}"
+            # Nothing else is public: the board and its reads still need a credential.
+            for path in READ_PATHS:
+                assert (await anonymous.get(path)).status_code == 401, path
+        # A credential still has its own scope; a wrong one is refused, not made public.
+        token = await display_token(harness, "street", "qingshi")
+        async with client(harness, {"Authorization": f"Bearer {token}"}) as street:
+            mine = (await street.get(f"/api/v1/reports/monthly/{month}")).json()
+            assert mine["scope_streets"] == ["qingshi"]
+        async with client(harness, {"X-API-Key": "guessed"}) as guessing:
+            refused = await guessing.get(f"/api/v1/reports/monthly/{month}")
+            assert refused.status_code == 401
+    # Unpublished (the default): the report needs a credential.
+    async with running_supervision(servers.nats_url, servers.redis_url, js, **FAST) as harness:
+        month = (await harness.http.get("/api/v1/board")).json()["ranking_month"]
+        async with client(harness) as anonymous:
+            for path in (f"/reports/monthly/{month}", f"/api/v1/reports/monthly/{month}.csv"):
+                assert (await anonymous.get(path)).status_code == 401, path
+
+
 async def test_the_display_command_makes_tokens_for_known_places_only(
     scripted: SupervisionHarness, servers: Servers
 ) -> None:

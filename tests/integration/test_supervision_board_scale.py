@@ -12,7 +12,7 @@ from redis.asyncio import Redis
 from chuishao.common.events import TicketDispatched
 from chuishao.supervision.board import Reader
 from chuishao.supervision.hotspots import HotspotRule
-from chuishao.supervision.keys import ALL_PERIODS, Keys
+from chuishao.supervision.keys import ALL_PERIODS, SupervisionKeys
 from chuishao.supervision.projection import Projection
 from support.counting import CountingRedis
 from support.factories import dispatched, submitted
@@ -25,7 +25,7 @@ DAYS = 6
 async def test_a_months_board_of_many_units_reads_in_a_few_round_trips(
     servers: Any, redis: Redis, clean: None
 ) -> None:
-    keys = Keys("board-scale")
+    keys = SupervisionKeys("board-scale")
     rule = HotspotRule(threshold=1000, window_seconds=3600, jump_factor=100, trailing_windows=1)
     projection = Projection(redis, keys, ZONE, rule, emit=False)
     start = datetime(2026, 3, 1, 9, tzinfo=UTC)

@@ -11,7 +11,7 @@ import pytest
 from nats.js import JetStreamContext
 from redis.asyncio import Redis
 
-from chuishao.supervision.keys import Keys
+from chuishao.supervision.keys import SupervisionKeys
 from chuishao.supervision.rebuild import differences, rebuild, snapshot
 from support.monthly_history import figures, generated
 from support.servers import Servers
@@ -117,7 +117,7 @@ async def test_the_report_holds_the_independent_figures_and_a_rebuild_agrees(
     )
     assert replayed.events > 0
     live = await snapshot(redis, service.projection.keys)
-    rebuilt = await snapshot(redis, Keys("sup-figures-rebuild"))
+    rebuilt = await snapshot(redis, SupervisionKeys("sup-figures-rebuild"))
     assert any(name.startswith("counts:problem_reporter:") for name in live)
     assert any("handling_seconds" in value for value in live.values() if isinstance(value, dict))
     assert differences(live, rebuilt) == []

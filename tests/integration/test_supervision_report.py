@@ -144,7 +144,7 @@ async def test_the_exports_hold_the_report(reported: SupervisionHarness) -> None
     )
     assert "attachment" in response.headers["content-disposition"]
     workbook = load_workbook(io.BytesIO(response.content))
-    assert workbook.sheetnames == ["单位 2026-01", "街道 2026-01"]
+    assert workbook.sheetnames == ["单位 2026-01", "街道 2026-01", "每月一题 2026-01"]
     units = workbook["单位 2026-01"]
     assert units.freeze_panes == "A2"
     headers = [cell.value for cell in units[1]]
@@ -170,9 +170,31 @@ async def test_the_exports_hold_the_report(reported: SupervisionHarness) -> None
     rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
     assert rows[0][:5] == ["层级", "月份", "名次", "名次变化", "编号"]
     assert "响应率" in rows[0]
-    assert len(rows) == 1 + 6 + 2
+    blank = rows.index([])  # then the 每月一题 section under its own header
+    assert blank == 1 + 6 + 2
     assert rows[1][4] == "jiaojing-yunxi"
-    assert [row[0] for row in rows[1:]] == ["单位"] * 6 + ["街道"] * 2
+    assert [row[0] for row in rows[1:blank]] == ["单位"] * 6 + ["街道"] * 2
+
+    # 每月一题 in both files, row for row as the report has it.
+    report = (await reported.http.get("/api/v1/reports/monthly/2026-01")).json()
+    expected = [
+        [street["name"], row["grid_name"], row["category_name"], row["reports"]]
+        for street in report["problems"]
+        for row in street["rows"]
+    ]
+    assert expected  # the scripted January has recurring problems
+    sheet = list(workbook["每月一题 2026-01"].iter_rows(values_only=True))
+    header = list(sheet[0])
+    picked = [header.index(name) for name in ("街道", "网格", "类别", "反映次数")]
+    assert [[row[i] for i in picked] for row in sheet[1:]] == expected
+    section = rows[blank + 1 :]
+    header = section[0]
+    assert header[:3] == ["层级", "月份", "街道编号"]
+    picked = [header.index(name) for name in ("街道", "网格", "类别", "反映次数")]
+    assert [[row[i] for i in picked] for row in section[1:]] == [
+        [*row[:3], str(row[3])] for row in expected
+    ]
+    assert all(row[0] == "每月一题" for row in section[1:])
 
 
 async def test_a_streets_centre_sees_only_its_streets_units(

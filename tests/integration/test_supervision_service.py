@@ -17,7 +17,7 @@ from redis.asyncio import Redis
 from chuishao.common import subjects
 from chuishao.common.domain import Whistle
 from chuishao.common.publishing import encode
-from chuishao.supervision.keys import Keys
+from chuishao.supervision.keys import SupervisionKeys
 from chuishao.supervision.rebuild import differences, rebuild, snapshot
 from support.servers import Servers
 from support.supervision import (
@@ -99,12 +99,12 @@ async def test_a_rebuild_from_the_stream_equals_the_live_projection(
     scripted: SupervisionHarness, js: JetStreamContext, redis: Redis
 ) -> None:
     service = scripted.service
-    live = Keys(service.settings.supervision_namespace)
+    live = SupervisionKeys(service.settings.supervision_namespace)
     replayed = await rebuild(
         js, redis, "sup-rebuild-test", service.projection.zone, service.projection.rule
     )
     assert replayed.events == len(scripted_day().events)
-    rebuilt = await snapshot(redis, Keys("sup-rebuild-test"))
+    rebuilt = await snapshot(redis, SupervisionKeys("sup-rebuild-test"))
     assert len(rebuilt) > 50
     assert differences(await snapshot(redis, live), rebuilt) == []
     # The comparison is not blind: one counter off and it says where.

@@ -46,6 +46,8 @@ def test_the_banner_shows_the_console_and_its_accounts_file(tmp_path) -> None:
     text = banner(StackSettings(data_dir=tmp_path), 3.2, 0.0)
     assert "  console        http://127.0.0.1:8070/" in text
     assert str(tmp_path.resolve() / "accounts.json") in text
+    # The published monthly report (CHUISHAO_PUBLIC_REPORT, on in `make run`).
+    assert "  monthly report http://127.0.0.1:8090/reports/monthly " in text
 
 
 def test_the_demo_accounts_cover_every_unit_street_and_role(tmp_path) -> None:

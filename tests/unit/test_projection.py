@@ -1,7 +1,13 @@
 from datetime import UTC, datetime, timedelta
 
 from chuishao.common.domain import ClockKind, Level
-from chuishao.common.events import Event, SlaBreached, SlaClockArmed, TicketAcknowledged
+from chuishao.common.events import (
+    Event,
+    SlaBreached,
+    SlaClockArmed,
+    TicketAcknowledged,
+    TicketReopened,
+)
 from chuishao.intake.lifecycle import Status
 from chuishao.intake.projection import apply, created, history_entry
 from chuishao.intake.records import TicketRecord
@@ -147,3 +153,44 @@ def test_a_late_report_in_is_no_longer_overdue_once_the_unit_reports() -> None:
     record = apply(record, acknowledged)
     assert record.breached == []
     assert record.overdue_since == resolve_by
+
+
+def test_a_reopened_ticket_shows_no_deadline_of_its_last_cycle() -> None:
+    """Between TicketReopened and sla's new SlaClockArmed the old cycle's resolution clock
+    (long passed) must not be the ticket's deadline: the resident's page would say the
+    ticket is 25 hours overdue the moment they rated 不满意."""
+    start = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+    dispatch = dispatched(submitted())
+    old_deadline = dispatch.occurred_at + timedelta(hours=24)
+    armed = SlaClockArmed.caused_by(
+        dispatch,
+        producer="sla",
+        occurred_at=dispatch.occurred_at,
+        clock=ClockKind.RESOLUTION,
+        level=Level.COMMUNITY,
+        limit_seconds=24 * 3600,
+        deadline=old_deadline,
+    )
+    record = apply(apply(record_of(start), dispatch), armed)
+    assert record.deadline == old_deadline
+    reopened = TicketReopened.caused_by(
+        dispatch,
+        producer="intake",
+        occurred_at=dispatch.occurred_at + timedelta(hours=49),
+        complaint="还是没修好",
+        units=("grid-heyuan",),
+        reopen_count=1,
+    )
+    record = apply(record, reopened)
+    assert record.deadline is None
+    assert record.overdue_since is None
+    fresh = SlaClockArmed.caused_by(
+        reopened,
+        producer="sla",
+        occurred_at=reopened.occurred_at,
+        clock=ClockKind.RESOLUTION,
+        level=Level.COMMUNITY,
+        limit_seconds=24 * 3600,
+        deadline=reopened.occurred_at + timedelta(hours=24),
+    )
+    assert apply(record, fresh).deadline == reopened.occurred_at + timedelta(hours=24)

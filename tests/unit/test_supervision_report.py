@@ -25,7 +25,8 @@ from chuishao.supervision.assessment import (
     score,
 )
 from chuishao.supervision.board import BadPeriod, ScopeRow
-from chuishao.supervision.exports import BOM, COLUMNS, csv_lines, xlsx_file
+from chuishao.supervision.exports import BOM, COLUMNS, PROBLEM_COLUMNS, csv_lines, xlsx_file
+from chuishao.supervision.problems import ProblemRow, StreetProblems
 from chuishao.supervision.rates import DEFINITIONS, Rates, rates_of
 from chuishao.supervision.rendering import Renderer
 from chuishao.supervision.report import (
@@ -231,7 +232,29 @@ def report(empty: bool = False) -> MonthlyReport:
         trend=trend,
         categories=[] if empty else [ScopeRow(id="fire_box", name="fire_box", rates=rates(4, 5))],
         category_names={"fire_box": "消防设施"},
+        problems=[] if empty else [PROBLEM],
     )
+
+
+# 每月一题 of 青石街道: 消防设施 in 河沿网格, 6 reports (2 the month before), 2 repeat reporters.
+PROBLEM = StreetProblems(
+    street="qingshi",
+    name="青石街道",
+    rows=[
+        ProblemRow(
+            rank=1,
+            grid="HY-01",
+            grid_name="河沿网格",
+            category="fire_box",
+            category_name="消防设施",
+            reports=6,
+            repeat_reporters=2,
+            previous_reports=2,
+            previous_rank=None,
+            change=4,
+        )
+    ],
+)
 
 
 def assert_static(svg: str) -> None:
@@ -280,7 +303,7 @@ def test_the_page_links_every_figure_to_its_definition() -> None:
 
 def test_the_workbook_has_a_sheet_per_level_with_percent_formats_and_a_frozen_header() -> None:
     workbook = load_workbook(xlsx_file(report()))
-    assert workbook.sheetnames == ["单位 2026-02", "街道 2026-02"]
+    assert workbook.sheetnames == ["单位 2026-02", "街道 2026-02", "每月一题 2026-02"]
     units = workbook["单位 2026-02"]
     assert units.freeze_panes == "A2"
     headers = [cell.value for cell in units[1]]
@@ -299,8 +322,39 @@ def test_the_csv_starts_with_a_bom_and_has_chinese_headers() -> None:
     assert data.startswith(BOM.encode("utf-8"))
     rows = list(csv.reader(io.StringIO(data.decode("utf-8-sig"))))
     assert rows[0][:4] == ["层级", "月份", "名次", "名次变化"]
-    assert [row[0] for row in rows[1:]] == ["单位", "单位", "街道"]
+    assert [row[0] for row in rows[1:4]] == ["单位", "单位", "街道"]
     assert rows[1][rows[0].index("响应率")] == "100.00%"
+
+
+def test_the_workbook_has_a_sheet_of_the_problems_of_the_month() -> None:
+    workbook = load_workbook(xlsx_file(report()))
+    sheet = workbook["每月一题 2026-02"]
+    assert sheet.freeze_panes == "A2"
+    assert [cell.value for cell in sheet[1]] == [column.header for column in PROBLEM_COLUMNS]
+    cells = zip(PROBLEM_COLUMNS, sheet[2], strict=True)
+    row = {column.header: cell.value for column, cell in cells}
+    assert row["街道"] == "青石街道"
+    assert (row["网格"], row["类别"]) == ("河沿网格", "消防设施")
+    assert (row["反映次数"], row["重复反映人数"], row["上月反映"], row["环比"]) == (6, 2, 2, 4)
+    assert isinstance(row["反映次数"], int)  # a number, not text
+    assert row["上月名次"] is None
+    assert sheet.max_row == 2
+    empty = load_workbook(xlsx_file(report(empty=True)))["每月一题 2026-02"]
+    assert empty.max_row == 1  # the header only
+
+
+def test_the_csv_has_a_section_of_the_problems_of_the_month() -> None:
+    data = b"".join(csv_lines(report()))
+    rows = list(csv.reader(io.StringIO(data.decode("utf-8-sig"))))
+    blank = rows.index([])
+    assert [row[0] for row in rows[1:blank]] == ["单位", "单位", "街道"]
+    header, *section = rows[blank + 1 :]
+    assert header == ["层级", "月份", *(column.header for column in PROBLEM_COLUMNS)]
+    assert len(section) == 1
+    row = dict(zip(header, section[0], strict=True))
+    assert (row["层级"], row["月份"], row["街道"]) == ("每月一题", "2026-02", "青石街道")
+    assert (row["网格"], row["类别"]) == ("河沿网格", "消防设施")
+    assert (row["反映次数"], row["环比"]) == ("6", "4")
 
 
 def export_peaks(units: int) -> tuple[int, int, int, Any]:

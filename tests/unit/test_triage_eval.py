@@ -73,7 +73,7 @@ def test_the_danger_only_report_checks_the_numbers_told() -> None:
     rows = [
         Row("emergency_hazard", True, ("119",), "楼道里一股煤气味"),
         Row("none", True, ("110", "120"), "楼下有人拿着刀在砍人，有人在流血"),
-        Row("emergency_hazard", True, ("119", "120"), "电梯困人了"),  # told 119 only
+        Row("emergency_hazard", True, ("119", "120"), "楼道里着火了"),  # told 119 only
         Row("none", False, (), "问天气"),
     ]
     predictions = [
@@ -86,7 +86,7 @@ def test_the_danger_only_report_checks_the_numbers_told() -> None:
     assert "texts 4: 3 danger, 1 not" in text
     assert "100.0%" in text
     assert "call missing a labelled number       1" in text
-    assert "119,120 → 119: 电梯困人了" in text
+    assert "119,120 → 119: 楼道里着火了" in text
 
 
 def test_the_danger_only_report_names_the_rules_of_each_false_alarm() -> None:

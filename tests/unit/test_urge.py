@@ -10,7 +10,7 @@ from chuishao.common.events import TicketUrged
 from chuishao.intake.lifecycle import Actor, CommandRejected, EventIds, Status, decide
 from chuishao.intake.projection import apply
 from chuishao.intake.records import TicketRecord
-from chuishao.intake.scopes import EVERYWHERE, Scope
+from chuishao.intake.scopes import EVERYWHERE, CallerScope
 from chuishao.notify.facts import Audience
 from chuishao.notify.planning import notices_for
 from unit.test_lifecycle_properties import START, TICKET, dispatch, new_record
@@ -65,7 +65,7 @@ def test_a_unit_not_on_the_ticket_cannot_be_urged() -> None:
 
 def test_another_streets_centre_gets_not_found() -> None:
     record = dispatched_to("grid-a").model_copy(update={"street": "qingshi"})
-    other = Actor("supervisor", "liuan-command", Scope(frozenset({"liuan"})))
+    other = Actor("supervisor", "liuan-command", CallerScope(frozenset({"liuan"})))
     command = c.UrgeTicket(ticket_id=TICKET, unit_id="grid-a")
     with pytest.raises(CommandRejected) as refused:
         decide(record, command, other, START, EventIds(None, TICKET))

@@ -1,13 +1,17 @@
 """A NATS broker with the project's delivery policy, and durable pull subscribers."""
 
 import functools
+import inspect
 import logging
+import typing
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar, cast
 
 import structlog
+from faststream.message import StreamMessage
 from faststream.nats import JStream, NatsBroker, PullSub
 from faststream.nats.message import NatsMessage
+from pydantic import TypeAdapter
 
 from chuishao.common import compat
 from chuishao.common.delivery import DeliveryPolicy
@@ -76,18 +80,42 @@ Handler = TypeVar("Handler", bound=Callable[..., Any])
 def durable_subscriber(
     broker: NatsBroker, spec: ConsumerSpec, *, batch_size: int = 64
 ) -> Callable[[Handler], Handler]:
-    """The subscriber decorator for a consumer defined in chuishao.common.streams."""
-    subscriber = broker.subscriber(
-        spec.filter_subjects[0],
-        stream=JStream(spec.stream, declare=False),
-        durable=spec.name,
-        config=spec.config(),
-        pull_sub=PullSub(batch_size=batch_size, timeout=1.0),
-        # FastStream would answer a stream message on its `reply_to` header; whoever wrote
-        # that header would choose where a service publishes. A consumer answers nobody.
-        no_reply=True,
+    """The subscriber decorator for a consumer defined in chuishao.common.streams. The
+    handler takes one parameter, the message's model (an event, or the union of them)."""
+
+    def register(handler: Handler) -> Handler:
+        subscriber = broker.subscriber(
+            spec.filter_subjects[0],
+            stream=JStream(spec.stream, declare=False),
+            durable=spec.name,
+            config=spec.config(),
+            pull_sub=PullSub(batch_size=batch_size, timeout=1.0),
+            # FastStream would answer a stream message on its `reply_to` header; whoever
+            # wrote that header would choose where a service publishes. A consumer
+            # answers nobody.
+            no_reply=True,
+            decoder=_from_bytes(handler),
+        )
+        return cast("Handler", subscriber(handler))
+
+    return register
+
+
+def _from_bytes(handler: Callable[..., Any]) -> Callable[[StreamMessage[Any]], Awaitable[Any]]:
+    """A decoder that validates the message's bytes straight into the handler's model with
+    one `TypeAdapter`, built once per consumer: FastStream's default decodes the JSON into
+    dicts first and validates those (10.8 instead of 4.5 µs for a `TicketSubmitted`). Bad
+    JSON or a failed validation raises `ValidationError` inside the delivery policy, which
+    dead-letters it as before. (Async: FastStream runs a synchronous decoder in a thread.)"""
+    (name, *_) = inspect.signature(handler).parameters
+    adapter: TypeAdapter[Any] = TypeAdapter(
+        typing.get_type_hints(handler, include_extras=True)[name]
     )
-    return cast("Callable[[Handler], Handler]", subscriber)
+
+    async def decode(msg: StreamMessage[Any]) -> Any:
+        return adapter.validate_json(msg.body)
+
+    return decode
 
 
 def current_message(broker: NatsBroker) -> NatsMessage:

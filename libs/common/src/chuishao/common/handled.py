@@ -35,6 +35,7 @@ from chuishao.common.events import Event
 
 if TYPE_CHECKING:  # only named: `remember` keeps the domain cores free of the client
     from redis.asyncio import Redis
+    from redis.asyncio.client import Pipeline
 
 KEEP_SECONDS = 30 * 86_400
 KEPT_PER_TICKET = 64
@@ -54,12 +55,23 @@ def _legacy_key(consumer: str, event_id: str) -> str:
     return f"handled:{consumer}:{event_id}"
 
 
+def check_handled(pipe: "Pipeline", consumer: str, event: Event) -> None:
+    """Queue `was_handled`'s two reads on a pipeline that carries the caller's own reads,
+    so the check costs no round trip of its own; `handled_in` reads their answers."""
+    pipe.zscore(handled_key(consumer, event.ticket_id), event.event_id)
+    pipe.exists(_legacy_key(consumer, event.event_id))
+
+
+def handled_in(score: object, legacy: object) -> bool:
+    """`was_handled`'s answer from the two results `check_handled` queued."""
+    return score is not None or bool(legacy)
+
+
 async def was_handled(redis: "Redis", consumer: str, event: Event) -> bool:
     async with redis.pipeline(transaction=False) as pipe:
-        pipe.zscore(handled_key(consumer, event.ticket_id), event.event_id)
-        pipe.exists(_legacy_key(consumer, event.event_id))
+        check_handled(pipe, consumer, event)
         score, legacy = await pipe.execute()
-    return score is not None or bool(legacy)
+    return handled_in(score, legacy)
 
 
 async def mark_handled(redis: "Redis", consumer: str, event: Event) -> None:

@@ -13,8 +13,13 @@ payloads. One bad entry never holds up the rest: an entry that can never be publ
 (it does not parse, NATS refuses its size, the stream refuses it) goes to the dead
 letters (`dlq.<name>` in DEADLETTER) with the reason in its headers and leaves the
 outbox; anything else (NATS away, a timeout) ends the round and the next one tries again.
+
+A service whose state change is a Lua script rather than a MULTI (sla's compare-and-set
+commit) queues inside that script: `Outbox.entries` gives it the checked payloads and
+the script writes them to `queued_key` and `payloads_key` exactly as `queue` would.
 """
 
+import asyncio
 import time
 from collections.abc import Iterable
 from typing import Any, cast
@@ -35,6 +40,7 @@ from chuishao.common.publishing import (
     TICKET_HEADER,
     check_size,
     encode,
+    event_headers,
     publish_event,
 )
 
@@ -62,13 +68,21 @@ class Outbox:
         """Queue events inside the caller's transaction (`pipe` after MULTI)."""
         # Wall time, not the business clock: the relay is about publishes that never returned.
         now = time.time()
+        for event_id, payload in self.entries(events):
+            pipe.zadd(self.queued_key, {event_id: now})
+            pipe.hset(self.payloads_key, event_id, payload)
+
+    def entries(self, events: Iterable[Event]) -> list[tuple[str, str]]:
+        """(event id, payload) of each event, for a caller that queues them inside its own
+        Lua script: ZADD `queued_key` (wall time) and HSET `payloads_key`, as `queue` does."""
+        found = []
         for event in events:
             payload = event.model_dump_json()
             # Refused before the write (raising here aborts the transaction): an event
             # NATS can never take would be stored with its state and fail every relay.
             check_size(event, len(payload.encode()))
-            pipe.zadd(self.queued_key, {event.event_id: now})
-            pipe.hset(self.payloads_key, event.event_id, payload)
+            found.append((event.event_id, payload))
+        return found
 
     async def publish(
         self, js: JetStreamContext, events: list[Event], timeout: float = 5.0
@@ -76,6 +90,32 @@ class Outbox:
         """Publish in order (a rating before the reopen it causes), then confirm them all."""
         for event in events:
             await publish_event(js, event, timeout=timeout)
+        await self.confirm(*(event.event_id for event in events))
+
+    async def publish_all(
+        self, js: JetStreamContext, events: list[Event], timeout: float = 5.0
+    ) -> None:
+        """Publish a burst pipelined (sent in order on one connection, so stored in
+        order; the PubAcks awaited together), then confirm them all. Should one fail,
+        none is confirmed here: the relay sends them again and the stream drops the
+        repeats of those that did land."""
+        pending = [
+            await js.publish_async(
+                subjects.for_event(event), encode(event), headers=event_headers(event)
+            )
+            for event in events
+        ]
+        try:
+            # asyncio.wait, not wait_for(gather): a gather cancelled from outside (a loop
+            # stopping) is left with an exception nobody retrieves, logged at shutdown.
+            done, late = await asyncio.wait(pending, timeout=timeout) if pending else ((), ())
+            if late:
+                raise TimeoutError(f"{len(late)} of {len(pending)} publishes not acknowledged")
+            for future in done:
+                future.result()  # a refused publish raises here
+        finally:
+            for future in pending:
+                future.cancel()  # no-op when done; frees the slot of one that never will be
         await self.confirm(*(event.event_id for event in events))
 
     async def confirm(self, *event_ids: str) -> None:

@@ -75,7 +75,7 @@ def _widened(points: Sequence[Point], margin: float) -> list[Point]:
     return [(min(longs) - dx, min(lats) - dy), (max(longs) + dx, max(lats) + dy)]
 
 
-class Projection:
+class MapProjection:
     def __init__(self, points: Sequence[Point]) -> None:
         longs = [p[0] for p in points]
         lats = [p[1] for p in points]
@@ -93,11 +93,11 @@ class Projection:
         return (round(x, 1), round(y, 1))
 
 
-def _path(projection: Projection, ring: Sequence[Point]) -> str:
+def _path(projection: MapProjection, ring: Sequence[Point]) -> str:
     return " ".join(f"{x},{y}" for x, y in map(projection, ring))
 
 
-def _polygon(projection: Projection, place: PlaceName, classes: str, note: str | None) -> str:
+def _polygon(projection: MapProjection, place: PlaceName, classes: str, note: str | None) -> str:
     title = place.name + (f"：{note}" if note else "")
     return (
         f'<polygon class="{_e(classes)}" data-code="{_e(place.code)}" '
@@ -141,7 +141,7 @@ def svg_map(
     points = outline + [(pin.long, pin.lat) for pin in pins]
     if own:
         points = _widened(points, 0.12)
-    projection = Projection(points)
+    projection = MapProjection(points)
     unit = WIDTH / 600  # marker and label sizes scale with the picture
     inverse = (
         f' data-west="{projection.west!r}" data-north="{projection.north!r}" '

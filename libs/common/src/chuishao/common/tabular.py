@@ -7,6 +7,7 @@ Used by supervision's monthly report and intake's ticket exports."""
 import csv
 import io
 import os
+import unicodedata
 from collections.abc import Callable, Generator, Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -42,6 +43,17 @@ class Column(Generic[Row]):
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
+def formula_like(text: str) -> bool:
+    """Whether a spreadsheet could read the text as a formula: it starts with one of
+    FORMULA_STARTS, or does so once leading spaces are trimmed (LibreOffice's "trim
+    spaces" on import; U+3000 and NBSP too) or its first character is read as its ASCII
+    twin (＝ ＋ － ＠ and ﹦: full-width forms East Asian spreadsheets take for = + - @)."""
+    if text.startswith(FORMULA_STARTS):
+        return True
+    head = text.lstrip()
+    return bool(head) and unicodedata.normalize("NFKC", head[0]).startswith(FORMULA_STARTS)
+
+
 def csv_cell(value: Any, number_format: str | None = None) -> str:
     """A cell as CSV text: a percentage as 12.34%, a time as 2026-01-05 09:00:00, text
     that would start a formula behind a quote (') as spreadsheets take it (OWASP)."""
@@ -51,7 +63,7 @@ def csv_cell(value: Any, number_format: str | None = None) -> str:
         return f"{value * 100:.2f}%"
     if isinstance(value, datetime):
         return value.strftime("%Y-%m-%d %H:%M:%S")
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+    if isinstance(value, str) and formula_like(value):
         return "'" + value
     return str(value)
 

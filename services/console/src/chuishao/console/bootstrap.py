@@ -13,6 +13,7 @@ from chuishao.common.clients import redis_client
 from chuishao.common.clock import Clock, make_clock
 from chuishao.common.logging import configure_logging
 from chuishao.common.runtime import Phase, Runtime
+from chuishao.console import knowledge
 from chuishao.console.service import PRODUCER, Console
 from chuishao.console.settings import ConsoleSettings
 
@@ -48,11 +49,23 @@ def bootstrap(
             return
         log.info("console_accounts_seeded", added=added)
 
+    async def seed_knowledge() -> None:
+        js = console.broker.connection.jetstream()
+        path = Path(settings.console_seed_knowledge)
+        try:
+            added = await knowledge.seed(js, path, clock.now())
+        except (OSError, ValueError, KeyError) as error:
+            log.error("console_knowledge_not_seeded", error=repr(error))
+            return
+        log.info("console_knowledge_seeded", added=added)
+
     async def start_seeding() -> None:
         # In the background: hashing the demo accounts (argon2id, ~70 of them on first
         # start) takes seconds, and the pages need not wait for it.
         if settings.console_seed_accounts:
             seeding.append(asyncio.create_task(seed(), name="seed accounts"))
+        if settings.console_seed_knowledge:
+            seeding.append(asyncio.create_task(seed_knowledge(), name="seed knowledge"))
 
     async def stop_seeding() -> None:
         for task in seeding:

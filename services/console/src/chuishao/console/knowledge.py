@@ -7,13 +7,16 @@ answer given on a call names the entry and the version it came from, so what was
 can be told later whatever the entry says now.
 """
 
+import asyncio
 import re
 import secrets
+import tomllib
 from datetime import datetime
+from pathlib import Path
 
 from nats.js import JetStreamContext
 from nats.js.api import KeyValueConfig, StorageType
-from nats.js.errors import KeyNotFoundError, NoKeysError
+from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError, NoKeysError
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
 from chuishao.common.domain import FreeText
@@ -28,7 +31,7 @@ BUCKET = KeyValueConfig(
 ENTRY_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
-class Entry(BaseModel):
+class KnowledgeEntry(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     entry_id: str = Field(pattern=ENTRY_ID.pattern)
@@ -41,11 +44,13 @@ class Entry(BaseModel):
     retired: bool = False  # kept for the record, offered no more
 
 
-def knowledge_view() -> KvView[Entry]:
-    return KvView(BUCKET, Entry)
+def knowledge_view() -> KvView[KnowledgeEntry]:
+    return KvView(BUCKET, KnowledgeEntry)
 
 
-def search(entries: list[Entry], words: str, category: str | None = None) -> list[Entry]:
+def search(
+    entries: list[KnowledgeEntry], words: str, category: str | None = None
+) -> list[KnowledgeEntry]:
     """Live entries whose question or answer holds every word typed (or of the category)."""
     terms = words.split()
     found = [
@@ -68,7 +73,7 @@ async def save(
     by: str,
     at: datetime,
     retired: bool = False,
-) -> Entry:
+) -> KnowledgeEntry:
     """A new entry, or the next version of one (ValidationError for a bad field). Written
     with the revision it read, so two admins saving at once cannot both win silently."""
     kv = await bucket(js, BUCKET)
@@ -78,9 +83,11 @@ async def save(
     except KeyNotFoundError:
         current = None
     version = (
-        Entry.model_validate_json(current.value).version + 1 if current and current.value else 1
+        KnowledgeEntry.model_validate_json(current.value).version + 1
+        if current and current.value
+        else 1
     )
-    entry = Entry(
+    entry = KnowledgeEntry(
         entry_id=key,
         category=category or None,
         question=question,
@@ -98,7 +105,7 @@ async def save(
     return entry
 
 
-async def versions(js: JetStreamContext, entry_id: str) -> list[Entry]:
+async def versions(js: JetStreamContext, entry_id: str) -> list[KnowledgeEntry]:
     """The entry's kept versions, newest first."""
     kv = await bucket(js, BUCKET)
     try:
@@ -109,7 +116,36 @@ async def versions(js: JetStreamContext, entry_id: str) -> list[Entry]:
     for item in history:
         if item.value:
             try:
-                kept.append(Entry.model_validate_json(item.value))
+                kept.append(KnowledgeEntry.model_validate_json(item.value))
             except ValidationError:
                 continue
     return sorted(kept, key=lambda e: e.version, reverse=True)
+
+
+SEEDED_BY = "seed"
+
+
+async def seed(js: JetStreamContext, path: Path, at: datetime) -> int:
+    """Starter entries from a TOML file (`[[entry]]` with `id`, `category`, `question`,
+    `answer`) — `make run`'s, so a fresh seat has answers to find. Only entries whose id
+    is not in the bucket are added (version 1, by "seed"): an entry an admin has edited
+    or retired since is never overwritten. The number added."""
+    document = tomllib.loads(await asyncio.to_thread(path.read_text, encoding="utf-8"))
+    kv = await bucket(js, BUCKET)
+    added = 0
+    for item in document.get("entry", []):
+        entry = KnowledgeEntry(
+            entry_id=item["id"],
+            category=item.get("category") or None,
+            question=item["question"],
+            answer=item["answer"],
+            version=1,
+            updated_by=SEEDED_BY,
+            updated_at=at,
+        )
+        try:
+            await kv.create(entry.entry_id, entry.model_dump_json().encode())
+        except KeyWrongLastSequenceError:  # there already (a console seeding at once too)
+            continue
+        added += 1
+    return added

@@ -16,12 +16,19 @@ import hmac
 import secrets
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 from redis.asyncio import Redis
 
 from chuishao.console.throttle import LoginThrottle, ThrottleRule
 
 CODE_DIGITS = 6
+# Count a try at the number's code and read the code's MAC; nothing (and no key made)
+# when there is no code.
+TRY_CODE = """
+if redis.call('HEXISTS', KEYS[1], 'mac') == 0 then return false end
+return {redis.call('HINCRBY', KEYS[1], 'tries', 1), redis.call('HGET', KEYS[1], 'mac')}
+"""
 
 
 @dataclass(frozen=True)
@@ -74,11 +81,14 @@ class PhoneCodes:
         return f"{self.prefix}:code:{self._mac('phone', phone)}"
 
     async def send_wait(self, phone: str, address: str) -> float:
-        """Seconds until another code may be sent to this number from this address."""
-        return await self.throttle.locked_for(self._mac("phone", phone), address)
+        """Counts a send to this number from this address before it is made: the seconds
+        until another may be sent (0: send now, then `issue`). Counted first, atomically,
+        so a burst of parallel requests cannot all pass (each send is a text message and
+        five fresh tries)."""
+        return await self.throttle.attempt(self._mac("phone", phone), address)
 
-    async def issue(self, phone: str, address: str) -> str:
-        """A new code for the number (it replaces any earlier one), counted as a send."""
+    async def issue(self, phone: str) -> str:
+        """A new code for the number (it replaces any earlier one); `send_wait` counted it."""
         code = f"{secrets.randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}"
         key = self._code_key(phone)
         async with self.redis.pipeline(transaction=True) as pipe:
@@ -86,21 +96,19 @@ class PhoneCodes:
             pipe.hset(key, mapping={"mac": self._mac("code", phone, code), "tries": 0})
             pipe.expire(key, self.rule.ttl_seconds)
             await pipe.execute()
-        await self.throttle.failed(self._mac("phone", phone), address)
         return code
 
     async def check(self, phone: str, code: str) -> Checked:
         """Try a code; a right one is used up, the last wrong one ends the code."""
         key = self._code_key(phone)
         # The try is counted before it is judged, atomically (HINCRBY keeps the key's
-        # expiry), so parallel guesses cannot share one count.
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.hincrby(key, "tries", 1)
-            pipe.hget(key, "mac")
-            tries, mac = await pipe.execute()
-        if mac is None:  # no code (HINCRBY just made a key of its own: gone again)
-            await self.redis.delete(key)
+        # expiry), so parallel guesses cannot share one count; and only where a code is,
+        # in one script: a guess at a number without one makes no key, so it has nothing to
+        # remove afterwards — a DELETE then removed the code issued in between.
+        found: list[Any] | None = await self.redis.eval(TRY_CODE, 1, key)
+        if not found:  # no code, or it expired
             return Checked(CodeOutcome.EXPIRED)
+        tries, mac = found
         if int(tries) > self.rule.max_tries:
             await self.redis.delete(key)
             return Checked(CodeOutcome.TOO_MANY_TRIES)

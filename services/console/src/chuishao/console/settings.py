@@ -31,6 +31,9 @@ class ConsoleSettings(ServiceSettings):
     # A JSON file of accounts [{"username","password","role","unit"|"street"|"district"}]
     # added on start when missing (`make run` writes .data/accounts.json and points here).
     console_seed_accounts: str = ""
+    # A TOML file of starter knowledge-base entries ([[entry]] id, category, question,
+    # answer) added on start when their id is missing (`make run` points here; knowledge.seed).
+    console_seed_knowledge: str = ""
     # argon2id's cost (the library's defaults, RFC 9106's low-memory profile); the tests
     # lower it, a deployment may raise it.
     password_hash_time_cost: int = Field(default=3, ge=1)

@@ -62,6 +62,26 @@ class LoginThrottle:
                 locked = self.rule.lock_seconds
         return locked
 
+    async def attempt(self, username: str, address: str) -> float:
+        """Count an attempt BEFORE it is made; the seconds to wait if it is one too many (0:
+        go ahead). For what is limited by count itself (an SMS code's sends): a check made
+        before the count would let a burst of parallel requests all pass it. The attempt
+        that reaches the limit still goes ahead and locks the ones after it."""
+        if (wait := await self.locked_for(username, address)) > 0:
+            return wait
+        window_ms = math.ceil(self.rule.window_seconds * 1000)
+        lock_ms = math.ceil(self.rule.lock_seconds * 1000)
+        for counter, lock, limit in self._keys(username, address):
+            async with self.redis.pipeline(transaction=True) as pipe:
+                pipe.set(counter, 0, px=window_ms, nx=True)
+                pipe.incr(counter)
+                _, count = await pipe.execute()
+            if int(count) > limit:  # one of a burst past the limit: counted, refused
+                return max(await self.locked_for(username, address), 1.0)
+            if int(count) == limit:  # the counter stays until its window ends
+                await self.redis.set(lock, "1", px=lock_ms)
+        return 0.0
+
     async def succeeded(self, username: str) -> None:
         """A right password clears the username's count (not the address's)."""
         await self.redis.delete(self._keys(username, "-")[0][0])

@@ -13,11 +13,11 @@ from chuishao.common.roles import PersonRole
 from chuishao.common.tokens import hash_api_key, resident_token_valid
 from chuishao.common.unit_contacts import UnitContact
 from chuishao.intake.lifecycle import Actor
-from chuishao.intake.scopes import Scope
+from chuishao.intake.scopes import CallerScope
 
 
 @dataclass
-class Keys:
+class ApiKeys:
     units: dict[str, str]
     operators: dict[str, str]
     open311: dict[str, str]
@@ -92,7 +92,10 @@ class Keys:
         if unit is None or unit.kind not in self.supervisor_kinds:
             return Actor("unit", unit_id)
         return Actor(
-            "supervisor", unit_id, Scope.of_supervisor(unit.level, unit.streets), level=unit.level
+            "supervisor",
+            unit_id,
+            CallerScope.of_supervisor(unit.level, unit.streets),
+            level=unit.level,
         )
 
     def resident(self, ticket_id: str, token: str | None) -> Actor | None:

@@ -17,7 +17,7 @@ from chuishao.common.runtime import Phase, Runtime, compose
 from chuishao.common.streams import INTAKE_RECORDS
 from chuishao.common.units import units_view
 from chuishao.intake import consumers, nats_api, queries, rebuild, relay
-from chuishao.intake.auth import Keys
+from chuishao.intake.auth import ApiKeys
 from chuishao.intake.feedback_window import FeedbackWindow, WindowPolicy
 from chuishao.intake.photo_links import Photos
 from chuishao.intake.retention import Retention, RetentionPolicy
@@ -34,7 +34,7 @@ class IntakeService:
     runtime: Runtime
     intake: Intake
     retention: Retention
-    keys: Keys
+    keys: ApiKeys
     photos: Photos
     feedback_window: FeedbackWindow
 
@@ -52,7 +52,7 @@ def bootstrap(
     broker, redis, clock = runtime.broker, runtime.redis, runtime.clock
     store = RecordStore(redis)
     catalogue, units = catalogue_view(), units_view()
-    keys = Keys(
+    keys = ApiKeys(
         units=settings.unit_api_keys,
         operators=settings.operator_api_keys,
         open311=settings.open311_api_keys,

@@ -9,8 +9,9 @@ once it is complete, as a zip cannot be sent before its last entry is written.
 
 The reporter's name and number are columns only for 12345 operators, the one role that
 may read reporters (callers.py), and such an export leaves an audit line naming the
-operator, as every reporter read does. For everyone else the description is masked too
-(numbers and addressed names, common.privacy): a file travels further than a screen.
+operator, as every reporter read does. For everyone else the description and the
+address are masked too (numbers and addressed names, common.privacy): a file travels
+further than a screen.
 """
 
 import asyncio
@@ -112,8 +113,9 @@ class Names:
 
 def columns(names: Names, with_contact: bool) -> list[Record]:
     """The export's columns; the reporter's two only `with_contact` (operators)."""
-    described: Callable[[TicketRecord], str] = (
-        (lambda r: r.description) if with_contact else (lambda r: mask_text(r.description))
+    # A resident types the address too ("…3号楼 有事打139…"): masked like the description.
+    shown: Callable[[str | None], str | None] = (
+        (lambda text: text) if with_contact else (lambda text: mask_text(text) if text else text)
     )
     chosen: list[Record] = [
         Column("编号", lambda r: r.ticket_id),
@@ -124,8 +126,8 @@ def columns(names: Names, with_contact: bool) -> list[Record]:
         Column("提交时间", lambda r: _local(r.submitted_at), DATETIME),
         Column("街道", lambda r: names.place(r.street)),
         Column("社区/网格", lambda r: names.grid(r.location.grid_code)),
-        Column("地址", lambda r: r.location.address),
-        Column("问题描述", described),
+        Column("地址", lambda r: shown(r.location.address)),
+        Column("问题描述", lambda r: shown(r.description)),
         Column("责任单位", lambda r: lead.unit_name if (lead := _lead(r)) else None),
         Column("协办单位", _co_units),
         Column(

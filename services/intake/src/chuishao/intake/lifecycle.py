@@ -73,7 +73,7 @@ from chuishao.common.status import WORKING as WORKING  # noqa: PLC0414
 from chuishao.common.status import Status as Status  # noqa: PLC0414
 from chuishao.intake.records import TicketRecord
 from chuishao.intake.refusals import explain
-from chuishao.intake.scopes import NOWHERE, Scope, can_see
+from chuishao.intake.scopes import NOWHERE, CallerScope, can_see
 
 PRODUCER = "intake"
 E = TypeVar("E", bound=Event)
@@ -144,9 +144,9 @@ class Actor:
     kind: str  # "unit" | "supervisor" | "operator" | "resident"
     id: str
     # A supervisor's place (its street, its district, the city); see scopes.can_see.
-    scope: Scope = NOWHERE
+    scope: CallerScope = NOWHERE
     # The console account acting as this unit, supervisor or operator (a person token,
-    # auth.Keys.person): recorded on the events it causes, so the history names them.
+    # auth.ApiKeys.person): recorded on the events it causes, so the history names them.
     person: str | None = None
     # A supervisor's level (its directory entry): a district or the city decides appeals.
     level: Level | None = None

@@ -66,12 +66,12 @@ REFUSALS: dict[str, tuple[int, str, str, str | None]] = {
 }
 
 
-class ManualQueue(BaseModel):
+class ManualQueueListing(BaseModel):
     centre: UnitId
     tickets: list[QueuedTicket]
 
 
-class Assignment(BaseModel):
+class ManualAssignment(BaseModel):
     """Dispatch a waiting ticket by hand: a lead unit (主办), co-handlers (协办), the
     whistle; a category when the ticket has none."""
 
@@ -144,7 +144,7 @@ async def _ask(request: Request, centre_id: str, verb: str, body: dict[str, Any]
 
 @router.get(
     "/manual-queue",
-    response_model=ManualQueue,
+    response_model=ManualQueueListing,
     responses={401: {"model": ErrorResponse}, 403: {"model": ErrorResponse}},
     summary="The tickets waiting for this command centre to dispatch them (待人工派单)",
 )
@@ -152,7 +152,7 @@ async def manual_queue(
     request: Request,
     actor: Caller,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-) -> ManualQueue:
+) -> ManualQueueListing:
     """Emergencies (a danger found in the report) first, each group oldest first: the
     router's order, kept. A street's command centre sees the tickets of its street that
     no rule could place; the district's centre those escalated to it (or with no
@@ -165,7 +165,7 @@ async def manual_queue(
     # names its street, and the centre's next step (recategorise, read) goes to intake.
     records = await intake_of(request).store.get_many([t["ticket_id"] for t in tickets])
     reachable = {r.ticket_id for r in records if can_see(actor, r)}
-    return ManualQueue(
+    return ManualQueueListing(
         centre=centre_id, tickets=[t for t in tickets if t["ticket_id"] in reachable]
     )
 
@@ -188,7 +188,7 @@ async def manual_queue(
     summary="Dispatch a waiting ticket by hand (人工派单)",
 )
 async def assign(
-    ticket_id: TicketId, assignment: Assignment, request: Request, actor: Caller
+    ticket_id: TicketId, assignment: ManualAssignment, request: Request, actor: Caller
 ) -> Assigned:
     """The same command as the NATS manual dispatch: the router dispatches the units as a
     rule would (their subjects, clocks, the ticket record). Repeating an accepted

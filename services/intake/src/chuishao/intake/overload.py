@@ -26,7 +26,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from chuishao.common.errors import error_body
 from chuishao.common.tokens import hash_api_key
-from chuishao.intake.auth import Keys
+from chuishao.intake.auth import ApiKeys
 from chuishao.intake.http_errors import OPEN311_PREFIX, status_error
 
 EXEMPT = ("/health", "/metrics")
@@ -171,7 +171,7 @@ class ShedLoad:
         max_in_flight: int,
         per_client_per_minute: int = 0,
         response_budget_ms: float = 0.0,
-        keys: Keys | None = None,
+        keys: ApiKeys | None = None,
     ) -> None:
         self.app = app
         self.admission = Admission(max_in_flight, response_budget_ms / 1000)
@@ -202,7 +202,7 @@ class ShedLoad:
             self.admission.release(time.monotonic() - started)
 
 
-def client_of(scope: Scope, keys: Keys | None) -> str:
+def client_of(scope: Scope, keys: ApiKeys | None) -> str:
     """Whose budget a request spends: a valid key's holder, else the caller's address."""
     key = _api_key(scope)
     if key and keys is not None:

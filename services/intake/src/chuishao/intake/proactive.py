@@ -55,7 +55,10 @@ def check_proactive(
             "Intake is starting (the directory of places has not loaded); retry shortly",
             headers={"Retry-After": "2"},
         )
-    street = street_of(places, grid)
+    # A grid, not any place: the router places a ticket by its code only when it names a
+    # grid, else by its point or address, which could lie on another street.
+    known = places.get(grid)
+    street = street_of(places, grid) if known is not None and known.kind == "grid" else None
     if street is None:
         raise ApiError(
             422,

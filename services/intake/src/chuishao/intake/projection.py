@@ -320,6 +320,10 @@ def _apply(record: TicketRecord, event: Event) -> None:
             record.reopen_count = event.reopen_count
             record.resolution = None
             record.breached = []  # a new cycle, new deadlines
+            # ...and none of the old cycle's clocks: its resolution clock was never stopped
+            # (a resolved ticket shows no deadline), so until sla arms the new one the
+            # resident's page said "已超时 25 小时" right after their 不满意.
+            record.clocks = []
             record.callback_attempts = 0
             record.sign_offs = []
             for a in record.active_assignments:

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 
 @dataclass(frozen=True)
-class Scope:
+class CallerScope:
     """The place a supervisor answers for. The empty scope (every unit's) adds nothing
     to the tickets sent to the caller itself."""
 
@@ -31,14 +31,14 @@ class Scope:
     everywhere: bool = False  # the city level
 
     @classmethod
-    def of_supervisor(cls, level: Level, streets: Iterable[str]) -> "Scope":
+    def of_supervisor(cls, level: Level, streets: Iterable[str]) -> "CallerScope":
         if level == Level.CITY:
             return cls(everywhere=True)
         return cls(frozenset(streets))
 
 
-NOWHERE = Scope()
-EVERYWHERE = Scope(everywhere=True)
+NOWHERE = CallerScope()
+EVERYWHERE = CallerScope(everywhere=True)
 
 
 def can_see(actor: "Actor", record: "TicketRecord") -> bool:

@@ -20,7 +20,7 @@ from chuishao.common.kv import KvView
 from chuishao.common.place_names import PlaceName
 from chuishao.common.publishing import check_size
 from chuishao.intake import attributes
-from chuishao.intake.auth import Keys
+from chuishao.intake.auth import ApiKeys
 from chuishao.intake.contacts import ContactStore
 from chuishao.intake.lifecycle import (
     OPEN,
@@ -72,7 +72,7 @@ class Intake:
     store: RecordStore
     broker: NatsBroker
     catalogue: KvView[Category]
-    keys: Keys
+    keys: ApiKeys
     clock: Clock
     reporter_secret: str
     publish_timeout: float = 5.0

@@ -12,6 +12,8 @@ carries only a grid, a category and counts.
 from collections.abc import Iterable, Sequence
 from typing import Protocol, TypeVar
 
+import structlog
+
 from chuishao.common.categories import Category
 from chuishao.common.domain import Level
 from chuishao.common.events import Event, HotspotDetected
@@ -21,6 +23,7 @@ from chuishao.notify.jobs import Notice
 from chuishao.notify.settings import HotspotChannel
 
 TEMPLATE = "hotspot"
+log = structlog.get_logger()
 Model_co = TypeVar("Model_co", covariant=True)
 
 
@@ -52,7 +55,11 @@ def centres(street: str | None, units: Iterable[UnitContact]) -> list[str]:
     # No centre of its own (or the street is unknown): the district answers for it.
     districts = [u for u in known if u.kind == "district"]
     serving = [u.id for u in districts if street is not None and street in u.streets]
-    return sorted(serving or [u.id for u in districts])
+    if serving:
+        return sorted(serving)
+    # No district names the street: the area's only district answers for everything in
+    # it; of several, none can be told (each would read another district's warning).
+    return [districts[0].id] if len(districts) == 1 else []
 
 
 class HotspotWarnings:
@@ -73,7 +80,11 @@ class HotspotWarnings:
         and, if the policy has `sms`, a duty-phone notice. The fan-out skips a webhook or
         an SMS the unit has no address for, exactly as for other unit deliveries."""
         found: list[Notice] = []
-        for unit_id in centres(street_of_warning(warning, self.places), self.units.all()):
+        street = street_of_warning(warning, self.places)
+        heard_by = centres(street, self.units.all())
+        if not heard_by:  # said aloud: a warning nobody hears is a gap in the directory
+            log.warning("hotspot_without_centre", grid=warning.grid_code, street=street)
+        for unit_id in heard_by:
             found.append(_notice("unit", unit_id))
             if "sms" in self.channels:
                 found.append(_notice("duty_phone", unit_id))

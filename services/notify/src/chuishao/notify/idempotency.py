@@ -12,7 +12,7 @@ from chuishao.notify import keys
 KEEP_SECONDS = 90 * 86_400
 
 
-class Ledger:
+class SendLedger:
     def __init__(self, redis: Redis) -> None:
         self.redis = redis
 

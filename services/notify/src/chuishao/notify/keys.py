@@ -18,12 +18,12 @@ def delivery_log(ticket_id: str) -> str:
 
 
 def done(job_id: str) -> str:
-    """string: how a job was settled (`idempotency.Ledger`)."""
+    """string: how a job was settled (`idempotency.SendLedger`)."""
     return f"notify:done:{job_id}"
 
 
 def in_flight(job_id: str) -> str:
-    """string: an attempt of the job is being sent (`idempotency.Ledger`)."""
+    """string: an attempt of the job is being sent (`idempotency.SendLedger`)."""
     return f"notify:inflight:{job_id}"
 
 

@@ -14,7 +14,7 @@ from chuishao.common.events import DeliveryFailed, Event
 from chuishao.common.publishing import publish_event
 from chuishao.notify.attempt import Attempt, Settled, Unsent
 from chuishao.notify.delivery_log import DeliveryLogEntry, DeliveryLogStore, Status
-from chuishao.notify.idempotency import Ledger
+from chuishao.notify.idempotency import SendLedger
 from chuishao.notify.jobs import DeliveryJob
 from chuishao.notify.retry import Decision, RetryPolicy, after_failure
 from chuishao.notify.settings import NotifySettings
@@ -35,7 +35,7 @@ class Deliveries:
         to_units: ToUnits,
         to_residents: ToResidents,
         to_duty_phones: ToDutyPhones,
-        ledger: Ledger,
+        ledger: SendLedger,
         history: DeliveryLogStore,
         clock: Clock,
         settings: NotifySettings,

@@ -29,7 +29,7 @@ from chuishao.notify.delivery_log import DeliveryLog, DeliveryLogQuery, Delivery
 from chuishao.notify.fanout import FanOut
 from chuishao.notify.held import HeldJobs
 from chuishao.notify.hotspots import HotspotWarnings, Words
-from chuishao.notify.idempotency import Ledger
+from chuishao.notify.idempotency import SendLedger
 from chuishao.notify.jobs import DeliveryJob
 from chuishao.notify.messages import Messages
 from chuishao.notify.protections import QuietHours, RateLimiter
@@ -124,7 +124,7 @@ class NotifyService:
             self.settings.resident_link_secret.get_secret_value(),
             Words(self.places, self.catalogue),
         )
-        ledger = Ledger(self.redis)
+        ledger = SendLedger(self.redis)
         holds = Holds(
             quiet_hours=QuietHours(
                 self.settings.quiet_hours_start, self.settings.quiet_hours_end, timezone

@@ -14,7 +14,7 @@ from chuishao.notify.channels import ResidentChannel, ResidentMessage
 from chuishao.notify.contacts import ContactUnavailable, reporter_contact
 from chuishao.notify.facts import FactsStore
 from chuishao.notify.held import HeldJobs
-from chuishao.notify.idempotency import Ledger
+from chuishao.notify.idempotency import SendLedger
 from chuishao.notify.messages import Messages
 from chuishao.notify.outcomes import SendResult
 from chuishao.notify.protections import QuietHours, RateLimiter
@@ -59,7 +59,7 @@ class ToResidents:
         channels: list[ResidentChannel],
         messages: Messages,
         holds: Holds,
-        ledger: Ledger,
+        ledger: SendLedger,
         settings: NotifySettings,
     ) -> None:
         self.nc = nc

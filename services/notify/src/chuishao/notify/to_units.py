@@ -10,7 +10,7 @@ from chuishao.common.unit_contacts import UnitContact
 from chuishao.notify.attempt import Attempt, Settled, Unsent
 from chuishao.notify.channels import ResidentChannel, ResidentMessage
 from chuishao.notify.contacts import ResidentContact, masked
-from chuishao.notify.idempotency import Ledger
+from chuishao.notify.idempotency import SendLedger
 from chuishao.notify.messages import Messages
 from chuishao.notify.webhooks import WebhookSender, encode_body
 
@@ -25,7 +25,7 @@ class ToUnits:
         units: KvView[UnitContact],
         webhooks: WebhookSender,
         messages: Messages,
-        ledger: Ledger,
+        ledger: SendLedger,
     ) -> None:
         self.nc = nc
         self.units = units
@@ -74,7 +74,7 @@ class ToDutyPhones:
         units: KvView[UnitContact],
         channels: list[ResidentChannel],
         messages: Messages,
-        ledger: Ledger,
+        ledger: SendLedger,
         presence: KvView[Presence] | None = None,
     ) -> None:
         self.units = units

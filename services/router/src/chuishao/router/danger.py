@@ -1,9 +1,10 @@
 """Danger detector, separate from the category: does the text describe a danger happening
 now (gas leak or a dangerous smell, fire or smoke, live wires or someone shocked,
 collapse, landslide or mudslide, people trapped or struck, flooding, someone in the
-water, carbon-monoxide poisoning, violence, someone hurt or ill, a cry for help), is a
-life at risk, and which emergency number the resident and the operator must be told to
-ring at once (119 fire and rescue, 110 police, 120 ambulance).
+water, carbon-monoxide poisoning, violence, someone hurt or ill, an animal attacking, a
+crowd crush, a cry for help), is a life at risk, and which emergency number the resident
+and the operator must be told to ring at once (119 fire and rescue, 110 police, 120
+ambulance).
 
 Two layers. A lexicon (data/danger.toml, data not code: families of patterns over the
 normalised text, each with its kind, its numbers and whether it means a life at risk);
@@ -80,6 +81,7 @@ class Lexicon:
     chronic: re.Pattern[str]
     resolved: re.Pattern[str]
     hurt: re.Pattern[str]
+    police: re.Pattern[str]
     life: re.Pattern[str]
     model_quiet: re.Pattern[str]
     model_110: re.Pattern[str]
@@ -136,6 +138,7 @@ def load_lexicon(path: Path = LEXICON_FILE) -> Lexicon:
         chronic=compile_fast(_expand(guards["chronic"], sets)),
         resolved=compile_fast(_expand(guards["resolved"], sets)),
         hurt=compile_fast(_expand(guards["hurt"], sets)),
+        police=compile_fast(_expand(guards["police"], sets)),
         life=compile_fast(_expand(guards["life"], sets)),
         model_quiet=compile_fast(_expand(guards["model_quiet"], sets)),
         model_110=compile_fast(_expand(guards["model_110"], sets)),
@@ -199,12 +202,17 @@ def kinds_of(clean: str) -> tuple[str, ...]:
 
 def calls_of(families: tuple[Family, ...], clean: str = "") -> tuple[str, ...]:
     """The numbers of the families found; a fallback family's (a cry for help: 110) only
-    when nothing else says what is wrong; 120 too when someone is hurt or ill now. With
-    no family (the model alone): the numbers its words point to (model_calls_of)."""
+    when nothing else says what is wrong; 120 too when someone is hurt, trapped or in the
+    water now; 110 too when the police must hold back a crowd or the traffic (guards.police:
+    a crush, cars still passing a gas leak, a bridge or a levee giving way). With no family
+    (the model alone): the numbers its words point to (model_calls_of)."""
     chosen = [f for f in families if not f.fallback] or list(families)
     numbers = {n for f in chosen for n in f.call} or set(model_calls_of(clean))
-    if _hurt_now(_ZHE.sub("着", clean)):
+    clean = _ZHE.sub("着", clean)
+    if _hurt_now(clean):
         numbers.add("120")
+    if _framed_now(lexicon().police, clean):
+        numbers.add("110")
     return tuple(n for n in CALL_ORDER if n in numbers)
 
 
@@ -224,9 +232,14 @@ def model_calls_of(clean: str) -> tuple[str, ...]:
 
 def _hurt_now(clean: str) -> bool:
     """Someone hurt or ill now: a `hurt` match not framed as a risk (随时可能砸到, 怕摔倒)."""
-    lex = lexicon()
-    for match in lex.hurt.finditer(clean):
-        if not lex.before.search(clean[max(0, match.start() - 6) : match.start()]):
+    return _framed_now(lexicon().hurt, clean)
+
+
+def _framed_now(pattern: re.Pattern[str], clean: str) -> bool:
+    """A match of a guard not framed as a risk or a denial by the words right before it."""
+    before = lexicon().before
+    for match in pattern.finditer(clean):
+        if not before.search(clean[max(0, match.start() - 6) : match.start()]):
             return True
     return False
 
@@ -256,6 +269,8 @@ _ADVICE = (
     ("crime", "请先躲到安全的地方，锁好门，不要与对方正面冲突。"),
     ("violence", "请先确保自身安全，远离现场，不要与对方正面冲突。"),
     ("child", "请在确保自身安全的前提下看护孩子，提醒过往车辆减速。"),
+    ("animal", "请远离动物，不要追赶或激怒它，把孩子和老人带到室内或车里。"),
+    ("crowd", "请不要再往前挤，护住头胸，顺着人流往外侧疏散。"),
 )
 
 

@@ -21,7 +21,7 @@ log = structlog.get_logger()
 Apply = Callable[[RoutingResult, TicketRouting | None, str], Awaitable[None]]
 
 
-class ManualQueue:
+class ManualQueueCommands:
     def __init__(self, store: RoutingStore, snapshot: Callable[[], Snapshot], apply: Apply) -> None:
         self.store = store
         self.snapshot = snapshot

@@ -27,14 +27,14 @@ from chuishao.common.events import (
     TicketSubmitted,
     TicketTransferred,
 )
-from chuishao.common.handled import mark_handled, was_handled
+from chuishao.common.handled import mark_handled
 from chuishao.common.publishing import publish_event
 from chuishao.common.runtime import Runtime
 from chuishao.common.streams import ROUTER
 from chuishao.router import examples, handlers
 from chuishao.router.directory_watch import DirectoryWatch
 from chuishao.router.emit import RoutingResult
-from chuishao.router.manual_queue import ManualQueue
+from chuishao.router.manual_queue import ManualQueueCommands
 from chuishao.router.snapshot import Snapshot
 from chuishao.router.state import TicketRouting
 from chuishao.router.store import RoutingStore
@@ -50,7 +50,7 @@ class RouterService:
         self.broker = broker
         self.store = store
         self.watch = watch
-        self.manual = ManualQueue(store, watch.current, self.apply)
+        self.manual = ManualQueueCommands(store, watch.current, self.apply)
         self.manual.register(broker)
 
         @durable_subscriber(broker, ROUTER)
@@ -66,10 +66,10 @@ class RouterService:
 
     async def handle(self, event: Event) -> None:
         redis = self.store.redis
-        if await was_handled(redis, ROUTER.name, event):
+        handled, previous = await self.store.get_unless_handled(ROUTER.name, event)
+        if handled:
             return
         snap = self.watch.snapshot
-        previous = await self.store.get(event.ticket_id)
         if previous is not None and event.event_id in previous.applied:
             await mark_handled(redis, ROUTER.name, event)
             return
@@ -78,7 +78,8 @@ class RouterService:
         if isinstance(event, TicketRecategorised):  # a labelled example for triage
             await examples.ExampleLog(redis).record(examples.recategorised(event, previous))
         await mark_handled(redis, ROUTER.name, event)
-        log.info(
+        # Debug: a line per message, rendered and masked, costs CPU on every ticket.
+        log.debug(
             "routed",
             cause=event.type,
             emitted=[e.type for e in outcome.events],

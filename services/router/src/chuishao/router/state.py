@@ -25,7 +25,7 @@ from chuishao.common.queries import SuggestedCategory
 from chuishao.router.places import Place
 
 
-class Assignment(BaseModel):
+class RoutedUnit(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     unit_id: UnitId
@@ -57,7 +57,7 @@ class TicketRouting(BaseModel):
     place: Place | None
     level: Level = Level.COMMUNITY
     whistle: Whistle = Whistle.DAILY
-    assignments: tuple[Assignment, ...] = ()
+    assignments: tuple[RoutedUnit, ...] = ()
     alternates: tuple[UnitId, ...] = ()
     declined: tuple[UnitId, ...] = ()
     bounces: int = 0
@@ -74,7 +74,7 @@ class TicketRouting(BaseModel):
     def with_assignment(self, unit_id: str, role: Role) -> "TicketRouting":
         kept = tuple(a for a in self.assignments if a.unit_id != unit_id)
         return self.model_copy(
-            update={"assignments": (*kept, Assignment(unit_id=unit_id, role=role))}
+            update={"assignments": (*kept, RoutedUnit(unit_id=unit_id, role=role))}
         )
 
     def without(self, unit_id: str) -> "TicketRouting":

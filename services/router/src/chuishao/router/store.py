@@ -9,6 +9,7 @@ from redis.asyncio import Redis
 from redis.exceptions import WatchError
 
 from chuishao.common.events import Event
+from chuishao.common.handled import check_handled, handled_in
 from chuishao.common.outbox import Outbox
 from chuishao.router import keys
 from chuishao.router.state import TicketRouting, queue_score
@@ -35,6 +36,18 @@ class RoutingStore:
     async def get(self, ticket_id: str) -> TicketRouting | None:
         raw = await self.redis.get(keys.ticket(ticket_id))
         return TicketRouting.model_validate_json(raw) if raw else None
+
+    async def get_unless_handled(
+        self, consumer: str, event: Event
+    ) -> tuple[bool, TicketRouting | None]:
+        """Whether `consumer` already handled `event` (chuishao.common.handled) and the
+        ticket's state, in one round trip instead of two."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            check_handled(pipe, consumer, event)
+            pipe.get(keys.ticket(event.ticket_id))
+            score, legacy, raw = await pipe.execute()
+        state = TicketRouting.model_validate_json(raw) if raw else None
+        return handled_in(score, legacy), state
 
     async def save(
         self, state: TicketRouting, previous: TicketRouting | None, events: Sequence[Event] = ()

@@ -1,6 +1,6 @@
 """The sla service's composition root: the lifecycle consumer, the timer loop, the
-reconciliation sweep, the state checks and the query responders, on one broker and one
-Redis, started in the runtime's order."""
+reconciliation sweep, the state checks, the outbox relay and the query responders, on one
+broker and one Redis, started in the runtime's order."""
 
 import structlog
 from faststream.nats import NatsBroker
@@ -27,6 +27,7 @@ from chuishao.sla.supervisor import Supervisor
 from chuishao.sla.sweep import sweep
 
 log = structlog.get_logger()
+RELAY_SECONDS = 2.0  # how often the outbox relay looks
 
 
 class SlaService:
@@ -68,6 +69,10 @@ class SlaService:
     async def check_states(self) -> None:
         """A Redis rolled back under a running sla is repaired within one interval."""
         await rebuild.check_once(self.supervisor)
+
+    async def relay(self) -> None:
+        # Past the publish timeout: what a decision is still publishing is not sent twice.
+        await self.supervisor.relay(self.settings.sla_publish_timeout_seconds + 1.0)
 
 
 def bootstrap(
@@ -115,4 +120,5 @@ def bootstrap(
             settings.sla_sweep_interval_seconds, service.sweep, name="sla-sweeps", wait_first=True
         )
     )
+    runtime.loop(every(RELAY_SECONDS, service.relay, name="outbox-relay"))
     return service

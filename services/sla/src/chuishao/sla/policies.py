@@ -75,7 +75,7 @@ class Defaults(Settable):
         return self
 
 
-class Rule(Settable):
+class PolicyRule(Settable):
     categories: tuple[CategoryCode, ...] = ()
     priorities: tuple[Priority, ...] = ()
     levels: tuple[Level, ...] = ()
@@ -100,7 +100,7 @@ class PolicyFile(BaseModel):
     version: int
     defaults: Defaults
     calendars: dict[str, CalendarSpec] = {}
-    rules: tuple[Rule, ...] = ()
+    rules: tuple[PolicyRule, ...] = ()
 
     @model_validator(mode="after")
     def _known_calendars(self) -> Self:

@@ -168,9 +168,7 @@ async def _restore(supervisor: Supervisor, rebuilt: TicketState) -> bool:
         merged = _merged(rebuilt, current)
         return settle(merged, book, [], []) if merged is not None else None
 
-    return (
-        await supervisor.store.transact(rebuilt.ticket_id, decide, supervisor.publish) is not None
-    )
+    return await supervisor.transact(rebuilt.ticket_id, decide) is not None
 
 
 async def check(supervisor: Supervisor, until: int) -> int:

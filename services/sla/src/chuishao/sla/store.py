@@ -2,38 +2,47 @@
 if the state is still the one the decision was made on, so two replicas, or the
 consumer and the timer loop, never overwrite each other.
 
-Publish, then commit. The events a decision produces are published (and acknowledged by
-JetStream) before the facts that record them are committed; the commit writes the state,
-the timer, the open-ticket set and the overdue indexes atomically (one Lua script). A
-crash in between re-runs the decision on the old state, which produces the same event
-ids, and JetStream drops the repeats: nothing is lost, and nothing is announced twice.
+Commit, then publish: the project's one outbox (chuishao.common.outbox). The commit
+writes the state, the timer, the open-ticket set, the overdue indexes and the decision's
+events, queued in the outbox, atomically (one Lua script); the caller then publishes the
+events and confirms them after the PubAck, and the outbox relay sends what a crash or an
+outage left unconfirmed (same ids, so the stream drops a repeat). A decision that loses
+the compare-and-set publishes nothing: only what was committed is ever announced.
 """
 
-from collections.abc import Awaitable, Callable, Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from redis.asyncio import Redis
 
-from chuishao.common.events import Event
+from chuishao.common.outbox import Outbox
 from chuishao.sla import keys
 from chuishao.sla.decisions import SlaDecision, TicketState
 from chuishao.sla.replay import TicketClocks
 
-Publish = Callable[[list[Event]], Awaitable[None]]
-"""Publishes events in order and returns once JetStream has acknowledged them all."""
 Decide = Callable[[TicketState | None], SlaDecision | None]
 
 # A finished ticket's clocks stay readable (deadlines query) for a while, then go.
 FINISHED_KEEP_SECONDS = 30 * 86_400
 MAX_ATTEMPTS = 100
 
-# KEYS: state, timers, claims, open set, then every overdue index touched.
+# KEYS: state, timers, claims, open set, the outbox's queued set and payloads, then every
+#       overdue index touched.
 # ARGV: expected state ('' when absent), new state, ttl ('' none), next due ('' none),
-#       release the claim ('1'), ticket id, still open ('1'), then one score per index
+#       release the claim ('1'), ticket id, still open ('1'), when queued (wall time),
+#       how many events n, then n pairs (event id, payload), then one score per index
 #       key ('' removes the ticket from it).
 _COMMIT = """
 local current = redis.call('GET', KEYS[1])
 if (current or '') ~= ARGV[1] then return 0 end
+local n = tonumber(ARGV[9])
+for e = 0, n - 1 do
+  local event_id = ARGV[10 + 2 * e]
+  redis.call('ZADD', KEYS[5], ARGV[8], event_id)
+  redis.call('HSET', KEYS[6], event_id, ARGV[11 + 2 * e])
+end
+local scores = 9 + 2 * n
 if ARGV[3] == '' then
   redis.call('SET', KEYS[1], ARGV[2])
 else
@@ -47,8 +56,8 @@ else
 end
 if ARGV[5] == '1' then redis.call('ZREM', KEYS[3], id) end
 if ARGV[7] == '1' then redis.call('SADD', KEYS[4], id) else redis.call('SREM', KEYS[4], id) end
-for i = 5, #KEYS do
-  local score = ARGV[i + 3]
+for i = 7, #KEYS do
+  local score = ARGV[scores + i - 6]
   if score == '' then
     redis.call('ZREM', KEYS[i], id)
   else
@@ -98,6 +107,10 @@ class SlaStateStore:
     def __init__(self, redis: Redis) -> None:
         self.redis = redis
         self._commit = redis.register_script(_COMMIT)
+        # What a decision emits leaves with its state (chuishao.common.outbox).
+        self.outbox = Outbox(
+            redis, keys.OUTBOX_NAME, queued_key=keys.OUTBOX, payloads_key=keys.OUTBOX_EVENTS
+        )
 
     async def load(self, ticket_id: str) -> TicketState | None:
         return (await self.read(ticket_id)).state
@@ -112,15 +125,16 @@ class SlaStateStore:
         return [Loaded(_as_bytes(raw)) for raw in found]
 
     async def transact(
-        self, ticket_id: str, decide: Decide, publish: Publish, *, claimed: bool = False
+        self, ticket_id: str, decide: Decide, *, claimed: bool = False
     ) -> SlaDecision | None:
+        """Decide on the state as read and commit it with its events queued; a state that
+        changed meanwhile is read and decided again. Returns the committed decision (its
+        events still to be published: `Outbox.publish_all`), or None: nothing to do."""
         for _ in range(MAX_ATTEMPTS):
             loaded = await self.read(ticket_id)
             outcome = decide(loaded.state)
             if outcome is None:
                 return None
-            if outcome.events:
-                await publish(outcome.events)
             if await self.commit(outcome, loaded, claimed=claimed):
                 return outcome
         raise Conflict(ticket_id)
@@ -149,11 +163,14 @@ class SlaStateStore:
         is_open = any(True for _ in ticket.open_clocks())
         finished = not is_open and ticket.closed_at is not None
         next_due = outcome.next_due
+        queued = self.outbox.entries(outcome.events)
         script_keys = [
             keys.ticket(state.ticket_id),
             keys.TIMERS,
             keys.CLAIMS,
             keys.OPEN,
+            self.outbox.queued_key,
+            self.outbox.payloads_key,
             *touched,
         ]
         args: list[bytes | str] = [
@@ -164,6 +181,10 @@ class SlaStateStore:
             "1" if claimed else "0",
             state.ticket_id,
             "1" if is_open else "0",
+            # Wall time, not the stack clock: the relay is about publishes that never returned.
+            repr(time.time()),
+            str(len(queued)),
+            *(part for entry in queued for part in entry),
             *(repr(index[key]) if key in index else "" for key in touched),
         ]
         return script_keys, args

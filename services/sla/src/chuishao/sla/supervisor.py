@@ -1,5 +1,8 @@
 """The sla service's work: apply lifecycle events, fire due timers, sweep for drift.
-FastStream only feeds it events; tests and the benchmark drive it directly."""
+FastStream only feeds it events; tests and the benchmark drive it directly.
+
+Every decision is committed with its events queued in the outbox (`SlaStateStore`), then
+published and confirmed; what is not confirmed the outbox relay sends (`relay`)."""
 
 import asyncio
 import contextlib
@@ -12,16 +15,15 @@ from nats.aio.client import Client
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from chuishao.common import subjects
 from chuishao.common.clock import Clock
 from chuishao.common.events import Event
-from chuishao.common.publishing import encode, event_headers
+from chuishao.common.outbox import relay_once
 from chuishao.sla import keys
 from chuishao.sla.decisions import SlaDecision, TicketState, on_event, on_timer
 from chuishao.sla.facts import Escalated
 from chuishao.sla.policies import PolicyBook
 from chuishao.sla.settings import SlaSettings
-from chuishao.sla.store import SlaStateStore
+from chuishao.sla.store import Decide, SlaStateStore
 from chuishao.sla.timers import TimerStore
 
 log = structlog.get_logger()
@@ -33,7 +35,8 @@ class Counters:
 
     fired: int = 0
     escalations: int = 0
-    publish_failures: int = 0
+    publish_failures: int = 0  # committed, left to the outbox relay
+    commit_failures: int = 0  # claims given back
     repaired: int = 0
     escalated_tickets: list[str] = field(default_factory=list)
 
@@ -59,51 +62,55 @@ class Supervisor:
         self.js = nats.jetstream()
 
     async def publish(self, events: list[Event]) -> None:
-        """All of a decision's events, pipelined: sent in order on one connection (so
-        stored in order), the acknowledgements awaited together."""
-        pending = [
-            await self.js.publish_async(
-                subjects.for_event(event), encode(event), headers=event_headers(event)
+        """Committed events, pipelined (sent in order on one connection, so stored in
+        order; the acknowledgements awaited together), then confirmed in the outbox."""
+        if events:
+            await self.store.outbox.publish_all(
+                self.js, events, timeout=self.settings.sla_publish_timeout_seconds
             )
-            for event in events
-        ]
-        try:
-            await asyncio.wait_for(
-                asyncio.gather(*pending), timeout=self.settings.sla_publish_timeout_seconds
-            )
-        finally:
-            for future in pending:
-                future.cancel()  # no-op when done; frees the slot of one that never will be
+
+    async def transact(self, ticket_id: str, decide: Decide) -> SlaDecision | None:
+        """Decide and commit (retried on conflict), then publish. A failed publish
+        raises, its events stay queued for the relay."""
+        outcome = await self.store.transact(ticket_id, decide)
+        if outcome is not None:
+            await self.publish(outcome.events)
+        return outcome
+
+    async def relay(self, grace: float) -> int:
+        """Publish what was committed more than `grace` seconds ago and not confirmed."""
+        return len(await relay_once(self.store.outbox, self.js, grace))
 
     # --- lifecycle events
 
     async def apply(self, event: Event) -> None:
-        await self.store.transact(
-            event.ticket_id, lambda state: on_event(state, event, self.book), self.publish
-        )
+        # A failed publish nacks the message; its redelivery finds the fact recorded and
+        # decides nothing, and the relay sends the queued events.
+        await self.transact(event.ticket_id, lambda state: on_event(state, event, self.book))
 
     # --- timers
 
     async def fire(self, ticket_id: str) -> None:
-        """One claimed ticket on its own: decide, publish, commit (retried on conflict)."""
+        """One claimed ticket on its own: decide, commit (retried on conflict), publish."""
         now = self.clock.now()
 
         def decide(state: TicketState | None) -> SlaDecision | None:
             return on_timer(state, now, self.book) if state is not None else None
 
         try:
-            outcome = await self.store.transact(ticket_id, decide, self.publish, claimed=True)
+            outcome = await self.store.transact(ticket_id, decide, claimed=True)
         except Exception as error:  # noqa: BLE001 - whatever failed, the claim must go back
             await self._give_back([ticket_id], now, error)
             return
         if outcome is None:  # a timer without a ticket: nothing to do, ever
             await self.forget(ticket_id)
-        else:
-            self._committed(ticket_id, outcome)
+            return
+        self._committed(ticket_id, outcome)
+        await self._announce(outcome.events)
 
     async def fire_many(self, ticket_ids: list[str]) -> None:
-        """Claimed tickets in one go: one read, one burst of publishes, one round of
-        commits. A ticket that changed meanwhile is decided again on its own."""
+        """Claimed tickets in one go: one read, one round of commits, one burst of
+        publishes. A ticket that changed meanwhile is decided again on its own."""
         now = self.clock.now()
         try:
             loaded = await self.store.read_many(ticket_ids)
@@ -113,9 +120,6 @@ class Supervisor:
                 for ticket_id, found in zip(ticket_ids, loaded, strict=True)
                 if (state := found.state) is not None
             ]
-            events = [event for _, outcome, _ in decided for event in outcome.events]
-            if events:
-                await self.publish(events)
             committed = await self.store.commit_many(
                 [(outcome, found) for _, outcome, found in decided], claimed=True
             )
@@ -124,17 +128,31 @@ class Supervisor:
             return
         for ticket_id in missing:
             await self.forget(ticket_id)
-        for (ticket_id, outcome, _), done in zip(decided, committed, strict=True):
-            if done:
-                self._committed(ticket_id, outcome)
-            else:
+        done = [(t, outcome) for (t, outcome, _), ok in zip(decided, committed, strict=True) if ok]
+        for ticket_id, outcome in done:
+            self._committed(ticket_id, outcome)
+        await self._announce([event for _, outcome in done for event in outcome.events])
+        for (ticket_id, _, _), ok in zip(decided, committed, strict=True):
+            if not ok:
                 await self.fire(ticket_id)
 
+    async def _announce(self, events: list[Event]) -> None:
+        """Publish committed events; should that fail (NATS away, the stream missing),
+        they stay in the outbox and the relay sends them: the claim is not given back,
+        the commit already set the ticket's next timer."""
+        try:
+            await self.publish(events)
+        except Exception as error:  # noqa: BLE001 - the outbox holds them; log and go on
+            reraise_cancellation(error)
+            self.counters.publish_failures += 1
+            log.warning("sla_publish_failed", events=len(events), error=repr(error))
+
     async def _give_back(self, ticket_ids: list[str], now: datetime, error: Exception) -> None:
-        # Typically NATS is away. The claims go back with a short delay; should even that
-        # fail, their leases run out and the next claim retries them.
+        # Nothing was committed (Redis away, or a conflict that would not settle). The
+        # claims go back with a short delay; should even that fail, their leases run out
+        # and the next claim retries them.
         reraise_cancellation(error)
-        self.counters.publish_failures += 1
+        self.counters.commit_failures += 1
         log.warning("sla_fire_failed", tickets=len(ticket_ids), error=repr(error))
         retry_at = now + timedelta(seconds=self.settings.sla_retry_seconds)
         with contextlib.suppress(RedisError, OSError):
@@ -164,8 +182,8 @@ class Supervisor:
     async def tick(self) -> int:
         """One round: claim what is due and fire it. Returns how many were claimed."""
         if not self.nats.is_connected:
-            # Claiming now would only fail to publish; after the reconnect the breach is
-            # published with its real lateness.
+            # Claiming now would only queue what cannot be published; after the reconnect
+            # the breach is decided, and published, with its real lateness.
             return 0
         claimed = await self.timers.claim(
             self.clock.now(),

@@ -70,10 +70,8 @@ async def _reconcile(supervisor: Supervisor, ticket_ids: list[str]) -> int:
             await supervisor.forget(ticket_id)
             repaired += 1
         elif not _agrees(supervisor, TicketState.model_validate_json(raw), timer):
-            await supervisor.store.transact(
-                ticket_id,
-                lambda fresh: refresh(fresh, supervisor.book) if fresh else None,
-                supervisor.publish,
+            await supervisor.transact(
+                ticket_id, lambda fresh: refresh(fresh, supervisor.book) if fresh else None
             )
             repaired += 1
     return repaired

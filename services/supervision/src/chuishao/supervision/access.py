@@ -26,7 +26,7 @@ COOKIE = "chuishao_board"
 
 
 @dataclass(frozen=True)
-class Scope:
+class ViewerScope:
     """What a viewer may see: everything (the city, or the district of a one-district
     city, which then includes tickets not yet placed in a street), or some streets."""
 
@@ -85,7 +85,7 @@ class Access:
         place = self.places.get(code)
         return place.name if place is not None else code
 
-    def place_scope(self, codes: Collection[str]) -> Scope | None:
+    def place_scope(self, codes: Collection[str]) -> ViewerScope | None:
         """The scope of places named by code (a unit's coverage, a token's place)."""
         streets: set[str] = set()
         labels = []
@@ -95,21 +95,21 @@ class Access:
                 continue
             labels.append(place.name)
             if place.kind == "city":
-                return Scope(label=place.name, everything=True)
+                return ViewerScope(label=place.name, everything=True)
             if place.kind == "district":
                 districts = [p for p in self.places.all() if p.kind == "district"]
                 if len(districts) == 1:  # the whole city is this district
-                    return Scope(label=place.name, everything=True)
+                    return ViewerScope(label=place.name, everything=True)
                 streets |= self.streets_of(code)
             elif place.kind == "street":
                 streets.add(code)
         if not streets:
             return None
-        return Scope(label="、".join(labels), everything=False, streets=frozenset(streets))
+        return ViewerScope(label="、".join(labels), everything=False, streets=frozenset(streets))
 
     # --- credentials
 
-    async def scope_of(self, credential: str | None) -> Scope | None:
+    async def scope_of(self, credential: str | None) -> ViewerScope | None:
         """The credential's scope; None when it is no credential of ours."""
         if not credential:
             return None
@@ -131,7 +131,7 @@ class Access:
             )
         return self._known(self.place_scope(unit.coverage))
 
-    def _known(self, scope: Scope | None) -> Scope:
+    def _known(self, scope: ViewerScope | None) -> ViewerScope:
         if scope is not None:
             return scope
         if not self.places.all():
@@ -165,10 +165,10 @@ def credential_of(request: Request) -> str | None:
     return request.cookies.get(COOKIE)
 
 
-def narrowed(access: Access, scope: Scope, street: str | None) -> Scope:
+def narrowed(access: Access, scope: ViewerScope, street: str | None) -> ViewerScope:
     """`?street=<code>`: one street of the viewer's scope."""
     if not street:
         return scope
     if not scope.has_street(street):
         raise out_of_scope(street)
-    return Scope(label=access.name(street), everything=False, streets=frozenset({street}))
+    return ViewerScope(label=access.name(street), everything=False, streets=frozenset({street}))

@@ -11,7 +11,7 @@ from redis.asyncio import Redis
 
 from chuishao.common.status import Status
 from chuishao.supervision.assessment import RankedRow
-from chuishao.supervision.keys import ALL_PERIODS, Keys
+from chuishao.supervision.keys import ALL_PERIODS, SupervisionKeys
 from chuishao.supervision.rates import Rates, rates_of
 from chuishao.supervision.ticket import SupervisedTicket
 
@@ -177,7 +177,7 @@ def _is_date(period: str, form: str) -> bool:
 
 
 class Reader:
-    def __init__(self, redis: Redis, keys: Keys) -> None:
+    def __init__(self, redis: Redis, keys: SupervisionKeys) -> None:
         self.redis = redis
         self.keys = keys
         self._sum_groups = redis.register_script(SUM_GROUPS)

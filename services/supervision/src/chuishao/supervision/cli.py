@@ -12,7 +12,7 @@ import nats
 
 from chuishao.common.clients import redis_client
 from chuishao.supervision.app import serve
-from chuishao.supervision.keys import Keys
+from chuishao.supervision.keys import SupervisionKeys
 from chuishao.supervision.rebuild import clear, differences, rebuild, snapshot
 from chuishao.supervision.service import hotspot_rule
 from chuishao.supervision.settings import SupervisionSettings
@@ -29,8 +29,8 @@ async def rebuild_and_compare(settings: SupervisionSettings, namespace: str, kee
             ZoneInfo(settings.supervision_timezone),
             hotspot_rule(settings),
         )
-        live = await snapshot(redis, Keys(settings.supervision_namespace))
-        rebuilt = await snapshot(redis, Keys(namespace))
+        live = await snapshot(redis, SupervisionKeys(settings.supervision_namespace))
+        rebuilt = await snapshot(redis, SupervisionKeys(namespace))
         problems = differences(live, rebuilt)
         print(
             f"replayed {replayed.events} events into {namespace!r} "
@@ -40,7 +40,7 @@ async def rebuild_and_compare(settings: SupervisionSettings, namespace: str, kee
             print("  differs:", problem)
         print("live projection and rebuild agree" if not problems else f"{len(problems)} differ")
         if not keep:
-            await clear(redis, Keys(namespace))
+            await clear(redis, SupervisionKeys(namespace))
         return 1 if problems else 0
     finally:
         await redis.aclose()

@@ -8,13 +8,13 @@ from redis.asyncio import Redis
 
 from chuishao.common.events import HotspotDetected
 from chuishao.common.outbox import Outbox, relay_once
-from chuishao.supervision.keys import Keys
+from chuishao.supervision.keys import SupervisionKeys
 from chuishao.supervision.projection import outbox_of
 
 log = structlog.get_logger()
 
 
-async def relay(redis: Redis, keys: Keys, js: JetStreamContext) -> int:
+async def relay(redis: Redis, keys: SupervisionKeys, js: JetStreamContext) -> int:
     """Publish what waits in the outbox; returns how many went out. A failure is logged
     and left for the next relay: the event that caused the warning is handled already."""
     outbox = outbox_of(redis, keys)

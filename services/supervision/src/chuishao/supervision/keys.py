@@ -7,7 +7,7 @@ ALL_PERIODS = "all"
 
 
 @dataclass(frozen=True)
-class Keys:
+class SupervisionKeys:
     namespace: str
 
     def ticket(self, ticket_id: str) -> str:

@@ -22,7 +22,7 @@ from chuishao.common.events import Event, HotspotDetected, WhistleBlown
 from chuishao.common.outbox import Outbox
 from chuishao.supervision.counters import contributions, difference, problem
 from chuishao.supervision.hotspots import HotspotRule, Verdict, decide, windows
-from chuishao.supervision.keys import ALL_PERIODS, Keys
+from chuishao.supervision.keys import ALL_PERIODS, SupervisionKeys
 from chuishao.supervision.ticket import SupervisedTicket, apply
 
 PRODUCER = "supervision"
@@ -61,7 +61,7 @@ class Projection:
     def __init__(
         self,
         redis: Redis,
-        keys: Keys,
+        keys: SupervisionKeys,
         zone: tzinfo,
         rule: HotspotRule,
         *,
@@ -228,7 +228,7 @@ class Projection:
             self.outbox.queue(pipe, [warning])
 
 
-def outbox_of(redis: Redis, keys: Keys) -> Outbox:
+def outbox_of(redis: Redis, keys: SupervisionKeys) -> Outbox:
     """Supervision's outbox (its dead letters: dlq.supervision-outbox)."""
     return Outbox(
         redis, "supervision-outbox", queued_key=keys.outbox_queued, payloads_key=keys.outbox

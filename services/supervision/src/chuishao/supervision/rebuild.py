@@ -19,7 +19,7 @@ from redis.asyncio import Redis
 from chuishao.common.events import parse_event
 from chuishao.common.streams import SUPERVISION, TICKETS
 from chuishao.supervision.hotspots import HotspotRule
-from chuishao.supervision.keys import Keys
+from chuishao.supervision.keys import SupervisionKeys
 from chuishao.supervision.projection import Projection
 
 BATCH = 500
@@ -33,7 +33,7 @@ class Replayed:
     skipped: int
 
 
-async def clear(redis: Redis, keys: Keys) -> None:
+async def clear(redis: Redis, keys: SupervisionKeys) -> None:
     async for key in redis.scan_iter(match=keys.pattern, count=1000):
         await redis.delete(key)
 
@@ -43,7 +43,7 @@ async def rebuild(
 ) -> Replayed:
     """Replay every stored ticket event the supervision consumer reads into `namespace`
     (emptied first). Warnings are decided again but not sent again."""
-    keys = Keys(namespace)
+    keys = SupervisionKeys(namespace)
     await clear(redis, keys)
     projection = Projection(redis, keys, zone, rule, emit=False)
     assert TICKETS.name is not None
@@ -84,7 +84,7 @@ async def rebuild(
     return Replayed(namespace, events, skipped)
 
 
-async def snapshot(redis: Redis, keys: Keys) -> dict[str, Any]:
+async def snapshot(redis: Redis, keys: SupervisionKeys) -> dict[str, Any]:
     """Every key of a projection (names without the namespace) and its value."""
     prefix = keys.namespace + ":"
     result: dict[str, Any] = {}

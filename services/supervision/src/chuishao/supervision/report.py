@@ -10,7 +10,7 @@ from datetime import datetime
 
 from pydantic import AwareDatetime, BaseModel
 
-from chuishao.supervision.access import Scope
+from chuishao.supervision.access import ViewerScope
 from chuishao.supervision.assessment import AssessmentPolicy, RankedRow, ranked
 from chuishao.supervision.board import BadPeriod, Reader, ScopeRow
 from chuishao.supervision.problems import StreetProblems, monthly_problems
@@ -263,7 +263,7 @@ async def ranked_units(
 
 
 async def monthly_report(
-    sources: ReportSources, scope: Scope, month: str, now: datetime
+    sources: ReportSources, scope: ViewerScope, month: str, now: datetime
 ) -> MonthlyReport:
     month = check_month(month)
     before = previous_month(month)

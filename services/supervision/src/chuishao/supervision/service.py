@@ -12,16 +12,17 @@ from chuishao.common.places import places_view
 from chuishao.common.runtime import Runtime
 from chuishao.common.streams import SUPERVISION
 from chuishao.common.units import units_view
-from chuishao.supervision.access import Access, Scope
-from chuishao.supervision.assessment import load_policy
+from chuishao.supervision.access import Access, ViewerScope
+from chuishao.supervision.assessment import RankedRow, load_policy
 from chuishao.supervision.board import Board, Reader
 from chuishao.supervision.display import DisplayTokens
 from chuishao.supervision.districtmap import mapped
 from chuishao.supervision.gauges import Gauges
 from chuishao.supervision.hotspot_sender import relay
 from chuishao.supervision.hotspots import HotspotRule
-from chuishao.supervision.keys import ALL_PERIODS, Keys
+from chuishao.supervision.keys import ALL_PERIODS, SupervisionKeys
 from chuishao.supervision.projection import Projection
+from chuishao.supervision.ranking_cache import RankingCache
 from chuishao.supervision.rendering import Renderer
 from chuishao.supervision.report import (
     MonthlyReport,
@@ -53,7 +54,7 @@ class Supervision:
         self.redis = runtime.redis
         self.clock = runtime.clock
         zone = ZoneInfo(settings.supervision_timezone)
-        keys = Keys(settings.supervision_namespace)
+        keys = SupervisionKeys(settings.supervision_namespace)
         self.projection = Projection(self.redis, keys, zone, hotspot_rule(settings))
         self.reader = Reader(self.redis, keys)
         self.places = places_view()
@@ -71,6 +72,8 @@ class Supervision:
         self.gauges = Gauges(metrics_of(broker).registry)
         # Read (and validated) at start: a bad policy file stops the service, not a report.
         self.policy = load_policy(settings.assessment_policy_file)
+        # Every screen's refresh reads the month's ranking: shared a few seconds per scope.
+        self.rankings = RankingCache(settings.board_ranking_cache_seconds)
 
         # One message at a time. Fetching 16 and applying them in turn behind a lock cost
         # less CPU (4.5 instead of 5.4 ms per ticket) but failed two live-page tests in a
@@ -91,7 +94,7 @@ class Supervision:
     def clock_offset_seconds(self) -> float:
         return self.clock.offset_seconds if isinstance(self.clock, SharedClock) else 0.0
 
-    async def board(self, scope: Scope, period: str = ALL_PERIODS) -> Board:
+    async def board(self, scope: ViewerScope, period: str = ALL_PERIODS) -> Board:
         board = await self.reader.board(
             self.clock.now(),
             period,
@@ -110,7 +113,7 @@ class Supervision:
             update={
                 "places": await self.reader.loads(mapped(self.places.all(), board.scope_streets)),
                 "ranking_month": month,
-                "ranking": await ranked_units(self.report_sources(), board.scope_streets, month),
+                "ranking": await self.ranking(board.scope_streets, month),
                 "clock_offset_seconds": self.clock_offset_seconds(),
                 "unit_names": {code: self.unit_name(code) for code in sorted(units)},
                 "place_names": {code: self.access.name(code) for code in sorted(places)},
@@ -118,6 +121,14 @@ class Supervision:
                     code: category_names.get(code, code) for code in sorted(categories)
                 },
             }
+        )
+
+    async def ranking(self, streets: list[str] | None, month: str) -> list[RankedRow]:
+        """The board's ranking of `month` for `streets` (None: everything), as the monthly
+        report ranks them; kept `board_ranking_cache_seconds` and shared by every screen."""
+        key = (None if streets is None else tuple(sorted(streets)), month)
+        return await self.rankings.get(
+            key, lambda: ranked_units(self.report_sources(), streets, month)
         )
 
     def report_sources(self) -> ReportSources:
@@ -129,7 +140,7 @@ class Supervision:
             category_names=self.category_names,
         )
 
-    async def monthly_report(self, scope: Scope, month: str) -> MonthlyReport:
+    async def monthly_report(self, scope: ViewerScope, month: str) -> MonthlyReport:
         return await monthly_report(self.report_sources(), scope, month, self.clock.now())
 
     async def relay(self) -> None:

@@ -26,6 +26,9 @@ class SupervisionSettings(ServiceSettings):
     # How often an open live stream checks that its credential still holds: a revoked
     # display token stops a wall screen within this time.
     board_recheck_seconds: float = Field(default=5.0, gt=0)
+    # How long the big screen's ranking of a month is kept and shared by every screen of
+    # the same scope (chuishao.supervision.ranking_cache): each read costs 20–27 ms.
+    board_ranking_cache_seconds: float = Field(default=5.0, ge=0)
     # How often the open/overdue/dead-letter gauges are refreshed.
     gauges_refresh_seconds: float = Field(default=5.0, gt=0)
     # Who may read the board and the read API (docs/supervision.md, "Who sees what"):
@@ -40,6 +43,12 @@ class SupervisionSettings(ServiceSettings):
     # public. E.g. CHUISHAO_PUBLIC_RATES='["response_rate","satisfaction_rate"]'.
     public_rates: tuple[str, ...] = ()
     public_per_street: bool = False
+    # The district publishes its monthly ranking: the report of units and streets
+    # (aggregates only: rates, scores, ranks, counts, 每月一题) and its .xlsx/.csv may be
+    # read without a credential, for the whole district. Drill-downs to tickets, appeals,
+    # exemptions and ticket exports (the console) still need a login; so does the board.
+    # Off by default; `make run` switches it on (CHUISHAO_PUBLIC_REPORT=true).
+    public_report: bool = False
     # How long a wall screen's cookie (from its display token) lasts; the token's
     # revocation ends it at once regardless.
     display_cookie_days: int = Field(default=30, ge=1)

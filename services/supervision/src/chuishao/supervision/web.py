@@ -1,6 +1,8 @@
 """HTTP: the command-centre page with its live stream, the JSON read API, the figures a
-district publishes, /metrics. Every read path but /api/v1/public, /health and /metrics
-needs a credential (chuishao.supervision.access) and shows that credential's scope."""
+district publishes, /metrics. Every read path but /api/v1/public, /health, /metrics and —
+when the district publishes its ranking (`public_report`) — the monthly report and its
+exports needs a credential (chuishao.supervision.access) and shows that credential's
+scope."""
 
 import asyncio
 from collections.abc import AsyncIterator
@@ -14,7 +16,7 @@ from pydantic import BaseModel
 from chuishao.common.errors import ApiError, ErrorResponse
 from chuishao.supervision.access import (
     COOKIE,
-    Scope,
+    ViewerScope,
     credential_of,
     narrowed,
     out_of_scope,
@@ -47,7 +49,7 @@ def supervision_of(request: Request) -> Supervision:
     return service
 
 
-async def viewer(request: Request, street: Street = None) -> Scope:
+async def viewer(request: Request, street: Street = None) -> ViewerScope:
     """The scope of the request's credential, narrowed to `?street=` when given."""
     service = supervision_of(request)
     scope = await service.access.scope_of(credential_of(request))
@@ -56,7 +58,28 @@ async def viewer(request: Request, street: Street = None) -> Scope:
     return narrowed(service.access, scope, street)
 
 
-Viewer = Annotated[Scope, Depends(viewer)]
+Viewer = Annotated[ViewerScope, Depends(viewer)]
+
+
+def public_scope(service: Supervision) -> ViewerScope:
+    """The whole area, named after the district (or the city of several districts)."""
+    places = service.access.places.all()
+    districts = [p for p in places if p.kind == "district"]
+    tops = districts if len(districts) == 1 else [p for p in places if p.kind == "city"]
+    return ViewerScope(label=tops[0].name if tops else "全区", everything=True)
+
+
+async def report_viewer(request: Request, street: Street = None) -> ViewerScope:
+    """The report's reader: a credential's scope, or — without one, when the district
+    publishes its ranking — the whole district (the report holds aggregates only)."""
+    service = supervision_of(request)
+    credential = credential_of(request)
+    if credential is None and service.settings.public_report:
+        return narrowed(service.access, public_scope(service), street)
+    return await viewer(request, street)
+
+
+ReportViewer = Annotated[ViewerScope, Depends(report_viewer)]
 
 
 def bad_period(error: BadPeriod) -> ApiError:
@@ -69,7 +92,7 @@ def bad_period(error: BadPeriod) -> ApiError:
     )
 
 
-async def _board(request: Request, scope: Scope, period: str) -> Board:
+async def _board(request: Request, scope: ViewerScope, period: str) -> Board:
     try:
         return await supervision_of(request).board(scope, period)
     except BadPeriod as error:
@@ -224,7 +247,7 @@ async def rates(
         raise bad_period(error) from error
 
 
-def _within(request: Request, viewer_scope: Scope, scope: str) -> list[str]:
+def _within(request: Request, viewer_scope: ViewerScope, scope: str) -> list[str]:
     """The counter scopes that make up `scope` for a viewer limited to some streets."""
     streets = sorted(viewer_scope.streets)
     kind, _, value = scope.partition(":")
@@ -305,7 +328,7 @@ def bad_month(error: BadPeriod) -> ApiError:
     )
 
 
-async def _report(request: Request, scope: Scope, month: str) -> MonthlyReport:
+async def _report(request: Request, scope: ViewerScope, month: str) -> MonthlyReport:
     try:
         return await supervision_of(request).monthly_report(scope, month)
     except BadPeriod as error:
@@ -316,11 +339,22 @@ def _attachment(month: str, suffix: str) -> dict[str, str]:
     return {"Content-Disposition": f'attachment; filename="chuishao-monthly-{month}.{suffix}"'}
 
 
+@router.get("/reports/monthly", tags=["report"], response_class=RedirectResponse)
+@router.get("/reports/monthly/", include_in_schema=False, response_class=RedirectResponse)
+async def this_months_report(request: Request) -> RedirectResponse:
+    """The report of the current month (in the service's time zone, by the stack clock)."""
+    service = supervision_of(request)
+    month = service.renderer.local_time(service.clock.now(), "%Y-%m")
+    query = f"?{request.url.query}" if request.url.query else ""
+    root = request.scope.get("root_path", "")
+    return RedirectResponse(f"{root}/reports/monthly/{month}{query}", status_code=307)
+
+
 @router.get(
     "/reports/monthly/{month}", response_class=HTMLResponse, tags=["report"], responses=REFUSALS
 )
 async def monthly_report_page(
-    request: Request, month: Month, scope: Viewer, street: Street = None
+    request: Request, month: Month, scope: ReportViewer, street: Street = None
 ) -> str:
     """The month's report for the viewer's scope: rates, score and rank per unit and per
     street against the month before, charts, definitions. Printable (A4)."""
@@ -329,7 +363,7 @@ async def monthly_report_page(
 
 
 @router.get("/api/v1/reports/monthly/{month}.xlsx", tags=["report"], responses=REFUSALS)
-async def monthly_report_xlsx(request: Request, month: Month, scope: Viewer) -> Response:
+async def monthly_report_xlsx(request: Request, month: Month, scope: ReportViewer) -> Response:
     """The report as a workbook: a sheet of units and one of streets."""
     report = await _report(request, scope, month)
     file = await asyncio.to_thread(xlsx_file, report)
@@ -341,7 +375,7 @@ async def monthly_report_xlsx(request: Request, month: Month, scope: Viewer) -> 
 
 
 @router.get("/api/v1/reports/monthly/{month}.csv", tags=["report"], responses=REFUSALS)
-async def monthly_report_csv(request: Request, month: Month, scope: Viewer) -> Response:
+async def monthly_report_csv(request: Request, month: Month, scope: ReportViewer) -> Response:
     """The report as CSV (UTF-8 with a BOM): units, then streets (column 层级)."""
     report = await _report(request, scope, month)
     return StreamingResponse(
@@ -352,7 +386,7 @@ async def monthly_report_csv(request: Request, month: Month, scope: Viewer) -> R
 
 
 @router.get("/api/v1/reports/monthly/{month}", tags=["report"], responses=REFUSALS)
-async def monthly_report_json(request: Request, month: Month, scope: Viewer) -> MonthlyReport:
+async def monthly_report_json(request: Request, month: Month, scope: ReportViewer) -> MonthlyReport:
     return await _report(request, scope, month)
 
 

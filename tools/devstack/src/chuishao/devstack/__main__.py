@@ -89,6 +89,8 @@ def banner(settings: StackSettings, elapsed: float, offset_seconds: float) -> st
         f"  residents      {_console_url(settings)}r   (report a problem; SMS links open here)\n"
         f"  command centre {_supervision_url(settings)}/{_token_query(settings)}"
         "   (make demo plays the stories)\n"
+        f"  monthly report {_supervision_url(settings)}/reports/monthly"
+        "   (published: the ranking opens without a login)\n"
         f"  NATS           nats://127.0.0.1:{settings.nats_port}"
         f"  (monitor http://127.0.0.1:{settings.nats_monitor_port})\n"
         f"  Redis          redis://127.0.0.1:{settings.redis_port}/0\n"
@@ -164,6 +166,9 @@ def run(settings: StackSettings) -> int:
         env.setdefault("CHUISHAO_CLOCK", "shared")
         # The monthly report's 每月一题 rows link to this console's 主动立案 form.
         env.setdefault("CHUISHAO_SUPERVISION_CONSOLE_URL", _console_url(settings).rstrip("/"))
+        # The demo district publishes its monthly ranking (aggregates; drill-downs need a
+        # login): the report and its exports open without a credential.
+        env.setdefault("CHUISHAO_PUBLIC_REPORT", "true")
         # The board needs a credential: a display token for the district's wall screen.
         board_token(data, redis_server.url)
         manager = Manager()

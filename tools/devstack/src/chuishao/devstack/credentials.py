@@ -14,6 +14,9 @@ from chuishao.common.tokens import hash_api_key, new_secret
 from chuishao.router.directory import Directory
 from chuishao.router.settings import RouterSettings
 
+# The demo's starter knowledge base, beside this file (the console seeds it on start).
+KNOWLEDGE = Path(__file__).resolve().with_name("knowledge.toml")
+
 
 def local_keys(data_dir: Path) -> dict[str, object]:
     path = data_dir / "api-keys.json"
@@ -49,6 +52,8 @@ def console_environment(keys: dict[str, object], accounts: Path, intake_url: str
         "CHUISHAO_CONSOLE_API_KEY": str(keys["console"]),
         "CHUISHAO_CONSOLE_INTAKE_URL": intake_url,
         "CHUISHAO_CONSOLE_SEED_ACCOUNTS": str(accounts),
+        # Starter answers for the 12345 seat's knowledge base (直接答复).
+        "CHUISHAO_CONSOLE_SEED_KNOWLEDGE": str(KNOWLEDGE),
     }
 
 

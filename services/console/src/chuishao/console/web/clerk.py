@@ -47,7 +47,7 @@ DONE_LIMIT = 50  # the latest finished ones
 
 
 @dataclass(frozen=True)
-class Row:
+class TicketRow:
     ticket_id: str
     category: str
     place: str
@@ -88,11 +88,11 @@ def place_of(console: Console, ticket: dict[str, Any]) -> str:
     return " · ".join(n for n in names if n) or "位置不详"
 
 
-def row_of(console: Console, ticket: dict[str, Any], unit: str | None, now: datetime) -> Row:
+def row_of(console: Console, ticket: dict[str, Any], unit: str | None, now: datetime) -> TicketRow:
     part = own_part(ticket, unit) or {}
     clock = next_clock(ticket, unit)
     deadline = parse_time(clock["deadline"]) if clock else None
-    return Row(
+    return TicketRow(
         ticket_id=ticket["ticket_id"],
         category=console.category_name(ticket.get("category")),
         place=place_of(console, ticket),

@@ -35,6 +35,9 @@ from chuishao.console.web.wording import STATUSES, clock_time, until
 
 router = APIRouter(prefix="/r")
 MAX_PHOTOS = 9
+# Optional here so that a link cut short (no ?t=, or an empty one: SMS apps clip long
+# links) gets the resident's words "链接无效" rather than a form error or intake's
+# message about API keys (_link_token).
 TOKEN = Annotated[str, Query(alias="t", max_length=128)]
 # What a resident reads for each step of their ticket (intake's fixed public lines have
 # these types); a unit's own words (a sign-off, a public note) are shown as they are.
@@ -217,6 +220,13 @@ async def duplicate_check(
 # --- the ticket's page
 
 
+def _link_token(token: str) -> str:
+    """The ticket link's token; a missing one is an invalid link, said as to a resident."""
+    if not token.strip():
+        raise IntakeError(403, "invalid_link", "这个链接无效或不完整，请打开短信里的完整链接")
+    return token
+
+
 def _checked(ticket_id: str) -> str:
     if not TICKET_ID.match(ticket_id):
         raise IntakeError(404, "not_found", "没有找到这张工单，请打开短信里的链接")
@@ -280,12 +290,13 @@ def _page_context(ticket: dict[str, Any], token: str, now: Any) -> dict[str, Any
 async def ticket_page(
     request: Request,
     ticket_id: str,
-    t: TOKEN,
+    t: TOKEN = "",
     done: Annotated[str, Query(max_length=16)] = "",
     failed: Annotated[int, Query(ge=0, le=MAX_PHOTOS)] = 0,
     new: Annotated[str, Query(max_length=1)] = "",
 ) -> Response:
     console = console_of(request)
+    t = _link_token(t)
     ticket = await console.intake.as_resident("GET", f"/api/v1/tickets/{_checked(ticket_id)}", t)
     context = _page_context(ticket, t, console.clock.now())
     context.update(done=done, failed=failed, new=bool(new))
@@ -301,7 +312,7 @@ def _back(ticket_id: str, token: str, done: str) -> Response:
 @router.post("/{ticket_id}/rating", dependencies=[Depends(check_csrf)])
 async def rate(request: Request, ticket_id: str) -> Response:
     form = await request.form(max_fields=8)
-    token = _text(form, "t", 128)
+    token = _link_token(_text(form, "t", 128))
     rating = _text(form, "rating", 16)
     if rating not in RATINGS:
         raise IntakeError(422, "rating_required", "请选择 满意、基本满意 或 不满意")
@@ -318,7 +329,7 @@ async def rate(request: Request, ticket_id: str) -> Response:
 async def reply(request: Request, ticket_id: str) -> Response:
     form = await request.form(max_files=MAX_PHOTOS + 1, max_fields=8)
     try:
-        token = _text(form, "t", 128)
+        token = _link_token(_text(form, "t", 128))
         note = _text(form, "note", 2000)
         try:
             photos = await _photos(form)
@@ -342,10 +353,11 @@ async def reply(request: Request, ticket_id: str) -> Response:
 
 @router.get("/{ticket_id}/photos/{photo_id}")
 async def photo(
-    request: Request, ticket_id: str, photo_id: str, t: TOKEN, thumb: bool = False
+    request: Request, ticket_id: str, photo_id: str, t: TOKEN = "", thumb: bool = False
 ) -> Response:
     if not TICKET_ID.match(ticket_id) or not is_photo_id(photo_id):
         raise not_found()
+    t = _link_token(t)
     return await proxied(
         console_of(request).intake.resident_raw(
             f"/api/v1/tickets/{ticket_id}/photos/{photo_id}", t, {"thumb": "1"} if thumb else {}

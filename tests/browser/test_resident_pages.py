@@ -313,6 +313,10 @@ async def test_an_operator_files_for_a_caller_and_works_the_callbacks(
     await page.fill("#category-filter", "邻里")
     await page.fill("#file textarea[name=description]", "楼上每晚十二点后还在装修，已经持续一周")
     await page.fill("#file input[name=address]", "和园小区3号楼")
+    # Where the directory places it, under the input, once typing pauses.
+    placed = page.locator("#place-line", has_text="定位：青石街道 · 和园社区")
+    await placed.wait_for(state="visible")
+    assert await placed.get_attribute("aria-live") == "polite"
     await page.click("#file-submit")
     await page.wait_for_url(re.compile(r".*done=filed.*"))
     ticket_id = parse_qs(urlsplit(page.url).query)["ticket"][0]
@@ -454,4 +458,12 @@ async def test_the_form_suggests_categories_and_the_emergency_line_as_one_types(
     assert await page.locator("#category").input_value() == "street_light"
     assert await first.get_attribute("aria-pressed") == "true"
     await shoot(page, "suggestion")
+    # The address line: a place the directory knows, then one it does not.
+    line = page.locator("#place-line")
+    assert await line.is_hidden()
+    await page.fill("input[name=address]", "和园小区北门")
+    await page.locator("#place-line", has_text="定位：青石街道 · 和园社区").wait_for()
+    await shoot(page, "place-line")
+    await page.fill("input[name=address]", "火星路999号")
+    await page.locator("#place-line", has_text="未能按地址定位").wait_for()
     await context.close()

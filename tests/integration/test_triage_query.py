@@ -8,11 +8,9 @@ import json
 from collections.abc import AsyncIterator
 from typing import Any
 
-import nats
 import pytest
 from faststream.nats import NatsBroker
 from nats.aio.client import Client
-from nats.errors import NoRespondersError
 from nats.js import JetStreamContext
 
 from chuishao.common import subjects
@@ -26,6 +24,8 @@ from chuishao.router.directory_watch import DirectoryWatch
 from chuishao.router.plugins_manager import plugin_manager
 from chuishao.router.settings import RouterSettings
 from support.console import running_console
+from support.router_queries import ask as ask_router
+from support.router_queries import until_answered
 from support.servers import Servers
 
 LAMP = "小区门口的路灯坏了好几天，晚上一片漆黑"
@@ -42,35 +42,15 @@ async def router_answers(servers: Servers, js: JetStreamContext) -> AsyncIterato
     await provision(js)
     await publish_catalogue(js, watch.snapshot.catalogue)  # the console names categories
     await broker.start()
-    await until_answered(servers.nats_url)
+    await until_answered(servers.nats_url, subjects.ROUTER_TRIAGE)
     try:
         yield watch
     finally:
         await broker.stop()
 
 
-async def until_answered(nats_url: str, timeout: float = 10.0) -> None:
-    """Until the responder's subscription has reached the server (the broker's start does
-    not wait for that): a request answered, within a bounded time."""
-    probe = await nats.connect(nats_url)
-    deadline = asyncio.get_running_loop().time() + timeout
-    try:
-        while True:
-            try:
-                await probe.request(subjects.ROUTER_TRIAGE, b"{}", timeout=1)
-                return
-            except NoRespondersError:
-                if asyncio.get_running_loop().time() > deadline:
-                    raise
-                await asyncio.sleep(0.02)
-    finally:
-        await probe.close()
-
-
 async def ask(nc: Client, body: bytes) -> dict[str, Any]:
-    reply = await nc.request(subjects.ROUTER_TRIAGE, body, timeout=5)
-    answer: dict[str, Any] = json.loads(reply.data)
-    return answer
+    return await ask_router(nc, subjects.ROUTER_TRIAGE, body)
 
 
 async def test_the_router_answers_the_typed_words_with_its_best_categories_and_the_danger(

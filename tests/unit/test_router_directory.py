@@ -139,6 +139,14 @@ def test_an_address_alone_is_placed_by_its_estate_name(shipped: Directory) -> No
     assert (place.community, place.street, place.grid) == ("binhe", "liuan", None)
 
 
+def test_between_names_of_equal_length_the_more_specific_place_wins(shipped: Directory) -> None:
+    # 青石街道 and 和园小区 are both four characters: the estate says more than its street
+    # (the first in the file used to win, and the ticket went to the street).
+    place = shipped.locate(Location(address="青石街道和园小区3号楼东侧"))
+    assert place is not None
+    assert (place.street, place.community) == ("qingshi", "heyuan")
+
+
 def test_an_unknown_grid_code_falls_back_to_the_point(shipped: Directory) -> None:
     place = shipped.locate(Location(grid_code="NOPE-9", lat=39.905, long=116.405))
     assert place is not None

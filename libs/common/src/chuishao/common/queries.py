@@ -194,6 +194,33 @@ class TriageAnswer(BaseModel):
     advice_zh: str | None = None
 
 
+# --- router: where the directory places an address being typed (subject ROUTER_PLACE)
+
+
+class PlaceQuery(BaseModel):
+    """The address typed so far on a filing form (the resident's /r, the operator's seat)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    address: str = Field(min_length=1, max_length=500)
+
+
+class PlaceAnswer(BaseModel):
+    """The place the directory's names and aliases find in the address (found false: none;
+    the ticket is then placed by its pin, or by the command centre)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    ok: bool = True
+    found: bool
+    # As deep as the address told: a district alone, or down to a grid.
+    district: str | None = None
+    street: str | None = None
+    community: str | None = None
+    grid: str | None = None
+    found_by: Literal["address"] | None = None
+
+
 # --- notify: a one-time code by SMS (subject NOTIFY_VERIFICATION_CODE); the console makes
 # the code and keeps only its hash, notify only sends it (and logs neither it nor the number)
 

@@ -40,6 +40,8 @@ POINTS_ACCOUNT = "internal.points.account"
 # The category suggestion (and danger flag) for words being typed on a filing form (the
 # console asks, the router answers), and a one-time code sent by SMS (notify sends it).
 ROUTER_TRIAGE = "internal.router.triage"
+# Where the directory places an address being typed (the console asks, the router answers).
+ROUTER_PLACE = "internal.router.place"
 NOTIFY_VERIFICATION_CODE = "internal.notify.verification_code"
 
 _DEAD_LETTER_PREFIX = "dlq."

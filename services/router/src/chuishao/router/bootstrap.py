@@ -10,7 +10,7 @@ from chuishao.common.loops import every
 from chuishao.common.outbox import relay_once
 from chuishao.common.runtime import Phase, compose
 from chuishao.common.streams import ROUTER
-from chuishao.router import triage_query
+from chuishao.router import place_query, triage_query
 from chuishao.router.directory_watch import DirectoryWatch
 from chuishao.router.plugins_manager import plugin_manager
 from chuishao.router.service import RouterService
@@ -39,6 +39,7 @@ def bootstrap(
     watch = DirectoryWatch(settings, manager or plugin_manager(), clock, broker)
     service = RouterService(runtime, broker, RoutingStore(redis), watch)
     triage_query.register(broker, watch.current)  # the forms' suggestion while typing
+    place_query.register(broker, watch.current)  # where a typed address is placed
 
     async def ready() -> None:
         snap = watch.snapshot

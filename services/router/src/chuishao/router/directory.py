@@ -12,7 +12,7 @@ from chuishao.common.domain import Level, Location
 from chuishao.common.unit_contacts import UnitContact
 from chuishao.router.document import DirectoryDocument
 from chuishao.router.geometry import GridIndex, LocalPlane
-from chuishao.router.places import Area, Community, FoundBy, Grid, Place, Street
+from chuishao.router.places import Area, Community, District, FoundBy, Grid, Place, Street
 from chuishao.router.units import (
     DISTRICT_CENTRE,
     SUPERVISOR_FUNCTION,
@@ -26,6 +26,10 @@ from chuishao.router.validation import problems_in, shapes_of
 # A point this close to a grid but outside every polygon (a pin dropped on the kerb of a
 # border road) still belongs to the nearest grid.
 NEAREST_GRID_M = 300.0
+
+
+# How deep a place lies: a grid is more specific than its community, and so on up.
+_DEPTH: dict[type[Area], int] = {District: 1, Street: 2, Community: 3, Grid: 4}
 
 
 class DirectoryError(ValueError):
@@ -52,8 +56,9 @@ class Directory:
         self._index = GridIndex(
             plane, {g.code: shapes[g.code] for g in document.grids if g.code in shapes}
         )
-        # Names and aliases; the longest one in an address wins, so 和园小区东区 beats 和园,
-        # and between equals the first in the file. Looked up by substring, not scanned:
+        # Names and aliases; the longest one in an address wins, so 和园小区东区 beats 和园;
+        # between equals the most specific place (青石街道和园小区: the estate, not the
+        # street), then the first in the file. Looked up by substring, not scanned:
         # a city has tens of thousands of names.
         self._aliases: dict[str, tuple[int, Area]] = {}
         for area in document.areas():
@@ -212,7 +217,7 @@ class Directory:
                 if (named := self._aliases.get(address[start : start + length]))
             ]
             if found:
-                return min(found, key=lambda named: named[0])[1]
+                return min(found, key=lambda named: (-_DEPTH.get(type(named[1]), 0), named[0]))[1]
         return None
 
     def default_place(self) -> Place | None:

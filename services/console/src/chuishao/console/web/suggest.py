@@ -1,16 +1,20 @@
-"""The category suggestion while a report is typed, for the forms' script:
+"""The category suggestion while a report is typed, and where its address is placed, for
+the forms' script:
 
-    POST /r/triage   {"text": …}  (X-CSRF-Token: the form's token)
+    POST /r/triage   {"text": …}     (X-CSRF-Token: the form's token)
+    POST /r/place    {"address": …}  (the same token, the same rate limit)
 
 The resident's report form (/r) and the operator's filing form (/hotline) call it, with a
 pause after the last keystroke; the router answers (`internal.router.triage`: triage's
 best three categories and the danger detector's verdict) and the page offers them, one
 tap to pick. A POST, so the words never stand in a URL an access log keeps; nothing is
 stored or logged. Without the script the forms work as before (the system judges).
+The address is placed the same way (`internal.router.place`: the street, community and
+grid the directory's names and aliases find in it), shown as one line under the input.
 """
 
 import json
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
@@ -19,11 +23,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from chuishao.common import subjects
 from chuishao.common.errors import ApiError
-from chuishao.common.queries import TRIAGE_MAX_CHARS, TriageAnswer
+from chuishao.common.queries import TRIAGE_MAX_CHARS, PlaceAnswer, TriageAnswer
 from chuishao.console.auth import check_csrf, console_of
 from chuishao.console.service import Console
 from chuishao.console.web.login import client_address
 
+Answer = TypeVar("Answer", bound=BaseModel)
 router = APIRouter(prefix="/r")
 TIMEOUT = 2.0  # a suggestion late is a suggestion useless: the form goes on without it
 MIN_CHARS = 4  # fewer words say nothing about the category
@@ -48,19 +53,26 @@ def _unavailable() -> ApiError:
     )
 
 
-async def ask_router(console: Console, text: str) -> TriageAnswer:
-    """The router's answer for these words (ApiError 503 when it does not answer)."""
-    body = json.dumps({"text": text[:TRIAGE_MAX_CHARS]}, ensure_ascii=False).encode()
+async def ask(
+    console: Console, subject: str, query: dict[str, Any], model: type[Answer], fail: ApiError
+) -> Answer:
+    """The router's answer to one query on `subject`, as `model`; `fail` when it does not
+    answer in time or answers with the error shape."""
+    body = json.dumps(query, ensure_ascii=False).encode()
     try:
-        reply = await console.broker.connection.request(
-            subjects.ROUTER_TRIAGE, body, timeout=TIMEOUT
-        )
+        reply = await console.broker.connection.request(subject, body, timeout=TIMEOUT)
         raw: dict[str, Any] = json.loads(reply.data or b"{}")
         if raw.get("ok") is False:
-            raise _unavailable()
-        return TriageAnswer.model_validate(raw)
+            raise fail
+        return model.model_validate(raw)
     except (NatsError, TimeoutError, ValueError, ValidationError) as error:
-        raise _unavailable() from error
+        raise fail from error
+
+
+async def ask_router(console: Console, text: str) -> TriageAnswer:
+    """The router's answer for these words (ApiError 503 when it does not answer)."""
+    query = {"text": text[:TRIAGE_MAX_CHARS]}
+    return await ask(console, subjects.ROUTER_TRIAGE, query, TriageAnswer, _unavailable())
 
 
 def shown(console: Console, answer: TriageAnswer) -> dict[str, Any]:
@@ -117,3 +129,53 @@ async def suggest(request: Request, typed: TypedText) -> JSONResponse:
         nothing = {"suggestions": [], "danger": False, "life_at_risk": False}
         return JSONResponse(nothing | {"warning": None, "advice": None})
     return JSONResponse(shown(console, await ask_router(console, text)))
+
+
+class TypedAddress(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    address: str = Field(max_length=500)  # the forms' own limit, and the router's
+
+
+def _unplaced() -> ApiError:
+    return ApiError(
+        503,
+        "place_unavailable",
+        "暂时无法按地址定位，提交后由系统或指挥中心判断",
+        "No place for the address now; the system or the command centre will place it",
+    )
+
+
+async def ask_place(console: Console, address: str) -> PlaceAnswer:
+    """The router's place for this address (ApiError 503 when it does not answer)."""
+    query = {"address": address}
+    return await ask(console, subjects.ROUTER_PLACE, query, PlaceAnswer, _unplaced())
+
+
+def place_label(console: Console, answer: PlaceAnswer) -> str | None:
+    """青石街道 · 和园社区 · 和园南网格: the levels the address reached, by name; the
+    district's name when it named nothing smaller."""
+    if not answer.found:
+        return None
+    levels = [code for code in (answer.street, answer.community, answer.grid) if code]
+    if not levels and answer.district:
+        levels = [answer.district]
+    return " · ".join(console.place_name(code) for code in levels) or None
+
+
+@router.post("/place", dependencies=[Depends(check_csrf)])
+async def place(request: Request, typed: TypedAddress) -> JSONResponse:
+    console = console_of(request)
+    # The same budget as the suggestion: one form, one typist, one limit.
+    if not await within_rate(console, client_address(request)):
+        raise ApiError(
+            429,
+            "too_many_requests",
+            "请求过于频繁，请稍后再试",
+            "Too many look-ups asked; wait a minute",
+        )
+    address = typed.address.strip()
+    if not address:
+        return JSONResponse({"found": False, "label": None})
+    label = place_label(console, await ask_place(console, address))
+    return JSONResponse({"found": label is not None, "label": label})

@@ -139,6 +139,7 @@ async def test_the_admin_page_adds_disables_and_resets(console: ConsoleHarness) 
             "username": "zhao",
             "role": "command_centre",
             "street": "qingshi",
+            "phone": "13900000009",  # the duty mobile for hotspot warnings by SMS
             "csrf_token": token,
         },
     )
@@ -146,6 +147,7 @@ async def test_the_admin_page_adds_disables_and_resets(console: ConsoleHarness) 
     account = await console.console.accounts.get("zhao")
     assert account is not None
     assert (account.role, account.street) == (PersonRole.COMMAND_CENTRE, "qingshi")
+    assert account.phone == "13900000009"
     shown = added.text.split('<code class="password">')[1].split("</code>")[0]
     assert await console.console.accounts.check("zhao", shown) is not None
 
@@ -193,13 +195,16 @@ def test_the_accounts_command(servers: Servers) -> None:
             command, env=env, capture_output=True, text=True, timeout=60, check=False
         )
 
-    added = run("add", "sun", "--role", "district", "--district", "yunxi")
+    added = run("add", "sun", "--role", "district", "--district", "yunxi", "--phone", "13900000008")
     assert added.returncode == 0, added.stderr
     username, password = added.stdout.split()
     assert username == "sun"
     assert len(password) >= 12
     assert run("add", "sun", "--role", "city").returncode == 1
-    assert "sun\tdistrict\tyunxi" in run("list").stdout
+    listed = run("list").stdout
+    assert "sun\tdistrict\tyunxi" in listed
+    assert "13900000008" not in listed  # the duty mobile is kept, never printed
+    assert "手机号" in run("phone", "sun", "１３９０００００００８").stderr  # ASCII digits only
     assert run("disable", "sun").returncode == 0
     assert "disabled" in run("list").stdout
     reset = run("reset", "sun")

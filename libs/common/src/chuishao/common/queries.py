@@ -243,3 +243,32 @@ class VerificationCodeSent(BaseModel):
 
     ok: bool = True
     channel: str  # sms, or outbox (the recorder in place of a phone)
+
+
+# --- notify: a hotspot warning by SMS to a command-centre person (NOTIFY_HOTSPOT_SMS); the
+# console sends the warning's codes and counts, notify names them and renders a fixed
+# template. Codes only (no names, no free text), so no caller can put words in an SMS.
+# ASCII digits only: `\d` would also take other scripts' digits.
+DutyMobile = Annotated[str, Field(pattern=r"^1[3-9][0-9]{9}$", examples=["13800138000"])]
+PlaceCode = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")]
+
+
+class HotspotSmsRequest(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    # The gateway's de-duplication id (SMS out_id): the warning's event × the account.
+    request_id: str = Field(pattern=r"^[A-Za-z0-9_-]{8,64}$")
+    phone: DutyMobile
+    grid_code: PlaceCode
+    street: PlaceCode | None = None
+    category: CategoryCode
+    count: int = Field(ge=1, le=1_000_000)
+    threshold: int = Field(ge=1, le=1_000_000)
+    window_seconds: int = Field(gt=0, le=366 * 86_400)
+
+
+class HotspotSmsSent(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    ok: bool = True
+    channel: str  # sms, or outbox

@@ -275,9 +275,22 @@ POINTS_LEDGER = ConsumerSpec(
         )
     ),
 )
+# Hotspot warnings by SMS to the command-centre people (the console's hotspot_sms.py).
+CONSOLE_HOTSPOTS = ConsumerSpec(
+    "console-hotspots", "TICKETS", subjects.ticket_events((events.HotspotDetected,))
+)
 CONSUMERS: dict[str, ConsumerSpec] = {
     spec.name: spec
-    for spec in (ROUTER, SLA, NOTIFY, NOTIFY_DELIVERIES, INTAKE_RECORDS, SUPERVISION, POINTS_LEDGER)
+    for spec in (
+        ROUTER,
+        SLA,
+        NOTIFY,
+        NOTIFY_DELIVERIES,
+        INTAKE_RECORDS,
+        SUPERVISION,
+        POINTS_LEDGER,
+        CONSOLE_HOTSPOTS,
+    )
 }
 
 

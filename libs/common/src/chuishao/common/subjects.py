@@ -43,6 +43,9 @@ ROUTER_TRIAGE = "internal.router.triage"
 # Where the directory places an address being typed (the console asks, the router answers).
 ROUTER_PLACE = "internal.router.place"
 NOTIFY_VERIFICATION_CODE = "internal.notify.verification_code"
+# A hotspot warning by SMS to a command-centre person's duty mobile (only the console asks;
+# notify renders its own fixed text: the subject relays no caller's words).
+NOTIFY_HOTSPOT_SMS = "internal.notify.hotspot_sms"
 
 _DEAD_LETTER_PREFIX = "dlq."
 

@@ -5,6 +5,9 @@ and a disabled account is refused at once everywhere. Managed by the admin page
 (web/admin.py) and by this command:
 
     python -m chuishao.console.accounts add wang --role clerk --unit grid-heyuan
+    python -m chuishao.console.accounts add li --role command_centre --street qingshi
+        --phone 13800138000                                  # (one line)
+    python -m chuishao.console.accounts phone li 13900139000   # or --clear
     python -m chuishao.console.accounts list
     python -m chuishao.console.accounts disable wang
     python -m chuishao.console.accounts enable wang
@@ -23,7 +26,7 @@ from typing import TYPE_CHECKING
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from redis.asyncio import Redis
 
 from chuishao.common.clients import redis_client
@@ -41,6 +44,8 @@ SEED_ORDER = (
     PersonRole.CLERK,
 )
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{1,63}$")
+# A duty mobile (hotspot warnings by SMS, hotspot_sms.py): ASCII digits only.
+PHONE = re.compile(r"^1[3-9][0-9]{9}$")
 MIN_PASSWORD = 10
 # argon2id with the library's defaults (RFC 9106's "low memory" profile: 64 MiB, 3 passes,
 # about 0.1 s of one core; 0.3 s on a loaded 2-core machine).
@@ -60,6 +65,8 @@ class Account(BaseModel):
     password_hash: str
     disabled: bool = False
     created_at: float = 0.0
+    # Duty mobile for hotspot warnings by SMS; never logged, never in an event.
+    phone: str | None = Field(default=None, pattern=PHONE.pattern, repr=False)
 
     @property
     def scope(self) -> str | None:
@@ -72,6 +79,16 @@ class Account(BaseModel):
 def new_password() -> str:
     """16 URL-safe characters (96 bits): typed once, then changed by a reset if wanted."""
     return secrets.token_urlsafe(12)
+
+
+def checked_phone(phone: str | None) -> str | None:
+    """The duty mobile as kept (None: none); AccountError if it is not a mainland mobile."""
+    phone = (phone or "").strip()
+    if not phone:
+        return None
+    if not PHONE.fullmatch(phone):
+        raise AccountError("手机号应为 11 位大陆手机号（1 开头的数字）")
+    return phone
 
 
 def scoped(role: PersonRole, scope: str | None) -> dict[str, str | None]:
@@ -106,12 +123,18 @@ class AccountStore:
         await self.redis.hset(self.key, account.username, account.model_dump_json())
 
     async def add(
-        self, username: str, role: PersonRole, scope: str | None, password: str | None = None
+        self,
+        username: str,
+        role: PersonRole,
+        scope: str | None,
+        password: str | None = None,
+        phone: str | None = None,
     ) -> tuple[Account, str]:
         """A new account and its password (generated unless given)."""
         username = username.strip().lower()
         if not USERNAME.match(username):
             raise AccountError("用户名只能用小写字母、数字和 _ . -，2 到 64 个字符")
+        phone = checked_phone(phone)
         password = password or new_password()
         if len(password) < MIN_PASSWORD:
             raise AccountError(f"密码至少 {MIN_PASSWORD} 个字符")
@@ -121,6 +144,7 @@ class AccountStore:
             role=role,
             password_hash=digest,
             created_at=time.time(),
+            phone=phone,
             **scoped(role, scope),
         )
         added = await self.redis.hsetnx(self.key, username, account.model_dump_json())
@@ -131,6 +155,14 @@ class AccountStore:
     async def set_disabled(self, username: str, disabled: bool) -> Account:
         account = await self._existing(username)
         account = account.model_copy(update={"disabled": disabled})
+        await self._put(account)
+        return account
+
+    async def set_phone(self, username: str, phone: str | None) -> Account:
+        """Set (or, with None or "", clear) the account's duty mobile."""
+        phone = checked_phone(phone)
+        account = await self._existing(username)
+        account = account.model_copy(update={"phone": phone})
         await self._put(account)
         return account
 
@@ -211,6 +243,11 @@ def _parser() -> argparse.ArgumentParser:
     add.add_argument("--unit", help="clerk: 单位 id")
     add.add_argument("--street", help="command_centre: 街道代码")
     add.add_argument("--district", help="district: 区代码")
+    add.add_argument("--phone", help="值班手机号（热点预警短信，command_centre）")
+    phone = commands.add_parser("phone", help="设置或清除值班手机号")
+    phone.add_argument("username")
+    phone.add_argument("number", nargs="?", default=None)
+    phone.add_argument("--clear", action="store_true")
     for name, text in (("disable", "停用账号"), ("enable", "启用账号"), ("reset", "重置密码")):
         commands.add_parser(name, help=text).add_argument("username")
     commands.add_parser("list", help="列出账号")
@@ -228,9 +265,14 @@ async def _run(args: argparse.Namespace) -> str:
             role = PersonRole(args.role)
             field = SCOPE_FIELD[role]
             account, password = await store.add(
-                args.username, role, getattr(args, field) if field else None
+                args.username, role, getattr(args, field) if field else None, phone=args.phone
             )
             return f"{account.username}\t{password}"
+        if args.command == "phone":
+            if not args.clear and not args.number:
+                raise AccountError("请给出手机号，或用 --clear 清除")
+            account = await store.set_phone(args.username, None if args.clear else args.number)
+            return f"{account.username}\t{'phone set' if account.phone else 'phone cleared'}"
         if args.command in ("disable", "enable"):
             account = await store.set_disabled(args.username, args.command == "disable")
             return f"{account.username}\t{'disabled' if account.disabled else 'enabled'}"

@@ -8,11 +8,13 @@ import structlog
 from faststream.nats import NatsBroker
 from redis.asyncio import Redis
 
-from chuishao.common.broker import make_broker
+from chuishao.common.broker import durable_subscriber, make_broker
 from chuishao.common.clients import redis_client
 from chuishao.common.clock import Clock, make_clock
+from chuishao.common.events import HotspotDetected
 from chuishao.common.logging import configure_logging
 from chuishao.common.runtime import Phase, Runtime
+from chuishao.common.streams import CONSOLE_HOTSPOTS
 from chuishao.console import knowledge
 from chuishao.console.service import PRODUCER, Console
 from chuishao.console.settings import ConsoleSettings
@@ -77,8 +79,17 @@ def bootstrap(
         host, port = settings.console_http_host, settings.console_http_port
         log.info("console_ready", page=f"http://{host}:{port}/")
 
+    @durable_subscriber(broker, CONSOLE_HOTSPOTS)
+    async def on_hotspot(warning: HotspotDetected) -> None:
+        await console.hotspot_texts.on_warning(warning)
+
+    async def connect() -> None:
+        console.hotspot_texts.nats = console.broker.connection
+
     for view in (console.units, console.places, console.catalogue, console.knowledge):
         runtime.view(view)
+    runtime.streams(CONSOLE_HOTSPOTS)
+    runtime.add(Phase.PREPARE, "hotspot sms", connect)
     runtime.add(Phase.LOOPS, "seed accounts", start_seeding, stop_seeding)
     runtime.add(Phase.READY, "ready", ready, console.intake.aclose)
     return console

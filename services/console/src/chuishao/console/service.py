@@ -8,6 +8,7 @@ from chuishao.common.runtime import Runtime
 from chuishao.common.units import units_view
 from chuishao.console.accounts import AccountStore, hasher
 from chuishao.console.auth import Sessions
+from chuishao.console.hotspot_sms import HotspotTexts
 from chuishao.console.intake_client import IntakeClient
 from chuishao.console.knowledge import knowledge_view
 from chuishao.console.phone_codes import CodeRule, PhoneCodes
@@ -49,6 +50,14 @@ class Console:
         # Category names (消防箱损坏, not fire_box) on the clerk's queue and ticket page.
         self.catalogue = catalogue_view()
         self.knowledge = knowledge_view()  # the 12345 knowledge base (直接答复)
+        # Hotspot warnings by SMS to the command-centre people (hotspot_sms.py).
+        self.hotspot_texts = HotspotTexts(
+            self.accounts,
+            self.redis,
+            self.places,
+            enabled=settings.console_hotspot_sms,
+            namespace=namespace,
+        )
 
     def unit_name(self, unit_id: str | None) -> str:
         unit = self.units.get(unit_id) if unit_id else None

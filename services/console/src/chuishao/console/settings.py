@@ -38,5 +38,8 @@ class ConsoleSettings(ServiceSettings):
     # lower it, a deployment may raise it.
     password_hash_time_cost: int = Field(default=3, ge=1)
     password_hash_memory_kib: int = Field(default=65536, ge=8)
+    # Hotspot warnings by SMS to the street's command_centre accounts with a duty mobile
+    # (hotspot_sms.py); off: only the centre unit hears them (notify).
+    console_hotspot_sms: bool = True
     # Redis key prefix of accounts, sessions and throttles.
     console_namespace: str = "console"

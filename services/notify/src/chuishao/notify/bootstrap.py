@@ -12,7 +12,8 @@ from chuishao.common.loops import every
 from chuishao.common.runtime import Phase, compose
 from chuishao.common.streams import NOTIFY, NOTIFY_DELIVERIES
 from chuishao.common.units import units_view
-from chuishao.notify import verification
+from chuishao.notify import hotspot_sms, verification
+from chuishao.notify.hotspots import Words
 from chuishao.notify.service import NotifyService, resident_channels
 from chuishao.notify.settings import NotifySettings
 
@@ -39,8 +40,11 @@ def bootstrap(
     units = units_view()
     service = NotifyService(runtime, settings, http, units, rng)
     # One-time codes by SMS for the residents' points page (verification.py).
-    verification.register(
-        broker, verification.VerificationCodes(resident_channels(settings, redis, http))
+    phones = resident_channels(settings, redis, http)
+    verification.register(broker, verification.VerificationCodes(phones))
+    # Hotspot warnings by SMS to the command-centre people the console names (hotspot_sms.py).
+    hotspot_sms.register(
+        broker, hotspot_sms.HotspotTexts(phones, Words(service.places, service.catalogue))
     )
 
     runtime.streams(NOTIFY, NOTIFY_DELIVERIES)

@@ -57,11 +57,14 @@ async def add_account(
     unit: Annotated[str, Form(max_length=128)] = "",
     street: Annotated[str, Form(max_length=128)] = "",
     district: Annotated[str, Form(max_length=128)] = "",
+    phone: Annotated[str, Form(max_length=32)] = "",
 ) -> Response:
     field = SCOPE_FIELD[role]
     scope = {"unit": unit, "street": street, "district": district}.get(field or "", "") or None
     try:
-        account, password = await console_of(request).accounts.add(username, role, scope)
+        account, password = await console_of(request).accounts.add(
+            username, role, scope, phone=phone
+        )
     except AccountError as error:
         return await page(request, person, error=str(error), status_code=400)
     audit(person, "account_add", account=account.username, account_role=role.value)

@@ -18,8 +18,8 @@ from chuishao.common.errors import invalid_request, nats_error_reply, nats_refus
 from chuishao.common.queries import HotspotSmsRequest, HotspotSmsSent
 from chuishao.common.replies import withhold_reply
 from chuishao.notify.channels import ResidentChannel, ResidentMessage
-from chuishao.notify.contacts import ResidentContact
 from chuishao.notify.hotspots import Words, window_label
+from chuishao.notify.verification import send_to_phone
 
 log = structlog.get_logger()
 TEMPLATE = "hotspot_person"
@@ -56,8 +56,6 @@ class HotspotTexts:
         except ValidationError as error:
             return nats_error_reply(invalid_request(error))
         text, params = text_of(request, self.words)
-        # No ticket: the channels read only the number.
-        contact = ResidentContact.model_construct(ticket_id="", phone=request.phone, name=None)
         message = ResidentMessage(
             delivery_id=request.request_id,
             ticket_id="",
@@ -65,11 +63,8 @@ class HotspotTexts:
             text=text,
             params=params,
         )
-        for channel in self.channels:
-            result = await channel.send(contact, message)
-            log.info("hotspot_sms_sent", channel=channel.name, outcome=result.kind)
-            if result.kind == "delivered":
-                return HotspotSmsSent(channel=channel.name).model_dump(mode="json")
+        if sent := await send_to_phone(self.channels, request.phone, message):
+            return HotspotSmsSent(channel=sent).model_dump(mode="json")
         return nats_refusal(
             "sms_not_sent",
             "预警短信暂时发送失败，请稍后再试",

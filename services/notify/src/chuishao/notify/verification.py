@@ -4,6 +4,7 @@ gateway, or the outbox recorder that stands in for phones locally). The console 
 code and keeps only its hash; here neither the code nor the number is logged or kept
 (the recorder keeps the number masked, as it does every message)."""
 
+from collections.abc import Sequence
 from typing import Any
 
 import structlog
@@ -41,9 +42,6 @@ class VerificationCodes:
             request = VerificationCodeRequest.model_validate_json(body or b"{}")
         except ValidationError as error:
             return nats_error_reply(invalid_request(error))
-        # No ticket: the channels read only the number (model_construct skips the
-        # ticket id a contact of a ticket must have).
-        contact = ResidentContact.model_construct(ticket_id="", phone=request.phone, name=None)
         message = ResidentMessage(
             delivery_id=request.request_id,
             ticket_id="",
@@ -51,16 +49,31 @@ class VerificationCodes:
             text=text_of(request),
             params={"code": request.code, "minutes": str(request.valid_minutes)},
         )
-        for channel in self.channels:
-            result = await channel.send(contact, message)
-            log.info("verification_code_sent", channel=channel.name, outcome=result.kind)
-            if result.kind == "delivered":
-                return VerificationCodeSent(channel=channel.name).model_dump(mode="json")
+        if sent := await send_to_phone(self.channels, request.phone, message):
+            return VerificationCodeSent(channel=sent).model_dump(mode="json")
         return nats_refusal(
             "sms_not_sent",
             "验证码短信暂时发送失败，请稍后再试",
             "The SMS with the code could not be sent; try again later",
         )
+
+
+async def send_to_phone(
+    channels: Sequence[ResidentChannel], phone: str, message: ResidentMessage
+) -> str | None:
+    """A text for a number outside any ticket, on the first phone channel that delivers
+    it: that channel's name, or None when none did."""
+    # No ticket: the channels read only the number (model_construct skips the ticket id a
+    # contact of a ticket must have).
+    contact = ResidentContact.model_construct(ticket_id="", phone=phone, name=None)
+    for channel in channels:
+        result = await channel.send(contact, message)
+        log.info(
+            "phone_text_sent", template=message.template, channel=channel.name, outcome=result.kind
+        )
+        if result.kind == "delivered":
+            return channel.name
+    return None
 
 
 def register(broker: NatsBroker, codes: VerificationCodes) -> None:

@@ -32,14 +32,17 @@ demo: sync ## With `make run` up in another terminal: the stories, 52 stack hour
 timetravel: sync ## Move the running stack's clock: BY=+49h, BY=show, BY=0 back to real time
 	$(RUN) python -m chuishao.sla.timetravel -- $(if $(filter 0 reset,$(BY)),reset,$(or $(BY),show))
 
+# Two workers (pytest-xdist), each test file on one of them, so a file's stack of services
+# starts once: the suite is mostly one core of services and waiting, and this halves it.
+TEST_WORKERS ?= 2
 test: lint ## Lint (ruff, mypy --strict), then the test suite on real nats-server and redis-server
-	$(RUN) pytest
+	$(RUN) pytest -n $(TEST_WORKERS) --dist loadfile
 
 test-unit: sync ## The fast inner loop: tests/unit only (no servers), in seconds
 	$(RUN) pytest tests/unit -q -p no:cacheprovider
 
 soak: sync ## The whole suite 5 times in a row beside a busy core; prints N/5 passed
-	RUNS=$(or $(RUNS),5) scripts/soak.sh $(RUN) pytest -p no:cacheprovider -q
+	RUNS=$(or $(RUNS),5) scripts/soak.sh $(RUN) pytest -n $(TEST_WORKERS) --dist loadfile -p no:cacheprovider -q
 
 lint: sync ## ruff (lint + format check), mypy --strict (sources and tests), the import contracts
 	$(RUN) ruff check .

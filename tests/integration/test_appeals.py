@@ -92,6 +92,15 @@ async def unit_rates(harness: SupervisionHarness, unit: str) -> dict[str, Any]:
     return await harness.rates(f"unit:{unit}")
 
 
+async def settled_rate(harness: SupervisionHarness, unit: str, name: str) -> float:
+    """The unit's rate once supervision has folded the event it counts (it is None before)."""
+    deadline = asyncio.get_running_loop().time() + 15
+    while (value := (await unit_rates(harness, unit))[name]) is None:
+        assert asyncio.get_running_loop().time() < deadline, f"{name} never counted"
+        await asyncio.sleep(0.02)
+    return float(value)
+
+
 async def test_an_upheld_rating_appeal_is_an_exemption_in_the_report(
     intake: Harness, supervision: SupervisionHarness, js: JetStreamContext, redis: Redis
 ) -> None:
@@ -250,7 +259,7 @@ async def test_a_breach_appeal_over_nats(
     try:
         acked = await request(unit, f"cmd.unit.{GRID}.acknowledge", {"ticket_id": ticket_id})
         assert acked["ok"] is True, acked
-        late = (await unit_rates(supervision, GRID))["on_time_response_rate"]
+        late = await settled_rate(supervision, GRID, "on_time_response_rate")
         filed = await request(
             unit,
             f"cmd.unit.{GRID}.appeals",

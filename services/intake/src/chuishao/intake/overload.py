@@ -19,6 +19,7 @@ import asyncio
 import random
 import time
 from collections import OrderedDict, deque
+from collections.abc import Callable
 from urllib.parse import parse_qs
 
 import orjson
@@ -55,7 +56,10 @@ async def _refuse(send: Send, status: int, retry_after: int, path: str) -> None:
 class TokenBuckets:
     """Per-client token buckets, the least recently seen dropped past `clients`."""
 
-    def __init__(self, per_minute: int, clients: int = 10_000) -> None:
+    def __init__(
+        self, per_minute: int, clients: int = 10_000, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.clock = clock
         self.rate = per_minute / 60.0
         self.capacity = float(max(per_minute // 6, 1))  # a burst of ten seconds' worth
         self.clients = clients
@@ -63,7 +67,7 @@ class TokenBuckets:
 
     def take(self, client: str) -> float:
         """0 if allowed, else the seconds until a token is free."""
-        now = time.monotonic()
+        now = self.clock()
         tokens, seen = self._buckets.pop(client, (self.capacity, now))
         tokens = min(self.capacity, tokens + (now - seen) * self.rate)
         if tokens >= 1:

@@ -114,7 +114,8 @@ async def stored(intake: Harness, ticket_id: str) -> Any:
 async def rolled_back(
     servers: Servers, js: JetStreamContext, clean: None, own_redis: RollbackRedis, tmp_path: Path
 ) -> tuple[list[str], list[str]]:
-    """Two tickets Redis keeps, then five acknowledged (three dispatched, one of them
+    """Two tickets Redis keeps (the second dispatched and acknowledged after the snapshot:
+    its record comes back behind), then five acknowledged (three dispatched, one of them
     acknowledged by its unit) that a rollback makes Redis forget."""
     async with intake_on(servers, js, own_redis, tmp_path) as first:
         kept = [await report(first, i) for i in range(2)]
@@ -124,6 +125,9 @@ async def rolled_back(
         for ticket_id in lost[:3]:
             await second.dispatch(ticket_id, "grid-heyuan")
         acknowledged = await second.command(lost[0], "acknowledge", auth("grid-heyuan"))
+        assert acknowledged.status_code == 200, acknowledged.text
+        await second.dispatch(kept[1], "grid-heyuan")
+        acknowledged = await second.command(kept[1], "acknowledge", auth("grid-heyuan"))
         assert acknowledged.status_code == 200, acknowledged.text
     own_redis.roll_back()
     probe = Redis.from_url(own_redis.url)
@@ -147,7 +151,9 @@ async def test_the_start_up_check_brings_back_every_acknowledged_ticket_and_reus
     settings = IntakeSettings(nats_url=servers.nats_url, redis_url=own_redis.url, data_dir=tmp_path)
     # The command sees what Redis lacks, and says so with a failing exit status.
     assert await rebuild.run(settings, write=False) == 1
-    assert " ".join(lost) in capsys.readouterr().out
+    said = capsys.readouterr().out
+    assert " ".join(lost) in said
+    assert f"落后 behind: 1: {kept[1]}" in said
 
     async with intake_on(servers, js, own_redis, tmp_path) as third:
         for index, ticket_id in enumerate(lost, start=2):
@@ -162,6 +168,10 @@ async def test_the_start_up_check_brings_back_every_acknowledged_ticket_and_reus
         first_lost = await third.ticket(lost[0])
         assert first_lost["status"] == "in_progress"  # dispatched, then acknowledged
         assert [a["unit_id"] for a in first_lost["assignments"]] == ["grid-heyuan"]
+        # The record Redis kept from before its dispatch took the events it lacked.
+        caught_up = await third.ticket(kept[1])
+        assert caught_up["status"] == "in_progress"
+        assert [a["unit_id"] for a in caught_up["assignments"]] == ["grid-heyuan"]
 
         # A client retrying a report whose answer it never saw gets the same ticket even
         # though Redis forgot the key: it came back with the record.

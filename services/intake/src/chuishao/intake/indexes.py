@@ -1,6 +1,7 @@
 """Sorted-set indexes over ticket records, kept in the same transaction as the record,
 so searches by status, category, unit, street, channel, time and overdue stay exact."""
 
+from collections import defaultdict
 from typing import Any
 
 from chuishao.intake.lifecycle import Status
@@ -108,3 +109,30 @@ def update(pipe: Any, before: TicketRecord | None, after: TicketRecord) -> None:
         pipe.zadd(DEADLINES, {ticket_id: deadline.timestamp()})
     else:
         pipe.zrem(DEADLINES, ticket_id)
+
+
+def add_many(pipe: Any, records: list[TicketRecord]) -> None:
+    """What `update(pipe, None, record)` queues for each record, a command per index
+    instead of about ten per record: the rebuild writes 500 records a transaction, and
+    redis-py spends some 70 µs of CPU on each command it queues and reads back."""
+    scored: defaultdict[str, dict[str, float]] = defaultdict(dict)
+    placed: defaultdict[str, list[Any]] = defaultdict(list)
+    not_overdue: list[str] = []
+    for record in records:
+        ticket_id = record.ticket_id
+        for key in _memberships(record):
+            scored[key][ticket_id] = record.submitted_at.timestamp()
+        scored[UPDATED][ticket_id] = record.updated_at.timestamp()
+        if at := _geo_membership(record):
+            placed[at].extend((record.location.long, record.location.lat, ticket_id))
+        deadline = record.overdue_since
+        if deadline is not None and record.status not in (Status.RESOLVED, Status.CLOSED):
+            scored[DEADLINES][ticket_id] = deadline.timestamp()
+        else:
+            not_overdue.append(ticket_id)
+    for key, members in scored.items():
+        pipe.zadd(key, members)
+    for key, values in placed.items():
+        pipe.geoadd(key, values)
+    if not_overdue:
+        pipe.zrem(DEADLINES, *not_overdue)

@@ -35,7 +35,7 @@ from chuishao.common.clients import redis_client
 from chuishao.common.events import Event, ReportLinked, ReportSplit, TicketSubmitted, parse_event
 from chuishao.common.streams import INTAKE_RECORDS, TICKETS
 from chuishao.intake.contacts import ContactEntry, ContactStore, load_keys
-from chuishao.intake.projection import PLACING, apply, created, placed_like
+from chuishao.intake.projection import PLACING, apply, created, fold_into, placed_like
 from chuishao.intake.records import TicketRecord
 from chuishao.intake.settings import IntakeSettings
 from chuishao.intake.store import RecordStore, legacy_sequence_key
@@ -64,14 +64,26 @@ def takes(event: Event) -> bool:
 
 @dataclass
 class Fold:
-    """The records the stream makes, for every ticket or only the `wanted` ones."""
+    """The records the stream makes, for every ticket or only the `wanted` ones.
+
+    Each record is held packed, as its JSON, and unpacked for each event it takes (the
+    copy `apply` makes anyway): a rebuild of a whole city must fit in memory, and as
+    objects with their events it took 16.4 KB a ticket (3.6 GB of RSS at 200,000),
+    packed 2.5 KB (docs/benchmarks.md "A whole city"). zlib would save another 1 KB at
+    a third more time a record, and time is the scarcer. The events themselves are kept
+    only with `keep_events`: the catch-up of a record that is behind needs them, the
+    check of all the others only their ids, which each record's history holds."""
 
     first_entry: FirstEntry
     wanted: set[str] | None = None
-    records: dict[str, TicketRecord] = field(default_factory=dict)
+    keep_events: bool = False
+    packed: dict[str, bytes] = field(default_factory=dict)
     # The stored Idempotency-Key of each ticket's submit, where it had one.
     idempotency: dict[str, str] = field(default_factory=dict)
-    # Per ticket, the events its record took after its creation, in stream order.
+    # Per ticket, how many history entries its record had when created: the entries
+    # after those are the events it took from the stream.
+    born: dict[str, int] = field(default_factory=dict)
+    # With keep_events: per ticket, those events themselves.
     taken: dict[str, list[Event]] = field(default_factory=dict)
     unrebuildable: dict[str, str] = field(default_factory=dict)
     events: int = 0
@@ -79,11 +91,29 @@ class Fold:
     # Contact entries read ahead for the stretch of the stream being taken (take_many).
     prefetched: dict[str, ContactEntry | None] = field(default_factory=dict)
 
+    def __len__(self) -> int:
+        return len(self.packed)
+
+    def tickets(self) -> set[str]:
+        return set(self.packed)
+
+    def record(self, ticket_id: str) -> TicketRecord | None:
+        """The rebuilt record, a fresh copy (the caller may change it)."""
+        raw = self.packed.get(ticket_id)
+        return None if raw is None else TicketRecord.model_validate_json(raw)
+
+    def taken_ids(self, ticket_id: str, record: TicketRecord) -> list[str]:
+        """The ids of the events the record took from the stream after its creation."""
+        return [entry.event_id for entry in record.history[self.born.get(ticket_id, 0) :]]
+
+    def _keep(self, record: TicketRecord) -> None:
+        self.packed[record.ticket_id] = record.model_dump_json().encode()
+
     def _wants(self, ticket_id: str) -> bool:
         return self.wanted is None or ticket_id in self.wanted
 
     async def _create(self, ticket_id: str, submitted: TicketSubmitted | None) -> None:
-        if ticket_id in self.records or not self._wants(ticket_id):
+        if ticket_id in self.packed or not self._wants(ticket_id):
             return
         if ticket_id in self.prefetched:
             entry = self.prefetched.pop(ticket_id)
@@ -95,24 +125,29 @@ class Fold:
                 self.unrebuildable[ticket_id] = "linked report not in the contact store"
                 return
             # Before the contact store, or its contact erased: the public event alone.
-            self.records[ticket_id] = created(submitted)
+            record = created(submitted)
         else:
-            self.records[ticket_id] = entry.record
+            record = entry.record
             if entry.idempotency_key:
                 self.idempotency[ticket_id] = entry.idempotency_key
-        self.taken[ticket_id] = []
+        self._keep(record)
+        self.born[ticket_id] = len(record.history)
+        if self.keep_events:
+            self.taken[ticket_id] = []
         self.unrebuildable.pop(ticket_id, None)
 
     def _apply(self, ticket_id: str, event: Event) -> None:
-        record = self.records.get(ticket_id)
+        record = self.record(ticket_id)
         if record is None or record.has_applied(event.event_id):
             return
-        self.records[ticket_id] = lead = apply(record, event)
-        self.taken[ticket_id].append(event)
+        lead = fold_into(record, event)  # the unpacked copy is this fold's own
+        self._keep(lead)
+        if self.keep_events:
+            self.taken[ticket_id].append(event)
         if isinstance(event, PLACING):  # its linked reports are placed where it is
             for report_id in lead.linked_reports:
-                if (report := self.records.get(report_id)) is not None:
-                    self.records[report_id] = placed_like(report, lead)
+                if (report := self.record(report_id)) is not None:
+                    self._keep(placed_like(report, lead))
 
     async def take_many(self, stretch: list[bytes]) -> None:
         """A stretch of the stream, in order, the contact entries of the tickets it
@@ -129,7 +164,7 @@ class Fold:
                 ticket_id
                 for event in events
                 for ticket_id in _creates(event)
-                if ticket_id not in self.records and self._wants(ticket_id)
+                if ticket_id not in self.packed and self._wants(ticket_id)
             }
         )
         entries = await asyncio.gather(*(self.first_entry(ticket_id) for ticket_id in new))
@@ -201,17 +236,24 @@ def read(
 
 
 async def fold(
-    js: JetStreamContext, contacts: ContactStore, until: int, wanted: set[str] | None = None
+    js: JetStreamContext,
+    contacts: ContactStore,
+    until: int,
+    wanted: set[str] | None = None,
+    *,
+    keep_events: bool = False,
 ) -> Fold:
     """Replay the stream up to `until` into records (all, or only the wanted tickets)."""
-    result = Fold(contacts.first_entry, wanted)
+    result = Fold(contacts.first_entry, wanted, keep_events)
     filters = None
     if wanted is not None:
         tickets = set(wanted)
-        for ticket_id in wanted:  # a linked report is created by its ticket's ReportLinked
-            first = await contacts.first_record(ticket_id)
-            if first is not None and first.linked_to:
-                tickets.add(first.linked_to)
+        ordered = sorted(wanted)
+        for start in range(0, len(ordered), BATCH):  # read concurrently, a batch at a time
+            chunk = ordered[start : start + BATCH]
+            for first in await asyncio.gather(*(contacts.first_record(t) for t in chunk)):
+                if first is not None and first.linked_to:  # created by its lead's ReportLinked
+                    tickets.add(first.linked_to)
         if len(tickets) <= MAX_FILTERS:
             filters = subjects.events_of_tickets(tickets)
     stretch: list[bytes] = []
@@ -234,11 +276,7 @@ class Repair:
 
 
 async def _stored(store: RecordStore, ticket_ids: list[str]) -> dict[str, TicketRecord]:
-    found: dict[str, TicketRecord] = {}
-    for start in range(0, len(ticket_ids), BATCH):
-        for record in await store.get_many(ticket_ids[start : start + BATCH]):
-            found[record.ticket_id] = record
-    return found
+    return {record.ticket_id: record for record in await store.get_many(ticket_ids)}
 
 
 async def suspects(
@@ -258,44 +296,74 @@ async def suspects(
             if pending:
                 event_id = None  # noqa: PLW2901 - only its existence is known yet
             expected.setdefault(ticket_id, set()).add(event_id)
-    stored = await _stored(store, sorted(expected))
-    return {
-        ticket_id
-        for ticket_id, event_ids in expected.items()
-        if ticket_id not in stored
-        or any(e is not None and not stored[ticket_id].has_applied(e) for e in event_ids)
-    }
+    wrong: set[str] = set()
+    ordered = sorted(expected)
+    for start in range(0, len(ordered), BATCH):  # a batch of records in memory at a time
+        chunk = ordered[start : start + BATCH]
+        stored = await _stored(store, chunk)
+        wrong.update(
+            ticket_id
+            for ticket_id in chunk
+            if ticket_id not in stored
+            or any(
+                e is not None and not stored[ticket_id].has_applied(e) for e in expected[ticket_id]
+            )
+        )
+    return wrong
 
 
-async def repair(store: RecordStore, rebuilt: Fold, ticket_ids: set[str], *, write: bool) -> Repair:
-    """Compare the rebuilt records with Redis; with `write`, add what Redis lacks: a
-    missing record whole, a record that is behind the events it lacks (in stream order,
-    through `apply`, so a change made meanwhile is kept)."""
+Refold = Callable[[set[str]], Awaitable[Fold]]
+
+
+async def repair(
+    store: RecordStore,
+    rebuilt: Fold,
+    ticket_ids: set[str],
+    *,
+    write: bool,
+    refold: Refold | None = None,
+) -> Repair:
+    """Compare the rebuilt records with Redis, a batch at a time; with `write`, add what
+    Redis lacks: a missing record whole, a record that is behind the events it lacks (in
+    stream order, through `apply`, so a change made meanwhile is kept). Those events come
+    from `rebuilt` when it kept them, else from `refold` (the stream read again for the
+    tickets that are behind: few, after a rollback of seconds)."""
     report = Repair(checked=len(ticket_ids))
-    stored = await _stored(store, sorted(ticket_ids))
-    restoring: list[TicketRecord] = []
-    for ticket_id in sorted(ticket_ids):
-        record = rebuilt.records.get(ticket_id)
-        if record is None:
-            if ticket_id not in stored:
-                why = rebuilt.unrebuildable.get(ticket_id, "no TicketSubmitted in the stream")
-                report.unrebuildable[ticket_id] = why
-            continue
-        live = stored.get(ticket_id)
-        if live is None:
-            report.missing.append(ticket_id)
-            restoring.append(record)
-            continue
-        lacking = [e for e in rebuilt.taken[ticket_id] if not live.has_applied(e.event_id)]
-        if not lacking:
-            continue
-        report.behind.append(ticket_id)
+    ordered = sorted(ticket_ids)
+    for start in range(0, len(ordered), BATCH):
+        chunk = ordered[start : start + BATCH]
+        stored = await _stored(store, chunk)
+        restoring: list[TicketRecord] = []
+        for ticket_id in chunk:
+            record = rebuilt.record(ticket_id)
+            if record is None:
+                if ticket_id not in stored:
+                    why = rebuilt.unrebuildable.get(ticket_id, "no TicketSubmitted in the stream")
+                    report.unrebuildable[ticket_id] = why
+                continue
+            live = stored.get(ticket_id)
+            if live is None:
+                report.missing.append(ticket_id)
+                restoring.append(record)
+            elif any(not live.has_applied(e) for e in rebuilt.taken_ids(ticket_id, record)):
+                report.behind.append(ticket_id)
         if write:
-            await store.change(ticket_id, _catch_up(lacking))
-            report.written += 1
-    if write:
-        report.written += await _restore(store, rebuilt, restoring)
+            report.written += await _restore(store, rebuilt, restoring)
+    if write and report.behind:
+        report.written += await _catch_up_all(store, rebuilt, report.behind, refold)
     return report
+
+
+async def _catch_up_all(
+    store: RecordStore, rebuilt: Fold, behind: list[str], refold: Refold | None
+) -> int:
+    if not rebuilt.keep_events:
+        if refold is None:
+            raise ValueError("records are behind and the fold kept no events to replay")
+        rebuilt = await refold(set(behind))
+    for ticket_id in behind:
+        await store.change(ticket_id, _catch_up(rebuilt.taken.get(ticket_id, [])))
+    return len(behind)
 
 
 async def _restore(store: RecordStore, rebuilt: Fold, records: list[TicketRecord]) -> int:
@@ -348,7 +416,13 @@ async def check(
     result = Repair()
     if wrong:
         rebuilt = await fold(js, contacts, until, wrong)
-        result = await repair(store, rebuilt, wrong, write=True)
+        result = await repair(
+            store,
+            rebuilt,
+            wrong,
+            write=True,
+            refold=lambda behind: fold(js, contacts, until, behind, keep_events=True),
+        )
         log.warning(
             "records_rebuilt",
             missing=len(result.missing),
@@ -443,10 +517,16 @@ async def run(settings: IntakeSettings, write: bool) -> int:
         store = RecordStore(redis)
         until = await last_sequence(js)
         rebuilt = await fold(js, contacts, until)
-        report = await repair(store, rebuilt, set(rebuilt.records), write=write)
+        report = await repair(
+            store,
+            rebuilt,
+            rebuilt.tickets(),
+            write=write,
+            refold=lambda behind: fold(js, contacts, until, behind, keep_events=True),
+        )
         print(
             f"重放 replayed {rebuilt.events} events up to sequence {until} "
-            f"({rebuilt.skipped} of unknown types skipped): {len(rebuilt.records)} tickets"
+            f"({rebuilt.skipped} of unknown types skipped): {len(rebuilt)} tickets"
         )
         for label, ids in (("缺失 missing", report.missing), ("落后 behind", report.behind)):
             if ids:

@@ -198,9 +198,9 @@ class RecordStore:
                 stored = await pipe.mget(names)
                 absent = [r for r, raw in zip(records, stored, strict=True) if raw is None]
                 pipe.multi()  # type: ignore[no-untyped-call]
-                for record in absent:
-                    pipe.set(_ticket_key(record.ticket_id), record.model_dump_json())
-                    indexes.update(pipe, None, record)
+                if absent:
+                    pipe.mset({_ticket_key(r.ticket_id): r.model_dump_json() for r in absent})
+                    indexes.add_many(pipe, absent)
                 await pipe.execute()
             except WatchError:
                 return None

@@ -33,6 +33,7 @@ from chuishao.router.directory import Directory
 from chuishao.router.plugins_manager import Dispatcher, plugin_manager
 
 DAYS = 60
+BUSIEST_SHARE = 20
 BATCH = 5_000
 CHANNELS = list(Channel)
 
@@ -213,7 +214,9 @@ async def publish_city(
     units: set[str] = set()
     streets: set[str] = set()
     for n, (ticket_id, at) in enumerate(ticket_ids_and_times(count, now)):
-        placement = pool[n % len(pool)]
+        # One ticket in BUSIEST_SHARE goes to the first unit of the pool: the busiest
+        # unit's queue (10,000 open at 200,000), for the clerk's queue measurement.
+        placement = pool[0] if n % BUSIEST_SHARE == 0 else pool[n % len(pool)]
         units.add(placement.unit_id)
         if placement.street:
             streets.add(placement.street)

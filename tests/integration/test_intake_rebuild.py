@@ -3,6 +3,7 @@ copy of its data (what `appendfsync everysec` or a restored snapshot does) loses
 acknowledged ticket, no contact, and makes no ticket id be handed out twice."""
 
 import asyncio
+import json
 import shutil
 from collections import Counter
 from collections.abc import Iterator
@@ -289,3 +290,65 @@ async def test_two_replicas_never_get_the_same_id(js: JetStreamContext, clean: N
         *(issuer.next("20261202") for _ in range(60) for issuer in (one, other))
     )
     assert len(set(issued)) == len(issued) == 120
+
+
+async def records_and_indexes(url: str) -> dict[str, Any]:
+    """Every record and index entry Redis holds (the watermark aside)."""
+    client = Redis.from_url(url)
+    try:
+        found: dict[str, Any] = {}
+        async for key in client.scan_iter("*"):
+            name = key.decode()
+            if name.startswith("ticket:T"):
+                found[name] = json.loads(await client.get(key) or b"null")
+            elif name.startswith(("idx:", "geo:")):
+                found[name] = await client.zrange(key, 0, -1, withscores=True)
+        return found
+    finally:
+        await client.aclose()
+
+
+async def test_a_rebuild_in_parts_writes_what_one_process_writes(
+    servers: Servers,
+    js: JetStreamContext,
+    clean: None,
+    own_redis: RollbackRedis,
+    tmp_path: Path,
+) -> None:
+    """`--workers N`: each process folds the tickets of its part, a linked report with its
+    lead (placed where the lead is), and together they write what one process writes."""
+    pairs: list[tuple[str, str]] = []
+    async with intake_on(servers, js, own_redis, tmp_path) as intake:
+        own_redis.snapshot()
+        singles = [await intake.submit(description=f"第{n}个") for n in range(5)]
+        for n in range(4):
+            here = {"lat": 39.90 + n * 0.01, "long": 116.3975}
+            near = here | {"long": 116.3981}
+            lead = await intake.submit(location=here)
+            report = await intake.submit(location=near, description=f"又坏了 {n}")
+            await intake.until(lead, lambda t, r=report: t["linked_reports"] == [r])
+            await intake.dispatch(lead, "grid-heyuan")  # placing the lead places its report
+            pairs.append((lead, report))
+        await intake.dispatch(singles[0], "grid-heyuan")
+    # Parts that split at least one lead from its report by their own ids.
+    workers = next(
+        n
+        for n in range(2, 9)
+        if any(
+            rebuild.Part(k, n).holds(lead) != rebuild.Part(k, n).holds(report)
+            for k in range(n)
+            for lead, report in pairs
+        )
+    )
+    settings = IntakeSettings(nats_url=servers.nats_url, redis_url=own_redis.url, data_dir=tmp_path)
+    own_redis.roll_back()
+    assert await rebuild.run(settings, write=True, workers=workers) == 0
+    in_parts = await records_and_indexes(own_redis.url)
+    own_redis.roll_back()
+    assert await rebuild.run(settings, write=True) == 0
+    in_one = await records_and_indexes(own_redis.url)
+    assert in_parts == in_one
+    assert len([k for k in in_one if k.startswith("ticket:")]) == 13
+    for lead, report in pairs:
+        assert in_one[f"ticket:{report}"]["street"] == in_one[f"ticket:{lead}"]["street"]
+        assert in_one[f"ticket:{report}"]["street"] is not None

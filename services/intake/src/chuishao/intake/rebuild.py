@@ -17,7 +17,11 @@ One writer: events change records only through `projection.apply`, as live.
 
 import argparse
 import asyncio
+import dataclasses
+import json
+import os
 import sys
+import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -33,6 +37,7 @@ from redis.exceptions import WatchError
 from chuishao.common import stream_reader, subjects
 from chuishao.common.clients import redis_client
 from chuishao.common.events import Event, ReportLinked, ReportSplit, TicketSubmitted, parse_event
+from chuishao.common.settings import ENV_PREFIX
 from chuishao.common.streams import INTAKE_RECORDS, TICKETS
 from chuishao.intake.contacts import ContactEntry, ContactStore, load_keys
 from chuishao.intake.projection import PLACING, apply, created, fold_into, placed_like
@@ -57,6 +62,27 @@ log = structlog.get_logger()
 FirstEntry = Callable[[str], Awaitable[ContactEntry | None]]
 
 
+@dataclass(frozen=True)
+class Part:
+    """One of `of` parts of the tickets, folded by a process of its own (`--workers`): a
+    ticket's part is a stable hash of its id, a linked report's that of its lead, whose
+    record it is placed with."""
+
+    index: int
+    of: int
+
+    def holds(self, home: str) -> bool:
+        return zlib.crc32(home.encode()) % self.of == self.index
+
+    @classmethod
+    def parse(cls, text: str) -> "Part":
+        index, _, of = text.partition("/")
+        part = cls(int(index), int(of))
+        if not 0 <= part.index < part.of:
+            raise ValueError(f"no part {text}: K/N with 0 ≤ K < N")
+        return part
+
+
 def takes(event: Event) -> bool:
     """Whether a ticket record folds this event: intake's own, and the consumer's kinds."""
     return event.producer == PRODUCER or event.kind in FOREIGN_KINDS
@@ -77,6 +103,9 @@ class Fold:
     first_entry: FirstEntry
     wanted: set[str] | None = None
     keep_events: bool = False
+    part: Part | None = None
+    # Each linked report's home: the ticket whose part holds its lead's record.
+    homes: dict[str, str] = field(default_factory=dict)
     packed: dict[str, bytes] = field(default_factory=dict)
     # The stored Idempotency-Key of each ticket's submit, where it had one.
     idempotency: dict[str, str] = field(default_factory=dict)
@@ -110,7 +139,14 @@ class Fold:
         self.packed[record.ticket_id] = record.model_dump_json().encode()
 
     def _wants(self, ticket_id: str) -> bool:
-        return self.wanted is None or ticket_id in self.wanted
+        if self.wanted is not None and ticket_id not in self.wanted:
+            return False
+        return self.part is None or self.part.holds(self.homes.get(ticket_id, ticket_id))
+
+    def _link(self, event: Event) -> None:
+        if isinstance(event, ReportLinked) and takes(event):
+            lead = event.ticket_id
+            self.homes[event.duplicate_ticket_id] = self.homes.get(lead, lead)
 
     async def _create(self, ticket_id: str, submitted: TicketSubmitted | None) -> None:
         if ticket_id in self.packed or not self._wants(ticket_id):
@@ -159,6 +195,8 @@ class Fold:
                 events.append(parse_event(data))
             except ValidationError:
                 self.skipped += 1  # a type this version does not know (the consumer too)
+        for event in events:  # before the parts are decided: a report goes with its lead
+            self._link(event)
         new = sorted(
             {
                 ticket_id
@@ -190,6 +228,7 @@ class Fold:
                 # A second one is a split report routed again: not in its record.
                 await self._create(event.ticket_id, event)
             case ReportLinked():
+                self._link(event)
                 await self._create(event.duplicate_ticket_id, None)
                 self._apply(event.ticket_id, event)
             case ReportSplit():
@@ -242,9 +281,11 @@ async def fold(
     wanted: set[str] | None = None,
     *,
     keep_events: bool = False,
+    part: Part | None = None,
 ) -> Fold:
-    """Replay the stream up to `until` into records (all, or only the wanted tickets)."""
-    result = Fold(contacts.first_entry, wanted, keep_events)
+    """Replay the stream up to `until` into records (all, or only the wanted tickets, or
+    only one part of them)."""
+    result = Fold(contacts.first_entry, wanted, keep_events, part)
     filters = None
     if wanted is not None:
         tickets = set(wanted)
@@ -505,7 +546,38 @@ async def check_now(intake: "Intake") -> None:
     await check(intake.js, intake.store, intake.contacts, *await settled_until(intake.js))
 
 
-async def run(settings: IntakeSettings, write: bool) -> int:
+@dataclass
+class Outcome:
+    """What one rebuild (or one part of it) found and did."""
+
+    until: int
+    events: int
+    skipped: int
+    tickets: int
+    missing: list[str]
+    behind: list[str]
+    unrebuildable: dict[str, str]
+    written: int
+
+    def merged(self, other: "Outcome") -> "Outcome":
+        # Every part reads the whole stream: the events are counted once.
+        return Outcome(
+            until=self.until,
+            events=max(self.events, other.events),
+            skipped=max(self.skipped, other.skipped),
+            tickets=self.tickets + other.tickets,
+            missing=sorted(self.missing + other.missing),
+            behind=sorted(self.behind + other.behind),
+            unrebuildable=self.unrebuildable | other.unrebuildable,
+            written=self.written + other.written,
+        )
+
+
+async def rebuild_part(
+    settings: IntakeSettings, write: bool, until: int | None = None, part: Part | None = None
+) -> Outcome:
+    """Fold the stream up to `until` (default: its end) for every ticket or one part of
+    them, compare with Redis and, with `write`, add what Redis lacks."""
     connection = await nats.connect(settings.nats_servers)
     redis = redis_client(settings)
     try:
@@ -514,41 +586,133 @@ async def run(settings: IntakeSettings, write: bool) -> int:
         contacts = await ContactStore.open(
             js, load_keys(keys.get_secret_value() if keys else None, settings.data_dir)
         )
-        store = RecordStore(redis)
-        until = await last_sequence(js)
-        rebuilt = await fold(js, contacts, until)
+        until = await last_sequence(js) if until is None else until
+        rebuilt = await fold(js, contacts, until, part=part)
         report = await repair(
-            store,
+            RecordStore(redis),
             rebuilt,
             rebuilt.tickets(),
             write=write,
             refold=lambda behind: fold(js, contacts, until, behind, keep_events=True),
         )
-        print(
-            f"重放 replayed {rebuilt.events} events up to sequence {until} "
-            f"({rebuilt.skipped} of unknown types skipped): {len(rebuilt)} tickets"
+        return Outcome(
+            until=until,
+            events=rebuilt.events,
+            skipped=rebuilt.skipped,
+            tickets=len(rebuilt),
+            missing=report.missing,
+            behind=report.behind,
+            unrebuildable=rebuilt.unrebuildable | report.unrebuildable,
+            written=report.written,
         )
-        for label, ids in (("缺失 missing", report.missing), ("落后 behind", report.behind)):
-            if ids:
-                print(f"  {label}: {len(ids)}: {' '.join(ids[:50])}")
-        for ticket_id, why in sorted((rebuilt.unrebuildable | report.unrebuildable).items()):
-            print(f"  无法重建 cannot rebuild {ticket_id}: {why}")
-        if write:
-            print(f"写入 written: {report.written}")
-            await _advance(redis, await redis.get(WATERMARK), until)
-        problems = len(report.missing) + len(report.behind)
-        print("记录与事件流一致 records agree with the stream" if not problems else "")
-        return 0 if not problems or write else 1
     finally:
         await redis.aclose()
         await connection.close()
 
 
+async def _in_processes(settings: IntakeSettings, write: bool, workers: int) -> Outcome:
+    """The parts folded side by side, each by a process of its own (one core each): every
+    part reads the whole stream, but folds, compares and writes only its tickets."""
+    until = await _last_sequence(settings)
+    command = [sys.executable, "-m", "chuishao.intake.rebuild", "--until", str(until)]
+    # The workers read their settings from the environment: these, as this process has them.
+    env = {f"{ENV_PREFIX}{name.upper()}": value for name, value in _shared(settings).items()}
+    children = [
+        await asyncio.create_subprocess_exec(
+            *command,
+            "--part",
+            f"{index}/{workers}",
+            *(["--write"] if write else []),
+            stdout=asyncio.subprocess.PIPE,
+            env=os.environ | env,
+        )
+        for index in range(workers)
+    ]
+    # Read together: a worker whose output filled its pipe would wait for the one before.
+    said = await asyncio.gather(*(child.communicate() for child in children))
+    outcome: Outcome | None = None
+    for child, (out, _) in zip(children, said, strict=True):
+        if child.returncode != 0:
+            raise RuntimeError(f"a rebuild part failed ({child.returncode})")
+        part = Outcome(**json.loads(out.decode().strip().splitlines()[-1]))
+        outcome = part if outcome is None else outcome.merged(part)
+    assert outcome is not None  # workers ≥ 2
+    return outcome
+
+
+# What a rebuild reads of its settings: the servers, and where the contact store's key is.
+_REBUILD_SETTINGS = (
+    "nats_url",
+    "redis_url",
+    "redis_sentinels",
+    "redis_sentinel_master",
+    "redis_max_connections",
+    "redis_pool_timeout_seconds",
+    "redis_retries",
+    "data_dir",
+)
+
+
+def _shared(settings: IntakeSettings) -> dict[str, str]:
+    """The settings a worker needs, as its environment holds them (the key unwrapped)."""
+    shared = {name: str(getattr(settings, name)) for name in _REBUILD_SETTINGS}
+    if settings.contact_store_key is not None:
+        shared["contact_store_key"] = settings.contact_store_key.get_secret_value()
+    return shared
+
+
+async def _last_sequence(settings: IntakeSettings) -> int:
+    connection = await nats.connect(settings.nats_servers)
+    try:
+        return await last_sequence(connection.jetstream())
+    finally:
+        await connection.close()
+
+
+async def run(settings: IntakeSettings, write: bool, workers: int = 1) -> int:
+    if workers > 1:
+        outcome = await _in_processes(settings, write, workers)
+    else:
+        outcome = await rebuild_part(settings, write)
+    print(
+        f"重放 replayed {outcome.events} events up to sequence {outcome.until} "
+        f"({outcome.skipped} of unknown types skipped): {outcome.tickets} tickets"
+        + (f", {workers} processes" if workers > 1 else "")
+    )
+    for label, ids in (("缺失 missing", outcome.missing), ("落后 behind", outcome.behind)):
+        if ids:
+            print(f"  {label}: {len(ids)}: {' '.join(ids[:50])}")
+    for ticket_id, why in sorted(outcome.unrebuildable.items()):
+        print(f"  无法重建 cannot rebuild {ticket_id}: {why}")
+    if write:
+        print(f"写入 written: {outcome.written}")
+        redis = redis_client(settings)
+        try:
+            await _advance(redis, await redis.get(WATERMARK), outcome.until)
+        finally:
+            await redis.aclose()
+    problems = len(outcome.missing) + len(outcome.behind)
+    print("记录与事件流一致 records agree with the stream" if not problems else "")
+    return 0 if not problems or write else 1
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m chuishao.intake.rebuild", description=__doc__)
     parser.add_argument("--write", action="store_true", help="write the missing and behind records")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=min(os.cpu_count() or 1, 4),
+        help="processes folding a part of the tickets each (default: the CPUs, at most 4)",
+    )
+    parser.add_argument("--part", type=Part.parse, help=argparse.SUPPRESS)  # K/N: one worker
+    parser.add_argument("--until", type=int, help=argparse.SUPPRESS)  # the workers' common end
     args = parser.parse_args(argv)
-    sys.exit(asyncio.run(run(IntakeSettings(), args.write)))
+    if args.part is not None:  # a worker of `--workers`: its outcome as one JSON line
+        outcome = asyncio.run(rebuild_part(IntakeSettings(), args.write, args.until, args.part))
+        print(json.dumps(dataclasses.asdict(outcome)))
+        return
+    sys.exit(asyncio.run(run(IntakeSettings(), args.write, max(args.workers, 1))))
 
 
 if __name__ == "__main__":

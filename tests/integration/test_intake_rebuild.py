@@ -308,14 +308,14 @@ async def records_and_indexes(url: str) -> dict[str, Any]:
         await client.aclose()
 
 
-async def test_a_rebuild_in_parts_writes_what_one_process_writes(
+async def test_a_rebuild_in_shards_writes_what_one_process_writes(
     servers: Servers,
     js: JetStreamContext,
     clean: None,
     own_redis: RollbackRedis,
     tmp_path: Path,
 ) -> None:
-    """`--workers N`: each process folds the tickets of its part, a linked report with its
+    """`--workers N`: each process folds the tickets of its shard, a linked report with its
     lead (placed where the lead is), and together they write what one process writes."""
     pairs: list[tuple[str, str]] = []
     async with intake_on(servers, js, own_redis, tmp_path) as intake:
@@ -330,12 +330,12 @@ async def test_a_rebuild_in_parts_writes_what_one_process_writes(
             await intake.dispatch(lead, "grid-heyuan")  # placing the lead places its report
             pairs.append((lead, report))
         await intake.dispatch(singles[0], "grid-heyuan")
-    # Parts that split at least one lead from its report by their own ids.
+    # Shards that split at least one lead from its report by their own ids.
     workers = next(
         n
         for n in range(2, 9)
         if any(
-            rebuild.Part(k, n).holds(lead) != rebuild.Part(k, n).holds(report)
+            rebuild.Shard(k, n).holds(lead) != rebuild.Shard(k, n).holds(report)
             for k in range(n)
             for lead, report in pairs
         )
@@ -343,11 +343,11 @@ async def test_a_rebuild_in_parts_writes_what_one_process_writes(
     settings = IntakeSettings(nats_url=servers.nats_url, redis_url=own_redis.url, data_dir=tmp_path)
     own_redis.roll_back()
     assert await rebuild.run(settings, write=True, workers=workers) == 0
-    in_parts = await records_and_indexes(own_redis.url)
+    in_shards = await records_and_indexes(own_redis.url)
     own_redis.roll_back()
     assert await rebuild.run(settings, write=True) == 0
     in_one = await records_and_indexes(own_redis.url)
-    assert in_parts == in_one
+    assert in_shards == in_one
     assert len([k for k in in_one if k.startswith("ticket:")]) == 13
     for lead, report in pairs:
         assert in_one[f"ticket:{report}"]["street"] == in_one[f"ticket:{lead}"]["street"]

@@ -27,6 +27,8 @@ TRANSIENT = (
     nats.errors.ConnectionReconnectingError,
     nats.errors.StaleConnectionError,
     nats.js.errors.ServiceUnavailableError,
+    # JetStream not answering yet for a stream (a restarted server recovering its streams).
+    nats.js.errors.NoStreamResponseError,
     TimeoutError,
     RedisConnectionError,
     RedisTimeoutError,

@@ -63,9 +63,9 @@ FirstEntry = Callable[[str], Awaitable[ContactEntry | None]]
 
 
 @dataclass(frozen=True)
-class Part:
-    """One of `of` parts of the tickets, folded by a process of its own (`--workers`): a
-    ticket's part is a stable hash of its id, a linked report's that of its lead, whose
+class Shard:
+    """One of `of` shards of the tickets, folded by a process of its own (`--workers`): a
+    ticket's shard is a stable hash of its id, a linked report's that of its lead, whose
     record it is placed with."""
 
     index: int
@@ -75,12 +75,12 @@ class Part:
         return zlib.crc32(home.encode()) % self.of == self.index
 
     @classmethod
-    def parse(cls, text: str) -> "Part":
+    def parse(cls, text: str) -> "Shard":
         index, _, of = text.partition("/")
-        part = cls(int(index), int(of))
-        if not 0 <= part.index < part.of:
-            raise ValueError(f"no part {text}: K/N with 0 ≤ K < N")
-        return part
+        shard = cls(int(index), int(of))
+        if not 0 <= shard.index < shard.of:
+            raise ValueError(f"no shard {text}: K/N with 0 ≤ K < N")
+        return shard
 
 
 def takes(event: Event) -> bool:
@@ -103,8 +103,8 @@ class Fold:
     first_entry: FirstEntry
     wanted: set[str] | None = None
     keep_events: bool = False
-    part: Part | None = None
-    # Each linked report's home: the ticket whose part holds its lead's record.
+    shard: Shard | None = None
+    # Each linked report's home: the ticket whose shard holds its lead's record.
     homes: dict[str, str] = field(default_factory=dict)
     packed: dict[str, bytes] = field(default_factory=dict)
     # The stored Idempotency-Key of each ticket's submit, where it had one.
@@ -141,7 +141,7 @@ class Fold:
     def _wants(self, ticket_id: str) -> bool:
         if self.wanted is not None and ticket_id not in self.wanted:
             return False
-        return self.part is None or self.part.holds(self.homes.get(ticket_id, ticket_id))
+        return self.shard is None or self.shard.holds(self.homes.get(ticket_id, ticket_id))
 
     def _link(self, event: Event) -> None:
         if isinstance(event, ReportLinked) and takes(event):
@@ -195,7 +195,7 @@ class Fold:
                 events.append(parse_event(data))
             except ValidationError:
                 self.skipped += 1  # a type this version does not know (the consumer too)
-        for event in events:  # before the parts are decided: a report goes with its lead
+        for event in events:  # before the shards are decided: a report goes with its lead
             self._link(event)
         new = sorted(
             {
@@ -281,11 +281,11 @@ async def fold(
     wanted: set[str] | None = None,
     *,
     keep_events: bool = False,
-    part: Part | None = None,
+    shard: Shard | None = None,
 ) -> Fold:
     """Replay the stream up to `until` into records (all, or only the wanted tickets, or
-    only one part of them)."""
-    result = Fold(contacts.first_entry, wanted, keep_events, part)
+    only one shard of them)."""
+    result = Fold(contacts.first_entry, wanted, keep_events, shard)
     filters = None
     if wanted is not None:
         tickets = set(wanted)
@@ -547,8 +547,8 @@ async def check_now(intake: "Intake") -> None:
 
 
 @dataclass
-class Outcome:
-    """What one rebuild (or one part of it) found and did."""
+class RebuildSummary:
+    """What one rebuild (or one shard of it) found and did."""
 
     until: int
     events: int
@@ -559,9 +559,9 @@ class Outcome:
     unrebuildable: dict[str, str]
     written: int
 
-    def merged(self, other: "Outcome") -> "Outcome":
-        # Every part reads the whole stream: the events are counted once.
-        return Outcome(
+    def merged(self, other: "RebuildSummary") -> "RebuildSummary":
+        # Every shard reads the whole stream: the events are counted once.
+        return RebuildSummary(
             until=self.until,
             events=max(self.events, other.events),
             skipped=max(self.skipped, other.skipped),
@@ -573,10 +573,10 @@ class Outcome:
         )
 
 
-async def rebuild_part(
-    settings: IntakeSettings, write: bool, until: int | None = None, part: Part | None = None
-) -> Outcome:
-    """Fold the stream up to `until` (default: its end) for every ticket or one part of
+async def rebuild_shard(
+    settings: IntakeSettings, write: bool, until: int | None = None, shard: Shard | None = None
+) -> RebuildSummary:
+    """Fold the stream up to `until` (default: its end) for every ticket or one shard of
     them, compare with Redis and, with `write`, add what Redis lacks."""
     connection = await nats.connect(settings.nats_servers)
     redis = redis_client(settings)
@@ -587,7 +587,7 @@ async def rebuild_part(
             js, load_keys(keys.get_secret_value() if keys else None, settings.data_dir)
         )
         until = await last_sequence(js) if until is None else until
-        rebuilt = await fold(js, contacts, until, part=part)
+        rebuilt = await fold(js, contacts, until, shard=shard)
         report = await repair(
             RecordStore(redis),
             rebuilt,
@@ -595,7 +595,7 @@ async def rebuild_part(
             write=write,
             refold=lambda behind: fold(js, contacts, until, behind, keep_events=True),
         )
-        return Outcome(
+        return RebuildSummary(
             until=until,
             events=rebuilt.events,
             skipped=rebuilt.skipped,
@@ -610,9 +610,9 @@ async def rebuild_part(
         await connection.close()
 
 
-async def _in_processes(settings: IntakeSettings, write: bool, workers: int) -> Outcome:
-    """The parts folded side by side, each by a process of its own (one core each): every
-    part reads the whole stream, but folds, compares and writes only its tickets."""
+async def _in_processes(settings: IntakeSettings, write: bool, workers: int) -> RebuildSummary:
+    """The shards folded side by side, each by a process of its own (one core each):
+    every shard reads the whole stream, but folds, compares and writes only its tickets."""
     until = await _last_sequence(settings)
     command = [sys.executable, "-m", "chuishao.intake.rebuild", "--until", str(until)]
     # The workers read their settings from the environment: these, as this process has them.
@@ -620,7 +620,7 @@ async def _in_processes(settings: IntakeSettings, write: bool, workers: int) -> 
     children = [
         await asyncio.create_subprocess_exec(
             *command,
-            "--part",
+            "--shard",
             f"{index}/{workers}",
             *(["--write"] if write else []),
             stdout=asyncio.subprocess.PIPE,
@@ -630,12 +630,12 @@ async def _in_processes(settings: IntakeSettings, write: bool, workers: int) -> 
     ]
     # Read together: a worker whose output filled its pipe would wait for the one before.
     said = await asyncio.gather(*(child.communicate() for child in children))
-    outcome: Outcome | None = None
+    outcome: RebuildSummary | None = None
     for child, (out, _) in zip(children, said, strict=True):
         if child.returncode != 0:
-            raise RuntimeError(f"a rebuild part failed ({child.returncode})")
-        part = Outcome(**json.loads(out.decode().strip().splitlines()[-1]))
-        outcome = part if outcome is None else outcome.merged(part)
+            raise RuntimeError(f"a rebuild shard failed ({child.returncode})")
+        shard = RebuildSummary(**json.loads(out.decode().strip().splitlines()[-1]))
+        outcome = shard if outcome is None else outcome.merged(shard)
     assert outcome is not None  # workers ≥ 2
     return outcome
 
@@ -673,7 +673,7 @@ async def run(settings: IntakeSettings, write: bool, workers: int = 1) -> int:
     if workers > 1:
         outcome = await _in_processes(settings, write, workers)
     else:
-        outcome = await rebuild_part(settings, write)
+        outcome = await rebuild_shard(settings, write)
     print(
         f"重放 replayed {outcome.events} events up to sequence {outcome.until} "
         f"({outcome.skipped} of unknown types skipped): {outcome.tickets} tickets"
@@ -703,13 +703,13 @@ def main(argv: list[str] | None = None) -> None:
         "--workers",
         type=int,
         default=min(os.cpu_count() or 1, 4),
-        help="processes folding a part of the tickets each (default: the CPUs, at most 4)",
+        help="processes folding a shard of the tickets each (default: the CPUs, at most 4)",
     )
-    parser.add_argument("--part", type=Part.parse, help=argparse.SUPPRESS)  # K/N: one worker
+    parser.add_argument("--shard", type=Shard.parse, help=argparse.SUPPRESS)  # K/N: one worker
     parser.add_argument("--until", type=int, help=argparse.SUPPRESS)  # the workers' common end
     args = parser.parse_args(argv)
-    if args.part is not None:  # a worker of `--workers`: its outcome as one JSON line
-        outcome = asyncio.run(rebuild_part(IntakeSettings(), args.write, args.until, args.part))
+    if args.shard is not None:  # a worker of `--workers`: its outcome as one JSON line
+        outcome = asyncio.run(rebuild_shard(IntakeSettings(), args.write, args.until, args.shard))
         print(json.dumps(dataclasses.asdict(outcome)))
         return
     sys.exit(asyncio.run(run(IntakeSettings(), args.write, max(args.workers, 1))))

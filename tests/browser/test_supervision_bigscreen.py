@@ -4,12 +4,13 @@ ticker fill the first screen in large type; a new whistle reaches the ticker thr
 page's live stream; on a phone nothing is wider than the screen. Screenshots in
 artifacts/screenshots/board-bigscreen.png and board-phone.png."""
 
+import asyncio
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from nats.js import JetStreamContext
-from playwright.async_api import Browser
+from playwright.async_api import Browser, FloatRect, Page
 
 from chuishao.common.domain import Whistle
 from chuishao.supervision.display import DisplayTokens
@@ -19,6 +20,16 @@ from support.supervision import Script, running_supervision, serving
 
 pytestmark = pytest.mark.usefixtures("clean")
 SHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
+
+
+async def box_of(page: Page, selector: str) -> FloatRect:
+    """Where the element is drawn. The live board swaps its sections every 0.3 s here, and
+    an element read in the middle of a swap is detached (no box): read the new one."""
+    for _ in range(40):
+        if (box := await page.locator(selector).bounding_box()) is not None:
+            return box
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"{selector} is not on the page")
 
 
 async def test_the_big_screen_at_1920x1080_and_on_a_phone(
@@ -47,8 +58,7 @@ async def test_the_big_screen_at_1920x1080_and_on_a_phone(
             await page.screenshot(path=str(SHOTS / "board-bigscreen.png"))
             # The map, the ranking and the ticker are all on the first screen.
             for part in ("#map svg.map", "#map-legend", "#units table", "#ticker"):
-                box = await page.locator(part).bounding_box()
-                assert box is not None, part
+                box = await box_of(page, part)
                 assert box["y"] >= 0, (part, box)
                 assert box["y"] + box["height"] <= 1080, (part, box)
             mark = page.locator(f'svg.map g.mark.hotspot[data-code="{HOTSPOT_GRID}"]')

@@ -3,17 +3,12 @@ asks with the words so far, the router answers with triage's best categories and
 danger detector's verdict. Nothing is stored or logged: the words may name a person."""
 
 from collections.abc import Callable
-from typing import Any
 
 from faststream.nats import NatsBroker
-from pydantic import ValidationError
 
 from chuishao.common import subjects
-from chuishao.common.broker import answers_failures, current_message
-from chuishao.common.errors import invalid_request, nats_error_reply
 from chuishao.common.queries import TriageAnswer, TriageQuery, TriageSuggestion
-from chuishao.common.replies import withhold_reply
-from chuishao.router import danger
+from chuishao.router import asked, danger
 from chuishao.router.snapshot import Snapshot
 
 MIN_SHOWN = 0.02
@@ -44,21 +39,5 @@ def answer(query: TriageQuery, snap: Snapshot) -> TriageAnswer:
     )
 
 
-def handle(body: bytes, snap: Snapshot) -> dict[str, Any]:
-    """The reply to one request: the answer, or the one error shape (`ok: false`)."""
-    try:
-        query = TriageQuery.model_validate_json(body or b"{}")
-    except ValidationError as error:
-        return nats_error_reply(invalid_request(error))
-    return answer(query, snap).model_dump(mode="json")
-
-
 def register(broker: NatsBroker, snapshot: Callable[[], Snapshot]) -> None:
-    # One queue group: any router replica may answer; answered only on the caller's inbox.
-    @broker.subscriber(subjects.ROUTER_TRIAGE, queue="router")
-    @answers_failures
-    async def on_triage_query() -> dict[str, Any]:
-        message = current_message(broker)
-        if withhold_reply(message):
-            return {}
-        return handle(message.body, snapshot())
+    asked.register(broker, subjects.ROUTER_TRIAGE, TriageQuery, answer, snapshot)

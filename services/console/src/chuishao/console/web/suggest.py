@@ -114,16 +114,16 @@ async def within_rate(console: Console, address: str) -> bool:
     return int(count) <= PER_MINUTE
 
 
+async def keep_to_rate(request: Request, english: str) -> None:
+    """429 past the address's budget for this minute (within_rate)."""
+    if not await within_rate(console_of(request), client_address(request)):
+        raise ApiError(429, "too_many_requests", "请求过于频繁，请稍后再试", english)
+
+
 @router.post("/triage", dependencies=[Depends(check_csrf)])
 async def suggest(request: Request, typed: TypedText) -> JSONResponse:
     console = console_of(request)
-    if not await within_rate(console, client_address(request)):
-        raise ApiError(
-            429,
-            "too_many_requests",
-            "请求过于频繁，请稍后再试",
-            "Too many suggestions asked; wait a minute",
-        )
+    await keep_to_rate(request, "Too many suggestions asked; wait a minute")
     text = typed.text.strip()
     if len(text) < MIN_CHARS:
         nothing = {"suggestions": [], "danger": False, "life_at_risk": False}
@@ -167,13 +167,7 @@ def place_label(console: Console, answer: PlaceAnswer) -> str | None:
 async def place(request: Request, typed: TypedAddress) -> JSONResponse:
     console = console_of(request)
     # The same budget as the suggestion: one form, one typist, one limit.
-    if not await within_rate(console, client_address(request)):
-        raise ApiError(
-            429,
-            "too_many_requests",
-            "请求过于频繁，请稍后再试",
-            "Too many look-ups asked; wait a minute",
-        )
+    await keep_to_rate(request, "Too many look-ups asked; wait a minute")
     address = typed.address.strip()
     if not address:
         return JSONResponse({"found": False, "label": None})

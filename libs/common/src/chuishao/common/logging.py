@@ -21,7 +21,19 @@ UVICORN_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access", "uvicorn.asgi")
 
 
 class _RootHandler(logging.StreamHandler):  # type: ignore[type-arg]
-    """The handler configure_logging installs on the root logger (replaced on reconfigure)."""
+    """The handler configure_logging installs on the root logger (replaced on reconfigure).
+
+    It writes to whatever `sys.stdout` is when the line is written, like the structlog side:
+    a stream captured at configure time may be closed later (a test's captured stdout, a
+    supervisor's replaced pipe), and a log line must never fail on it."""
+
+    @property
+    def stream(self) -> Any:
+        return sys.stdout
+
+    @stream.setter
+    def stream(self, _ignored: Any) -> None:
+        pass  # StreamHandler.__init__ and setStream assign it; the live stdout always wins
 
 
 def _stdlib_to_root(renderer: structlog.typing.Processor, level: int, service: str) -> None:
@@ -31,7 +43,7 @@ def _stdlib_to_root(renderer: structlog.typing.Processor, level: int, service: s
         event_dict.setdefault("service", service)
         return event_dict
 
-    handler = _RootHandler(sys.stdout)
+    handler = _RootHandler()
     handler.setLevel(level)
     handler.addFilter(MaskingFilter())
     handler.setFormatter(
@@ -106,7 +118,10 @@ def configure_logging(
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(numeric_level),
-        logger_factory=structlog.PrintLoggerFactory(sys.stdout),
+        # No file given: PrintLogger then prints to the `sys.stdout` of the moment. A file
+        # given here is kept by every cached logger, and writing to it after it is closed
+        # (the stdout pytest captured for one test) raises inside the caller's code.
+        logger_factory=structlog.PrintLoggerFactory(),
         cache_logger_on_first_use=True,
     )
     _stdlib_to_root(renderer, numeric_level, service)

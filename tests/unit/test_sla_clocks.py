@@ -395,3 +395,19 @@ def test_the_same_decision_twice_yields_the_same_event_ids(hours: float) -> None
         e.event_id for e in b if isinstance(e, decisions)
     ]
     assert len([e for e in a if isinstance(e, decisions)]) == 2
+
+
+def test_a_report_for_duty_made_before_the_answer_to_a_reopening_arms_no_clock() -> None:
+    """Reopened, the unit reported for duty, then the router's fresh dispatch landed: the
+    unit owes nothing, so no report-for-duty clock runs and nothing breaches."""
+    story = Story()
+    story.dispatch("grid-a", priority=Priority.URGENT)
+    story.happen(TicketAcknowledged, 0.5, unit_id="grid-a")
+    story.happen(TicketResolved, 10, units=("grid-a",), note="fixed")
+    story.happen(TicketReopened, 11, complaint="still broken", units=("grid-a",), reopen_count=1)
+    story.happen(TicketAcknowledged, 11.1, unit_id="grid-a")
+    armed = story.dispatch("grid-a", hours=11.2, priority=Priority.URGENT)
+    assert [e for e in armed if getattr(e, "clock", None) == ClockKind.REPORT_FOR_DUTY] == []
+    assert "report_for_duty/community/grid-a/1" not in story.clocks(11.2)
+    late = [e for e in story.tick(20) if isinstance(e, SlaBreached)]
+    assert [b for b in late if b.clock == ClockKind.REPORT_FOR_DUTY] == []

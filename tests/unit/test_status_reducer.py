@@ -190,3 +190,29 @@ steps_strategy = st.lists(
 @given(steps_strategy)
 def test_intake_and_supervision_agree_on_every_sequence(steps: list[Step]) -> None:
     agree(steps)
+
+
+def test_a_report_for_duty_made_before_the_answer_to_a_reopening_stands() -> None:
+    """不满意 reopens the ticket to grid-a at once; the router's fresh dispatch follows. A
+    report for duty made between the two must not be undone by the dispatch (a race the
+    demo found beside a busy core)."""
+    steps = [("dispatch", "grid-a"), ("ack", "grid-a"), ("resolve", "grid-a")]
+    steps += [("reopen", "grid-a"), ("ack", "grid-a"), ("dispatch", "grid-a")]
+    assert agree(steps) == Status.IN_PROGRESS
+    story = Story()
+    record = projection.created(story.submit)
+    acknowledged_at = None
+    for step in steps:
+        event = story.event(step)
+        record = projection.apply(record, event)
+        if step[0] == "ack":
+            acknowledged_at = event.occurred_at
+    [part] = record.assignments
+    assert part.acknowledged_at == acknowledged_at
+    assert not part.owes_acknowledgement
+
+
+def test_a_unit_that_returned_its_part_and_is_summoned_again_owes_a_new_report() -> None:
+    steps = [("dispatch", "grid-a"), ("ack", "grid-a"), ("decline", "grid-a")]
+    steps += [("dispatch", "grid-a")]
+    assert agree(steps) == Status.DISPATCHED

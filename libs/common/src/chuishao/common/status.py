@@ -110,7 +110,11 @@ def _reduce(progress: Progress, event: Event) -> tuple[Status, dict[str, Part]]:
             # last sign-off): the work is done, so nobody is summoned.
             return status, parts
         case TicketDispatched():
-            parts[event.unit_id] = Part()
+            # A unit summoned while its part is active keeps it: the router's answer to a
+            # reopening may land after the unit has reported for duty again, and that
+            # report stands. A unit that returned its part gets a fresh one and reports anew.
+            if not progress.is_active(event.unit_id):
+                parts[event.unit_id] = Part()
             if status == Status.MANUAL_DISPATCH:
                 status = Status.DISPATCHED
             return _following_assignments(status, parts), parts

@@ -206,6 +206,11 @@ def _apply(record: TicketRecord, event: Event) -> None:
                     level=event.level,
                     whistle=event.whistle,
                     dispatched_at=event.occurred_at,
+                    # Summoned while active (the answer to a reopening): a report for duty
+                    # made before this landed stands, as in the status reducer.
+                    acknowledged_at=earlier.acknowledged_at
+                    if earlier is not None and earlier.active
+                    else None,
                     # What it may still appeal stays with a unit summoned again.
                     declined=earlier is not None and earlier.declined,
                     breached=earlier is not None and earlier.breached,

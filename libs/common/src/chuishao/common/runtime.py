@@ -43,6 +43,7 @@ from chuishao.common.loops import Loop
 from chuishao.common.metrics import MetricsServer, MetricsSettings, metrics_of
 from chuishao.common.settings import ServiceSettings
 from chuishao.common.streams import ConsumerSpec, provision
+from chuishao.common.transient import retried
 
 log = structlog.get_logger()
 Hook = Callable[[], Awaitable[object]]
@@ -101,7 +102,25 @@ class Runtime:
 
     # --- registration
 
-    def add(self, phase: Phase, name: str, start: Hook | None, stop: Hook | None = None) -> None:
+    def add(
+        self,
+        phase: Phase,
+        name: str,
+        start: Hook | None,
+        stop: Hook | None = None,
+        *,
+        idempotent: bool = False,
+    ) -> None:
+        """A start-up step and its stop. An `idempotent` start is tried again while it
+        fails transiently (a server restarting as the service starts): otherwise the
+        failure ends the start-up and the process exits with its backlog growing."""
+        if idempotent and start is not None:
+            once = start
+
+            async def start_retried() -> None:
+                await retried(once, name)
+
+            start = start_retried
         self._steps.append(Step(phase, name, start, stop))
 
     def streams(self, *specs: ConsumerSpec) -> None:

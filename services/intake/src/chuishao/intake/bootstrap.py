@@ -114,7 +114,7 @@ def bootstrap(
         log.info("intake_ready", http=f"http://{settings.http_host}:{settings.http_port}")
 
     runtime.streams(INTAKE_RECORDS)
-    runtime.add(Phase.PREPARE, "records", records)
+    runtime.add(Phase.PREPARE, "records", records, idempotent=True)
     photos = Photos(
         Limits(max_bytes=settings.photo_max_bytes, max_pixels=settings.photo_max_pixels)
     )
@@ -122,7 +122,7 @@ def bootstrap(
     async def open_photos() -> None:
         await photos.open(intake.js, settings.stream_replicas)
 
-    runtime.add(Phase.PREPARE, "photo store", open_photos)
+    runtime.add(Phase.PREPARE, "photo store", open_photos, idempotent=True)
     runtime.view(catalogue)
     runtime.view(units)
     if intake.places is not None:

@@ -105,7 +105,7 @@ def bootstrap(
 
     runtime.streams(SLA)
     runtime.add(Phase.PREPARE, "supervisor", service.connect)
-    runtime.add(Phase.READY, "catch up", service.catch_up)
+    runtime.add(Phase.READY, "catch up", service.catch_up, idempotent=True)
     runtime.loop(
         every(
             settings.sla_state_check_seconds,

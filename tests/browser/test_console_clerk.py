@@ -25,7 +25,7 @@ from playwright.async_api import Browser, Page, ViewportSize
 from chuishao.common.roles import PersonRole
 from chuishao.common.tokens import resident_token
 from chuishao.console.auth import Person
-from support.browser import TIMEOUT, eventually
+from support.browser import TIMEOUT, eventually, image_shown
 from support.console import PASSWORD, ConsoleHarness, running_console
 from support.intake import OPERATOR, RESIDENT_SECRET
 from support.servers import Servers, real_servers
@@ -208,7 +208,7 @@ async def test_a_clerks_first_five_minutes(
         assert "已办结" in await page.locator("#done").inner_text()
         evidence = page.locator("#evidence img")
         assert await evidence.count() == 1
-        assert await evidence.evaluate("img => img.complete && img.naturalWidth > 0")
+        assert await image_shown(evidence)
         await shoot(page, "resolved", "desk")
 
         # The resident's link shows the evidence photo.

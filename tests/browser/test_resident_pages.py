@@ -24,7 +24,7 @@ from redis.asyncio import Redis
 from browser.test_console_clerk import evidence_jpeg
 from chuishao.common.roles import PersonRole
 from chuishao.notify.channels.recorder import read_recorded
-from support.browser import TIMEOUT, eventually
+from support.browser import TIMEOUT, eventually, image_shown
 from support.console import PASSWORD, ConsoleHarness, running_console
 from support.intake import OPERATOR, auth
 from support.servers import Servers, real_servers
@@ -156,7 +156,7 @@ async def test_a_resident_reports_follows_and_rates_from_a_phone(
     token = parse_qs(urlsplit(page.url).query)["t"][0]
     mine = page.locator("#report-photos img")
     assert await mine.count() == 1
-    assert await mine.evaluate("img => img.complete && img.naturalWidth > 0")
+    assert await image_shown(mine)
     await shoot(page, "filed")
 
     # Filed as a snap-it report at the tapped point, placed in the grid, with the photo.
@@ -184,7 +184,7 @@ async def test_a_resident_reports_follows_and_rates_from_a_phone(
     assert await page.locator("#status").inner_text() == "已办结"
     evidence = page.locator("#evidence-photos img")
     assert await evidence.count() == 1
-    assert await evidence.evaluate("img => img.complete && img.naturalWidth > 0")
+    assert await image_shown(evidence)
     await shoot(page, "resolved")
 
     await page.fill("#rate textarea[name=comment]", "晚上还是很吵")

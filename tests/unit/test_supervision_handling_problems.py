@@ -12,7 +12,7 @@ from chuishao.common.events import Event, ReportSplit
 from chuishao.supervision.assessment import load_policy
 from chuishao.supervision.counters import ASSESSED, difference
 from chuishao.supervision.problems import Tally, street_problems, tally
-from chuishao.supervision.projection import _by_period
+from chuishao.supervision.projection import by_period
 from chuishao.supervision.rates import Rates, rates_of
 from chuishao.supervision.ticket import SupervisedTicket, apply
 from support.monthly_history import STREETS, ZONE, figures, generated
@@ -28,7 +28,7 @@ def folded(events: list[Event]) -> Counters:
     for event in events:
         before = facts.get(event.ticket_id)
         after = apply(before, event, ZONE)
-        totals.update(difference(_by_period(before), _by_period(after)))
+        totals.update(difference(by_period(before), by_period(after)))
         facts[event.ticket_id] = after
     return totals
 

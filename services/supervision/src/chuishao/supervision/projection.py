@@ -30,7 +30,7 @@ RECENT_WHISTLES = 100
 RECENT_HOTSPOTS = 50
 
 
-def _by_period(facts: SupervisedTicket | None) -> dict[tuple[str, str, str], int]:
+def by_period(facts: SupervisedTicket | None) -> dict[tuple[str, str, str], int]:
     """(scope, period, counter) → n: each ticket counts in its own day and in `all`."""
     if facts is None:
         return {}
@@ -55,6 +55,68 @@ class HotspotReport:
     at: float
     verdict: Verdict
     warning: HotspotDetected | None
+
+
+def hotspot_pair(counted_before: bool, after: SupervisedTicket) -> tuple[str, str] | None:
+    """The grid × category this event counts the report in, or None. A report counts once
+    for hotspots: when it is first dispatched, since the router's placing gives its grid
+    and the street the warning goes to. Marks the facts as counted."""
+    if counted_before:
+        return None
+    if not after.dispatched or after.received_at is None:
+        return None
+    if not after.grid or not after.category:
+        return None
+    if after.proactive:  # the centre's answer to a hotspot is not one more report of it
+        return None
+    after.hotspot_key = f"{after.grid}|{after.category}"
+    return after.grid, after.category
+
+
+def report_time(facts: SupervisedTicket) -> float:
+    """The report's time in its grid × category window: when it was received."""
+    assert facts.received_at is not None  # hotspot_pair counts only received reports
+    return facts.received_at.timestamp()
+
+
+def judge(
+    rule: HotspotRule,
+    cause: Event,
+    after: SupervisedTicket,
+    counted: list[int],
+    own: float | None,
+    quiet_until: float | None,
+) -> tuple[Verdict, HotspotDetected | None]:
+    """The verdict on a report, from the kept report times counted in each of its
+    windows (`counted`, this report not yet added), the time kept for this very report
+    if a replay finds one, and the pair's quiet period."""
+    at = report_time(after)
+    bounds = windows(rule, at)
+    counts = list(counted)
+    # This report, counted once: a replay may find its own time already kept.
+    if own is not None:
+        counts = [
+            n - (earliest < own <= latest)
+            for n, (earliest, latest) in zip(counts, bounds, strict=True)
+        ]
+    counts[0] += 1
+    verdict = decide(rule, counts, at, quiet_until)
+    if not verdict.fire:
+        return verdict, None
+    assert after.grid is not None
+    assert after.category is not None
+    return verdict, HotspotDetected.caused_by(
+        cause,
+        producer=PRODUCER,
+        occurred_at=cause.occurred_at,
+        discriminator=f"{after.grid}|{after.category}",
+        grid_code=after.grid,
+        street=after.street,
+        category=after.category,
+        count=verdict.count,
+        window_seconds=round(rule.window_seconds),
+        threshold=verdict.threshold,
+    )
 
 
 class Projection:
@@ -105,22 +167,14 @@ class Projection:
     async def _hotspot(
         self, pipe: Pipeline, before: SupervisedTicket | None, after: SupervisedTicket, cause: Event
     ) -> "HotspotReport | None":
-        """A report counts once for hotspots: when it is first dispatched, since the
-        router's placing gives its grid and the street the warning goes to."""
-        if before is not None and before.hotspot_key is not None:
+        pair = hotspot_pair(before is not None and before.hotspot_key is not None, after)
+        if pair is None:
             return None
-        if not after.dispatched or after.received_at is None:
-            return None
-        if not after.grid or not after.category:
-            return None
-        if after.proactive:  # the centre's answer to a hotspot is not one more report of it
-            return None
-        grid, category = after.grid, after.category
-        after.hotspot_key = f"{grid}|{category}"
+        grid, category = pair
         reports = self.keys.hotspot_reports(grid, category)
         quiet = self.keys.hotspot_quiet(grid, category)
         await pipe.watch(reports, quiet)
-        at = after.received_at.timestamp()
+        at = report_time(after)
         bounds = windows(self.rule, at)
         # Counted in Redis, in one round trip: a busy grid keeps thousands of report
         # times, and reading them all for every report made each one slower than the last.
@@ -131,29 +185,14 @@ class Projection:
             reads.zscore(reports, after.ticket_id)
             reads.get(quiet)
             *counted, own, quiet_until = await reads.execute()
-        counts = [int(n) for n in counted]
-        # This report, counted once: a replay may find its own time already kept.
-        if own is not None:
-            counts = [
-                n - (earliest < float(own) <= latest)
-                for n, (earliest, latest) in zip(counts, bounds, strict=True)
-            ]
-        counts[0] += 1
-        verdict = decide(self.rule, counts, at, float(quiet_until) if quiet_until else None)
-        warning = None
-        if verdict.fire:
-            warning = HotspotDetected.caused_by(
-                cause,
-                producer=PRODUCER,
-                occurred_at=cause.occurred_at,
-                discriminator=f"{grid}|{category}",
-                grid_code=grid,
-                street=after.street,
-                category=category,
-                count=verdict.count,
-                window_seconds=round(self.rule.window_seconds),
-                threshold=verdict.threshold,
-            )
+        verdict, warning = judge(
+            self.rule,
+            cause,
+            after,
+            [int(n) for n in counted],
+            float(own) if own is not None else None,
+            float(quiet_until) if quiet_until else None,
+        )
         return HotspotReport(reports, quiet, after.ticket_id, at, verdict, warning)
 
     def _write(
@@ -161,9 +200,9 @@ class Projection:
     ) -> None:
         keys = self.keys
         pipe.set(keys.ticket(after.ticket_id), after.model_dump_json())
-        for (scope, period, name), n in difference(_by_period(before), _by_period(after)).items():
+        for (scope, period, name), n in difference(by_period(before), by_period(after)).items():
             pipe.hincrby(keys.counts(scope, period), name, n)
-        for kind, value in _scope_values(after):
+        for kind, value in scope_values(after):
             pipe.sadd(keys.index(kind), value)
         pipe.sadd(keys.days, after.day)
         if before is None or before.status != after.status:
@@ -185,18 +224,7 @@ class Projection:
         ):
             pipe.zrem(keys.overdue_in(before.street), after.ticket_id)
         if isinstance(event, WhistleBlown):
-            member = _json(
-                {
-                    "at": event.occurred_at.isoformat(),
-                    "ticket_id": event.ticket_id,
-                    "whistle": event.whistle,
-                    "level": event.level,
-                    "units": list(event.units),
-                    "report_within_seconds": event.report_within_seconds,
-                    "category": after.category,
-                    "street": after.street,
-                }
-            )
+            member = whistle_member(event, after)
             pipe.zadd(keys.whistles, {member: event.occurred_at.timestamp()})
             pipe.zremrangebyrank(keys.whistles, 0, -(RECENT_WHISTLES + 1))
 
@@ -209,23 +237,44 @@ class Projection:
         if warning is None:
             return
         pipe.set(report.quiet_key, repr(report.at + self.rule.window_seconds))
-        member = _json(
-            {
-                "at": warning.occurred_at.isoformat(),
-                "event_id": warning.event_id,
-                "ticket_id": warning.ticket_id,
-                "grid": warning.grid_code,
-                "street": warning.street,
-                "category": warning.category,
-                "count": warning.count,
-                "threshold": warning.threshold,
-                "window_seconds": warning.window_seconds,
-            }
-        )
+        member = hotspot_member(warning)
         pipe.zadd(self.keys.hotspots, {member: warning.occurred_at.timestamp()})
         pipe.zremrangebyrank(self.keys.hotspots, 0, -(RECENT_HOTSPOTS + 1))
         if self.emit:
             self.outbox.queue(pipe, [warning])
+
+
+def whistle_member(event: WhistleBlown, after: SupervisedTicket) -> str:
+    """The entry of the recent whistles list for a whistle blown."""
+    return _json(
+        {
+            "at": event.occurred_at.isoformat(),
+            "ticket_id": event.ticket_id,
+            "whistle": event.whistle,
+            "level": event.level,
+            "units": list(event.units),
+            "report_within_seconds": event.report_within_seconds,
+            "category": after.category,
+            "street": after.street,
+        }
+    )
+
+
+def hotspot_member(warning: HotspotDetected) -> str:
+    """The entry of the recent hotspots list for a warning."""
+    return _json(
+        {
+            "at": warning.occurred_at.isoformat(),
+            "event_id": warning.event_id,
+            "ticket_id": warning.ticket_id,
+            "grid": warning.grid_code,
+            "street": warning.street,
+            "category": warning.category,
+            "count": warning.count,
+            "threshold": warning.threshold,
+            "window_seconds": warning.window_seconds,
+        }
+    )
 
 
 def outbox_of(redis: Redis, keys: SupervisionKeys) -> Outbox:
@@ -235,7 +284,7 @@ def outbox_of(redis: Redis, keys: SupervisionKeys) -> Outbox:
     )
 
 
-def _scope_values(facts: SupervisedTicket) -> Iterable[tuple[str, str]]:
+def scope_values(facts: SupervisedTicket) -> Iterable[tuple[str, str]]:
     for kind, value in (
         ("street", facts.street),
         ("grid", facts.grid),

@@ -16,11 +16,11 @@ from nats.js.errors import NotFoundError
 from pydantic import ValidationError
 from redis.asyncio import Redis
 
-from chuishao.common.events import parse_event
+from chuishao.common.events import Event, parse_event
 from chuishao.common.streams import SUPERVISION, TICKETS
 from chuishao.supervision.hotspots import HotspotRule
 from chuishao.supervision.keys import SupervisionKeys
-from chuishao.supervision.projection import Projection
+from chuishao.supervision.rebuild_fold import RebuildFold
 
 BATCH = 500
 Scored = list[tuple[bytes, float]]
@@ -45,7 +45,7 @@ async def rebuild(
     (emptied first). Warnings are decided again but not sent again."""
     keys = SupervisionKeys(namespace)
     await clear(redis, keys)
-    projection = Projection(redis, keys, zone, rule, emit=False)
+    fold = RebuildFold(redis, keys, zone, rule)
     assert TICKETS.name is not None
     try:
         info = await js.stream_info(TICKETS.name)
@@ -67,16 +67,16 @@ async def rebuild(
     try:
         while True:
             messages = await subscription.fetch(BATCH, timeout=5)
+            batch: list[Event] = []
             for message in messages:
                 try:
-                    event = parse_event(message.data)
+                    batch.append(parse_event(message.data))
                 except ValidationError:
                     skipped += (
                         1  # a type this version does not know: the live consumer dead-letters it
                     )
-                else:
-                    await projection.apply(event)
-                    events += 1
+            await fold.apply(batch)
+            events += len(batch)
             if messages[-1].metadata.num_pending == 0:
                 break
     finally:
@@ -101,7 +101,8 @@ async def snapshot(redis: Redis, keys: SupervisionKeys) -> dict[str, Any]:
         elif kind == "hash":
             stored = cast("dict[bytes, bytes]", await redis.hgetall(key))
             # A counter that went up and back down is the same as one never written.
-            value = {_text(f): _text(n) for f, n in stored.items() if n != b"0"}
+            # In field order, so a difference reads the same however the fields came.
+            value = {_text(f): _text(n) for f, n in sorted(stored.items()) if n != b"0"}
         elif kind == "set":
             value = sorted(_text(member) for member in await redis.smembers(key))
         elif kind == "zset":

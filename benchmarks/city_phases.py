@@ -275,6 +275,14 @@ async def measure_busiest_queue(redis: Redis, unit_id: str, samples: int) -> dic
 # --- supervision
 
 
+async def namespace_bytes(redis: Redis, keys: SupervisionKeys) -> int:
+    """MEMORY USAGE of every key of a supervision namespace, summed."""
+    total = 0
+    async for key in redis.scan_iter(match=keys.pattern, count=1000):
+        total += int(await redis.memory_usage(key, samples=0) or 0)
+    return total
+
+
 async def supervision_phase(
     nc: Client, redis: Redis, tickets: int, render_samples: int
 ) -> dict[str, Any]:
@@ -296,6 +304,9 @@ async def supervision_phase(
         "redis": {
             "used_memory_delta_mb": round((after - before) / 1e6, 1),
             "bytes_per_ticket": round((after - before) / tickets),
+            # The keys themselves (used_memory also counts the clients' buffers, which a
+            # rebuild's large pipelines leave behind for a while).
+            "keys_bytes_per_ticket": round(await namespace_bytes(redis, keys) / tickets),
         },
     }
     reader = Reader(redis, keys)

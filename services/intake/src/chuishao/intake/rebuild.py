@@ -136,7 +136,7 @@ class Fold:
         return [entry.event_id for entry in record.history[self.born.get(ticket_id, 0) :]]
 
     def _keep(self, record: TicketRecord) -> None:
-        self.packed[record.ticket_id] = record.model_dump_json().encode()
+        self.packed[record.ticket_id] = record.stored().encode()
 
     def _wants(self, ticket_id: str) -> bool:
         if self.wanted is not None and ticket_id not in self.wanted:

@@ -111,7 +111,7 @@ class RecordStore:
                             json.dumps({"ticket_id": record.ticket_id}),
                             ex=IDEMPOTENCY_TTL_SECONDS,
                         )
-                    pipe.set(_ticket_key(record.ticket_id), record.model_dump_json())
+                    pipe.set(_ticket_key(record.ticket_id), record.stored())
                     indexes.update(pipe, None, record)
                     self.outbox.queue(pipe, [event])
                     await pipe.execute()
@@ -139,7 +139,7 @@ class RecordStore:
                     if after is before:
                         return after, events
                     pipe.multi()  # type: ignore[no-untyped-call]
-                    pipe.set(key, after.model_dump_json())
+                    pipe.set(key, after.stored())
                     indexes.update(pipe, before, after)
                     self.outbox.queue(pipe, events)
                     if idempotency_key:
@@ -178,7 +178,7 @@ class RecordStore:
                     return False
                 before = TicketRecord.model_validate_json(seen) if seen else None
                 pipe.multi()  # type: ignore[no-untyped-call]
-                pipe.set(key, record.model_dump_json())
+                pipe.set(key, record.stored())
                 indexes.update(pipe, before, record)
                 await pipe.execute()
             except WatchError:
@@ -199,7 +199,7 @@ class RecordStore:
                 absent = [r for r, raw in zip(records, stored, strict=True) if raw is None]
                 pipe.multi()  # type: ignore[no-untyped-call]
                 if absent:
-                    pipe.mset({_ticket_key(r.ticket_id): r.model_dump_json() for r in absent})
+                    pipe.mset({_ticket_key(r.ticket_id): r.stored() for r in absent})
                     indexes.add_many(pipe, absent)
                 await pipe.execute()
             except WatchError:

@@ -199,7 +199,7 @@ class Projection:
         self, pipe: Pipeline, before: SupervisedTicket | None, after: SupervisedTicket, event: Event
     ) -> None:
         keys = self.keys
-        pipe.set(keys.ticket(after.ticket_id), after.model_dump_json())
+        pipe.set(keys.ticket(after.ticket_id), after.stored())
         for (scope, period, name), n in difference(by_period(before), by_period(after)).items():
             pipe.hincrby(keys.counts(scope, period), name, n)
         for kind, value in scope_values(after):

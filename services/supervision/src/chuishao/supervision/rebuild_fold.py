@@ -198,7 +198,7 @@ class RebuildFold:
         now, keys = ticket.now, self.keys
         if now is None or not ticket.changed:
             return  # every event of it was applied already
-        writes.strings[keys.ticket(now.ticket_id)] = now.model_dump_json()
+        writes.strings[keys.ticket(now.ticket_id)] = now.stored()
         for (scope, period, name), n in difference(ticket.first_counts, by_period(now)).items():
             writes.increments[(keys.counts(scope, period), name)] += n
         for kind, value in ticket.scopes:

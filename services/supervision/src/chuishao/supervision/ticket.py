@@ -145,6 +145,11 @@ class SupervisedTicket(BaseModel):
             return None
         return min(self.open_breaches.values())
 
+    def stored(self) -> str:
+        """The facts as Redis keeps them: fields at their default are left out (they read
+        back the same) — a third of the bytes per open ticket (docs/benchmarks.md)."""
+        return self.model_dump_json(exclude_defaults=True)
+
 
 def day_of(moment: datetime, zone: tzinfo) -> str:
     return moment.astimezone(zone).date().isoformat()

@@ -187,6 +187,9 @@ class Reader:
         if period == ALL_PERIODS or (DAY.match(period) and _is_date(period, "%Y-%m-%d")):
             return [period]
         if MONTH.match(period) and _is_date(period, "%Y-%m"):
+            since = await self.redis.get(self.keys.months_since)
+            if since is not None and period >= _text(since):
+                return [period]  # the month's own hashes: one per scope, not thirty
             days = {_text(day) for day in await self.redis.smembers(self.keys.days)}
             return sorted(day for day in days if day.startswith(period + "-"))
         raise BadPeriod(f"period must be 'all', YYYY-MM-DD or YYYY-MM, not {period!r}")

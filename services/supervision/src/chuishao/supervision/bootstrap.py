@@ -32,6 +32,8 @@ def bootstrap(
         log.info("supervision_ready", page=f"http://{host}:{port}/")
 
     runtime.streams(SUPERVISION)
+    # Before the consumer applies its first event (PREPARE comes before CONSUME).
+    runtime.add(Phase.PREPARE, "month counters", service.mark_month_counters, idempotent=True)
     for view in (service.units, service.places, service.catalogue):
         runtime.view(view)
     runtime.loop(every(RELAY_SECONDS, service.relay, name="hotspot-relay"))

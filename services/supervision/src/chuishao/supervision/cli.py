@@ -17,6 +17,8 @@ from chuishao.supervision.rebuild import clear, differences, rebuild, snapshot
 from chuishao.supervision.service import hotspot_rule
 from chuishao.supervision.settings import SupervisionSettings
 
+NO_MONTHS = "9999-99"  # no month compared: the live projection has no month mark
+
 
 async def rebuild_and_compare(settings: SupervisionSettings, namespace: str, keep: bool) -> int:
     connection = await nats.connect(settings.nats_url)
@@ -29,8 +31,15 @@ async def rebuild_and_compare(settings: SupervisionSettings, namespace: str, kee
             ZoneInfo(settings.supervision_timezone),
             hotspot_rule(settings),
         )
-        live = await snapshot(redis, SupervisionKeys(settings.supervision_namespace))
-        rebuilt = await snapshot(redis, SupervisionKeys(namespace))
+        live_keys = SupervisionKeys(settings.supervision_namespace)
+        # Month hashes are compared where the live projection has them complete.
+        since = await redis.get(live_keys.months_since)
+        if since is None:
+            months_from = NO_MONTHS
+        else:
+            months_from = since.decode() if isinstance(since, bytes) else since
+        live = await snapshot(redis, live_keys, months_from)
+        rebuilt = await snapshot(redis, SupervisionKeys(namespace), months_from)
         problems = differences(live, rebuilt)
         print(
             f"replayed {replayed.events} events into {namespace!r} "

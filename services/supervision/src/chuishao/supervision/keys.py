@@ -26,6 +26,13 @@ class SupervisionKeys:
         return f"{self.namespace}:index:day"
 
     @property
+    def months_since(self) -> str:
+        """The first month whose month counter hashes are complete ("0000-00": all). A
+        projection that already held tickets before month hashes were kept has them only
+        for months that began after; earlier months are summed from their days."""
+        return f"{self.namespace}:months-since"
+
+    @property
     def states(self) -> str:
         """Hash: ticket status → how many tickets are in it now."""
         return f"{self.namespace}:states"

@@ -11,7 +11,7 @@ cause) lets JetStream drop a repeat.
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import tzinfo
+from datetime import datetime, tzinfo
 from typing import Any
 
 from redis.asyncio import Redis
@@ -31,14 +31,41 @@ RECENT_HOTSPOTS = 50
 
 
 def by_period(facts: SupervisedTicket | None) -> dict[tuple[str, str, str], int]:
-    """(scope, period, counter) → n: each ticket counts in its own day and in `all`."""
+    """(scope, period, counter) → n: each ticket counts in its own day, its month and
+    `all`. The month's hash makes a month's board one read per scope instead of thirty
+    (keys.months_since says from which month on they are complete)."""
     if facts is None:
         return {}
     expanded: dict[tuple[str, str, str], int] = {}
+    month = facts.day[:7]
     for (scope, name), n in contributions(facts).items():
         expanded[(scope, facts.day, name)] = n
+        expanded[(scope, month, name)] = n
         expanded[(scope, ALL_PERIODS, name)] = n
     return expanded
+
+
+ALL_MONTHS = "0000-00"  # months_since when every month's hashes are complete
+
+
+def month_after(moment: datetime, zone: tzinfo) -> str:
+    local = moment.astimezone(zone)
+    year, month = (local.year + 1, 1) if local.month == 12 else (local.year, local.month + 1)
+    return f"{year:04d}-{month:02d}"
+
+
+async def mark_month_counters(
+    redis: Redis, keys: SupervisionKeys, now: datetime, zone: tzinfo
+) -> str:
+    """Record once from which month on the month hashes are complete, before the first
+    event is applied: every month for an empty projection; for one that held tickets
+    before month hashes were kept, the months that begin after now (a ticket counts in
+    the month it came in, so every ticket of those months is counted from its first
+    event). A lost mark is set again the careful way."""
+    held = await redis.exists(keys.days)
+    await redis.set(keys.months_since, month_after(now, zone) if held else ALL_MONTHS, nx=True)
+    since = await redis.get(keys.months_since)
+    return since.decode() if isinstance(since, bytes) else str(since)
 
 
 def _json(data: dict[str, Any]) -> str:

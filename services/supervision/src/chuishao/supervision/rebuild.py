@@ -18,8 +18,10 @@ from redis.asyncio import Redis
 
 from chuishao.common.events import Event, parse_event
 from chuishao.common.streams import SUPERVISION, TICKETS
+from chuishao.supervision.board import MONTH
 from chuishao.supervision.hotspots import HotspotRule
 from chuishao.supervision.keys import SupervisionKeys
+from chuishao.supervision.projection import ALL_MONTHS
 from chuishao.supervision.rebuild_fold import RebuildFold
 
 BATCH = 500
@@ -45,6 +47,7 @@ async def rebuild(
     (emptied first). Warnings are decided again but not sent again."""
     keys = SupervisionKeys(namespace)
     await clear(redis, keys)
+    await redis.set(keys.months_since, ALL_MONTHS)  # written from the first event on
     fold = RebuildFold(redis, keys, zone, rule)
     assert TICKETS.name is not None
     try:
@@ -84,15 +87,22 @@ async def rebuild(
     return Replayed(namespace, events, skipped)
 
 
-async def snapshot(redis: Redis, keys: SupervisionKeys) -> dict[str, Any]:
-    """Every key of a projection (names without the namespace) and its value."""
+async def snapshot(
+    redis: Redis, keys: SupervisionKeys, months_from: str = ALL_MONTHS
+) -> dict[str, Any]:
+    """Every key of a projection (names without the namespace) and its value; month
+    counter hashes only from `months_from` on (a projection kept from before month hashes
+    has them complete only from its `months_since`: compare two from the later one)."""
     prefix = keys.namespace + ":"
     result: dict[str, Any] = {}
     async for raw_key in redis.scan_iter(match=keys.pattern, count=1000):
         key = _text(raw_key)
         name = key.removeprefix(prefix)
-        if key in (keys.outbox, keys.outbox_queued):
-            continue  # delivery bookkeeping, not a projection
+        if key in (keys.outbox, keys.outbox_queued, keys.months_since):
+            continue  # delivery bookkeeping and the month mark, not a projection
+        period = name.rsplit(":", 1)[-1]
+        if name.startswith("counts:") and MONTH.match(period) and period < months_from:
+            continue
         kind = _text(await redis.type(key))
         if kind == "string":
             value: Any = _text(await redis.get(key) or b"")

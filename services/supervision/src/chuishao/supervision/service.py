@@ -3,6 +3,8 @@ relay, the gauges, and the readers the page uses."""
 
 from zoneinfo import ZoneInfo
 
+import structlog
+
 from chuishao.common.broker import durable_subscriber
 from chuishao.common.catalogue import catalogue_view
 from chuishao.common.clock import SharedClock
@@ -21,7 +23,7 @@ from chuishao.supervision.gauges import Gauges
 from chuishao.supervision.hotspot_sender import relay
 from chuishao.supervision.hotspots import HotspotRule
 from chuishao.supervision.keys import ALL_PERIODS, SupervisionKeys
-from chuishao.supervision.projection import Projection
+from chuishao.supervision.projection import Projection, mark_month_counters
 from chuishao.supervision.ranking_cache import RankingCache
 from chuishao.supervision.rendering import Renderer
 from chuishao.supervision.report import (
@@ -33,6 +35,8 @@ from chuishao.supervision.report import (
 from chuishao.supervision.settings import SupervisionSettings
 
 RELAY_SECONDS = 2.0
+
+log = structlog.get_logger()
 
 
 def hotspot_rule(settings: SupervisionSettings) -> HotspotRule:
@@ -142,6 +146,13 @@ class Supervision:
 
     async def monthly_report(self, scope: ViewerScope, month: str) -> MonthlyReport:
         return await monthly_report(self.report_sources(), scope, month, self.clock.now())
+
+    async def mark_month_counters(self) -> None:
+        projection = self.projection
+        since = await mark_month_counters(
+            self.redis, projection.keys, self.clock.now(), projection.zone
+        )
+        log.info("month_counters", complete_from=since)
 
     async def relay(self) -> None:
         await relay(self.redis, self.projection.keys, self.broker.connection.jetstream())

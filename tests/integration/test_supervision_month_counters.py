@@ -13,7 +13,8 @@ from chuishao.supervision.board import Reader
 from chuishao.supervision.hotspots import HotspotRule
 from chuishao.supervision.keys import SupervisionKeys
 from chuishao.supervision.projection import ALL_MONTHS, Projection, mark_month_counters
-from chuishao.supervision.rebuild import clear
+from chuishao.supervision.rebuild import clear, differences, snapshot
+from chuishao.supervision.ticket import SupervisedTicket
 from support.monthly_history import MONTHS, generated
 
 ZONE = ZoneInfo("Asia/Shanghai")
@@ -75,3 +76,32 @@ async def test_a_projection_older_than_month_hashes_sums_days_until_they_are_com
     assert await reader.periods_in("2026-01") == ["2026-01"]
     for month in MONTHS:
         assert await board(redis, upgraded, month) == await board(redis, fresh, month)
+
+
+async def test_a_clock_behind_the_tickets_does_not_trust_their_month(redis: Redis) -> None:
+    """The projection holds January tickets while the service starts with its clock in
+    December (travelled back, a skewed host): January is not complete, February will be."""
+    keys = SupervisionKeys("months-behind")
+    await clear(redis, keys)
+    january = [e for e in generated(seed=31, tickets=80).events if e.occurred_at >= MID_DECEMBER]
+    await project(redis, keys, january)
+    assert await mark_month_counters(redis, keys, MID_DECEMBER, ZONE) == "2026-02"
+
+
+async def test_facts_stored_in_full_compare_equal_to_the_same_stored_short(redis: Redis) -> None:
+    """A live projection written before `stored()` holds full JSON; a rebuild writes the
+    short form: the rebuild command must not report them as different."""
+    full, short = SupervisionKeys("facts-full"), SupervisionKeys("facts-short")
+    for keys in (full, short):
+        await clear(redis, keys)
+    await project(redis, short, generated(seed=37, tickets=20).events)
+    async for key in redis.scan_iter(match=short.pattern):
+        name = key.decode().removeprefix(short.namespace + ":")
+        if name.startswith("ticket:"):
+            facts = SupervisedTicket.model_validate_json(await redis.get(key) or b"")
+            await redis.set(f"{full.namespace}:{name}", facts.model_dump_json())
+    async for key in redis.scan_iter(match=short.pattern):
+        name = key.decode().removeprefix(short.namespace + ":")
+        if not name.startswith("ticket:"):
+            await redis.copy(key, f"{full.namespace}:{name}")
+    assert differences(await snapshot(redis, full), await snapshot(redis, short)) == []

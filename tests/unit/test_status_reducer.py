@@ -23,6 +23,7 @@ from chuishao.common.events import (
     TicketResidentReplied,
     TicketResolved,
     TicketTransferred,
+    UnitSignedOff,
 )
 from chuishao.common.status import Progress, Status, reduce, started
 from chuishao.intake import projection
@@ -216,3 +217,21 @@ def test_a_unit_that_returned_its_part_and_is_summoned_again_owes_a_new_report()
     steps = [("dispatch", "grid-a"), ("ack", "grid-a"), ("decline", "grid-a")]
     steps += [("dispatch", "grid-a")]
     assert agree(steps) == Status.DISPATCHED
+
+
+def test_a_sign_off_made_before_the_answer_to_a_reopening_stands_too() -> None:
+    """A co-unit reported for duty and signed off on the reopened ticket before the
+    router's dispatch landed: intake must keep the sign-off (it rebuilt the part and the
+    unit owed it again; found by a review)."""
+    story = Story()
+    record = projection.created(story.submit)
+    steps: list[Step] = [("dispatch", "grid-a"), ("ack", "grid-a"), ("resolve", "grid-a")]
+    steps += [("reopen", "grid-a"), ("ack", "grid-a")]
+    for step in steps:
+        record = projection.apply(record, story.event(step))
+    signed = story._about(UnitSignedOff, unit_id="grid-a", note="又修了一遍")
+    record = projection.apply(record, signed)
+    record = projection.apply(record, story.event(("dispatch", "grid-a")))
+    [part] = record.assignments
+    assert part.signed_off_at == signed.occurred_at
+    assert part.acknowledged_at is not None

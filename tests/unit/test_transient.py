@@ -3,6 +3,7 @@ errors JetStream gives while it recovers are retried; a real fault is not."""
 
 import nats.js.errors
 import pytest
+from redis.exceptions import AuthenticationError
 
 from chuishao.common import transient
 
@@ -39,3 +40,18 @@ async def test_a_real_fault_is_not_retried() -> None:
 
     with pytest.raises(ValueError, match="a bug"):
         await transient.retried(step, "publish catalogue")
+
+
+async def test_a_wrong_redis_password_is_not_retried() -> None:
+    """redis-py raises a wrong password as a subclass of its ConnectionError, which is
+    transient otherwise: a minute of retries would hide a setting that can never work."""
+    tries = 0
+
+    async def step() -> str:
+        nonlocal tries
+        tries += 1
+        raise AuthenticationError("WRONGPASS invalid username-password pair")
+
+    with pytest.raises(AuthenticationError):
+        await transient.retried(step, "connect")
+    assert tries == 1

@@ -5,8 +5,9 @@ Intake's record (`chuishao.intake.projection`) and supervision's facts
 disagree about where a ticket stands. Each keeps its own details beside it (timestamps,
 names, late answers); only the status and the assignment rules live here:
 
-* a dispatch summons a unit afresh (active, not yet reported for duty), except once the
-  ticket is resolved or closed: the work is done, so nobody is summoned;
+* a dispatch summons a unit afresh (active, not yet reported for duty) unless its part
+  is active already (then the part stands: the router's answer to a reopening may land
+  after the unit reported again), and nobody once the ticket is resolved or closed;
 * a unit reports for duty, declines or transfers its part only while it is summoned;
 * a reopen asks every unit still summoned to report for duty again;
 * the status follows from who is summoned and who has reported (dispatched, in progress,

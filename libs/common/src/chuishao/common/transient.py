@@ -14,6 +14,7 @@ from typing import TypeVar
 import nats.errors
 import nats.js.errors
 import structlog
+from redis.exceptions import AuthenticationError, AuthorizationError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -34,6 +35,9 @@ TRANSIENT = (
     RedisTimeoutError,
 )
 
+# Subclasses of redis-py's ConnectionError that no retry can mend.
+PERMANENT = (AuthenticationError, AuthorizationError)
+
 
 def backoff(first: float = 0.2, cap: float = 5.0) -> Iterator[float]:
     """Waits between tries: doubling from `first`, then `cap` for ever."""
@@ -52,6 +56,8 @@ async def retried(
     for delay in backoff():
         try:
             return await step()
+        except PERMANENT:
+            raise  # a wrong password is a ConnectionError to redis-py, and never passes
         except TRANSIENT as error:
             task = asyncio.current_task()
             # A library may turn a cancellation into a timeout: being cancelled wins.

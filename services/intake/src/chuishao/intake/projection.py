@@ -197,26 +197,28 @@ def _apply(record: TicketRecord, event: Event) -> None:
             pass
         case TicketDispatched():
             earlier = record.ever_assignment(event.unit_id)
-            record.assignments = [a for a in record.assignments if a.unit_id != event.unit_id]
-            record.assignments.append(
-                Assignment(
-                    unit_id=event.unit_id,
-                    unit_name=event.unit_name,
-                    role=event.role,
-                    level=event.level,
-                    whistle=event.whistle,
-                    dispatched_at=event.occurred_at,
-                    # Summoned while active (the answer to a reopening): a report for duty
-                    # made before this landed stands, as in the status reducer.
-                    acknowledged_at=earlier.acknowledged_at
-                    if earlier is not None and earlier.active
-                    else None,
-                    # What it may still appeal stays with a unit summoned again.
-                    declined=earlier is not None and earlier.declined,
-                    breached=earlier is not None and earlier.breached,
-                    rated_unsatisfied=earlier is not None and earlier.rated_unsatisfied,
+            if earlier is not None and earlier.active:
+                # Summoned while its part is active (the answer to a reopening): the part
+                # stands as the status reducer keeps it — its report for duty, a sign-off
+                # made before this landed — and takes what this dispatch says of it.
+                earlier.unit_name, earlier.role = event.unit_name, event.role
+                earlier.level, earlier.whistle = event.level, event.whistle
+            else:
+                record.assignments = [a for a in record.assignments if a.unit_id != event.unit_id]
+                record.assignments.append(
+                    Assignment(
+                        unit_id=event.unit_id,
+                        unit_name=event.unit_name,
+                        role=event.role,
+                        level=event.level,
+                        whistle=event.whistle,
+                        dispatched_at=event.occurred_at,
+                        # What it may still appeal stays with a unit summoned again.
+                        declined=earlier is not None and earlier.declined,
+                        breached=earlier is not None and earlier.breached,
+                        rated_unsatisfied=earlier is not None and earlier.rated_unsatisfied,
+                    )
                 )
-            )
             record.street = event.street or record.street
             # A ticket without a category (triage unsure) gets the one its dispatch was
             # made with: a command centre's hand assignment names it (manual.py).

@@ -61,9 +61,17 @@ async def mark_month_counters(
     event is applied: every month for an empty projection; for one that held tickets
     before month hashes were kept, the months that begin after now (a ticket counts in
     the month it came in, so every ticket of those months is counted from its first
-    event). A lost mark is set again the careful way."""
-    held = await redis.exists(keys.days)
-    await redis.set(keys.months_since, month_after(now, zone) if held else ALL_MONTHS, nx=True)
+    event). A lost mark is set again the careful way. (A projection written by an older
+    version after the mark — a rollback — is not detected: run the rebuild then.)"""
+    held = [
+        str(day.decode() if isinstance(day, bytes) else day)
+        for day in await redis.smembers(keys.days)
+    ]
+    # After the latest month it holds too: a clock behind the tickets' own times (a
+    # travelled clock, a skewed host) must not trust a month already under way.
+    latest = max([now.astimezone(zone).date().isoformat(), *held])
+    after = month_after(datetime.fromisoformat(latest).replace(tzinfo=zone), zone)
+    await redis.set(keys.months_since, after if held else ALL_MONTHS, nx=True)
     since = await redis.get(keys.months_since)
     return since.decode() if isinstance(since, bytes) else str(since)
 

@@ -23,6 +23,7 @@ from chuishao.supervision.hotspots import HotspotRule
 from chuishao.supervision.keys import SupervisionKeys
 from chuishao.supervision.projection import ALL_MONTHS
 from chuishao.supervision.rebuild_fold import RebuildFold
+from chuishao.supervision.ticket import SupervisedTicket
 
 BATCH = 500
 Scored = list[tuple[bytes, float]]
@@ -107,7 +108,9 @@ async def snapshot(
         if kind == "string":
             value: Any = _text(await redis.get(key) or b"")
             if name.startswith("ticket:"):
-                value = json.loads(value)
+                # As the model reads it: facts stored in full before `stored()` left out
+                # the defaults equal the same facts stored short.
+                value = json.loads(SupervisedTicket.model_validate_json(value).stored())
         elif kind == "hash":
             stored = cast("dict[bytes, bytes]", await redis.hgetall(key))
             # A counter that went up and back down is the same as one never written.

@@ -11,7 +11,7 @@ from redis.asyncio import Redis
 
 from chuishao.common.status import Status
 from chuishao.supervision.assessment import RankedRow
-from chuishao.supervision.keys import ALL_PERIODS, SupervisionKeys
+from chuishao.supervision.keys import ALL_PERIODS, SupervisionKeys, text
 from chuishao.supervision.rates import Rates, rates_of
 from chuishao.supervision.ticket import SupervisedTicket
 
@@ -163,10 +163,6 @@ class Board(BaseModel):
         return units, places, categories
 
 
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
-
-
 def _is_date(period: str, form: str) -> bool:
     """A real calendar day or month (9999-99 has the shape of a month and is not one)."""
     try:
@@ -188,9 +184,9 @@ class Reader:
             return [period]
         if MONTH.match(period) and _is_date(period, "%Y-%m"):
             since = await self.redis.get(self.keys.months_since)
-            if since is not None and period >= _text(since):
+            if since is not None and period >= text(since):
                 return [period]  # the month's own hashes: one per scope, not thirty
-            days = {_text(day) for day in await self.redis.smembers(self.keys.days)}
+            days = {text(day) for day in await self.redis.smembers(self.keys.days)}
             return sorted(day for day in days if day.startswith(period + "-"))
         raise BadPeriod(f"period must be 'all', YYYY-MM-DD or YYYY-MM, not {period!r}")
 
@@ -219,7 +215,7 @@ class Reader:
             summed = cast("list[list[bytes]]", await self._sum_groups(keys=names, args=sizes))
             for flat in summed:
                 pairs = zip(flat[::2], flat[1::2], strict=True)
-                results.append({_text(name): int(value) for name, value in pairs if int(value)})
+                results.append({text(name): int(value) for name, value in pairs if int(value)})
             start = end
         return results
 
@@ -230,7 +226,7 @@ class Reader:
         return rates_of(name, period, await self.counts(scope, period))
 
     async def values(self, kind: str) -> list[str]:
-        return sorted(_text(value) for value in await self.redis.smembers(self.keys.index(kind)))
+        return sorted(text(value) for value in await self.redis.smembers(self.keys.index(kind)))
 
     async def rows(
         self, kind: str, period: str, name_of: Callable[[str], str] | None = None
@@ -281,7 +277,7 @@ class Reader:
     async def states(self, streets: list[str] | None = None) -> dict[str, int]:
         if streets is None:
             stored = await self.redis.hgetall(self.keys.states)
-            counts = {_text(state): int(n) for state, n in stored.items()}
+            counts = {text(state): int(n) for state, n in stored.items()}
         else:
             totals = await self.counts([f"street:{s}" for s in streets], ALL_PERIODS)
             counts = {
@@ -322,7 +318,7 @@ class Reader:
             ranked = sorted(ranked, key=lambda pair: pair[1])[:limit]
         items = []
         for member, _ in ranked:
-            facts = await self._facts(_text(member))
+            facts = await self._facts(text(member))
             item = self._overdue_item(facts, now) if facts is not None else None
             if item is not None:
                 items.append(item)

@@ -12,7 +12,7 @@ import nats
 
 from chuishao.common.clients import redis_client
 from chuishao.supervision.app import serve
-from chuishao.supervision.keys import SupervisionKeys
+from chuishao.supervision.keys import SupervisionKeys, text
 from chuishao.supervision.rebuild import clear, differences, rebuild, snapshot
 from chuishao.supervision.service import hotspot_rule
 from chuishao.supervision.settings import SupervisionSettings
@@ -34,10 +34,7 @@ async def rebuild_and_compare(settings: SupervisionSettings, namespace: str, kee
         live_keys = SupervisionKeys(settings.supervision_namespace)
         # Month hashes are compared where the live projection has them complete.
         since = await redis.get(live_keys.months_since)
-        if since is None:
-            months_from = NO_MONTHS
-        else:
-            months_from = since.decode() if isinstance(since, bytes) else since
+        months_from = text(since) if since is not None else NO_MONTHS
         live = await snapshot(redis, live_keys, months_from)
         rebuilt = await snapshot(redis, SupervisionKeys(namespace), months_from)
         problems = differences(live, rebuilt)

@@ -6,6 +6,11 @@ from dataclasses import dataclass
 ALL_PERIODS = "all"
 
 
+def text(value: bytes | str) -> str:
+    """A Redis answer as text (the client answers bytes)."""
+    return value.decode() if isinstance(value, bytes) else value
+
+
 @dataclass(frozen=True)
 class SupervisionKeys:
     namespace: str

@@ -22,8 +22,8 @@ from chuishao.common.events import Event, HotspotDetected, WhistleBlown
 from chuishao.common.outbox import Outbox
 from chuishao.supervision.counters import contributions, difference, problem
 from chuishao.supervision.hotspots import HotspotRule, Verdict, decide, windows
-from chuishao.supervision.keys import ALL_PERIODS, SupervisionKeys
-from chuishao.supervision.ticket import SupervisedTicket, apply
+from chuishao.supervision.keys import ALL_PERIODS, SupervisionKeys, text
+from chuishao.supervision.ticket import SupervisedTicket, apply, day_of
 
 PRODUCER = "supervision"
 RECENT_WHISTLES = 100
@@ -48,9 +48,10 @@ def by_period(facts: SupervisedTicket | None) -> dict[tuple[str, str, str], int]
 ALL_MONTHS = "0000-00"  # months_since when every month's hashes are complete
 
 
-def month_after(moment: datetime, zone: tzinfo) -> str:
-    local = moment.astimezone(zone)
-    year, month = (local.year + 1, 1) if local.month == 12 else (local.year, local.month + 1)
+def month_after(day: str) -> str:
+    """The month after the one of `day` (YYYY-MM-DD)."""
+    year, month = int(day[:4]), int(day[5:7])
+    year, month = (year + 1, 1) if month == 12 else (year, month + 1)
     return f"{year:04d}-{month:02d}"
 
 
@@ -63,17 +64,12 @@ async def mark_month_counters(
     the month it came in, so every ticket of those months is counted from its first
     event). A lost mark is set again the careful way. (A projection written by an older
     version after the mark — a rollback — is not detected: run the rebuild then.)"""
-    held = [
-        str(day.decode() if isinstance(day, bytes) else day)
-        for day in await redis.smembers(keys.days)
-    ]
+    held = [text(day) for day in await redis.smembers(keys.days)]
     # After the latest month it holds too: a clock behind the tickets' own times (a
     # travelled clock, a skewed host) must not trust a month already under way.
-    latest = max([now.astimezone(zone).date().isoformat(), *held])
-    after = month_after(datetime.fromisoformat(latest).replace(tzinfo=zone), zone)
-    await redis.set(keys.months_since, after if held else ALL_MONTHS, nx=True)
-    since = await redis.get(keys.months_since)
-    return since.decode() if isinstance(since, bytes) else str(since)
+    since = month_after(max([day_of(now, zone), *held])) if held else ALL_MONTHS
+    await redis.set(keys.months_since, since, nx=True)
+    return text(await redis.get(keys.months_since) or since)
 
 
 def _json(data: dict[str, Any]) -> str:

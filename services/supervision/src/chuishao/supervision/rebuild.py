@@ -20,7 +20,7 @@ from chuishao.common.events import Event, parse_event
 from chuishao.common.streams import SUPERVISION, TICKETS
 from chuishao.supervision.board import MONTH
 from chuishao.supervision.hotspots import HotspotRule
-from chuishao.supervision.keys import SupervisionKeys
+from chuishao.supervision.keys import SupervisionKeys, text
 from chuishao.supervision.projection import ALL_MONTHS
 from chuishao.supervision.rebuild_fold import RebuildFold
 from chuishao.supervision.ticket import SupervisedTicket
@@ -97,16 +97,16 @@ async def snapshot(
     prefix = keys.namespace + ":"
     result: dict[str, Any] = {}
     async for raw_key in redis.scan_iter(match=keys.pattern, count=1000):
-        key = _text(raw_key)
+        key = text(raw_key)
         name = key.removeprefix(prefix)
         if key in (keys.outbox, keys.outbox_queued, keys.months_since):
             continue  # delivery bookkeeping and the month mark, not a projection
         period = name.rsplit(":", 1)[-1]
         if name.startswith("counts:") and MONTH.match(period) and period < months_from:
             continue
-        kind = _text(await redis.type(key))
+        kind = text(await redis.type(key))
         if kind == "string":
-            value: Any = _text(await redis.get(key) or b"")
+            value: Any = text(await redis.get(key) or b"")
             if name.startswith("ticket:"):
                 # As the model reads it: facts stored in full before `stored()` left out
                 # the defaults equal the same facts stored short.
@@ -115,23 +115,19 @@ async def snapshot(
             stored = cast("dict[bytes, bytes]", await redis.hgetall(key))
             # A counter that went up and back down is the same as one never written.
             # In field order, so a difference reads the same however the fields came.
-            value = {_text(f): _text(n) for f, n in sorted(stored.items()) if n != b"0"}
+            value = {text(f): text(n) for f, n in sorted(stored.items()) if n != b"0"}
         elif kind == "set":
-            value = sorted(_text(member) for member in await redis.smembers(key))
+            value = sorted(text(member) for member in await redis.smembers(key))
         elif kind == "zset":
             scored = cast(
                 "list[tuple[bytes, float]]", await redis.zrange(key, 0, -1, withscores=True)
             )
-            value = [(_text(member), score) for member, score in scored]
+            value = [(text(member), score) for member, score in scored]
         else:
             value = kind
         if value != {}:
             result[name] = value
     return result
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
 
 
 def differences(left: dict[str, Any], right: dict[str, Any]) -> list[str]:

@@ -21,6 +21,7 @@ from chuishao.common.domain import Channel, Location, Priority
 from chuishao.common.errors import ErrorDetail, nats_error_reply
 from chuishao.common.events import TicketSubmitted, parse_event
 from chuishao.intake.http_errors import render
+from chuishao.intake.records import PACKING
 from chuishao.intake.relay import OUTBOX_LETTERS, relay_once
 from chuishao.intake.store import OUTBOX, OUTBOX_EVENTS
 from support.intake import CATEGORIES, OPEN311_KEY, OPERATOR, Harness
@@ -241,9 +242,9 @@ async def test_requests_xml_stays_well_formed_whatever_a_record_holds(
     intake: Harness, redis: Redis
 ) -> None:
     ticket_id = await intake.submit()
-    # A record stored before control characters were refused.
+    # A record stored before control characters were refused (as JSON, before packing).
     key = f"ticket:{ticket_id}"
-    record = json.loads(await redis.get(key) or b"{}")
+    record = json.loads(PACKING.unpack(await redis.get(key) or b"{}"))
     record["description"] = "消防箱\x00坏了\x1b"
     record["location"]["address"] = "和园\x00小区"
     await redis.set(key, json.dumps(record))

@@ -17,6 +17,7 @@ from redis.asyncio import Redis
 
 from chuishao.embedded import RedisServer, free_port
 from chuishao.intake import rebuild
+from chuishao.intake.records import PACKING
 from chuishao.intake.settings import IntakeSettings
 from chuishao.intake.ticket_ids import TicketIds
 from support.intake import Harness, auth, running_intake
@@ -300,7 +301,7 @@ async def records_and_indexes(url: str) -> dict[str, Any]:
         async for key in client.scan_iter("*"):
             name = key.decode()
             if name.startswith("ticket:T"):
-                found[name] = json.loads(await client.get(key) or b"null")
+                found[name] = json.loads(PACKING.unpack(await client.get(key) or b"null"))
             elif name.startswith(("idx:", "geo:")):
                 found[name] = await client.zrange(key, 0, -1, withscores=True)
         return found

@@ -90,7 +90,7 @@ async def test_a_clock_behind_the_tickets_does_not_trust_their_month(redis: Redi
 
 async def test_facts_stored_in_full_compare_equal_to_the_same_stored_short(redis: Redis) -> None:
     """A live projection written before `stored()` holds full JSON; a rebuild writes the
-    short form: the rebuild command must not report them as different."""
+    short form, packed: the rebuild command must not report them as different."""
     full, short = SupervisionKeys("facts-full"), SupervisionKeys("facts-short")
     for keys in (full, short):
         await clear(redis, keys)
@@ -98,7 +98,7 @@ async def test_facts_stored_in_full_compare_equal_to_the_same_stored_short(redis
     async for key in redis.scan_iter(match=short.pattern):
         name = key.decode().removeprefix(short.namespace + ":")
         if name.startswith("ticket:"):
-            facts = SupervisedTicket.model_validate_json(await redis.get(key) or b"")
+            facts = SupervisedTicket.from_stored(await redis.get(key) or b"")
             await redis.set(f"{full.namespace}:{name}", facts.model_dump_json())
     async for key in redis.scan_iter(match=short.pattern):
         name = key.decode().removeprefix(short.namespace + ":")

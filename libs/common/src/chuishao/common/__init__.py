@@ -7,7 +7,8 @@ concern each (docs/architecture.md, "One place for each concern"). `compat` and
 
 The contract:  events, commands, queries, domain, subjects, streams, errors, contract
 Running:       runtime, loops, broker, delivery, replies, clients, settings, logging,
-               metrics, clock, publishing, outbox, stream_reader, handled, kv
+               metrics, clock, publishing, outbox, stream_reader, handled, kv, packing (records
+               packed for Redis)
 Read models:   catalogue, units, places (the buckets), categories, unit_contacts,
                place_names (their types, no NATS: the domain cores name these), status
 Residents:     privacy, tokens, ids, photos (the photo store)
@@ -36,6 +37,7 @@ __all__ = [
     "loops",
     "metrics",
     "outbox",
+    "packing",
     "person_tokens",
     "photos",
     "place_names",

@@ -92,11 +92,12 @@ def takes(event: Event) -> bool:
 class Fold:
     """The records the stream makes, for every ticket or only the `wanted` ones.
 
-    Each record is held packed, as its JSON, and unpacked for each event it takes (the
+    Each record is held as its short JSON and read again for each event it takes (the
     copy `apply` makes anyway): a rebuild of a whole city must fit in memory, and as
-    objects with their events it took 16.4 KB a ticket (3.6 GB of RSS at 200,000),
-    packed 2.5 KB (docs/benchmarks.md "A whole city"). zlib would save another 1 KB at
-    a third more time a record, and time is the scarcer. The events themselves are kept
+    objects with their events it took 16.4 KB a ticket (3.6 GB of RSS at 200,000), as
+    JSON 2.5 KB (docs/benchmarks.md "A whole city"). Packed as Redis keeps it
+    (chuishao.common.packing) it would take another 1 KB less, at some 50 µs more per
+    event, and time is the scarcer here. The events themselves are kept
     only with `keep_events`: the catch-up of a record that is behind needs them, the
     check of all the others only their ids, which each record's history holds."""
 
@@ -106,7 +107,7 @@ class Fold:
     shard: Shard | None = None
     # Each linked report's home: the ticket whose shard holds its lead's record.
     homes: dict[str, str] = field(default_factory=dict)
-    packed: dict[str, bytes] = field(default_factory=dict)
+    held: dict[str, bytes] = field(default_factory=dict)
     # The stored Idempotency-Key of each ticket's submit, where it had one.
     idempotency: dict[str, str] = field(default_factory=dict)
     # Per ticket, how many history entries its record had when created: the entries
@@ -121,14 +122,14 @@ class Fold:
     prefetched: dict[str, ContactEntry | None] = field(default_factory=dict)
 
     def __len__(self) -> int:
-        return len(self.packed)
+        return len(self.held)
 
     def tickets(self) -> set[str]:
-        return set(self.packed)
+        return set(self.held)
 
     def record(self, ticket_id: str) -> TicketRecord | None:
         """The rebuilt record, a fresh copy (the caller may change it)."""
-        raw = self.packed.get(ticket_id)
+        raw = self.held.get(ticket_id)
         return None if raw is None else TicketRecord.model_validate_json(raw)
 
     def taken_ids(self, ticket_id: str, record: TicketRecord) -> list[str]:
@@ -136,7 +137,7 @@ class Fold:
         return [entry.event_id for entry in record.history[self.born.get(ticket_id, 0) :]]
 
     def _keep(self, record: TicketRecord) -> None:
-        self.packed[record.ticket_id] = record.stored().encode()
+        self.held[record.ticket_id] = record.stored_json().encode()
 
     def _wants(self, ticket_id: str) -> bool:
         if self.wanted is not None and ticket_id not in self.wanted:
@@ -149,7 +150,7 @@ class Fold:
             self.homes[event.duplicate_ticket_id] = self.homes.get(lead, lead)
 
     async def _create(self, ticket_id: str, submitted: TicketSubmitted | None) -> None:
-        if ticket_id in self.packed or not self._wants(ticket_id):
+        if ticket_id in self.held or not self._wants(ticket_id):
             return
         if ticket_id in self.prefetched:
             entry = self.prefetched.pop(ticket_id)
@@ -202,7 +203,7 @@ class Fold:
                 ticket_id
                 for event in events
                 for ticket_id in _creates(event)
-                if ticket_id not in self.packed and self._wants(ticket_id)
+                if ticket_id not in self.held and self._wants(ticket_id)
             }
         )
         entries = await asyncio.gather(*(self.first_entry(ticket_id) for ticket_id in new))

@@ -59,14 +59,14 @@ class RecordStore:
         if not is_ticket_id(ticket_id):  # `seq:<day>` would read another key as a record
             return None
         raw = await self.redis.get(_ticket_key(ticket_id))
-        return TicketRecord.model_validate_json(raw) if raw else None
+        return TicketRecord.from_stored(raw) if raw else None
 
     async def get_many(self, ticket_ids: list[str]) -> list[TicketRecord]:
         ticket_ids = [ticket_id for ticket_id in ticket_ids if is_ticket_id(ticket_id)]
         if not ticket_ids:
             return []
         raws = await self.redis.mget([_ticket_key(t) for t in ticket_ids])
-        return [TicketRecord.model_validate_json(raw) for raw in raws if raw]
+        return [TicketRecord.from_stored(raw) for raw in raws if raw]
 
     async def nearby_open(
         self, category: str, long: float, lat: float, radius_m: float
@@ -134,7 +134,7 @@ class RecordStore:
                     raw = await pipe.get(key)
                     if raw is None:
                         return None
-                    before = TicketRecord.model_validate_json(raw)
+                    before = TicketRecord.from_stored(raw)
                     after, events = change(before)
                     if after is before:
                         return after, events
@@ -176,7 +176,7 @@ class RecordStore:
                 await pipe.watch(key)
                 if await pipe.get(key) != seen:
                     return False
-                before = TicketRecord.model_validate_json(seen) if seen else None
+                before = TicketRecord.from_stored(seen) if seen else None
                 pipe.multi()  # type: ignore[no-untyped-call]
                 pipe.set(key, record.stored())
                 indexes.update(pipe, before, record)

@@ -3,6 +3,7 @@ record, the events to publish, when to look again. Nothing here does I/O."""
 
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
@@ -16,6 +17,7 @@ from chuishao.common.events import (
     TicketEscalated,
 )
 from chuishao.common.ids import derived_id
+from chuishao.common.packing import Packing
 from chuishao.sla.clocks import SlaClock
 from chuishao.sla.facts import Breached, Escalated, Fact, Warned, fact_from
 from chuishao.sla.policies import PolicyBook
@@ -23,6 +25,14 @@ from chuishao.sla.replay import TicketClocks, replay
 
 PRODUCER = "sla"
 E = TypeVar("E", bound=Event)
+
+# Frozen: states are packed with it (a new dictionary is a new version beside it,
+# scripts/packing_dictionaries.py).
+PACKING = Packing(
+    "sla state",
+    Path(__file__).parent / "data" / "packing",
+    {1: "c93f6f8279cbe8f34ba6d4c8407adcdb7b0e0e78d0504ac3a3ced6f08cec0803"},
+)
 
 
 class TicketState(BaseModel):
@@ -38,6 +48,19 @@ class TicketState(BaseModel):
 
     def has(self, event_id: str) -> bool:
         return any(fact.event_id == event_id for fact in self.facts)
+
+    def stored_json(self) -> str:
+        """In full: a fact's `type`, which tells its kind, is a default."""
+        return self.model_dump_json()
+
+    def stored(self) -> bytes:
+        """The state as Redis keeps it: its JSON, packed (chuishao.common.packing)."""
+        return PACKING.pack(self.stored_json())
+
+    @classmethod
+    def from_stored(cls, raw: bytes | str) -> "TicketState":
+        """A state as Redis keeps it, packed or (written before packing) JSON."""
+        return cls.model_validate_json(PACKING.unpack(raw))
 
 
 @dataclass(frozen=True)

@@ -100,7 +100,7 @@ class Loaded:
 
     @property
     def state(self) -> TicketState | None:
-        return TicketState.model_validate_json(self.raw) if self.raw else None
+        return TicketState.from_stored(self.raw) if self.raw else None
 
 
 class SlaStateStore:
@@ -175,7 +175,7 @@ class SlaStateStore:
         ]
         args: list[bytes | str] = [
             loaded.raw or b"",
-            state.model_dump_json(),
+            state.stored(),
             str(FINISHED_KEEP_SECONDS) if finished else "",
             repr(next_due.timestamp()) if next_due else "",
             "1" if claimed else "0",

@@ -69,7 +69,7 @@ async def _reconcile(supervisor: Supervisor, ticket_ids: list[str]) -> int:
         if raw is None:
             await supervisor.forget(ticket_id)
             repaired += 1
-        elif not _agrees(supervisor, TicketState.model_validate_json(raw), timer):
+        elif not _agrees(supervisor, TicketState.from_stored(raw), timer):
             await supervisor.transact(
                 ticket_id, lambda fresh: refresh(fresh, supervisor.book) if fresh else None
             )

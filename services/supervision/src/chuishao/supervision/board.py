@@ -293,7 +293,7 @@ class Reader:
 
     async def _facts(self, ticket_id: str) -> SupervisedTicket | None:
         raw = await self.redis.get(self.keys.ticket(ticket_id))
-        return SupervisedTicket.model_validate_json(raw) if raw is not None else None
+        return SupervisedTicket.from_stored(raw) if raw is not None else None
 
     async def overdue(
         self, now: datetime, limit: int = 20, streets: list[str] | None = None

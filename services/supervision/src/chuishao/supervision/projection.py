@@ -170,7 +170,7 @@ class Projection:
 
     async def facts(self, ticket_id: str) -> SupervisedTicket | None:
         raw = await self.redis.get(self.keys.ticket(ticket_id))
-        return SupervisedTicket.model_validate_json(raw) if raw else None
+        return SupervisedTicket.from_stored(raw) if raw else None
 
     async def apply(self, event: Event) -> list[HotspotDetected]:
         """Fold one event in; returns the warnings to publish (already in the outbox)."""
@@ -180,7 +180,7 @@ class Projection:
                 try:
                     await pipe.watch(ticket_key)
                     raw = await pipe.get(ticket_key)
-                    before = SupervisedTicket.model_validate_json(raw) if raw else None
+                    before = SupervisedTicket.from_stored(raw) if raw else None
                     if before is not None and event.event_id in before.applied:
                         return []
                     after = apply(before, event, self.zone)

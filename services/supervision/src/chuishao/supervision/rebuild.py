@@ -106,11 +106,14 @@ async def snapshot(
             continue
         kind = text(await redis.type(key))
         if kind == "string":
-            value: Any = text(await redis.get(key) or b"")
-            if name.startswith("ticket:"):
-                # As the model reads it: facts stored in full before `stored()` left out
-                # the defaults equal the same facts stored short.
-                value = json.loads(SupervisedTicket.model_validate_json(value).stored())
+            raw = await redis.get(key) or b""
+            # Facts as the model reads them: stored in full, short or packed, the same
+            # facts compare equal.
+            value: Any = (
+                json.loads(SupervisedTicket.from_stored(raw).stored_json())
+                if name.startswith("ticket:")
+                else text(raw)
+            )
         elif kind == "hash":
             stored = cast("dict[bytes, bytes]", await redis.hgetall(key))
             # A counter that went up and back down is the same as one never written.

@@ -111,7 +111,7 @@ class _Ticket:
 class _Writes:
     """A batch's writes, merged across its tickets before they leave."""
 
-    strings: dict[str, str] = field(default_factory=dict)
+    strings: dict[str, str | bytes] = field(default_factory=dict)
     increments: Counter[tuple[str, str]] = field(default_factory=Counter)
     members: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
     scored: dict[str, dict[str, float]] = field(default_factory=lambda: defaultdict(dict))
@@ -149,7 +149,7 @@ class RebuildFold:
         ids = list(dict.fromkeys(event.ticket_id for event in events))
         stored = await self.redis.mget([self.keys.ticket(ticket_id) for ticket_id in ids])
         tickets = {
-            ticket_id: _Ticket.starting(SupervisedTicket.model_validate_json(raw) if raw else None)
+            ticket_id: _Ticket.starting(SupervisedTicket.from_stored(raw) if raw else None)
             for ticket_id, raw in zip(ids, stored, strict=True)
         }
         writes = _Writes()

@@ -8,6 +8,7 @@ reducer, `chuishao.common.status`, which intake's record folds too: the two agre
 """
 
 from datetime import datetime, tzinfo
+from pathlib import Path
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
@@ -39,7 +40,16 @@ from chuishao.common.events import (
     WhistleBlown,
 )
 from chuishao.common.handled import remember
+from chuishao.common.packing import Packing
 from chuishao.common.status import Part, Progress, Status, reduce
+
+# Frozen: facts are packed with it (a new dictionary is a new version beside it,
+# scripts/packing_dictionaries.py).
+PACKING = Packing(
+    "supervision facts",
+    Path(__file__).parent / "data" / "packing",
+    {1: "aff6c83ccf3a5131e644f3773d693f03825de550c2d8bb5fb2daac649dca9de9"},
+)
 
 
 class UnitPart(BaseModel):
@@ -145,10 +155,20 @@ class SupervisedTicket(BaseModel):
             return None
         return min(self.open_breaches.values())
 
-    def stored(self) -> str:
-        """The facts as Redis keeps them: fields at their default are left out (they read
-        back the same) — a third of the bytes per open ticket (docs/benchmarks.md)."""
+    def stored_json(self) -> str:
+        """The facts' JSON without the fields at their default (they read back the same):
+        a third fewer bytes (docs/benchmarks.md)."""
         return self.model_dump_json(exclude_defaults=True)
+
+    def stored(self) -> bytes:
+        """The facts as Redis keeps them: their short JSON, packed
+        (chuishao.common.packing)."""
+        return PACKING.pack(self.stored_json())
+
+    @classmethod
+    def from_stored(cls, raw: bytes | str) -> "SupervisedTicket":
+        """Facts as Redis keeps them, packed or (written before packing) JSON."""
+        return cls.model_validate_json(PACKING.unpack(raw))
 
 
 def day_of(moment: datetime, zone: tzinfo) -> str:

@@ -1,0 +1,60 @@
+"""The packing of values kept in Redis (chuishao.common.packing): every kind's frozen
+dictionary is the one its digest names, a value packed with an older dictionary still
+reads after a newer one is added, JSON stored before packing reads as it is, and a
+value from a newer version is refused by name instead of read wrong."""
+
+import hashlib
+from pathlib import Path
+
+import pytest
+
+from chuishao.common.packing import Packing, UnknownPacking
+from chuishao.intake.records import PACKING as INTAKE
+from chuishao.sla.decisions import PACKING as SLA
+from chuishao.supervision.ticket import PACKING as SUPERVISION
+
+TEXT = '{"ticket_id":"T20261203000001","status":"dispatched","description":"路灯不亮"}'
+
+
+@pytest.mark.parametrize("packing", [INTAKE, SUPERVISION, SLA], ids=lambda p: p.kind)
+def test_each_kind_reads_its_frozen_dictionaries(packing: Packing) -> None:
+    assert packing.dictionaries  # read and checked against the digests
+    packed = packing.pack(TEXT)
+    assert packed[0] == packing.version
+    assert packing.unpack(packed) == TEXT.encode()
+
+
+def packing_in(folder: Path, *versions: int) -> Packing:
+    digests = {}
+    for version in versions:
+        data = f'{{"version":{version},"status":"dispatched","whistle":"none"}}'.encode()
+        (folder / f"{version}.dict").write_bytes(data)
+        digests[version] = hashlib.sha256(data).hexdigest()
+    return Packing("test", folder, digests)
+
+
+def test_old_values_read_after_a_new_dictionary_and_json_reads_as_it_is(tmp_path: Path) -> None:
+    old = packing_in(tmp_path, 1).pack(TEXT)
+    both = packing_in(tmp_path, 1, 2)
+    assert both.pack(TEXT)[0] == 2
+    assert both.unpack(old) == TEXT.encode()
+    assert both.unpack(TEXT.encode()) == TEXT.encode()
+    assert both.unpack(TEXT) == TEXT
+
+
+def test_a_newer_value_is_refused_by_name(tmp_path: Path) -> None:
+    newer = packing_in(tmp_path, 1, 2).pack(TEXT)
+    with pytest.raises(UnknownPacking, match="dictionary 2"):
+        Packing("test", tmp_path, {1: packing_in(tmp_path, 1).digests[1]}).unpack(newer)
+
+
+def test_a_changed_dictionary_is_refused(tmp_path: Path) -> None:
+    packing = packing_in(tmp_path, 1)
+    (tmp_path / "1.dict").write_bytes(b'{"changed":true}')
+    with pytest.raises(ValueError, match="differs"):
+        packing.pack(TEXT)
+
+
+def test_a_version_byte_could_be_mistaken_for_json() -> None:
+    with pytest.raises(ValueError, match=r"1\.\.122"):
+        Packing("test", Path("."), {ord("{"): "0" * 64})

@@ -1,5 +1,6 @@
 """Write a new version of the packing dictionaries (chuishao.common.packing) of intake's
-ticket records, supervision's ticket facts and sla's ticket states.
+ticket records, supervision's ticket facts, sla's ticket states and the router's
+routing states.
 
 A dictionary is what records of one kind have in common: here, the stored values of two
 made-up tickets taken through each service's own reducers at the stages a ticket passes
@@ -40,6 +41,8 @@ from chuishao.common.events import (
     TicketSubmitted,
 )
 from chuishao.intake.projection import created, fold_into
+from chuishao.router.places import Place
+from chuishao.router.state import RoutedUnit, TicketRouting
 from chuishao.sla.decisions import TicketState, on_event
 from chuishao.sla.policies import PolicyBook
 from chuishao.supervision.ticket import SupervisedTicket, apply
@@ -49,6 +52,7 @@ FOLDERS = {
     "intake record": ROOT / "services/intake/src/chuishao/intake/data/packing",
     "supervision facts": ROOT / "services/supervision/src/chuishao/supervision/data/packing",
     "sla state": ROOT / "services/sla/src/chuishao/sla/data/packing",
+    "router state": ROOT / "services/router/src/chuishao/router/data/packing",
 }
 ZONE = ZoneInfo("Asia/Shanghai")
 MAX_BYTES = 6144
@@ -155,8 +159,39 @@ def lifecycle(n: int, start: datetime) -> list[Event]:
     return events
 
 
+def routed(events: list[Event]) -> list[str]:
+    """The router's state of the ticket once dispatched (it changes only on a decline, a
+    reopening, a transfer or an escalation)."""
+    submitted = events[0]
+    assert isinstance(submitted, TicketSubmitted)
+    dispatched = [event for event in events if isinstance(event, TicketDispatched)]
+    state = TicketRouting(
+        ticket_id=submitted.ticket_id,
+        category=submitted.category,
+        priority=submitted.priority,
+        description=submitted.description,
+        location=submitted.location,
+        place=Place(
+            city="beijing",
+            district="chaoyang",
+            street="heyuan-street",
+            community="heyuan",
+            grid="HY-01",
+            found_by="grid_code",
+        ),
+        whistle=Whistle.DAILY,
+        assignments=tuple(RoutedUnit(unit_id=e.unit_id, role=e.role) for e in dispatched),
+        alternates=("city-mgmt-chaoyang",),
+        applied=(submitted.event_id,),
+        revision=1,
+    )
+    return [state.stored_json()]
+
+
 def stages(kind: str, events: list[Event], book: PolicyBook) -> list[str]:
     """The stored value after the dispatches, after the report for duty, and at the end."""
+    if kind == "router state":
+        return routed(events)
     marks = {2, 7, len(events)}
     out: list[str] = []
     record = created(events[0]) if isinstance(events[0], TicketSubmitted) else None

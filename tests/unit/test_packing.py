@@ -10,13 +10,14 @@ import pytest
 
 from chuishao.common.packing import Packing, UnknownPacking
 from chuishao.intake.records import PACKING as INTAKE
+from chuishao.router.state import PACKING as ROUTER
 from chuishao.sla.decisions import PACKING as SLA
 from chuishao.supervision.ticket import PACKING as SUPERVISION
 
 TEXT = '{"ticket_id":"T20261203000001","status":"dispatched","description":"路灯不亮"}'
 
 
-@pytest.mark.parametrize("packing", [INTAKE, SUPERVISION, SLA], ids=lambda p: p.kind)
+@pytest.mark.parametrize("packing", [INTAKE, SUPERVISION, SLA, ROUTER], ids=lambda p: p.kind)
 def test_each_kind_reads_its_frozen_dictionaries(packing: Packing) -> None:
     assert packing.dictionaries  # read and checked against the digests
     packed = packing.pack(TEXT)

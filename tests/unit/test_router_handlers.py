@@ -225,6 +225,21 @@ def test_the_second_decline_goes_to_the_street_to_arbitrate() -> None:
     assert not dispatches(second)
 
 
+def test_every_routing_state_reads_back_from_what_redis_keeps() -> None:
+    """Packed (chuishao.common.packing) or JSON stored before packing: the same state,
+    the triage's suggestions and the manual queue's entry with its event included."""
+    state = routed(report("oil_fumes_noise", "餐馆油烟"))
+    declined = handlers.redispatch_declined(decline(state, "zhifa-qingshi", 1), state, SNAP)
+    unsure = handlers.route_submitted(report(None, "我就是想问问你们几点下班"), SNAP)
+    assert declined.state is not None
+    assert unsure.state is not None
+    assert unsure.state.manual is not None
+    for each in (state, declined.state, unsure.state):
+        assert TicketRouting.from_stored(each.stored()) == each
+        assert TicketRouting.from_stored(each.model_dump_json()) == each
+        assert len(each.stored()) < 0.7 * len(each.model_dump_json().encode())
+
+
 @pytest.mark.parametrize("max_bounces", [1, 2, 3, 5])
 def test_decline_loops_are_bounded(max_bounces: int) -> None:
     snap = snapshot(max_bounces=max_bounces)

@@ -7,6 +7,8 @@ needs who declined. Each state records the events it has applied, so a redeliver
 got past the handled marker still changes nothing.
 """
 
+from pathlib import Path
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from chuishao.common.domain import (
@@ -21,8 +23,17 @@ from chuishao.common.domain import (
 )
 from chuishao.common.events import TicketNeedsManualDispatch
 from chuishao.common.handled import remember
+from chuishao.common.packing import Packing
 from chuishao.common.queries import SuggestedCategory
 from chuishao.router.places import Place
+
+# Frozen: states are packed with it (a new dictionary is a new version beside it,
+# scripts/packing_dictionaries.py).
+PACKING = Packing(
+    "router state",
+    Path(__file__).parent / "data" / "packing",
+    {1: "8b56a24e3a2b7e686ed3406c20380112069919101582d06b09ac7495c33c909f"},
+)
 
 
 class RoutedUnit(BaseModel):
@@ -83,6 +94,18 @@ class TicketRouting(BaseModel):
 
     def applying(self, event_id: str) -> "TicketRouting":
         return self.model_copy(update={"applied": remember(self.applied, event_id)})
+
+    def stored_json(self) -> str:
+        return self.model_dump_json()
+
+    def stored(self) -> bytes:
+        """The state as Redis keeps it: its JSON, packed (chuishao.common.packing)."""
+        return PACKING.pack(self.stored_json())
+
+    @classmethod
+    def from_stored(cls, raw: bytes | str) -> "TicketRouting":
+        """A state as Redis keeps it, packed or (written before packing) JSON."""
+        return cls.model_validate_json(PACKING.unpack(raw))
 
 
 # An emergency's score is its queue time moved this far back (about 317 years), so every

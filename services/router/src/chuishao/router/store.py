@@ -35,7 +35,7 @@ class RoutingStore:
 
     async def get(self, ticket_id: str) -> TicketRouting | None:
         raw = await self.redis.get(keys.ticket(ticket_id))
-        return TicketRouting.model_validate_json(raw) if raw else None
+        return TicketRouting.from_stored(raw) if raw else None
 
     async def get_unless_handled(
         self, consumer: str, event: Event
@@ -46,7 +46,7 @@ class RoutingStore:
             check_handled(pipe, consumer, event)
             pipe.get(keys.ticket(event.ticket_id))
             score, legacy, raw = await pipe.execute()
-        state = TicketRouting.model_validate_json(raw) if raw else None
+        state = TicketRouting.from_stored(raw) if raw else None
         return handled_in(score, legacy), state
 
     async def save(
@@ -62,11 +62,11 @@ class RoutingStore:
             try:
                 await pipe.watch(key)
                 raw = await pipe.get(key)
-                current = TicketRouting.model_validate_json(raw).revision if raw else 0
+                current = TicketRouting.from_stored(raw).revision if raw else 0
                 if current != expected:
                     raise StateConflict(f"{state.ticket_id}: revision {current} != {expected}")
                 pipe.multi()  # type: ignore[no-untyped-call]
-                pipe.set(key, saved.model_dump_json(), ex=KEEP_SECONDS)
+                pipe.set(key, saved.stored(), ex=KEEP_SECONDS)
                 self.outbox.queue(pipe, events)
                 was = previous.manual if previous else None
                 if was is not None and (

@@ -82,6 +82,7 @@ class Lexicon:
     resolved: re.Pattern[str]
     hurt: re.Pattern[str]
     police: re.Pattern[str]
+    rescue: re.Pattern[str]
     life: re.Pattern[str]
     model_quiet: re.Pattern[str]
     model_110: re.Pattern[str]
@@ -139,6 +140,7 @@ def load_lexicon(path: Path = LEXICON_FILE) -> Lexicon:
         resolved=compile_fast(_expand(guards["resolved"], sets)),
         hurt=compile_fast(_expand(guards["hurt"], sets)),
         police=compile_fast(_expand(guards["police"], sets)),
+        rescue=compile_fast(_expand(guards["rescue"], sets)),
         life=compile_fast(_expand(guards["life"], sets)),
         model_quiet=compile_fast(_expand(guards["model_quiet"], sets)),
         model_110=compile_fast(_expand(guards["model_110"], sets)),
@@ -204,8 +206,10 @@ def calls_of(families: tuple[Family, ...], clean: str = "") -> tuple[str, ...]:
     """The numbers of the families found; a fallback family's (a cry for help: 110) only
     when nothing else says what is wrong; 120 too when someone is hurt, trapped or in the
     water now; 110 too when the police must hold back a crowd or the traffic (guards.police:
-    a crush, cars still passing a gas leak, a bridge or a levee giving way). With no family
-    (the model alone): the numbers its words point to (model_calls_of)."""
+    a crush, a crash on the road, cars still passing a gas leak, a bridge or a levee giving
+    way); 119 too when someone is behind a door or in a car nobody can open (guards.rescue:
+    fire and rescue break in). With no family (the model alone): the numbers its words
+    point to (model_calls_of)."""
     chosen = [f for f in families if not f.fallback] or list(families)
     numbers = {n for f in chosen for n in f.call} or set(model_calls_of(clean))
     clean = _ZHE.sub("着", clean)
@@ -213,6 +217,8 @@ def calls_of(families: tuple[Family, ...], clean: str = "") -> tuple[str, ...]:
         numbers.add("120")
     if _framed_now(lexicon().police, clean):
         numbers.add("110")
+    if _framed_now(lexicon().rescue, clean):
+        numbers.add("119")
     return tuple(n for n in CALL_ORDER if n in numbers)
 
 

@@ -1,7 +1,8 @@
 """The one normalisation every triage step reads through (keywords, model, danger):
 full-width forms to half-width (NFKC), Traditional to Simplified (OpenCC's t2s, whose
 dictionaries ship inside the wheel: nothing is fetched), case folded, whitespace dropped,
-then the known misspellings of hazard words put right (煤汽 → 煤气, 電踢 → 电梯).
+then Cantonese function words read as Mandarin (困咗人 → 困了人) and the known
+misspellings of hazard words put right (煤汽 → 煤气, 電踢 → 电梯, mq泄漏 → 煤气泄漏).
 
 Reports arrive in both scripts (巷子裡有很重的瓦斯味); the corpus, the keywords and the
 danger lexicon are written in Simplified, so conversion first lets one vocabulary serve
@@ -53,6 +54,34 @@ _TYPOS: tuple[tuple[str, str], ...] = (
 # positions of a text are skipped at once.
 _TYPO = compile_fast("|".join(f"(?P<t{i}>{pattern})" for i, (pattern, _) in enumerate(_TYPOS)))
 
+# Cantonese function words written in Mandarin (粤语: 困咗人 → 困了人, 喺入面 → 在里面,
+# 冇反应 → 没反应, 叫唔醒 → 叫不醒): the lexicon, the keywords and the model are written
+# in Mandarin, so one mapping lets every rule read Cantonese reports instead of a
+# Cantonese twin per pattern. Only characters Mandarin does not use in these senses
+# (仲 stays: 仲裁; 系 stays).
+_CANTONESE = str.maketrans(
+    {
+        "咗": "了",
+        "喺": "在",
+        "嘅": "的",
+        "冇": "没",
+        "唔": "不",
+        "嚟": "来",
+        "佢": "他",
+        "哋": "们",
+        "啲": "些",
+        "嗰": "那",
+        "畀": "给",
+        "睇": "看",
+        "揾": "找",
+        "攞": "拿",
+    }
+)
+# Pinyin initials for gas typed in a hurry (mq泄漏了, rq味): only before a gas word's
+# companions, so an abbreviation elsewhere stays.
+_INITIALS = compile_fast(r"(?<![a-z])(mq|rq|trq)(?=[泄漏味罐管灶阀表爆中]|的味)")
+_INITIAL_WORDS = {"mq": "煤气", "rq": "燃气", "trq": "天然气"}
+
 
 @cache
 def _converter() -> opencc.OpenCC:
@@ -68,7 +97,10 @@ def _right(match: re.Match[str]) -> str:
 
 
 def spell_right(clean: str) -> str:
-    """The known misspellings of hazard words (_TYPOS) written right."""
+    """Cantonese function words in Mandarin, gas's pinyin initials and the known
+    misspellings of hazard words (_TYPOS) written right."""
+    clean = clean.translate(_CANTONESE).replace("入面", "里面")
+    clean = _INITIALS.sub(lambda m: _INITIAL_WORDS[m.group(1)], clean)
     return _TYPO.sub(_right, clean)
 
 

@@ -11,8 +11,10 @@ validation text once and no threshold sees a text its model was fitted on. On th
 predictions the training picks C, fits the softmax temperature (the calibration), the
 auto-route threshold for ≥ 97 % precision, and the lower threshold at which a decisive
 keyword match that agrees may route. The shipped model is then fitted on the whole
-corpus with that C. Writes data/triage-model.json: no pickle, versioned by the hash of
-the corpus and the settings.
+corpus with that C. The danger model (a logistic regression on the danger column) also
+reads the danger-only texts — corpus/danger-only/*.tsv and dev/danger-*.tsv — which never
+train the categories (`--no-danger-only` leaves them out). Writes data/triage-model.json:
+no pickle, versioned by the hash of the corpus, the danger-only texts and the settings.
 
 scikit-learn is a training dependency only (the `triage` dependency group); the router
 reads the JSON with numpy (triage_model.py).
@@ -32,7 +34,7 @@ import numpy as np
 from chuishao.router.danger import kinds_of
 from chuishao.router.textnorm import normalise
 from chuishao.router.triage import KEYWORD_DECISIVE, KeywordTriage, Vocabulary
-from chuishao.router.triage_corpus import Row, corpus_files, fingerprint, read_rows
+from chuishao.router.triage_corpus import CORPUS_DIR, Row, corpus_files, fingerprint, read_rows
 from chuishao.router.triage_model import (
     DEFAULT_PATH,
     FORMAT,
@@ -53,6 +55,17 @@ DANGER_C = 1.0
 DANGER_FALSE_ALARMS = 0.035  # lexicon and model together, of the calm texts (target ≤ 5 %)
 TARGET_PRECISION = 0.97
 TRIAGE_TOML = Path(__file__).parent / "data" / "triage.toml"
+# Texts labelled for the danger detector only: the danger test sets already measured
+# (copied into corpus/danger-only/) and the detector's development sets (dev/danger-*.tsv).
+# Their categories were written by different hands under different rules (a crime in
+# progress is `none` in one set, `emergency_hazard` in another; near misses are labelled
+# loosely), so they train the danger model and never the categories or their thresholds.
+DANGER_ONLY_DIR = CORPUS_DIR / "danger-only"
+DANGER_DEV_DIR = CORPUS_DIR.parent / "dev"
+
+
+def danger_only_files() -> list[Path]:
+    return sorted(DANGER_ONLY_DIR.glob("*.tsv")) + sorted(DANGER_DEV_DIR.glob("danger-*.tsv"))
 
 
 def load_rows(paths: list[Path]) -> tuple[list[Row], list[str]]:
@@ -317,7 +330,12 @@ def pick_danger_threshold(
     return threshold, figures
 
 
-def train(paths: list[Path], out: Path, log: Any = print) -> dict[str, Any]:
+def train(
+    paths: list[Path],
+    out: Path,
+    log: Any = print,
+    danger_paths: list[Path] | None = None,
+) -> dict[str, Any]:
     started = time.perf_counter()
     raw, problems = load_rows(paths)
     for problem in problems[:20]:
@@ -356,21 +374,34 @@ def train(paths: list[Path], out: Path, log: Any = print) -> dict[str, Any]:
     # The danger model: held out the same way, its threshold within the false-alarm budget.
     from sklearn.model_selection import StratifiedKFold  # noqa: PLC0415
 
-    danger = np.asarray([row.danger for _, row in pairs])
-    lexicon = [bool(kinds_of(text)) for text in texts]
-    held_out = np.zeros(len(texts))
+    # The danger-only texts join the corpus's for this model alone (a text already in the
+    # corpus keeps the corpus's label); each fold holds out its share of both, the extra
+    # texts stratified by their danger label.
+    danger_raw, danger_problems = load_rows(danger_paths or [])
+    for problem in danger_problems[:20]:
+        log(f"  skipped {problem}")
+    known = set(texts)
+    extra = [(text, row) for text, row in dedupe(danger_raw)[0] if text not in known]
+    d_texts = texts + [text for text, _ in extra]
+    danger = np.asarray([row.danger for _, row in pairs] + [row.danger for _, row in extra])
+    strata = np.concatenate([y, len(classes) + danger[len(texts) :].astype(int)])
+    if extra:
+        files = len(danger_paths or [])
+        log(f"danger model: {len(extra)} more texts from {files} danger-only files")
+    lexicon = [bool(kinds_of(text)) for text in d_texts]
+    held_out = np.zeros(len(d_texts))
     folds = StratifiedKFold(n_splits=FOLDS, shuffle=True, random_state=SEED)
-    for train_idx, val_idx in folds.split(np.zeros(len(texts)), y):
-        fold_texts = [texts[i] for i in train_idx]
+    for train_idx, val_idx in folds.split(np.zeros(len(d_texts)), strata):
+        fold_texts = [d_texts[i] for i in train_idx]
         vocabulary = build_vocabulary(fold_texts)
         weights, intercept = fit_danger(fold_texts, danger[train_idx], vocabulary)
         held_out[val_idx] = danger_scores(
-            [texts[i] for i in val_idx], weights, intercept, vocabulary
+            [d_texts[i] for i in val_idx], weights, intercept, vocabulary
         )
     danger_threshold, danger_figures = pick_danger_threshold(
         held_out, lexicon, [bool(d) for d in danger]
     )
-    danger_weights, danger_intercept = fit_danger(texts, danger, model.vocabulary)
+    danger_weights, danger_intercept = fit_danger(d_texts, danger, model.vocabulary)
     log(f"danger (held out, lexicon + model): {json.dumps(danger_figures)}")
 
     digest = fingerprint(
@@ -391,6 +422,7 @@ def train(paths: list[Path], out: Path, log: Any = print) -> dict[str, Any]:
             # The keyword layer's vocabulary sets the agree threshold: part of the version.
             TRIAGE_TOML.read_text(encoding="utf-8"),
             *(f"{row.category}\t{int(row.danger)}\t{text}" for text, row in pairs),
+            *(f"danger-only\t{int(row.danger)}\t{text}" for text, row in extra),
         ]
     )
     version = f"ngram-svm-{digest[:8]}"
@@ -408,6 +440,8 @@ def train(paths: list[Path], out: Path, log: Any = print) -> dict[str, Any]:
             "corpus_sha256": digest,
             "files": [p.name for p in paths],
             "texts": len(pairs),
+            "danger_only_files": [p.name for p in danger_paths or []],
+            "danger_only_texts": len(extra),
             "classes": dict(sorted(counts.items())),
             "vocabulary": len(grams),
             "vocabulary_before_pruning": (model.meta or {}).get("vocabulary_before_pruning"),
@@ -475,13 +509,18 @@ def main(argv: list[str] | None = None) -> int:
         help="more labelled TSV files (dispatcher examples)",
     )
     parser.add_argument("--out", type=Path, default=DEFAULT_PATH)
+    parser.add_argument(
+        "--no-danger-only",
+        action="store_true",
+        help="leave out corpus/danger-only/ and dev/danger-*.tsv (the danger model's extra texts)",
+    )
     args = parser.parse_args(argv)
     paths = corpus_files(args.corpus) if args.corpus else corpus_files()
     paths += [p for p in args.extra if str(p)]
     if not paths:
         print("no corpus files found", file=sys.stderr)
         return 1
-    train(paths, args.out)
+    train(paths, args.out, danger_paths=[] if args.no_danger_only else danger_only_files())
     return 0
 
 

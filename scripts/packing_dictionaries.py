@@ -8,7 +8,7 @@ made-up tickets taken through each service's own reducers at the stages a ticket
 progress, resolved, rated, closed), later stages last (DEFLATE reaches the end of a
 dictionary with the shortest distances). A written dictionary is never changed: records
 were packed with it. Run with the next version number, then add its SHA-256 (printed)
-to the kind's `Packing.load` call:
+to the kind's `Packing(...)` (its `PACKING`), and roll it out as docs/scaling.md says:
 
     .venv/bin/python scripts/packing_dictionaries.py --version 2
 """

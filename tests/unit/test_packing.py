@@ -1,13 +1,17 @@
 """The packing of values kept in Redis (chuishao.common.packing): every kind's frozen
 dictionary is the one its digest names, a value packed with an older dictionary still
-reads after a newer one is added, JSON stored before packing reads as it is, and a
-value from a newer version is refused by name instead of read wrong."""
+reads after a newer one is added, JSON stored before packing reads as it is, a value
+from a newer version, one unpacked with another dictionary and one cut short are
+refused instead of read wrong, and with packing off a service writes JSON."""
 
 import hashlib
+import zlib
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from chuishao.common import packing as packing_module
 from chuishao.common.packing import Packing, UnknownPacking
 from chuishao.intake.records import PACKING as INTAKE
 from chuishao.router.state import PACKING as ROUTER
@@ -59,3 +63,53 @@ def test_a_changed_dictionary_is_refused(tmp_path: Path) -> None:
 def test_a_version_byte_could_be_mistaken_for_json() -> None:
     with pytest.raises(ValueError, match=r"1\.\.122"):
         Packing("test", Path("."), {ord("{"): "0" * 64})
+
+
+def test_another_dictionary_under_the_same_version_is_refused_not_misread(tmp_path: Path) -> None:
+    """A dictionary changed together with its digest would otherwise unpack old values
+    into other text: the zlib header names the dictionary (Adler-32) it needs."""
+    first = tmp_path / "a"
+    first.mkdir()
+    packed = packing_in(first, 1).pack(TEXT)
+    other = tmp_path / "b"
+    other.mkdir()
+    data = b'{"version":1,"status":"dispatched","whistle":"daily"}'
+    (other / "1.dict").write_bytes(data)
+    changed = Packing("test", other, {1: hashlib.sha256(data).hexdigest()})
+    with pytest.raises(zlib.error):
+        changed.unpack(packed)
+
+
+def test_a_value_cut_short_is_refused(tmp_path: Path) -> None:
+    packing = packing_in(tmp_path, 1)
+    packed = packing.pack(TEXT)
+    with pytest.raises(zlib.error):
+        packing.unpack(packed[:-3])
+
+
+@pytest.fixture
+def packing_off() -> Iterator[None]:
+    packing_module.configure(packed=False)
+    try:
+        yield
+    finally:
+        packing_module.configure(packed=True)
+
+
+@pytest.mark.usefixtures("packing_off")
+def test_with_packing_off_values_are_written_as_json_and_packed_ones_still_read(
+    tmp_path: Path,
+) -> None:
+    """`CHUISHAO_PACKED_VALUES=false`, for an upgrade while older replicas still run."""
+    packing = packing_in(tmp_path, 1)
+    assert packing.pack(TEXT) == TEXT.encode()
+    packing_module.configure(packed=True)
+    packed = packing.pack(TEXT)
+    packing_module.configure(packed=False)
+    assert packing.unpack(packed) == TEXT.encode()
+
+
+def test_every_kind_of_the_services_is_checked_at_start() -> None:
+    kinds = {packing.kind for packing in packing_module._every}
+    assert {"intake record", "supervision facts", "sla state", "router state"} <= kinds
+    packing_module.check_dictionaries()  # the runtime's start-up step: every file is there

@@ -1,19 +1,23 @@
-"""Records kept in Redis, packed: raw DEFLATE with a preset dictionary per kind of record.
+"""Records kept in Redis, packed: DEFLATE with a preset dictionary per kind of record.
 
 Memory is what runs out first when a city keeps its open tickets in Redis
 (docs/scaling.md, "A city at its peak"), and a record is mostly the same field names and
 values from one ticket to the next. Compressed alone a record shrinks by half (the
 names repeat only once inside it); with a dictionary of what records have in common, the
 DEFLATE stream refers back into it from the first byte, and a record keeps about a third
-of its JSON (docs/benchmarks.md, "A whole city"). A dictionary is frozen once records are
-written with it: its SHA-256 is checked when it is loaded, and a new one is a new
-version, written beside the old, which stays readable.
+of its JSON (docs/benchmarks.md, "A whole city", change 9).
 
-A packed value starts with its dictionary's version, a byte below `{`; a value that
-starts with `{` is JSON stored before packing, read as it is: no migration. The other
-way does not hold: a version from before packing cannot read a packed value, so the
-replicas of a service are upgraded together, and going back means rebuilding its Redis
-from the streams (docs/scaling.md, "Packed values").
+A packed value is its dictionary's version (one byte, below `{`) and a zlib stream: its
+header names the dictionary it needs (its Adler-32) and its trailer checks the data, so
+a value unpacked with another dictionary than it was packed with, or cut short, is
+refused instead of read wrong. A dictionary is frozen once values are packed with it:
+its SHA-256 is checked when it is loaded. A value that starts with `{` is JSON stored
+before packing, read as it is.
+
+Upgrades (docs/scaling.md, "Packed values"): a version only writes what every running
+replica can read. With `CHUISHAO_PACKED_VALUES=false` a service reads packed values and
+JSON but writes JSON; a new dictionary (a new version beside the old, which stay
+readable) is written only once every replica has it, by turning packing on again.
 """
 
 import functools
@@ -22,8 +26,10 @@ import zlib
 from pathlib import Path
 
 JSON_START = ord("{")
-_WBITS = -15  # raw DEFLATE: no zlib header or checksum (the model validates what it reads)
 _LEVEL = 6  # level 9 packs 3 % smaller at twice the time
+
+_write_packed = True  # the service's setting `packed_values` (configure)
+_every: list["Packing"] = []
 
 
 class UnknownPacking(ValueError):
@@ -31,12 +37,31 @@ class UnknownPacking(ValueError):
     version of the service): upgrade before reading it."""
 
 
+def configure(*, packed: bool) -> None:
+    """Whether this process packs what it writes (it always reads both): the setting
+    `packed_values`, applied by the runtime at start."""
+    global _write_packed  # noqa: PLW0603 - one process-wide choice, set once at start
+    _write_packed = packed
+
+
+def registered(packing: "Packing") -> "Packing":
+    """A service's kind, checked at its start by `check_dictionaries`."""
+    _every.append(packing)
+    return packing
+
+
+def check_dictionaries() -> None:
+    """Read and check every kind's dictionaries now: a missing or changed file stops the
+    service at start rather than failing its first write (the runtime calls this)."""
+    for packing in _every:
+        _ = packing.dictionaries
+
+
 class Packing:
     """One kind of record's dictionaries by version; values are written with the newest.
 
-    The dictionaries `<folder>/<version>.dict` are read on first use and each checked
-    against its SHA-256: a dictionary changed after records were packed with it would
-    read them wrong (tests/unit/test_packing.py reads every kind's)."""
+    The dictionaries `<folder>/<version>.dict` are read when first needed (or at start,
+    `check_dictionaries`) and each checked against its SHA-256."""
 
     def __init__(self, kind: str, folder: Path, digests: dict[int, str]) -> None:
         for version in digests:
@@ -61,9 +86,10 @@ class Packing:
         return dictionaries
 
     def pack(self, text: str) -> bytes:
-        packer = zlib.compressobj(
-            _LEVEL, zlib.DEFLATED, _WBITS, zdict=self.dictionaries[self.version]
-        )
+        """What Redis keeps of `text`: packed, or the JSON itself while packing is off."""
+        if not _write_packed:
+            return text.encode()
+        packer = zlib.compressobj(_LEVEL, zdict=self.dictionaries[self.version])
         return bytes((self.version,)) + packer.compress(text.encode()) + packer.flush()
 
     def unpack(self, raw: bytes | str) -> bytes | str:
@@ -76,5 +102,8 @@ class Packing:
                 f"{self.kind}: packed with dictionary {raw[0]}, which this version does not "
                 "have (written by a newer version)"
             )
-        unpacker = zlib.decompressobj(_WBITS, zdict=dictionary)
-        return unpacker.decompress(raw[1:]) + unpacker.flush()
+        unpacker = zlib.decompressobj(zdict=dictionary)
+        text = unpacker.decompress(raw[1:]) + unpacker.flush()
+        if not unpacker.eof:
+            raise zlib.error(f"{self.kind}: a packed value cut short")
+        return text

@@ -34,6 +34,7 @@ import uvloop
 from faststream.nats import NatsBroker
 from redis.asyncio import Redis
 
+from chuishao.common import packing
 from chuishao.common.broker import make_broker
 from chuishao.common.clients import redis_client, wait_for_servers
 from chuishao.common.clock import Clock, make_clock, start_clock, stop_clock
@@ -69,6 +70,10 @@ class Step:
     stop: Hook | None
 
 
+async def _check_dictionaries() -> None:
+    packing.check_dictionaries()
+
+
 class Runtime:
     """One service's start-up and shutdown. Register with `add`, `streams`, `view`,
     `loop`; then `serve(runtime)`, `async with runtime.running()`, or the lifespan."""
@@ -92,6 +97,8 @@ class Runtime:
         self._started: list[Step] = []
         self.loops: dict[str, Loop] = {}
         self.add(Phase.SERVERS, "wait for servers", lambda: wait_for_servers(settings))
+        packing.configure(packed=settings.packed_values)
+        self.add(Phase.SERVERS, "packing dictionaries", _check_dictionaries)
         # Redis closes last of all: registered first, stopped last.
         self.add(Phase.CONNECT, "redis", None, redis.aclose if close_redis else None)
         self.add(Phase.CONNECT, "clock", lambda: start_clock(clock), lambda: stop_clock(clock))

@@ -58,6 +58,10 @@ class ServiceSettings(BaseSettings):
     # "shared": real time plus an offset in Redis, so the whole stack can be moved forward
     # together (tests, the demo); see chuishao.common.clock.SharedClock.
     clock: Literal["system", "shared"] = "system"
+    # Each ticket's value packed in Redis (chuishao.common.packing). false: packed values
+    # and JSON are read, JSON is written — while replicas of an older version still run
+    # (docs/scaling.md, "Packed values").
+    packed_values: bool = True
 
     def refuse_known_secrets(self) -> None:
         """Called by a service's start-up (not at construction, so command-line tools that

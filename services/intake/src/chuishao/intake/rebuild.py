@@ -34,7 +34,7 @@ from pydantic import ValidationError
 from redis.asyncio import Redis
 from redis.exceptions import WatchError
 
-from chuishao.common import stream_reader, subjects
+from chuishao.common import packing, stream_reader, subjects
 from chuishao.common.clients import redis_client
 from chuishao.common.events import Event, ReportLinked, ReportSplit, TicketSubmitted, parse_event
 from chuishao.common.settings import ENV_PREFIX
@@ -709,11 +709,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--shard", type=Shard.parse, help=argparse.SUPPRESS)  # K/N: one worker
     parser.add_argument("--until", type=int, help=argparse.SUPPRESS)  # the workers' common end
     args = parser.parse_args(argv)
+    settings = IntakeSettings()
+    packing.configure(packed=settings.packed_values)  # write what the replicas can read
     if args.shard is not None:  # a worker of `--workers`: its outcome as one JSON line
-        outcome = asyncio.run(rebuild_shard(IntakeSettings(), args.write, args.until, args.shard))
+        outcome = asyncio.run(rebuild_shard(settings, args.write, args.until, args.shard))
         print(json.dumps(dataclasses.asdict(outcome)))
         return
-    sys.exit(asyncio.run(run(IntakeSettings(), args.write, max(args.workers, 1))))
+    sys.exit(asyncio.run(run(settings, args.write, max(args.workers, 1))))
 
 
 if __name__ == "__main__":

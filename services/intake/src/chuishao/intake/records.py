@@ -19,15 +19,17 @@ from chuishao.common.domain import (
     Role,
     Whistle,
 )
-from chuishao.common.packing import Packing
+from chuishao.common.packing import Packing, registered
 from chuishao.common.status import Status
 
 # Frozen: records are packed with it (a new dictionary is a new version beside it,
 # scripts/packing_dictionaries.py).
-PACKING = Packing(
-    "intake record",
-    Path(__file__).parent / "data" / "packing",
-    {1: "29ae1c561f77f0532c0b5208f1ccba589e6cdfad4dedbd88724bade11e3b9fbc"},
+PACKING = registered(
+    Packing(
+        "intake record",
+        Path(__file__).parent / "data" / "packing",
+        {1: "29ae1c561f77f0532c0b5208f1ccba589e6cdfad4dedbd88724bade11e3b9fbc"},
+    )
 )
 
 

@@ -6,7 +6,7 @@ OUTBOX_EVENTS = "router:outbox:events"  # hash: queued event id -> the event
 
 
 def ticket(ticket_id: str) -> str:
-    """string: the ticket's `TicketRouting` (JSON)."""
+    """string: the ticket's `TicketRouting` (packed JSON, chuishao.common.packing)."""
     return f"router:ticket:{ticket_id}"
 
 

@@ -23,16 +23,18 @@ from chuishao.common.domain import (
 )
 from chuishao.common.events import TicketNeedsManualDispatch
 from chuishao.common.handled import remember
-from chuishao.common.packing import Packing
+from chuishao.common.packing import Packing, registered
 from chuishao.common.queries import SuggestedCategory
 from chuishao.router.places import Place
 
 # Frozen: states are packed with it (a new dictionary is a new version beside it,
 # scripts/packing_dictionaries.py).
-PACKING = Packing(
-    "router state",
-    Path(__file__).parent / "data" / "packing",
-    {1: "8b56a24e3a2b7e686ed3406c20380112069919101582d06b09ac7495c33c909f"},
+PACKING = registered(
+    Packing(
+        "router state",
+        Path(__file__).parent / "data" / "packing",
+        {1: "8b56a24e3a2b7e686ed3406c20380112069919101582d06b09ac7495c33c909f"},
+    )
 )
 
 

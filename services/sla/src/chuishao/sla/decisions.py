@@ -17,7 +17,7 @@ from chuishao.common.events import (
     TicketEscalated,
 )
 from chuishao.common.ids import derived_id
-from chuishao.common.packing import Packing
+from chuishao.common.packing import Packing, registered
 from chuishao.sla.clocks import SlaClock
 from chuishao.sla.facts import Breached, Escalated, Fact, Warned, fact_from
 from chuishao.sla.policies import PolicyBook
@@ -28,10 +28,12 @@ E = TypeVar("E", bound=Event)
 
 # Frozen: states are packed with it (a new dictionary is a new version beside it,
 # scripts/packing_dictionaries.py).
-PACKING = Packing(
-    "sla state",
-    Path(__file__).parent / "data" / "packing",
-    {1: "c93f6f8279cbe8f34ba6d4c8407adcdb7b0e0e78d0504ac3a3ced6f08cec0803"},
+PACKING = registered(
+    Packing(
+        "sla state",
+        Path(__file__).parent / "data" / "packing",
+        {1: "c93f6f8279cbe8f34ba6d4c8407adcdb7b0e0e78d0504ac3a3ced6f08cec0803"},
+    )
 )
 
 

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 import nats
 
+from chuishao.common import packing
 from chuishao.common.clients import redis_client
 from chuishao.supervision.app import serve
 from chuishao.supervision.keys import SupervisionKeys, text
@@ -63,6 +64,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.command == "serve":
         serve(settings)
         return
+    packing.configure(packed=settings.packed_values)  # write what the replicas can read
     namespace = args.namespace or f"sup-rebuild-{datetime.now(UTC):%Y%m%d%H%M%S}"
     sys.exit(asyncio.run(rebuild_and_compare(settings, namespace, args.keep)))
 

@@ -40,15 +40,17 @@ from chuishao.common.events import (
     WhistleBlown,
 )
 from chuishao.common.handled import remember
-from chuishao.common.packing import Packing
+from chuishao.common.packing import Packing, registered
 from chuishao.common.status import Part, Progress, Status, reduce
 
 # Frozen: facts are packed with it (a new dictionary is a new version beside it,
 # scripts/packing_dictionaries.py).
-PACKING = Packing(
-    "supervision facts",
-    Path(__file__).parent / "data" / "packing",
-    {1: "aff6c83ccf3a5131e644f3773d693f03825de550c2d8bb5fb2daac649dca9de9"},
+PACKING = registered(
+    Packing(
+        "supervision facts",
+        Path(__file__).parent / "data" / "packing",
+        {1: "aff6c83ccf3a5131e644f3773d693f03825de550c2d8bb5fb2daac649dca9de9"},
+    )
 )
 
 

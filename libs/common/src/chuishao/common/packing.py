@@ -24,6 +24,9 @@ import functools
 import hashlib
 import zlib
 from pathlib import Path
+from typing import ClassVar, Self, cast
+
+from pydantic import BaseModel
 
 JSON_START = ord("{")
 _LEVEL = 6  # level 9 packs 3 % smaller at twice the time
@@ -107,3 +110,25 @@ class Packing:
         if not unpacker.eof:
             raise zlib.error(f"{self.kind}: a packed value cut short")
         return text
+
+
+class PackedValue:
+    """What a pydantic model Redis keeps packed inherits (beside `BaseModel`): its
+    `packing` names the kind; `stored()` to write it, `from_stored()` to read it."""
+
+    packing: ClassVar[Packing]
+
+    def stored_json(self) -> str:
+        """The JSON that is packed: without the fields at their default, which read back
+        the same (a quarter fewer bytes). A model whose defaults carry meaning (a
+        discriminator) overrides this with the full JSON."""
+        return cast("BaseModel", self).model_dump_json(exclude_defaults=True)
+
+    def stored(self) -> bytes:
+        return self.packing.pack(self.stored_json())
+
+    @classmethod
+    def from_stored(cls, raw: bytes | str) -> Self:
+        """A value as Redis keeps it, packed or (stored before packing) JSON."""
+        model = cast("type[BaseModel]", cls)
+        return cast("Self", model.model_validate_json(cls.packing.unpack(raw)))

@@ -8,6 +8,7 @@ got past the handled marker still changes nothing.
 """
 
 from pathlib import Path
+from typing import ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -23,7 +24,7 @@ from chuishao.common.domain import (
 )
 from chuishao.common.events import TicketNeedsManualDispatch
 from chuishao.common.handled import remember
-from chuishao.common.packing import Packing, registered
+from chuishao.common.packing import PackedValue, Packing, registered
 from chuishao.common.queries import SuggestedCategory
 from chuishao.router.places import Place
 
@@ -58,7 +59,8 @@ class ManualEntry(BaseModel):
     cause: TicketNeedsManualDispatch = Field(description="The event that queued it")
 
 
-class TicketRouting(BaseModel):
+class TicketRouting(BaseModel, PackedValue):
+    packing: ClassVar[Packing] = PACKING
     model_config = ConfigDict(frozen=True)
 
     ticket_id: TicketId
@@ -98,16 +100,8 @@ class TicketRouting(BaseModel):
         return self.model_copy(update={"applied": remember(self.applied, event_id)})
 
     def stored_json(self) -> str:
+        """In full: a state's defaults are few, its manual entry's event is whole."""
         return self.model_dump_json()
-
-    def stored(self) -> bytes:
-        """The state as Redis keeps it: its JSON, packed (chuishao.common.packing)."""
-        return PACKING.pack(self.stored_json())
-
-    @classmethod
-    def from_stored(cls, raw: bytes | str) -> "TicketRouting":
-        """A state as Redis keeps it, packed or (written before packing) JSON."""
-        return cls.model_validate_json(PACKING.unpack(raw))
 
 
 # An emergency's score is its queue time moved this far back (about 317 years), so every

@@ -4,7 +4,7 @@ record, the events to publish, when to look again. Nothing here does I/O."""
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 from pydantic import BaseModel
 
@@ -17,7 +17,7 @@ from chuishao.common.events import (
     TicketEscalated,
 )
 from chuishao.common.ids import derived_id
-from chuishao.common.packing import Packing, registered
+from chuishao.common.packing import PackedValue, Packing, registered
 from chuishao.sla.clocks import SlaClock
 from chuishao.sla.facts import Breached, Escalated, Fact, Warned, fact_from
 from chuishao.sla.policies import PolicyBook
@@ -37,8 +37,10 @@ PACKING = registered(
 )
 
 
-class TicketState(BaseModel):
+class TicketState(BaseModel, PackedValue):
     """All sla stores about a ticket (Redis key sla:ticket:<id>)."""
+
+    packing: ClassVar[Packing] = PACKING
 
     ticket_id: str
     correlation_id: str
@@ -54,15 +56,6 @@ class TicketState(BaseModel):
     def stored_json(self) -> str:
         """In full: a fact's `type`, which tells its kind, is a default."""
         return self.model_dump_json()
-
-    def stored(self) -> bytes:
-        """The state as Redis keeps it: its JSON, packed (chuishao.common.packing)."""
-        return PACKING.pack(self.stored_json())
-
-    @classmethod
-    def from_stored(cls, raw: bytes | str) -> "TicketState":
-        """A state as Redis keeps it, packed or (written before packing) JSON."""
-        return cls.model_validate_json(PACKING.unpack(raw))
 
 
 @dataclass(frozen=True)

@@ -295,12 +295,18 @@ def test_traditional_zhe_reads_as_zhe() -> None:
 
 
 DEV = Path(__file__).resolve().parents[2] / "services" / "router" / "triage" / "dev"
+# The blind danger sets already measured once (danger2 … danger6), copied here as
+# development sets; a blind set still unmeasured is never read by a test.
+MEASURED = DEV.parent / "corpus" / "danger-only"
 
 
 def test_the_development_sets_reach_the_targets() -> None:
-    """services/router/triage/dev/*.tsv (written for the detector, not blind): every
-    danger text found and told the label's numbers, ≤ 5 % false alarms."""
-    rows = [row for path in sorted(DEV.glob("danger-*.tsv")) for row in read_rows(path)[0]]
+    """services/router/triage/dev/*.tsv (written for the detector, not blind) and the
+    measured blind sets (corpus/danger-only/*-measured.tsv): every danger text found and
+    told the label's numbers, ≤ 5 % false alarms."""
+    paths = sorted(DEV.glob("danger-*.tsv")) + sorted(MEASURED.glob("danger*-measured.tsv"))
+    assert len([p for p in paths if p.name.endswith("-measured.tsv")]) >= 5
+    rows = [row for path in paths for row in read_rows(path)[0]]
     dangers = [row for row in rows if row.danger]
     calm = [row for row in rows if not row.danger]
     assert len(dangers) >= 150
@@ -518,3 +524,72 @@ def test_cantonese_function_words_and_gas_initials_read_as_mandarin() -> None:
     assert normalise("叫唔醒，冇反应") == "叫不醒,没反应"
     assert normalise("mq泄漏了") == "煤气泄漏了"
     assert normalise("劳动仲裁") == "劳动仲裁"  # 仲 stays
+
+
+# Round four (DNG4): a danger word as a figure of speech, a person's temper, an idiom;
+# a danger already handled or nobody at risk; sparks from welding; news from elsewhere.
+NOT_NOW_ROUND4 = [
+    "孩子学校作业多到爆炸，每天写到十二点",  # a degree complement
+    "等公交等得我心里直冒火，四十分钟一辆没来",  # a person's mood
+    "办公室空调坏了，热得我快自燃了",
+    "半夜听见砰砰的跟爆炸似的，出去一看是工地在打桩",  # a simile
+    "打车软件多扣了我六十块，我当场就炸了",  # a person's temper
+    "俺跟隔壁吵得快打起来了，社区给调解调解吧",
+    "打呼噜跟打雷似的，房子都快震塌了",
+    "排队排得我心急火燎，能不能多开几个窗口",  # an idiom
+    "孩子发烧到三十九度，社区医院人太多",  # 发烧, not 烧到
+    "隔壁工地晚上还在电焊，火花四溅，噪音也大",  # welding sparks
+    "电线没断也没冒火，就是整条街停电三个小时了",  # a denial inside the match
+    "下完雨路口积水到小腿肚，没人被困，就是雨水口堵了",  # nobody at risk
+    "刚才商场门口有个人晕倒，120已经拉走了，他钱包被我捡到了",  # already handled
+    "俺昨儿个在电梯里困了二十来分钟，后来它自个儿好了开门了",
+    "炒辣椒呛得整栋楼都在咳，我还以为哪里着火了",  # a mistaken belief
+    "我朋友说他们县城有个液化气站爆炸了，我们这边多久检查一次",  # elsewhere
+    "工地的围挡被风刮歪了，没有倒，就是挡住了半边人行道",  # tilted, not moving
+]
+
+
+@pytest.mark.parametrize("text", NOT_NOW_ROUND4)
+def test_figures_of_speech_and_handled_dangers_are_not_lexicon_alarms(text: str) -> None:
+    assert kinds_of(normalise(text)) == ()
+
+
+ROUND4 = [
+    ("学校围墙倒了压到两个学生", "pinned", ("119", "120")),
+    ("工地电焊把下面的泡沫板点着了，火一下子就蹿起来了", "fire", ("119",)),
+    ("我以为是谁家做饭，出去一看楼道里的电表箱着火了", "fire", ("119",)),
+    ("刚下完暴雨，地下车库水齐腰深了，还有人在里面挪车出不来", "trapped", ("119", "120")),
+    ("高架桥下快车道上一个三四岁小孩自己在跑，没看到家长", "child_in_traffic", ("110",)),
+    # the figure guards are read only by the families whose words are figures too
+    ("老人热得晕倒了，叫不醒", "sudden_illness", ("120",)),
+    ("地震了，房子都快震塌了，墙上全是裂缝", "collapse", ("119",)),
+    ("救护车已经把伤者拉走了，但楼里还有人被困，火还在烧", "fire", ("119", "120")),
+    ("插座不断冒火花，还有焦味", "sparks", ("119",)),
+]
+
+
+@pytest.mark.parametrize(("text", "rule", "call"), ROUND4)
+def test_round_four_dangers_look_alike_words_do_not_hide(
+    text: str, rule: str, call: tuple[str, ...]
+) -> None:
+    found = assess(text)
+    assert found.danger
+    assert rule in found.rules
+    assert set(call) <= set(found.call)
+
+
+@pytest.mark.parametrize(
+    ("text", "call"),
+    [
+        ("有個小朋友一個人在河堤邊上玩，腳下就是很急的水", "110"),  # a child alone by water
+        ("俺家进人了！俺在卧室听着客厅有人翻抽屉", "110"),  # a burglar in the house
+        ("庙会那桥上人挤人，有老人小孩被挤得喘不上气", "110"),  # a crowd crush
+        ("挖排水沟的时候沟壁塌了，一个工人被土埋到胸口", "120"),  # hurt in a collapse
+        ("俺家炕烧着呢，俺爸妈一起来就迷糊，站都站不住了", "120"),  # CO
+        ("麦秸垛着了，俺叔去扑脸都燎着了", "120"),  # burnt in a fire
+    ],
+)
+def test_round_four_numbers_a_general_rule_gives(text: str, call: str) -> None:
+    found = assess(text)
+    assert found.danger
+    assert call in found.call

@@ -10,14 +10,16 @@ Two layers. A lexicon (data/danger.toml, data not code: families of patterns ove
 normalised text, each with its kind, its numbers and whether it means a life at risk);
 a match counts unless the words around it, or its clause, make it a risk, a denial, a
 past event, a drill, a notice or a chronic nuisance (万一着火, 火灾隐患, 没冒烟, 去年塌方的
-路, 燃气泄漏应急演练, 每天晚上排气), and no match counts in a text that says the danger is
-over (已经没事了). Then, for wording the lexicon misses, the danger model trained on the
-corpus's danger column (in data/triage-model.json, its threshold chosen on held-out folds
-within a false-alarm budget); its alarm stands only when the text carries no not-now frame
-(a denial, a past event, a question, a complaint about a rule: guards.model_quiet, the
-clause and chronic guards, read on the whole text). The category may be uncertain; this
-answer alone makes the ticket an emergency. Every alarm names its `rules`: the families
-that matched, or "model".
+路, 燃气泄漏应急演练, 每天晚上排气) — or, for the families whose words are figures of speech
+too (fire, collapse), a mood's degree complement or a simile (吵得脑袋都要爆炸, 跟着了火一样)
+— and no match counts in a text that says the danger is over (已经没事了). Then, for
+wording the lexicon misses, the danger model trained on the corpus's danger column (in
+data/triage-model.json, its threshold chosen on held-out folds within a false-alarm
+budget); its alarm stands only when the text carries no not-now frame (a denial, a past
+event, a question, a complaint about a rule: guards.model_quiet, the clause and chronic
+guards, read on the whole text). The category may be uncertain; this answer alone makes
+the ticket an emergency. Every alarm names its `rules`: the families that matched, or
+"model".
 """
 
 import re
@@ -65,6 +67,7 @@ class Family:
     life: bool
     fallback: bool
     chronic_ok: bool  # a danger even when it keeps coming back (gas smell, sparks)
+    figures: bool  # its words serve as figures of speech too (爆炸, 着火, 塌): read guards.figure_*
     any_of: re.Pattern[str] | None  # one of these matches …
     all_of: tuple[re.Pattern[str], ...]  # … or every one of these does
     unless: re.Pattern[str] | None  # on the clause of the match
@@ -78,6 +81,9 @@ class Lexicon:
     before: re.Pattern[str]
     after: re.Pattern[str]
     clause: re.Pattern[str]
+    figure_head: re.Pattern[str]
+    idiom: re.Pattern[str]
+    figure_tail: re.Pattern[str]
     chronic: re.Pattern[str]
     resolved: re.Pattern[str]
     hurt: re.Pattern[str]
@@ -123,6 +129,7 @@ def load_lexicon(path: Path = LEXICON_FILE) -> Lexicon:
                 life=bool(raw.get("life", False)),
                 fallback=bool(raw.get("fallback", False)),
                 chronic_ok=bool(raw.get("chronic_ok", False)),
+                figures=bool(raw.get("figures", False)),
                 any_of=compiled("|".join(f"(?:{p})" for p in patterns)) if patterns else None,
                 all_of=tuple(compile_fast(_expand(p, sets)) for p in raw.get("all", [])),
                 unless=compiled(raw.get("unless")),
@@ -136,6 +143,9 @@ def load_lexicon(path: Path = LEXICON_FILE) -> Lexicon:
         before=re.compile(_expand(guards["before"], sets)),
         after=re.compile(_expand(guards["after"], sets)),
         clause=compile_fast(_expand(guards["clause"], sets)),
+        figure_head=re.compile(_expand(guards["figure_head"], sets)),
+        idiom=compile_fast(_expand(guards["idiom"], sets)),
+        figure_tail=re.compile(_expand(guards["figure_tail"], sets)),
         chronic=compile_fast(_expand(guards["chronic"], sets)),
         resolved=compile_fast(_expand(guards["resolved"], sets)),
         hurt=compile_fast(_expand(guards["hurt"], sets)),
@@ -154,11 +164,17 @@ def lexicon() -> Lexicon:
     return load_lexicon()
 
 
-def _clause(clean: str, start: int, end: int) -> str:
-    """The clause (between two punctuation marks) a match stands in."""
+def _clause_span(clean: str, start: int, end: int) -> tuple[int, int]:
+    """Where the clause (between two punctuation marks) a match stands in begins and ends."""
     left = max((m.end() for m in _CLAUSE_END.finditer(clean, 0, start)), default=0)
     right = _CLAUSE_END.search(clean, end)
-    return clean[left : right.start() if right else len(clean)]
+    return left, right.start() if right else len(clean)
+
+
+def _clause(clean: str, start: int, end: int) -> str:
+    """The clause (between two punctuation marks) a match stands in."""
+    left, right = _clause_span(clean, start, end)
+    return clean[left:right]
 
 
 def _happening(clean: str, pattern: re.Pattern[str], family: Family, lex: Lexicon) -> bool:
@@ -170,8 +186,18 @@ def _happening(clean: str, pattern: re.Pattern[str], family: Family, lex: Lexico
         after = clean[match.end() : match.end() + 5]
         if lex.before.search(before) or lex.after.search(after):
             continue
-        clause = _clause(clean, match.start(), match.end())
+        left, right = _clause_span(clean, match.start(), match.end())
+        clause = clean[left:right]
         if lex.clause.search(clause):
+            continue
+        # A figure of speech: the danger word as a degree complement of a mood or a
+        # nuisance (吵得我脑袋都要爆炸, 等得直冒火, 多到爆炸) or a simile (跟着了火一样,
+        # 爆炸似的). Only for the families whose words are figures too (fire, collapse,
+        # a crush): 热得晕倒了, 冻得嘴唇发紫 are real, so illness and the rest never read it.
+        if family.figures and (
+            lex.figure_head.search(clean, left, match.start())
+            or lex.figure_tail.match(clean, match.end(), right)
+        ):
             continue
         if not family.chronic_ok and lex.chronic.search(clause):
             continue
@@ -182,11 +208,12 @@ def _happening(clean: str, pattern: re.Pattern[str], family: Family, lex: Lexico
 
 
 def _matches(clean: str, family: Family, lex: Lexicon) -> bool:
-    if family.unless_text is not None and family.unless_text.search(clean):
-        return False
-    if family.any_of is not None and _happening(clean, family.any_of, family, lex):
-        return True
-    return bool(family.all_of) and all(_happening(clean, p, family, lex) for p in family.all_of)
+    # The family's own patterns first: most texts match none of a family's, and its
+    # `unless_text` (a long alternation over the whole text) is then never read.
+    found = (family.any_of is not None and _happening(clean, family.any_of, family, lex)) or (
+        bool(family.all_of) and all(_happening(clean, p, family, lex) for p in family.all_of)
+    )
+    return found and not (family.unless_text is not None and family.unless_text.search(clean))
 
 
 def families_of(clean: str) -> tuple[Family, ...]:
@@ -195,6 +222,8 @@ def families_of(clean: str) -> tuple[Family, ...]:
     clean = _ZHE.sub("着", clean)
     if lex.resolved.search(clean):
         return ()
+    # An idiom's danger word is no danger (心急火燎, 火冒三丈): blank it, keeping the length.
+    clean = lex.idiom.sub(lambda m: "〇" * len(m.group()), clean)
     return tuple(f for f in lex.families if _matches(clean, f, lex))
 
 

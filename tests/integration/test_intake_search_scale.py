@@ -144,3 +144,52 @@ async def test_a_page_reads_only_the_page_out_of_redis(servers: Any, stored: obj
             assert CountingRedis.longest <= 12, filters  # the page, one more, a tie
     finally:
         await redis.aclose()
+
+
+async def test_the_city_overdue_list_stays_exact_as_time_moves_and_records_change(
+    servers: Any, stored: list[TicketRecord]
+) -> None:
+    """The whole city's overdue list reads a page of its own index (`indexes.OVERDUE`),
+    kept by a watermark: exact when time moves on, when a query asks at a moment the
+    watermark has already passed (another replica's clock), and when records change
+    their deadlines or are resolved between queries."""
+    redis = Redis.from_url(servers.redis_url)
+    store = intake_store.RecordStore(redis)
+    records = {record.ticket_id: record for record in stored}
+    rng = random.Random(41)
+    hours = (0, 5, -3, 30, 29, 50, 50)
+    try:
+        for step, hour in enumerate(hours):
+            at = NOW + timedelta(hours=hour)
+            async with redis.pipeline(transaction=True) as pipe:
+                for ticket_id in rng.sample(sorted(records), 60):
+                    before = records[ticket_id]
+                    deadline = at + timedelta(hours=rng.randint(-6, 6))
+                    clock = ClockView(
+                        clock=ClockKind.RESOLUTION,
+                        level=Level.COMMUNITY,
+                        unit_id=None,
+                        deadline=deadline,
+                    )
+                    after = before.model_copy(
+                        update={
+                            "clocks": [] if rng.random() < 0.2 else [clock],
+                            "status": Status.RESOLVED if rng.random() < 0.1 else before.status,
+                        }
+                    )
+                    indexes.update(pipe, before, after)
+                    pipe.set(f"ticket:{ticket_id}", after.model_dump_json())
+                    records[ticket_id] = after
+                await pipe.execute()
+            filters = Filters(overdue_at=at)
+            seen: list[str] = []
+            cursor = None
+            while True:
+                page = await search(redis, store, filters, limit=9, cursor=cursor)
+                seen += [record.ticket_id for record in page.items]
+                if (cursor := page.next_cursor) is None:
+                    break
+            assert seen == expected(list(records.values()), filters), (step, hour)
+            assert seen  # the case means something: some tickets are overdue
+    finally:
+        await redis.aclose()

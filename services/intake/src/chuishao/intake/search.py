@@ -2,6 +2,7 @@
 cursor."""
 
 import base64
+import dataclasses
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -87,6 +88,21 @@ def _keys(filters: Filters) -> list[str]:
     return keys
 
 
+async def _overdue_until(redis: Redis, at: datetime) -> set[str]:
+    """Move the overdue index's watermark to `at`; the tickets in the index not yet
+    overdue at `at` (the watermark was already past it: another replica's clock)."""
+    _, not_yet = await redis.eval(
+        indexes.SWEEP_OVERDUE,
+        4,
+        indexes.DEADLINES,
+        indexes.OVERDUE,
+        indexes.ALL,
+        indexes.OVERDUE_UNTIL,
+        repr(at.timestamp()),
+    )
+    return {member.decode() for member in not_yet}
+
+
 async def search(
     redis: Redis,
     store: RecordStore,
@@ -107,6 +123,15 @@ async def search(
     low = filters.since.timestamp() if filters.since else float("-inf")
     high = filters.until.timestamp() if filters.until else float("inf")
     token = uuid.uuid4().hex
+    filtered = _keys(filters)
+    # The city's overdue list alone: a page of the overdue index, once its watermark is at
+    # `overdue_at` (those it had already passed but are not yet due then are left out).
+    not_yet: set[str] = set()
+    alone = not filtered and filters.within is None and not filters.ticket_ids
+    if filters.overdue_at is not None and alone:
+        not_yet = await _overdue_until(redis, filters.overdue_at)
+        filtered = [indexes.OVERDUE]
+        filters = dataclasses.replace(filters, overdue_at=None)
     # Sets scored by something else (deadline, nothing) only select: weight 0, so the
     # sum is the submission time of the one index that counts (weight 1).
     selecting: list[str] = []
@@ -115,7 +140,6 @@ async def search(
             scope = f"tmp:search:{token}:scope"
             pipe.zunionstore(scope, filters.within)
             selecting.append(scope)
-        filtered = _keys(filters)
         if filters.overdue_at is not None:
             overdue = f"tmp:search:{token}:overdue"
             at = filters.overdue_at.timestamp()
@@ -138,20 +162,21 @@ async def search(
             weights = [1] + [0] * (len(timed) - 1 + len(selecting))
             pipe.zinterstore(source, dict(zip([*timed, *selecting], weights, strict=True)))
         ties = after is not None and low <= after[0] <= high
+        wanted = limit + 1 + len(not_yet)
         if oldest_first:
             # The mirror image: ascending scores, ties in ascending id order.
             bottom: float | str = low
             if after is not None and ties:
                 pipe.zrangebyscore(source, after[0], after[0], withscores=True)
                 bottom = f"({after[0]!r}"
-            pipe.zrangebyscore(source, bottom, high, start=0, num=limit + 1, withscores=True)
+            pipe.zrangebyscore(source, bottom, high, start=0, num=wanted, withscores=True)
         else:
             top: float | str = high
             if after is not None and ties:
                 # The page's last row's own score may be shared: those after it in the order.
                 pipe.zrevrangebyscore(source, after[0], after[0], withscores=True)
                 top = f"({after[0]!r}"
-            pipe.zrevrangebyscore(source, top, low, start=0, num=limit + 1, withscores=True)
+            pipe.zrevrangebyscore(source, top, low, start=0, num=wanted, withscores=True)
         temporary = [key for key in (source, *selecting) if key.startswith("tmp:search:")]
         if temporary:
             pipe.delete(*temporary)
@@ -168,6 +193,7 @@ async def search(
         ]
     rest = cast("list[tuple[bytes, float]]", reads[-1])
     rows += [(score, member.decode()) for member, score in rest]
+    rows = [row for row in rows if row[1] not in not_yet]
     page = rows[:limit]
     items = await store.get_many([ticket_id for _, ticket_id in page])
     more = len(rows) > limit

@@ -13,6 +13,7 @@ from redis.asyncio import Redis
 from chuishao.common.domain import ClockKind, Level
 from chuishao.common.status import Status
 from chuishao.intake import indexes
+from chuishao.intake import search as intake_search
 from chuishao.intake import store as intake_store
 from chuishao.intake.projection import created
 from chuishao.intake.records import ClockView, TicketRecord
@@ -146,13 +147,15 @@ async def test_a_page_reads_only_the_page_out_of_redis(servers: Any, stored: obj
         await redis.aclose()
 
 
+@pytest.mark.parametrize("chunk", [7, 5_000])  # a first sweep taken in many small steps
 async def test_the_city_overdue_list_stays_exact_as_time_moves_and_records_change(
-    servers: Any, stored: list[TicketRecord]
+    servers: Any, stored: list[TicketRecord], chunk: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The whole city's overdue list reads a page of its own index (`indexes.OVERDUE`),
     kept by a watermark: exact when time moves on, when a query asks at a moment the
     watermark has already passed (another replica's clock), and when records change
     their deadlines or are resolved between queries."""
+    monkeypatch.setattr(intake_search, "SWEEP_CHUNK", chunk)
     redis = Redis.from_url(servers.redis_url)
     store = intake_store.RecordStore(redis)
     records = {record.ticket_id: record for record in stored}
@@ -191,5 +194,54 @@ async def test_the_city_overdue_list_stays_exact_as_time_moves_and_records_chang
                     break
             assert seen == expected(list(records.values()), filters), (step, hour)
             assert seen  # the case means something: some tickets are overdue
+    finally:
+        await redis.aclose()
+
+
+async def all_pages(redis: Redis, filters: Filters) -> list[str]:
+    store = intake_store.RecordStore(redis)
+    seen: list[str] = []
+    cursor = None
+    while True:
+        page = await search(redis, store, filters, limit=5, cursor=cursor)
+        seen += [record.ticket_id for record in page.items]
+        if (cursor := page.next_cursor) is None:
+            return seen
+
+
+async def test_a_watermark_ahead_of_the_query_or_a_writer_before_the_index_hides_nothing(
+    servers: Any, stored: list[TicketRecord]
+) -> None:
+    """Another replica's clock five minutes ahead has moved the watermark past tickets not
+    yet due at this query's time; a writer of a version before the index removed a
+    resolved ticket from the deadlines only: neither shows in the list."""
+    redis = Redis.from_url(servers.redis_url)
+    records = {record.ticket_id: record for record in stored}
+    soon = sorted(records)[:30]
+    try:
+        async with redis.pipeline(transaction=True) as pipe:
+            for n, ticket_id in enumerate(soon):  # due within the next five minutes
+                before = records[ticket_id]
+                clock = ClockView(
+                    clock=ClockKind.RESOLUTION,
+                    level=Level.COMMUNITY,
+                    unit_id=None,
+                    deadline=NOW + timedelta(seconds=10 * (n + 1)),
+                )
+                after = before.model_copy(update={"clocks": [clock], "status": Status.DISPATCHED})
+                indexes.update(pipe, before, after)
+                records[ticket_id] = after
+            await pipe.execute()
+        ahead = Filters(overdue_at=NOW + timedelta(minutes=5))
+        assert set(soon) <= set(await all_pages(redis, ahead))  # the other replica's query
+        now = Filters(overdue_at=NOW)
+        listed = await all_pages(redis, now)
+        assert listed == expected(list(records.values()), now)
+        assert not set(soon) & set(listed)
+        # An older writer resolves one: out of the deadlines, left in the overdue index.
+        gone = listed[0]
+        await redis.zrem(indexes.DEADLINES, gone)
+        assert await redis.zscore(indexes.OVERDUE, gone) is not None
+        assert gone not in await all_pages(redis, now)
     finally:
         await redis.aclose()

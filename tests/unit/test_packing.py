@@ -89,11 +89,12 @@ def test_a_value_cut_short_is_refused(tmp_path: Path) -> None:
 
 @pytest.fixture
 def packing_off() -> Iterator[None]:
+    before = packing_module.packs()
     packing_module.configure(packed=False)
     try:
         yield
     finally:
-        packing_module.configure(packed=True)
+        packing_module.configure(packed=before)
 
 
 @pytest.mark.usefixtures("packing_off")

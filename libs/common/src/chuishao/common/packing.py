@@ -47,6 +47,11 @@ def configure(*, packed: bool) -> None:
     _write_packed = packed
 
 
+def packs() -> bool:
+    """Whether this process packs what it writes (`configure`)."""
+    return _write_packed
+
+
 def registered(packing: "Packing") -> "Packing":
     """A service's kind, checked at its start by `check_dictionaries`."""
     _every.append(packing)

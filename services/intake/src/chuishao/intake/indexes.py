@@ -34,23 +34,29 @@ end
 return 0
 """
 
-# Move the watermark to `at` (never back), adding the tickets whose deadline it passes;
-# returns the watermark and, when it was already past `at`, the tickets whose deadline
-# lies between (in OVERDUE, not overdue at `at`). KEYS: DEADLINES, OVERDUE, ALL,
-# OVERDUE_UNTIL; ARGV: at.
+# Move the watermark towards `at` (never back), adding the tickets whose deadline it
+# passes, at most `chunk` of them a call (with all of the last one's deadline) so a first
+# sweep over a city's overdue tickets does not hold Redis for long; returns the watermark
+# reached. KEYS: DEADLINES, OVERDUE, ALL, OVERDUE_UNTIL; ARGV: at, chunk.
 SWEEP_OVERDUE = """
 local raw = redis.call('GET', KEYS[4])
 local mark = tonumber(raw or '')
-if mark and tonumber(ARGV[1]) <= mark then
-  return {raw, redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. ARGV[1], raw)}
+if mark and tonumber(ARGV[1]) <= mark then return raw end
+local low = raw and ('(' .. raw) or '-inf'
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], low, ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
+local reached = ARGV[1]
+if #due == tonumber(ARGV[2]) then
+  reached = redis.call('ZSCORE', KEYS[1], due[#due])
+  for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], reached, reached)) do
+    due[#due + 1] = id
+  end
 end
-local due = redis.call('ZRANGEBYSCORE', KEYS[1], raw and ('(' .. raw) or '-inf', ARGV[1])
 for _, id in ipairs(due) do
   local submitted = redis.call('ZSCORE', KEYS[3], id)
   if submitted then redis.call('ZADD', KEYS[2], submitted, id) end
 end
-redis.call('SET', KEYS[4], ARGV[1])
-return {ARGV[1], {}}
+redis.call('SET', KEYS[4], reached)
+return reached
 """
 
 

@@ -711,6 +711,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     settings = IntakeSettings()
     packing.configure(packed=settings.packed_values)  # write what the replicas can read
+    packing.check_dictionaries()
     if args.shard is not None:  # a worker of `--workers`: its outcome as one JSON line
         outcome = asyncio.run(rebuild_shard(settings, args.write, args.until, args.shard))
         print(json.dumps(dataclasses.asdict(outcome)))

@@ -65,6 +65,7 @@ def main(argv: list[str] | None = None) -> None:
         serve(settings)
         return
     packing.configure(packed=settings.packed_values)  # write what the replicas can read
+    packing.check_dictionaries()
     namespace = args.namespace or f"sup-rebuild-{datetime.now(UTC):%Y%m%d%H%M%S}"
     sys.exit(asyncio.run(rebuild_and_compare(settings, namespace, args.keep)))
 

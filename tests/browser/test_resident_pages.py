@@ -49,7 +49,15 @@ def resident_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Serve
 @pytest.fixture(scope="module")
 def stack(resident_servers: Servers, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     log_dir: Path = tmp_path_factory.mktemp("resident-logs")
-    with ServiceProcesses(resident_servers.nats_url, resident_servers.redis_url, log_dir) as s:
+    # No quiet hours: from 22:00 in Beijing (14:00 UTC) the receipt would be held until
+    # morning and the test would wait for it in vain (it failed so at 14:03 UTC).
+    with ServiceProcesses(
+        resident_servers.nats_url,
+        resident_servers.redis_url,
+        log_dir,
+        CHUISHAO_QUIET_HOURS_START="00:00",
+        CHUISHAO_QUIET_HOURS_END="00:00",
+    ) as s:
         yield s
 
 

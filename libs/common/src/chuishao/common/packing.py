@@ -93,24 +93,32 @@ class Packing:
             dictionaries[version] = data
         return dictionaries
 
+    @functools.cached_property
+    def _primed(self) -> "tuple[zlib._Compress, dict[int, zlib._Decompress]]":
+        """A packer and an unpacker per version with their dictionary already set, copied
+        for each value: setting a dictionary hashes all of it (27 → 16 µs a pack)."""
+        packer = zlib.compressobj(_LEVEL, zdict=self.dictionaries[self.version])
+        unpackers = {v: zlib.decompressobj(zdict=d) for v, d in self.dictionaries.items()}
+        return packer, unpackers
+
     def pack(self, text: str) -> bytes:
         """What Redis keeps of `text`: packed, or the JSON itself while packing is off."""
         if not _write_packed:
             return text.encode()
-        packer = zlib.compressobj(_LEVEL, zdict=self.dictionaries[self.version])
+        packer = self._primed[0].copy()
         return bytes((self.version,)) + packer.compress(text.encode()) + packer.flush()
 
     def unpack(self, raw: bytes | str) -> bytes | str:
         """The JSON of a stored value, packed or not."""
         if isinstance(raw, str) or not raw or raw[0] == JSON_START:
             return raw
-        dictionary = self.dictionaries.get(raw[0])
-        if dictionary is None:
+        primed = self._primed[1].get(raw[0])
+        if primed is None:
             raise UnknownPacking(
                 f"{self.kind}: packed with dictionary {raw[0]}, which this version does not "
                 "have (written by a newer version)"
             )
-        unpacker = zlib.decompressobj(zdict=dictionary)
+        unpacker = primed.copy()
         text = unpacker.decompress(raw[1:]) + unpacker.flush()
         if not unpacker.eof:
             raise zlib.error(f"{self.kind}: a packed value cut short")

@@ -43,6 +43,7 @@ from nats.aio.msg import Msg
 from nats.js.api import StorageType, StreamConfig
 from redis.asyncio import Redis
 
+from chuishao.common.clients import packing_in_c
 from chuishao.common.domain import Level, Location, Priority, Role, Whistle
 from chuishao.common.events import TicketDispatched
 from chuishao.common.logging import configure_logging
@@ -88,7 +89,7 @@ def servers(root: Path, sync: str) -> Iterator[tuple[NatsServer, RedisServer]]:
 @contextlib.asynccontextmanager
 async def connections(nats_url: str, redis_url: str) -> AsyncIterator[tuple[Client, Redis]]:
     nc = await nats.connect(nats_url)
-    redis = Redis.from_url(redis_url)
+    redis = packing_in_c(Redis.from_url(redis_url))  # as the services' own clients pack
     try:
         yield nc, redis
     finally:

@@ -92,7 +92,9 @@ async def test_the_batched_rebuild_writes_what_the_live_projection_writes(redis:
         fold = RebuildFold(redis, folded_keys, ZONE, RULE)
         for start in range(0, len(events), batch):
             await fold.apply(events[start : start + batch])
+        await fold.flush()
         assert differences(expected, await snapshot(redis, folded_keys)) == [], batch
         # A batch applied again (a redelivered fetch) changes nothing.
         await fold.apply(events[-batch:])
+        await fold.flush()
         assert differences(expected, await snapshot(redis, folded_keys)) == [], batch

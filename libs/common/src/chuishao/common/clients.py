@@ -1,17 +1,20 @@
 """Connections every service makes the same way."""
 
 import asyncio
-from typing import Any
+from typing import Any, cast
 
+import hiredis
 import nats
 import nats.errors
 import structlog
 from redis.asyncio import BlockingConnectionPool, Redis
-from redis.asyncio.connection import parse_url
+from redis.asyncio.connection import AbstractConnection, parse_url
 from redis.asyncio.retry import Retry
 from redis.asyncio.sentinel import Sentinel, SentinelConnectionPool
 from redis.backoff import ExponentialBackoff
+from redis.connection import HiredisRespSerializer
 from redis.exceptions import RedisError
+from redis.typing import EncodableT
 
 from chuishao.common.settings import ServiceSettings
 from chuishao.common.transient import backoff
@@ -39,8 +42,48 @@ def redis_client(settings: ServiceSettings) -> Redis:
             **_database_of(settings.redis_url),
             **options,
         )
-        return client
-    return Redis.from_pool(BlockingConnectionPool.from_url(settings.redis_url, **options))
+        return packing_in_c(client)
+    return packing_in_c(
+        Redis.from_pool(BlockingConnectionPool.from_url(settings.redis_url, **options))
+    )
+
+
+def packing_in_c(client: Redis) -> Redis:
+    """The client's connections write commands with hiredis's packer instead of
+    redis-py's asyncio one, written in Python (its sync client uses hiredis's already):
+    the same bytes (tests/unit/test_clients.py), 5.5 times faster for a rebuild's
+    15,000-argument script call, 1.6 times for a ZADD. A connection made for any URL
+    (TCP, Unix socket, TLS) or by Sentinel keeps its class and gains the packer."""
+    pool = client.connection_pool
+    pool.connection_class = _packing_in_c(pool.connection_class)
+    return client
+
+
+class _HiredisPacking:
+    _packer = HiredisRespSerializer()
+
+    def pack_command(self, *args: EncodableT) -> list[bytes]:
+        first = args[0]
+        if isinstance(first, str) and " " not in first:
+            try:
+                return [hiredis.pack_command(args)]  # type: ignore[arg-type]  # any length
+            except TypeError:
+                pass  # a bytearray or memoryview, or a bad argument: as redis-py does
+        packed: list[bytes] = self._packer.pack(*args)  # type: ignore[arg-type]  # any arg
+        return packed
+
+
+_made: dict[type[AbstractConnection], type[AbstractConnection]] = {}
+
+
+def _packing_in_c(kind: type[AbstractConnection]) -> type[AbstractConnection]:
+    if issubclass(kind, _HiredisPacking):
+        return kind
+    if kind not in _made:
+        _made[kind] = cast(
+            "type[AbstractConnection]", type(kind.__name__, (_HiredisPacking, kind), {})
+        )
+    return _made[kind]
 
 
 class _BlockingSentinelPool(SentinelConnectionPool, BlockingConnectionPool):

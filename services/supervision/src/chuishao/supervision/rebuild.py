@@ -5,6 +5,7 @@ equal: that is what makes the numbers trustworthy (and repairable).
     python -m chuishao.supervision rebuild            # replay into a new namespace, compare
 """
 
+import asyncio
 import json
 from dataclasses import dataclass
 from datetime import tzinfo
@@ -37,8 +38,15 @@ class Replayed:
 
 
 async def clear(redis: Redis, keys: SupervisionKeys) -> None:
-    async for key in redis.scan_iter(match=keys.pattern, count=1000):
-        await redis.delete(key)
+    """Every key of the namespace, a scanned batch a command (one a key took 70 s over
+    the keys of 30,000 tickets)."""
+    cursor = 0
+    while True:
+        cursor, batch = await redis.scan(cursor, match=keys.pattern, count=1000)
+        if batch:
+            await redis.unlink(*batch)
+        if cursor == 0:
+            return
 
 
 async def rebuild(
@@ -68,9 +76,14 @@ async def rebuild(
         ),
     )
     events = skipped = 0
+    # The next batch is fetched while this one is folded.
+    fetching = asyncio.ensure_future(subscription.fetch(BATCH, timeout=5))
     try:
         while True:
-            messages = await subscription.fetch(BATCH, timeout=5)
+            messages = await fetching
+            done = messages[-1].metadata.num_pending == 0
+            if not done:
+                fetching = asyncio.ensure_future(subscription.fetch(BATCH, timeout=5))
             batch: list[Event] = []
             for message in messages:
                 try:
@@ -81,9 +94,11 @@ async def rebuild(
                     )
             await fold.apply(batch)
             events += len(batch)
-            if messages[-1].metadata.num_pending == 0:
+            if done:
                 break
+        await fold.flush()
     finally:
+        fetching.cancel()
         await subscription.unsubscribe()
     return Replayed(namespace, events, skipped)
 

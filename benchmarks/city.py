@@ -88,10 +88,9 @@ def measure(size: CitySize, path: Path) -> dict[str, Any]:
     bounds = [g.polygon for g in directory.document.grids if g.polygon]
     longs = [x for ring in bounds for x, _ in ring]
     lats = [y for ring in bounds for _, y in ring]
-    points = [
-        (rng.uniform(min(longs), max(longs)), rng.uniform(min(lats), max(lats)))
-        for _ in range(SAMPLES)
-    ]
+    # The city's box once (taken again for each point, it was 165 s of the phase's 175).
+    west, east, south, north = min(longs), max(longs), min(lats), max(lats)
+    points = [(rng.uniform(west, east), rng.uniform(south, north)) for _ in range(SAMPLES)]
     samples: list[float] = []
     found = 0
     for long, lat in points:

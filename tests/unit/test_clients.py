@@ -18,9 +18,9 @@ ARGUMENTS: list[tuple[Any, ...]] = [
     ("HINCRBY", "sup:counts:unit:U1:2026-12", "created", -1),
     ("SET", "k", 10**30),
     ("SET", "街道", "朝阳区 三里屯 🚧"),
-    ("CONFIG GET", "maxmemory"),
+    ("CONFIG GET", "maxmemory"),  # a command of two words, split as redis-py splits it
     ("SET", "k", bytearray(b"ba"), "GET"),
-    ("SET", "k", memoryview(b"mv")),  # a command of two words, split as redis-py splits it
+    ("SET", "k", memoryview(b"mv")),
     ("EVALSHA", "a" * 40, 3, *(f"k{i}" for i in range(3)), *range(6)),
 ]
 

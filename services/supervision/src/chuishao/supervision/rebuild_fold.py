@@ -155,20 +155,19 @@ class RebuildFold:
         if not events:
             return
         ids = list(dict.fromkeys(event.ticket_id for event in events))
-        stored = dict.fromkeys(ids, b"")
-        if read := [ticket_id for ticket_id in ids if ticket_id not in self._in_flight]:
-            got = cast(
+        facts: dict[str, SupervisedTicket | None] = {
+            ticket_id: self._in_flight[ticket_id]
+            for ticket_id in ids
+            if ticket_id in self._in_flight
+        }
+        if read := [ticket_id for ticket_id in ids if ticket_id not in facts]:
+            stored = cast(
                 "list[bytes | None]",
                 await self.redis.mget([self.keys.ticket(ticket_id) for ticket_id in read]),
             )
-            stored.update(zip(read, (raw or b"" for raw in got), strict=True))
-        tickets = {
-            ticket_id: _Ticket.starting(
-                self._in_flight.get(ticket_id)
-                or (SupervisedTicket.from_stored(raw) if raw else None)
-            )
-            for ticket_id, raw in stored.items()
-        }
+            for ticket_id, raw in zip(read, stored, strict=True):
+                facts[ticket_id] = SupervisedTicket.from_stored(raw) if raw else None
+        tickets = {ticket_id: _Ticket.starting(facts[ticket_id]) for ticket_id in ids}
         writes = _Writes()
         for event in events:
             ticket = tickets[event.ticket_id]

@@ -4,9 +4,11 @@ token opens it (and becomes a cookie the live stream uses); it shows the scripte
 data with names instead of codes, updates live when an emergency whistle is blown, and
 leaves a screenshot in artifacts/command-centre.png."""
 
+import fcntl
 import os
 import shutil
 import subprocess
+import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -38,6 +40,9 @@ FLAGS = [
 ]
 
 
+APT_LOCK = Path(tempfile.gettempdir()) / "chuishao-apt-get.lock"
+
+
 def ensure_chromium() -> None:
     """Debian's chromium, installed here only when missing and only where apt-get may run
     (CI runs as root); elsewhere the test is skipped, except on CI, where it fails."""
@@ -49,9 +54,18 @@ def ensure_chromium() -> None:
         if os.environ.get("CI"):
             pytest.fail(message)
         pytest.skip(message)
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    subprocess.run(["apt-get", "update", "-qq"], check=True, env=env, timeout=300)
-    subprocess.run(["apt-get", "install", "-y", "-qq", *missing], check=True, env=env, timeout=600)
+    # Both test workers may get here at once on a fresh machine; the second apt-get
+    # would fail on dpkg's lock (exit 100). One installs, the other waits and finds it.
+    with open(APT_LOCK, "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        missing = [name for name, path in PACKAGES.items() if not path.exists()]
+        if not missing:
+            return
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        subprocess.run(["apt-get", "update", "-qq"], check=True, env=env, timeout=300)
+        subprocess.run(
+            ["apt-get", "install", "-y", "-qq", *missing], check=True, env=env, timeout=600
+        )
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,6 @@
 reason; poison goes straight to the dead letters; nothing is dropped silently."""
 
 import asyncio
-import contextlib
 from collections import Counter
 from collections.abc import AsyncIterator
 
@@ -18,6 +17,7 @@ from chuishao.common.logging import configure_logging
 from chuishao.common.publishing import publish_event
 from chuishao.common.settings import ServiceSettings
 from support.factories import submitted
+from support.jetstream import dead_letters, settled, until
 from support.servers import Servers
 
 SPEC = streams.ConsumerSpec(
@@ -53,37 +53,6 @@ async def broker_under_test(
     await broker.stop()
 
 
-async def dead_letters(js: JetStreamContext, expected: int) -> list[object]:
-    sub = await js.pull_subscribe("dlq.test-policy", stream="DEADLETTER")
-    found: list[object] = []
-    for _ in range(50):
-        with contextlib.suppress(TimeoutError):
-            found += await sub.fetch(expected - len(found), timeout=0.2)
-        if len(found) >= expected:
-            break
-    await sub.unsubscribe()
-    return found
-
-
-async def until(condition: object, timeout: float = 10.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not condition():  # type: ignore[operator]
-        assert asyncio.get_running_loop().time() < deadline, "condition never held"
-        await asyncio.sleep(0.02)
-
-
-async def settled(js: JetStreamContext, timeout: float = 10.0) -> None:
-    """Every delivered message acked: the ack reaches the server a moment after the
-    handler's effect is visible, so read the consumer until it says so (bounded)."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        info = await js.consumer_info("TICKETS", SPEC.name)
-        if info.num_ack_pending == 0 and info.num_pending == 0:
-            return
-        assert asyncio.get_running_loop().time() < deadline, f"never settled: {info}"
-        await asyncio.sleep(0.05)
-
-
 def event_with(description: str) -> TicketSubmitted:
     return submitted().model_copy(update={"description": description})
 
@@ -96,7 +65,7 @@ async def test_a_transient_failure_is_retried_until_it_succeeds(
     await until(lambda: deliveries["flaky"] == 3)
     await asyncio.sleep(0.3)
     assert deliveries["flaky"] == 3
-    await settled(js)
+    await settled(js, SPEC.name)
     assert deliveries["flaky"] == 3
 
 
@@ -105,7 +74,7 @@ async def test_a_failure_that_never_clears_is_dead_lettered_with_the_reason(
 ) -> None:
     _, deliveries = broker_under_test
     await publish_event(js, event_with("broken"))
-    [letter] = await dead_letters(js, 1)
+    [letter] = await dead_letters(js, SPEC.name, 1)
     assert deliveries["broken"] == SPEC.max_deliver
     headers = letter.headers  # type: ignore[attr-defined]
     assert headers[REASON_HEADER] == "retries_exhausted"
@@ -120,11 +89,11 @@ async def test_poison_goes_to_the_dead_letters_at_once(
     _, deliveries = broker_under_test
     await js.publish("ticket.submitted.T1", b"{not json")
     await js.publish("ticket.submitted.T2", b'{"type": "TicketSubmitted", "schema_version": 9}')
-    letters = await dead_letters(js, 2)
+    letters = await dead_letters(js, SPEC.name, 2)
     assert [m.headers[REASON_HEADER] for m in letters] == ["unprocessable"] * 2  # type: ignore[attr-defined]
     assert [m.headers[DELIVERIES_HEADER] for m in letters] == ["1", "1"]  # type: ignore[attr-defined]
     assert sum(deliveries.values()) == 0
-    await settled(js)
+    await settled(js, SPEC.name)
 
 
 async def test_one_tickets_events_are_handled_in_stream_order(

@@ -14,6 +14,7 @@ from chuishao.common.domain import ClockKind, Level, Whistle
 from chuishao.common.events import Event
 from chuishao.supervision.hotspots import HotspotRule
 from chuishao.supervision.keys import SupervisionKeys
+from chuishao.supervision.live_batch import apply_batch
 from chuishao.supervision.projection import RECENT_HOTSPOTS, RECENT_WHISTLES, Projection
 from chuishao.supervision.rebuild import clear, differences, snapshot
 from chuishao.supervision.rebuild_fold import RebuildFold
@@ -98,3 +99,34 @@ async def test_the_batched_rebuild_writes_what_the_live_projection_writes(redis:
         await fold.apply(events[-batch:])
         await fold.flush()
         assert differences(expected, await snapshot(redis, folded_keys)) == [], batch
+
+
+async def test_live_batches_write_what_the_live_projection_writes_event_by_event(
+    redis: Redis,
+) -> None:
+    """The live consumer's batches (supervision.live_batch): the same keys as one event at
+    a time, for batches cut anywhere, and the same warnings sent."""
+    events = interleaved([busy(4), generated(seed=6, tickets=60), scripted_day("L")])
+    one_keys = SupervisionKeys("batch-one")
+    await clear(redis, one_keys)
+    one = Projection(redis, one_keys, ZONE, RULE)
+    sent = [warning for event in events for warning in await one.apply(event)]
+    expected = await snapshot(redis, one_keys)
+    assert len(sent) > RECENT_HOTSPOTS  # many verdicts, several in one batch
+
+    rng = random.Random(11)
+    for size in (1, 7, 64, 0):
+        batched_keys = SupervisionKeys(f"batch-{size}")
+        await clear(redis, batched_keys)
+        batched = Projection(redis, batched_keys, ZONE, RULE)
+        warnings = []
+        start = 0
+        while start < len(events):
+            step = size or rng.randint(1, 40)  # 0: cut at random places
+            warnings += await apply_batch(batched, events[start : start + step])
+            start += step
+        assert differences(expected, await snapshot(redis, batched_keys)) == [], size
+        assert [w.event_id for w in warnings] == [w.event_id for w in sent], size
+        # A batch delivered again (a redelivered fetch) changes nothing and sends nothing.
+        assert await apply_batch(batched, events[-50:]) == []
+        assert differences(expected, await snapshot(redis, batched_keys)) == [], size

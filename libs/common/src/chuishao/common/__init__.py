@@ -6,9 +6,9 @@ concern each (docs/architecture.md, "One place for each concern"). `compat` and
 `transient` are internal to this library.
 
 The contract:  events, commands, queries, domain, subjects, streams, errors, contract
-Running:       runtime, loops, broker, delivery, replies, clients, settings, logging,
-               metrics, clock, publishing, outbox, stream_reader, handled, kv, packing (records
-               packed for Redis)
+Running:       runtime, loops, broker, batches (consumers a batch at a time), delivery,
+               replies, clients, settings, logging, metrics, clock, publishing, outbox,
+               stream_reader, handled, kv, packing (records packed for Redis)
 Read models:   catalogue, units, places (the buckets), categories, unit_contacts,
                place_names (their types, no NATS: the domain cores name these), status
 Residents:     privacy, tokens, ids, photos (the photo store)
@@ -18,6 +18,7 @@ Screens and files: labels (Chinese names of statuses and channels), svgmap (the 
 """
 
 __all__ = [
+    "batches",
     "broker",
     "catalogue",
     "categories",

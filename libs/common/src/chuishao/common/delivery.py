@@ -12,6 +12,7 @@ never retried. Here instead:
 import asyncio
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
@@ -143,34 +144,61 @@ class DeliveryPolicy(BaseMiddleware):
         msg = self.msg
         if not _from_jetstream(msg):
             return False  # core NATS request: FastStream's own error reply applies
-        meta = msg.metadata
-        spec = CONSUMERS.get(meta.consumer or "")
-        max_deliver = spec.max_deliver if spec else 1
-        error = f"{type(exc_val).__name__}: {exc_val}"
-        if isinstance(exc_val, POISON):
-            reason = "unprocessable"
-        elif meta.num_delivered >= max_deliver:
-            reason = "retries_exhausted"
-        else:
-            delay = spec.retry_delay(meta.num_delivered) if spec else 1.0
-            log.warning(
-                "handler_failed_will_retry",
-                error=error,
-                delay_s=delay,
-                delivered=meta.num_delivered,
-                subject=msg.subject,
-            )
-            raise NackMessage(delay=delay) from exc_val
-        try:
-            await dead_letter(self.broker, msg, reason=reason, error=error)
-        except Exception as publish_error:  # noqa: BLE001 - whatever it was, retry later
-            log.error("dead_letter_failed", error=repr(publish_error), subject=msg.subject)
-            raise NackMessage(delay=5.0) from exc_val
-        log.error(
-            "dead_lettered",
-            reason=reason,
-            error=error,
-            subject=msg.subject,
-            delivered=meta.num_delivered,
-        )
+        failure = judge_failure(msg, exc_val)
+        if failure.retry_after is not None:
+            raise NackMessage(delay=failure.retry_after) from exc_val
+        if not await store_dead_letter(self.broker, msg, failure):
+            raise NackMessage(delay=DEAD_LETTER_RETRY_SECONDS) from exc_val
         raise RejectMessage() from exc_val
+
+
+DEAD_LETTER_RETRY_SECONDS = 5.0
+
+
+@dataclass(frozen=True)
+class Failure:
+    """What becomes of a message whose handler raised: tried again after `retry_after`
+    seconds, or (None) dead-lettered for `reason`."""
+
+    reason: str
+    error: str
+    retry_after: float | None
+
+
+def judge_failure(msg: Msg, exc: Exception) -> Failure:
+    """The policy's verdict on a failed JetStream message (logs a retry)."""
+    meta = msg.metadata
+    spec = CONSUMERS.get(meta.consumer or "")
+    max_deliver = spec.max_deliver if spec else 1
+    error = f"{type(exc).__name__}: {exc}"
+    if isinstance(exc, POISON):
+        return Failure("unprocessable", error, None)
+    if meta.num_delivered >= max_deliver:
+        return Failure("retries_exhausted", error, None)
+    delay = spec.retry_delay(meta.num_delivered) if spec else 1.0
+    log.warning(
+        "handler_failed_will_retry",
+        error=error,
+        delay_s=delay,
+        delivered=meta.num_delivered,
+        subject=msg.subject,
+    )
+    return Failure("retry", error, delay)
+
+
+async def store_dead_letter(broker: NatsBroker, msg: Msg, failure: Failure) -> bool:
+    """Dead-letter `msg`; False when the dead letter could not be stored (then the
+    message is retried, never dropped)."""
+    try:
+        await dead_letter(broker, msg, reason=failure.reason, error=failure.error)
+    except Exception as publish_error:  # noqa: BLE001 - whatever it was, retry later
+        log.error("dead_letter_failed", error=repr(publish_error), subject=msg.subject)
+        return False
+    log.error(
+        "dead_lettered",
+        reason=failure.reason,
+        error=failure.error,
+        subject=msg.subject,
+        delivered=msg.metadata.num_delivered,
+    )
+    return True

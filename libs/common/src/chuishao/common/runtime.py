@@ -11,7 +11,7 @@ start-up that fails half-way stops what it had started.
     STREAMS  streams and durable consumers (chuishao.common.streams)
     VIEWS    read models kept by a watch (catalogue, units, places)
     PREPARE  the service's own steps (rebuilds, publishing read models)
-    CONSUME  the broker's subscribers
+    CONSUME  the broker's subscribers, then the batch consumers (chuishao.common.batches)
     READY    steps that need the consumers running (sla's first sweep)
     LOOPS    background loops (chuishao.common.loops)
     SERVE    /metrics and /health for the services without HTTP (added by `serve`)
@@ -35,6 +35,7 @@ from faststream.nats import NatsBroker
 from redis.asyncio import Redis
 
 from chuishao.common import packing
+from chuishao.common.batches import BatchConsumer
 from chuishao.common.broker import make_broker
 from chuishao.common.clients import redis_client, wait_for_servers
 from chuishao.common.clock import Clock, make_clock, start_clock, stop_clock
@@ -153,6 +154,12 @@ class Runtime:
         self.loops[loop.name] = loop
         self.add(Phase.LOOPS, f"loop {loop.name}", loop.start, loop.stop)
         return loop
+
+    def batches(self, consumer: BatchConsumer[Any]) -> BatchConsumer[Any]:
+        """A consumer that takes a batch at a time: started after the broker's
+        subscribers, stopped before them."""
+        self.add(Phase.CONSUME, f"batches {consumer.name}", consumer.start, consumer.stop)
+        return consumer
 
     def metrics(self, settings: MetricsSettings | None = None) -> MetricsServer:
         """/metrics and /health on their own port (`CHUISHAO_<SERVICE>_METRICS_PORT`, 0:

@@ -32,6 +32,7 @@ def bootstrap(
         log.info("supervision_ready", page=f"http://{host}:{port}/")
 
     runtime.streams(SUPERVISION)
+    runtime.batches(service.consumer)
     # Before the consumer applies its first event (PREPARE comes before CONSUME).
     runtime.add(Phase.PREPARE, "month counters", service.mark_month_counters, idempotent=True)
     for view in (service.units, service.places, service.catalogue):

@@ -188,7 +188,7 @@ class Projection:
                     pipe.multi()  # type: ignore[no-untyped-call]
                     self._write(pipe, before, after, event)
                     if report is not None:
-                        self._count_report(pipe, report)
+                        self.count_report(pipe, report)
                     await pipe.execute()
                 except WatchError:
                     continue  # another replica changed this ticket meanwhile: decide again
@@ -259,7 +259,7 @@ class Projection:
             pipe.zadd(keys.whistles, {member: event.occurred_at.timestamp()})
             pipe.zremrangebyrank(keys.whistles, 0, -(RECENT_WHISTLES + 1))
 
-    def _count_report(self, pipe: Pipeline, report: "HotspotReport") -> None:
+    def count_report(self, pipe: Pipeline, report: "HotspotReport") -> None:
         pipe.zadd(report.reports_key, {report.ticket_id: report.at})
         # Older reports can no longer fall in the window or the trailing average.
         oldest_kept = report.at - self.rule.history_seconds

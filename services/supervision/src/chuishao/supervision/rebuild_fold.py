@@ -25,6 +25,7 @@ from datetime import tzinfo
 from typing import cast
 
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
 
 from chuishao.common.events import Event, WhistleBlown
 from chuishao.supervision.counters import difference
@@ -86,7 +87,7 @@ class _Reports:
 
 
 @dataclass
-class _Ticket:
+class BatchTicket:
     """One ticket's course through a batch: what it was at the start (its counters,
     status, whether overdue), its facts now, and what it touched on the way."""
 
@@ -99,8 +100,21 @@ class _Ticket:
     days: set[str] = field(default_factory=set)
     overdue_streets: set[str] = field(default_factory=set)
 
+    def take(
+        self, after: SupervisedTicket, event: Event, keys: SupervisionKeys, writes: "MergedWrites"
+    ) -> None:
+        """The facts after `event`: what the ticket touched, and a whistle it blew."""
+        self.now, self.changed = after, True
+        self.scopes.update(scope_values(after))
+        self.days.add(after.day)
+        if after.overdue_since is not None and after.street:
+            self.overdue_streets.add(after.street)
+        if isinstance(event, WhistleBlown):
+            member = whistle_member(event, after)
+            writes.scored[keys.whistles][member] = event.occurred_at.timestamp()
+
     @classmethod
-    def starting(cls, facts: SupervisedTicket | None) -> "_Ticket":
+    def starting(cls, facts: SupervisedTicket | None) -> "BatchTicket":
         ticket = cls(
             first_counts=by_period(facts),
             first_status=facts.status if facts is not None else None,
@@ -113,7 +127,7 @@ class _Ticket:
 
 
 @dataclass
-class _Writes:
+class MergedWrites:
     """A batch's writes, merged across its tickets before they leave."""
 
     strings: dict[str, str | bytes] = field(default_factory=dict)
@@ -167,8 +181,8 @@ class RebuildFold:
             )
             for ticket_id, raw in zip(read, stored, strict=True):
                 facts[ticket_id] = SupervisedTicket.from_stored(raw) if raw else None
-        tickets = {ticket_id: _Ticket.starting(facts[ticket_id]) for ticket_id in ids}
-        writes = _Writes()
+        tickets = {ticket_id: BatchTicket.starting(facts[ticket_id]) for ticket_id in ids}
+        writes = MergedWrites()
         for event in events:
             ticket = tickets[event.ticket_id]
             before = ticket.now
@@ -177,19 +191,12 @@ class RebuildFold:
             counted_before = before is not None and before.hotspot_key is not None
             # In place: this batch owns the facts, and what they were is kept above.
             after = apply(before, event, self.zone, in_place=True)
-            ticket.now, ticket.changed = after, True
-            ticket.scopes.update(scope_values(after))
-            ticket.days.add(after.day)
-            if after.overdue_since is not None and after.street:
-                ticket.overdue_streets.add(after.street)
-            if isinstance(event, WhistleBlown):
-                member = whistle_member(event, after)
-                writes.scored[self.keys.whistles][member] = event.occurred_at.timestamp()
+            ticket.take(after, event, self.keys, writes)
             pair = hotspot_pair(counted_before, after)
             if pair is not None:
                 self._count_report(pair, event, after, writes)
         for ticket in tickets.values():
-            self._ticket_writes(ticket, writes)
+            ticket_writes(self.keys, ticket, writes)
         await self.flush()
         # The facts are folded in place by the next batch: their bytes are taken above.
         self._in_flight = {
@@ -204,7 +211,7 @@ class RebuildFold:
             await writing
 
     def _count_report(
-        self, pair: tuple[str, str], event: Event, after: SupervisedTicket, writes: _Writes
+        self, pair: tuple[str, str], event: Event, after: SupervisedTicket, writes: MergedWrites
     ) -> None:
         reports = self._reports.setdefault(pair, _Reports())
         at = report_time(after)
@@ -221,34 +228,7 @@ class RebuildFold:
                 warning.occurred_at.timestamp()
             )
 
-    def _ticket_writes(self, ticket: _Ticket, writes: _Writes) -> None:
-        now, keys = ticket.now, self.keys
-        if now is None or not ticket.changed:
-            return  # every event of it was applied already
-        writes.strings[keys.ticket(now.ticket_id)] = now.stored()
-        for (scope, period, name), n in difference(ticket.first_counts, by_period(now)).items():
-            writes.increments[(keys.counts(scope, period), name)] += n
-        for kind, value in ticket.scopes:
-            writes.members[keys.index(kind)].add(value)
-        writes.members[keys.days].update(ticket.days)
-        if ticket.first_status != now.status:
-            if ticket.first_status is not None:
-                writes.increments[(keys.states, ticket.first_status)] -= 1
-            writes.increments[(keys.states, now.status)] += 1
-        overdue_since = now.overdue_since
-        street_now = now.street if overdue_since is not None and now.street else None
-        for street in ticket.overdue_streets - {street_now}:
-            writes.unscored[keys.overdue_in(street)].add(now.ticket_id)
-        if overdue_since is not None:
-            writes.scored[keys.overdue][now.ticket_id] = overdue_since.timestamp()
-            if street_now is not None:
-                writes.scored[keys.overdue_in(street_now)][now.ticket_id] = (
-                    overdue_since.timestamp()
-                )
-        elif ticket.first_overdue:
-            writes.unscored[keys.overdue].add(now.ticket_id)
-
-    async def _write(self, writes: _Writes) -> None:
+    async def _write(self, writes: MergedWrites) -> None:
         keys = self.keys
         for grid, category in sorted(self._changed):
             reports = self._reports[(grid, category)]
@@ -259,23 +239,7 @@ class RebuildFold:
         self._changed.clear()
         increments = [(key, name, n) for (key, name), n in writes.increments.items() if n]
         async with self.redis.pipeline(transaction=False) as pipe:
-            if writes.strings:
-                pipe.mset(writes.strings)
-            for key, members in writes.members.items():
-                pipe.sadd(key, *sorted(members))
-            # Removed before added: a ticket leaves one street's overdue list for another's.
-            for key, removed in writes.unscored.items():
-                if removed:
-                    pipe.zrem(key, *sorted(removed))
-            for key, scored in writes.scored.items():
-                if scored:
-                    pipe.zadd(key, scored)
-            # Adding a batch and keeping the newest N once keeps what keeping them after
-            # each addition keeps: an entry pushed out was below N others, which stay.
-            if writes.scored.get(keys.whistles):
-                pipe.zremrangebyrank(keys.whistles, 0, -(RECENT_WHISTLES + 1))
-            if writes.scored.get(keys.hotspots):
-                pipe.zremrangebyrank(keys.hotspots, 0, -(RECENT_HOTSPOTS + 1))
+            queue_merged(pipe, keys, writes)
             for start in range(0, len(increments), INCREMENTS_PER_CALL):
                 chunk = increments[start : start + INCREMENTS_PER_CALL]
                 arguments = [part for _, name, n in chunk for part in (name, n)]
@@ -283,3 +247,51 @@ class RebuildFold:
                     keys=[key for key, _, _ in chunk], args=arguments, client=pipe
                 )
             await pipe.execute()
+
+
+def ticket_writes(keys: SupervisionKeys, ticket: BatchTicket, writes: MergedWrites) -> None:
+    """A ticket's net writes over a batch, merged into `writes`."""
+    now = ticket.now
+    if now is None or not ticket.changed:
+        return  # every event of it was applied already
+    writes.strings[keys.ticket(now.ticket_id)] = now.stored()
+    for (scope, period, name), n in difference(ticket.first_counts, by_period(now)).items():
+        writes.increments[(keys.counts(scope, period), name)] += n
+    for kind, value in ticket.scopes:
+        writes.members[keys.index(kind)].add(value)
+    writes.members[keys.days].update(ticket.days)
+    if ticket.first_status != now.status:
+        if ticket.first_status is not None:
+            writes.increments[(keys.states, ticket.first_status)] -= 1
+        writes.increments[(keys.states, now.status)] += 1
+    overdue_since = now.overdue_since
+    street_now = now.street if overdue_since is not None and now.street else None
+    for street in ticket.overdue_streets - {street_now}:
+        writes.unscored[keys.overdue_in(street)].add(now.ticket_id)
+    if overdue_since is not None:
+        writes.scored[keys.overdue][now.ticket_id] = overdue_since.timestamp()
+        if street_now is not None:
+            writes.scored[keys.overdue_in(street_now)][now.ticket_id] = overdue_since.timestamp()
+    elif ticket.first_overdue:
+        writes.unscored[keys.overdue].add(now.ticket_id)
+
+
+def queue_merged(pipe: Pipeline, keys: SupervisionKeys, writes: MergedWrites) -> None:
+    """Queue a batch's merged writes but its counter increments."""
+    if writes.strings:
+        pipe.mset(writes.strings)
+    for key, members in writes.members.items():
+        pipe.sadd(key, *sorted(members))
+    # Removed before added: a ticket leaves one street's overdue list for another's.
+    for key, removed in writes.unscored.items():
+        if removed:
+            pipe.zrem(key, *sorted(removed))
+    for key, scored in writes.scored.items():
+        if scored:
+            pipe.zadd(key, scored)
+    # Adding a batch and keeping the newest N once keeps what keeping them after each
+    # addition keeps: an entry pushed out was below N others, which stay.
+    if writes.scored.get(keys.whistles):
+        pipe.zremrangebyrank(keys.whistles, 0, -(RECENT_WHISTLES + 1))
+    if writes.scored.get(keys.hotspots):
+        pipe.zremrangebyrank(keys.hotspots, 0, -(RECENT_HOTSPOTS + 1))

@@ -29,6 +29,9 @@ class SupervisionSettings(ServiceSettings):
     # How long the big screen's ranking of a month is kept and shared by every screen of
     # the same scope (chuishao.supervision.ranking_cache): each read costs 20–27 ms.
     board_ranking_cache_seconds: float = Field(default=5.0, ge=0)
+    # The most ticket events the consumer folds in one transaction (#18); at low load
+    # each goes through alone.
+    supervision_batch_size: int = Field(default=64, ge=1, le=1_000)
     # How often the open/overdue/dead-letter gauges are refreshed.
     gauges_refresh_seconds: float = Field(default=5.0, gt=0)
     # Who may read the board and the read API (docs/supervision.md, "Who sees what"):

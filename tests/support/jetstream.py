@@ -1,0 +1,39 @@
+"""Waiting on a real nats-server in the delivery tests: a condition, a consumer that has
+settled every message, the dead letters of a consumer."""
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+
+from nats.js import JetStreamContext
+
+
+async def until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not condition():
+        assert asyncio.get_running_loop().time() < deadline, "condition never held"
+        await asyncio.sleep(0.02)
+
+
+async def settled(js: JetStreamContext, consumer: str, timeout: float = 10.0) -> None:
+    """Every delivered message acked: the ack reaches the server a moment after the
+    handler's effect is visible, so read the consumer until it says so (bounded)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        info = await js.consumer_info("TICKETS", consumer)
+        if info.num_ack_pending == 0 and info.num_pending == 0:
+            return
+        assert asyncio.get_running_loop().time() < deadline, f"never settled: {info}"
+        await asyncio.sleep(0.05)
+
+
+async def dead_letters(js: JetStreamContext, consumer: str, expected: int) -> list[object]:
+    sub = await js.pull_subscribe(f"dlq.{consumer}", stream="DEADLETTER")
+    found: list[object] = []
+    for _ in range(75):
+        with contextlib.suppress(TimeoutError):
+            found += await sub.fetch(expected - len(found), timeout=0.2)
+        if len(found) >= expected:
+            break
+    await sub.unsubscribe()
+    return found

@@ -1,16 +1,20 @@
-"""Supervision's live consumer, a message at a time against a batch at a time (#18).
+"""Live consumers, a message at a time against a batch at a time (#18).
 
 One stream of a city's tickets (benchmarks/city_stream: submitted, dispatched, the clock
-armed), consumed into a fresh projection by a fresh durable consumer with supervision's
-filters, in this process, alternately:
-- `per_message`: FastStream's durable subscriber with the delivery policy, one message
-  per fetch, `Projection.apply` per event (supervision before this change);
-- `batch`: `chuishao.common.batches.BatchConsumer`, `live_batch.apply_batch` per batch.
+armed), consumed by a fresh durable consumer with the service's filters, in this
+process, alternately:
+- `per_message`: FastStream's durable subscriber with the delivery policy, one event
+  per handler call (the services before this change): supervision fetched one message
+  at a time and applied it (`Projection.apply`); intake's records consumer fetched 64
+  and applied each in its own transaction (`RecordStore.apply_foreign`);
+- `batch`: `chuishao.common.batches.BatchConsumer`: supervision's
+  `live_batch.apply_batch`, intake's `consumers.records_consumer`.
 For each: CPU seconds of this process and of redis-server until the consumer has caught
 up (every message acknowledged), per event; the events per second; the batch sizes. The
-two projections are compared key by key at the end (they must be equal).
+two results are compared key by key at the end (they must be equal).
 
-    .venv/bin/python benchmarks/consumers.py --tickets 10000 --rounds 3
+    .venv/bin/python benchmarks/consumers.py --service supervision --tickets 10000
+    .venv/bin/python benchmarks/consumers.py --service intake --tickets 10000
 """
 
 import argparse
@@ -18,29 +22,38 @@ import asyncio
 import json
 import tempfile
 import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import nats
 import psutil
 
 # Run as a script, this folder is on the path.
 from city_stream import placements, publish_city
 from cryptography.fernet import Fernet, MultiFernet
+from faststream.nats import NatsBroker
 from nats.aio.client import Client
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from redis.asyncio import Redis
-from sla_timers import connections, servers
+from sla_timers import servers
 
 import chuishao.router
 from chuishao.common import streams
 from chuishao.common.batches import BatchConsumer
 from chuishao.common.broker import durable_subscriber, make_broker
-from chuishao.common.events import AnyEvent
+from chuishao.common.clients import packing_in_c
+from chuishao.common.events import AnyEvent, TicketSubmitted, parse_event
 from chuishao.common.logging import configure_logging
 from chuishao.common.settings import ServiceSettings
+from chuishao.intake.consumers import place_linked, records_consumer
+from chuishao.intake.projection import PLACING, apply, created
+from chuishao.intake.store import RecordStore
 from chuishao.router.directory import Directory
-from chuishao.supervision.keys import SupervisionKeys
+from chuishao.supervision.keys import SupervisionKeys, text
 from chuishao.supervision.live_batch import apply_batch
 from chuishao.supervision.projection import Projection
 from chuishao.supervision.rebuild import differences, snapshot
@@ -49,9 +62,107 @@ from chuishao.supervision.settings import SupervisionSettings
 
 ZONE = ZoneInfo("Asia/Shanghai")
 MODES = ("per_message", "batch")
+Subscribe = Callable[[NatsBroker, streams.ConsumerSpec, str], BatchConsumer[AnyEvent] | None]
 
 
-async def caught_up(nc: Client, name: str, timeout: float = 600.0) -> None:
+@dataclass
+class Target:
+    """What a run consumes into (`subscribe` registers the mode's consumer on a broker)
+    and how to read it back for the comparison."""
+
+    subscribe: Subscribe
+    read_back: Callable[[], Awaitable[dict[str, Any]]]
+    redis: Redis
+
+
+async def supervision_target(url: str, name: str, _submitted: list[TicketSubmitted]) -> Target:
+    redis = packing_in_c(Redis.from_url(url))
+    keys = SupervisionKeys(name)
+    projection = Projection(redis, keys, ZONE, hotspot_rule(SupervisionSettings()))
+
+    def subscribe(
+        broker: NatsBroker, spec: streams.ConsumerSpec, mode: str
+    ) -> BatchConsumer[AnyEvent] | None:
+        if mode == "per_message":
+
+            @durable_subscriber(broker, spec, batch_size=1)
+            async def on_event(event: AnyEvent) -> None:
+                await projection.apply(event)
+
+            return None
+
+        async def on_events(batch: list[AnyEvent]) -> None:
+            await apply_batch(projection, list(batch))
+
+        return BatchConsumer[AnyEvent](broker, spec, AnyEvent, on_events)
+
+    return Target(subscribe, lambda: snapshot(redis, keys), redis)
+
+
+async def intake_target(url: str, name: str, submitted: list[TicketSubmitted]) -> Target:
+    # Intake's keys have no namespace: each mode has a database of its own.
+    redis = packing_in_c(Redis.from_url(f"{url}/{1 + MODES.index(name.split(':')[1])}"))
+    await redis.flushdb()
+    store = RecordStore(redis)
+    for start in range(0, len(submitted), 1_000):
+        await store.restore_many([created(event) for event in submitted[start : start + 1_000]])
+
+    def subscribe(
+        broker: NatsBroker, spec: streams.ConsumerSpec, mode: str
+    ) -> BatchConsumer[AnyEvent] | None:
+        if mode == "per_message":
+
+            @durable_subscriber(broker, spec)  # 64 a fetch, each in its own transaction
+            async def on_event(event: AnyEvent) -> None:
+                record = await store.apply_foreign(event, apply)
+                if record is not None and isinstance(event, PLACING):
+                    await place_linked(store, record)
+
+            return None
+        return records_consumer(broker, store, spec)
+
+    async def read_back() -> dict[str, Any]:
+        found: dict[str, Any] = {}
+        async for key in redis.scan_iter(count=1_000):
+            kind = text(await redis.type(key))
+            found[text(key)] = (
+                await redis.get(key)
+                if kind == "string"
+                else await redis.zrange(key, 0, -1, withscores=True)
+                if kind == "zset"
+                else kind
+            )
+        return found
+
+    return Target(subscribe, read_back, redis)
+
+
+TARGETS = {"supervision": supervision_target, "intake": intake_target}
+SPECS = {"supervision": streams.SUPERVISION, "intake": streams.INTAKE_RECORDS}
+
+
+async def submitted_events(nc: Client) -> list[TicketSubmitted]:
+    js = nc.jetstream()
+    subscription = await js.pull_subscribe(
+        "",
+        stream="TICKETS",
+        config=ConsumerConfig(
+            filter_subjects=["ticket.submitted.*"],
+            deliver_policy=DeliverPolicy.ALL,
+            ack_policy=AckPolicy.NONE,
+        ),
+    )
+    found: list[TicketSubmitted] = []
+    while True:
+        messages = await subscription.fetch(1_000, timeout=5)
+        found += [e for m in messages if isinstance(e := parse_event(m.data), TicketSubmitted)]
+        if messages[-1].metadata.num_pending == 0:
+            break
+    await subscription.unsubscribe()
+    return found
+
+
+async def caught_up(nc: Client, name: str, timeout: float = 900.0) -> None:
     js = nc.jetstream()
     deadline = time.monotonic() + timeout
     while True:
@@ -64,30 +175,14 @@ async def caught_up(nc: Client, name: str, timeout: float = 600.0) -> None:
 
 
 async def consume(
-    nc: Client, redis: Redis, redis_pid: int, url: str, mode: str, run: int, events: int
-) -> tuple[dict[str, Any], SupervisionKeys]:
-    spec = streams.ConsumerSpec(
-        f"bench-{mode}-{run}", "TICKETS", streams.SUPERVISION.filter_subjects
-    )
+    nc: Client, redis_pid: int, url: str, target: Target, spec: streams.ConsumerSpec, mode: str
+) -> dict[str, Any]:
     streams.CONSUMERS[spec.name] = spec
     await streams.provision(nc.jetstream(), (spec,))
-    keys = SupervisionKeys(f"bench-{mode}-{run}")
-    projection = Projection(redis, keys, ZONE, hotspot_rule(SupervisionSettings()))
     broker = make_broker(ServiceSettings(nats_url=url), configure_logging("bench", "WARNING"))
     await broker.connect()
-    consumer: BatchConsumer[AnyEvent] | None = None
-    if mode == "per_message":
-
-        @durable_subscriber(broker, spec, batch_size=1)
-        async def on_event(event: AnyEvent) -> None:
-            await projection.apply(event)
-
-    else:
-
-        async def on_events(batch: list[AnyEvent]) -> None:
-            await apply_batch(projection, list(batch))
-
-        consumer = BatchConsumer[AnyEvent](broker, spec, AnyEvent, on_events)
+    consumer = target.subscribe(broker, spec, mode)
+    events = (await nc.jetstream().consumer_info("TICKETS", spec.name)).num_pending
     server = psutil.Process(redis_pid)
     cpu, redis_cpu, started = time.process_time(), sum(server.cpu_times()[:2]), time.perf_counter()
     await broker.start()
@@ -101,20 +196,22 @@ async def consume(
         await consumer.stop()
     await broker.stop()
     figures: dict[str, Any] = {
+        "events": events,
         "events_per_s": round(events / seconds),
         "cpu_us_per_event": round(cpu / events * 1e6),
         "redis_cpu_us_per_event": round(redis_cpu / events * 1e6),
     }
     if consumer is not None:
-        figures["mean_batch"] = round(events / consumer.batches, 1)
+        figures["mean_batch"] = round(events / max(consumer.batches, 1), 1)
         figures["largest_batch"] = consumer.largest
-    return figures, keys
+    return figures
 
 
 async def measure(args: argparse.Namespace) -> dict[str, Any]:
     root = Path(tempfile.mkdtemp(prefix="consumers-bench-"))
     with servers(root, "always") as (nats_server, redis_server):
-        async with connections(nats_server.url, redis_server.url) as (nc, redis):
+        nc = await nats.connect(nats_server.url)
+        try:
             directory = Directory.load(
                 Path(chuishao.router.__file__).parent / "data" / "directory.toml"
             )
@@ -123,31 +220,49 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
             published = await publish_city(
                 nc.jetstream(), keys, pool, args.tickets, datetime.now(UTC)
             )
-            events = published.events
+            submitted = await submitted_events(nc)
             assert redis_server.pid is not None
             runs: dict[str, list[dict[str, Any]]] = {mode: [] for mode in MODES}
-            last: dict[str, SupervisionKeys] = {}
+            last: dict[str, Target] = {}
             for run in range(args.rounds):
                 for mode in MODES if run % 2 == 0 else reversed(MODES):
-                    figures, last[mode] = await consume(
-                        nc, redis, redis_server.pid, nats_server.url, mode, run, events
+                    name = f"bench:{mode}:{run}"
+                    target = await TARGETS[args.service](redis_server.url, name, submitted)
+                    spec = streams.ConsumerSpec(
+                        f"bench-{mode.replace('_', '-')}-{run}",
+                        "TICKETS",
+                        SPECS[args.service].filter_subjects,
+                    )
+                    figures = await consume(
+                        nc, redis_server.pid, nats_server.url, target, spec, mode
                     )
                     print(mode, run, figures, flush=True)
                     runs[mode].append(figures)
+                    if mode in last:
+                        await last[mode].redis.aclose()
+                    last[mode] = target
             different = differences(
-                await snapshot(redis, last["per_message"]), await snapshot(redis, last["batch"])
+                await last["per_message"].read_back(), await last["batch"].read_back()
             )
+            for target in last.values():
+                await target.redis.aclose()
+        finally:
+            await nc.close()
     return {
+        "service": args.service,
         "tickets": args.tickets,
-        "events": events,
+        "events_in_stream": published.events,
         "runs": runs,
-        "projections_equal": not different,
+        "results_equal": not different,
         "differences": different[:5],
     }
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--service", choices=sorted(TARGETS), default="supervision")
     parser.add_argument("--tickets", type=int, default=10_000)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()

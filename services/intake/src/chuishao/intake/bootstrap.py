@@ -87,7 +87,6 @@ def bootstrap(
         intake,
         WindowPolicy.in_days(settings.rating_window_days, settings.rating_window_days_by_category),
     )
-    consumers.register(broker, store)
     queries.register(broker, store)
     nats_api.register(broker, intake)
 
@@ -114,6 +113,7 @@ def bootstrap(
         log.info("intake_ready", http=f"http://{settings.http_host}:{settings.http_port}")
 
     runtime.streams(INTAKE_RECORDS)
+    runtime.batches(consumers.records_consumer(broker, store))
     runtime.add(Phase.PREPARE, "records", records, idempotent=True)
     photos = Photos(
         Limits(max_bytes=settings.photo_max_bytes, max_pixels=settings.photo_max_pixels)

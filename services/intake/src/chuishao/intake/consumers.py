@@ -2,24 +2,30 @@
 
 from faststream.nats import NatsBroker
 
-from chuishao.common.broker import durable_subscriber
+from chuishao.common.batches import BatchConsumer
 from chuishao.common.events import AnyEvent
-from chuishao.common.streams import INTAKE_RECORDS
-from chuishao.intake.projection import PLACING, apply, placed_like
+from chuishao.common.streams import INTAKE_RECORDS, ConsumerSpec
+from chuishao.intake.projection import PLACING, apply, fold_into, placed_like
 from chuishao.intake.records import TicketRecord
 from chuishao.intake.store import RecordStore
 
 
-def register(broker: NatsBroker, store: RecordStore) -> None:
-    @durable_subscriber(broker, INTAKE_RECORDS)
-    async def record_event(event: AnyEvent) -> None:
+def records_consumer(
+    broker: NatsBroker, store: RecordStore, spec: ConsumerSpec = INTAKE_RECORDS
+) -> BatchConsumer[AnyEvent]:
+    """A batch at a time (chuishao.common.batches): the batch's records are read and
+    written in one transaction (`RecordStore.apply_foreign_batch`)."""
+
+    async def record_events(events: list[AnyEvent]) -> None:
         # A missing record means the event outran nothing we know of: it is a real fault
-        # (or a foreign producer), so it is retried and finally dead-lettered, not ignored.
-        record = await store.apply_foreign(event, apply)
-        if record is None:
-            raise LookupError(f"no ticket record for {event.ticket_id}")
-        if isinstance(event, PLACING):
-            await place_linked(store, record)
+        # (or a foreign producer), so it is retried and finally dead-lettered, not ignored
+        # (the batch is then settled one event at a time, and only that one waits).
+        records = await store.apply_foreign_batch(list(events), apply, fold_into)
+        placed = {event.ticket_id for event in events if isinstance(event, PLACING)}
+        for ticket_id in sorted(placed):
+            await place_linked(store, records[ticket_id])
+
+    return BatchConsumer[AnyEvent](broker, spec, AnyEvent, record_events)
 
 
 async def place_linked(store: RecordStore, lead: TicketRecord) -> None:

@@ -218,6 +218,49 @@ class RecordStore:
         result = await self.change(event.ticket_id, once)
         return result[0] if result else None
 
+    async def apply_foreign_batch(
+        self,
+        events: list[Event],
+        apply: Callable[[TicketRecord, Event], TicketRecord],
+        fold_into: Callable[[TicketRecord, Event], TicketRecord],
+    ) -> dict[str, TicketRecord]:
+        """`apply_foreign` for a batch (stream order): the batch's records WATCHed and read
+        with one MGET, each ticket's events folded (`apply` copies the stored record once,
+        `fold_into` folds the rest into that copy), and every changed record with its net
+        index changes written in one MULTI. Returns each ticket's record after the batch.
+        A ticket without a record raises LookupError and writes nothing (the consumer
+        then settles the batch one event at a time)."""
+        ids = list(dict.fromkeys(event.ticket_id for event in events))
+        names = [_ticket_key(ticket_id) for ticket_id in ids]
+        async with self.redis.pipeline(transaction=True) as pipe:
+            while True:
+                try:
+                    await pipe.watch(*names)
+                    stored = await pipe.mget(names)
+                    before: dict[str, TicketRecord] = {}
+                    for ticket_id, raw in zip(ids, stored, strict=True):
+                        if raw is None:
+                            raise LookupError(f"no ticket record for {ticket_id}")
+                        before[ticket_id] = TicketRecord.from_stored(raw)
+                    after = dict(before)
+                    for event in events:
+                        record = after[event.ticket_id]
+                        if record.has_applied(event.event_id):
+                            continue
+                        # The stored record is copied once; the copy takes the rest.
+                        fold = apply if record is before[event.ticket_id] else fold_into
+                        after[event.ticket_id] = fold(record, event)
+                    changed = [t for t in ids if after[t] is not before[t]]
+                    pipe.multi()  # type: ignore[no-untyped-call]
+                    if changed:
+                        pipe.mset({_ticket_key(t): after[t].stored() for t in changed})
+                    for ticket_id in changed:
+                        indexes.update(pipe, before[ticket_id], after[ticket_id])
+                    await pipe.execute()
+                    return after
+                except WatchError:
+                    continue
+
     async def opted_out(self, phone: str) -> bool:
         return bool(await self.redis.sismember("resident:opted_out", phone))
 

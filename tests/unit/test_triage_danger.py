@@ -295,7 +295,7 @@ def test_traditional_zhe_reads_as_zhe() -> None:
 
 
 DEV = Path(__file__).resolve().parents[2] / "services" / "router" / "triage" / "dev"
-# The blind danger sets already measured once (danger2 … danger6), copied here as
+# The blind danger sets already measured once (danger2 … danger7), copied here as
 # development sets; a blind set still unmeasured is never read by a test.
 MEASURED = DEV.parent / "corpus" / "danger-only"
 
@@ -305,7 +305,7 @@ def test_the_development_sets_reach_the_targets() -> None:
     measured blind sets (corpus/danger-only/*-measured.tsv): every danger text found and
     told the label's numbers, ≤ 5 % false alarms."""
     paths = sorted(DEV.glob("danger-*.tsv")) + sorted(MEASURED.glob("danger*-measured.tsv"))
-    assert len([p for p in paths if p.name.endswith("-measured.tsv")]) >= 5
+    assert len([p for p in paths if p.name.endswith("-measured.tsv")]) >= 6
     rows = [row for path in paths for row in read_rows(path)[0]]
     dangers = [row for row in rows if row.danger]
     calm = [row for row in rows if not row.danger]
@@ -580,3 +580,53 @@ def test_round_four_numbers_a_general_rule_gives(text: str, call: str) -> None:
     found = assess(text)
     assert found.danger
     assert call in found.call
+
+
+# Round five (DNG5): situations, not words — someone gone under the water, a brazier or an
+# engine and someone drowsy (the cause may be past), a poison swallowed, a pile of people
+# on a staircase, charcoal burnt in a car; and frames whose scope spans clauses.
+ROUND5 = [
+    ("水塘边一个老大爷滑了一跤掉下去，冒了几个泡就看不见了", "went_under", ("119", "120")),
+    ("昨晚在宿舍生了盆炭火，今早室友头疼得厉害还一直吐", "poisoning", ("119", "120")),
+    ("我姑喝了小半瓶百草枯，现在一直在吐", "poison_swallowed", ("120",)),
+    ("楼梯拐角有孩子绊倒了，后面的一个叠一个压下来", "crush_stacked", ("110", "120")),
+    ("他发消息说在车里烧炭，然后就联系不上了", "charcoal_self_harm", ("110", "120")),
+    ("怀孕三十七周，羊水破了，家里没人开车", "labour", ("120",)),
+    # a past word brought back to now by a later one (上个月…今天)
+    ("上个月才补好的路面今天又塌了个大坑，一辆三轮车陷进去了", "collapse", ("119",)),
+]
+
+
+@pytest.mark.parametrize(("text", "rule", "call"), ROUND5)
+def test_round_five_situations_are_found_with_their_numbers(
+    text: str, rule: str, call: tuple[str, ...]
+) -> None:
+    found = assess(text)
+    assert found.danger
+    assert rule in found.rules
+    assert set(call) <= set(found.call)
+
+
+NOT_NOW_ROUND5 = [
+    # the past told as the background of another matter: its scope spans the clauses after
+    "前年在厂里上班，有个同事被机器轧伤了手，这个先不提，现在厂里欠我们三个月工资",
+    "那棵老槐树歪成这样，早晚有一天要倒，砸着人就晚了",  # a feared future
+    "派出所民警来过了，已经调解完了，就是他们家天天吵",  # handled by the police
+    "孩子拿我手机乱打了119，说家里着火，其实没有火情，给你们添麻烦了",  # a prank call
+    "这家店一杯奶茶卖六十，简直是抢劫",  # a figure
+    "做梦梦到家里着火了，吓醒了一身汗",  # a dream
+    "我家猫跳上键盘打了一串救命救命，哈哈",  # a joke
+    "老家那边发了泥石流，听说我姑他们人都好好的",  # nobody at risk
+]
+
+
+@pytest.mark.parametrize("text", NOT_NOW_ROUND5)
+def test_round_five_frames_are_not_lexicon_alarms(text: str) -> None:
+    assert kinds_of(normalise(text)) == ()
+
+
+def test_a_laugh_inside_a_clause_is_no_joke() -> None:
+    """哈哈 as an interjection marks a joke; 哈哈大笑 inside a clause does not."""
+    found = assess("大家刚才还在哈哈大笑，他突然倒地抽搐，口吐白沫")
+    assert found.danger
+    assert "120" in found.call

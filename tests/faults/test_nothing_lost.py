@@ -178,6 +178,29 @@ async def test_nothing_acknowledged_is_lost_or_doubled_under_faults(stack: Stack
     print(f"\nload done in {time.monotonic() - started:.1f}s")
     stack.services.wait_ready(60)
     await check_nothing_lost(stack, acknowledged, TICKETS, started)
+    print("batches since the last restart:", await batch_sizes(stack))
+
+
+async def batch_sizes(stack: Stack) -> dict[str, str]:
+    """The batch consumers' batches (chuishao_consumer_batch_size) as their /metrics say:
+    how many, and the mean size. With `make chaos`'s load, a restarted consumer finds a
+    backlog and takes it in batches of more than one."""
+    found: dict[str, str] = {}
+    ports = {"intake": stack.services.http_port, "supervision": stack.services.supervision_port}
+    async with httpx.AsyncClient(timeout=10) as client:
+        for service, port in ports.items():
+            text = (await client.get(f"http://127.0.0.1:{port}/metrics")).text
+            values = {
+                line.split("{")[0]: float(line.rsplit(" ", 1)[1])
+                for line in text.splitlines()
+                if line.startswith(
+                    ("chuishao_consumer_batch_size_count", "chuishao_consumer_batch_size_sum")
+                )
+            }
+            count = values.get("chuishao_consumer_batch_size_count", 0.0)
+            total = values.get("chuishao_consumer_batch_size_sum", 0.0)
+            found[service] = f"{count:.0f} batches, {total / max(count, 1):.1f} messages a batch"
+    return found
 
 
 def snapshot_redis(stack: Stack) -> Path:

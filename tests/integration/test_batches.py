@@ -105,6 +105,11 @@ async def test_what_is_waiting_comes_as_one_batch_in_stream_order(
     assert handler.applied == names
     assert [len(batch) for batch in handler.batches] == [16, 16, 8]
     assert outcomes(broker) == {"handled": 40.0}
+    sizes = metrics_of(broker).registry
+    assert (
+        sizes.get_sample_value("chuishao_consumer_batch_size_count", {"consumer": SPEC.name}) == 3
+    )
+    assert sizes.get_sample_value("chuishao_consumer_batch_size_sum", {"consumer": SPEC.name}) == 40
 
 
 async def test_a_message_alone_does_not_wait_for_a_batch_to_fill(

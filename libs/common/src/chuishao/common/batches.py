@@ -77,6 +77,7 @@ class BatchConsumer(Generic[Model]):
         self._handling = False
         self._task: asyncio.Task[None] | None = None
         self._subscription: JetStreamContext.PullSubscription | None = None
+        self._sizes = metrics_of(broker).batch_sizes.labels(consumer=spec.name)
 
     @property
     def name(self) -> str:
@@ -151,6 +152,7 @@ class BatchConsumer(Generic[Model]):
             return
         self.batches += 1
         self.largest = max(self.largest, len(valid))
+        self._sizes.observe(len(valid))
         try:
             await self.handle([item for _, item in valid])
         except Exception as error:  # noqa: BLE001 - settled message by message below

@@ -314,6 +314,13 @@ class BrokerMetrics:
             registry=self.registry,
         )
         self._outcomes: dict[tuple[str, str], Counter] = {}
+        self.batch_sizes = Histogram(
+            "chuishao_consumer_batch_size",
+            "Messages a batch consumer handled as one unit (chuishao.common.batches)",
+            ["consumer"],
+            buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1000),
+            registry=self.registry,
+        )
 
     def count_outcome(self, consumer: str, outcome: str) -> None:
         """One message's outcome, through a child bound once per consumer and outcome."""

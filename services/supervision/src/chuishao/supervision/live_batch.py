@@ -26,6 +26,7 @@ from chuishao.supervision.projection import (
     Projection,
     hotspot_pair,
     judge,
+    queue_increments,
     report_time,
 )
 from chuishao.supervision.rebuild_fold import BatchTicket, MergedWrites, queue_merged, ticket_writes
@@ -79,9 +80,7 @@ async def _apply_part(
                 for ticket in folded.tickets.values():
                     ticket_writes(keys, ticket, folded.writes)
                 queue_merged(pipe, keys, folded.writes)
-                for (key, name), n in folded.writes.increments.items():
-                    if n:
-                        pipe.hincrby(key, name, n)
+                await queue_increments(pipe, projection.increment, folded.writes.increments)
                 for report in reports:
                     projection.count_report(pipe, report)
                 await pipe.execute()

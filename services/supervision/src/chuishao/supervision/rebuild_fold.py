@@ -32,12 +32,14 @@ from chuishao.supervision.counters import difference
 from chuishao.supervision.hotspots import HotspotRule, windows
 from chuishao.supervision.keys import SupervisionKeys
 from chuishao.supervision.projection import (
+    INCREMENT,
     RECENT_HOTSPOTS,
     RECENT_WHISTLES,
     by_period,
     hotspot_member,
     hotspot_pair,
     judge,
+    queue_increments,
     report_time,
     scope_values,
     whistle_member,
@@ -137,17 +139,6 @@ class MergedWrites:
     unscored: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
 
 
-# KEYS: counter hashes; ARGV: field and amount for each key in turn. One call for a
-# batch's thousands of HINCRBYs: sent one by one, they were most of the rebuild's time.
-INCREMENT = """
-for i = 1, #KEYS do
-  redis.call('HINCRBY', KEYS[i], ARGV[2 * i - 1], ARGV[2 * i])
-end
-return #KEYS
-"""
-INCREMENTS_PER_CALL = 5_000  # it holds Redis meanwhile
-
-
 class RebuildFold:
     def __init__(
         self, redis: Redis, keys: SupervisionKeys, zone: tzinfo, rule: HotspotRule
@@ -237,15 +228,9 @@ class RebuildFold:
             writes.scored[key].update(reports.added)
             reports.added, reports.removed = {}, set()
         self._changed.clear()
-        increments = [(key, name, n) for (key, name), n in writes.increments.items() if n]
         async with self.redis.pipeline(transaction=False) as pipe:
             queue_merged(pipe, keys, writes)
-            for start in range(0, len(increments), INCREMENTS_PER_CALL):
-                chunk = increments[start : start + INCREMENTS_PER_CALL]
-                arguments = [part for _, name, n in chunk for part in (name, n)]
-                await self._increment(
-                    keys=[key for key, _, _ in chunk], args=arguments, client=pipe
-                )
+            await queue_increments(pipe, self._increment, writes.increments)
             await pipe.execute()
 
 

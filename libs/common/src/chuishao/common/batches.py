@@ -34,7 +34,6 @@ from nats.js import JetStreamContext
 from pydantic import TypeAdapter
 
 from chuishao.common.delivery import (
-    DEAD_LETTER_RETRY_SECONDS,
     POISON,
     judge_failure,
     store_dead_letter,
@@ -126,6 +125,12 @@ class BatchConsumer(Generic[Model]):
             self._handling = True
             try:
                 await self._handle(messages)
+            except Exception as error:  # noqa: BLE001 - an ack or nak lost with the connection
+                # What was not settled is delivered again after its ack wait; the consumer
+                # must live on (the handlers are idempotent).
+                log.error("batch_settling_failed", consumer=self.name, error=repr(error))
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopping.wait(), 1.0)
             finally:
                 self._handling = False
 
@@ -188,12 +193,10 @@ class BatchConsumer(Generic[Model]):
         if failure.retry_after is not None:
             await msg.nak(delay=failure.retry_after)
             self._count(msg, ProcessingStatus.nacked, "retried")
-        elif await store_dead_letter(self.broker, msg, failure):
+        else:
+            await store_dead_letter(self.broker, msg, failure)
             await msg.term()
             self._count(msg, ProcessingStatus.rejected, "dead_lettered")
-        else:
-            await msg.nak(delay=DEAD_LETTER_RETRY_SECONDS)
-            self._count(msg, ProcessingStatus.nacked, "retried")
 
     def _count(
         self, msg: Msg, status: ProcessingStatus, outcome: str, seconds: float | None = None

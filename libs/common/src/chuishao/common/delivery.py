@@ -6,10 +6,12 @@ never retried. Here instead:
   goes to the dead-letter stream at once, with the reason, and is terminated;
 - any other failure is retried with back-off until the consumer's `max_deliver`, then
   dead-lettered the same way;
-- if the dead letter itself cannot be stored, the message is retried, never dropped.
+- if the dead letter itself cannot be stored, the message is held and the store tried
+  again until it is (never nacked for it: that would spend its deliveries), never dropped.
 """
 
 import asyncio
+import contextlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -29,6 +31,7 @@ from chuishao.common import subjects
 from chuishao.common.privacy import mask_text
 from chuishao.common.publishing import CORRELATION_HEADER, TICKET_HEADER
 from chuishao.common.streams import CONSUMERS
+from chuishao.common.transient import backoff
 
 log = structlog.get_logger()
 
@@ -38,6 +41,8 @@ SUBJECT_HEADER = "Chuishao-Dead-Subject"
 STREAM_HEADER = "Chuishao-Dead-Stream"
 SEQUENCE_HEADER = "Chuishao-Dead-Sequence"
 DELIVERIES_HEADER = "Chuishao-Dead-Deliveries"
+TRUNCATED_HEADER = "Chuishao-Dead-Truncated"  # the message's size, when cut to fit
+HEADERS_ROOM = 8_192  # the dead letter's headers at most (the error is cut to 1,000)
 
 
 class PoisonMessage(Exception):
@@ -60,8 +65,16 @@ async def dead_letter(broker: NatsBroker, msg: Msg, *, reason: str, error: str) 
         SEQUENCE_HEADER: str(meta.sequence.stream),
         DELIVERIES_HEADER: str(meta.num_delivered),
     }
+    body = msg.data
+    # The headers count against the server's max_payload too, and a publish over it makes
+    # the server close the connection — the service's only one. The stream and sequence
+    # above find the whole message (TICKETS keeps it).
+    room = broker.connection.max_payload - HEADERS_ROOM
+    if len(body) > room:
+        headers[TRUNCATED_HEADER] = str(len(body))
+        body = body[:room]
     await broker.connection.jetstream().publish(
-        subjects.dead_letter(meta.consumer or "unknown"), msg.data, headers=headers, timeout=5
+        subjects.dead_letter(meta.consumer or "unknown"), body, headers=headers, timeout=5
     )
 
 
@@ -147,12 +160,11 @@ class DeliveryPolicy(BaseMiddleware):
         failure = judge_failure(msg, exc_val)
         if failure.retry_after is not None:
             raise NackMessage(delay=failure.retry_after) from exc_val
-        if not await store_dead_letter(self.broker, msg, failure):
-            raise NackMessage(delay=DEAD_LETTER_RETRY_SECONDS) from exc_val
+        await store_dead_letter(self.broker, msg, failure)
         raise RejectMessage() from exc_val
 
 
-DEAD_LETTER_RETRY_SECONDS = 5.0
+DEAD_LETTER_RETRY_SECONDS = 5.0  # the longest wait between tries to store a dead letter
 
 
 @dataclass(frozen=True)
@@ -186,14 +198,23 @@ def judge_failure(msg: Msg, exc: Exception) -> Failure:
     return Failure("retry", error, delay)
 
 
-async def store_dead_letter(broker: NatsBroker, msg: Msg, failure: Failure) -> bool:
-    """Dead-letter `msg`; False when the dead letter could not be stored (then the
-    message is retried, never dropped)."""
-    try:
-        await dead_letter(broker, msg, reason=failure.reason, error=failure.error)
-    except Exception as publish_error:  # noqa: BLE001 - whatever it was, retry later
-        log.error("dead_letter_failed", error=repr(publish_error), subject=msg.subject)
-        return False
+async def store_dead_letter(broker: NatsBroker, msg: Msg, failure: Failure) -> None:
+    """Dead-letter `msg`. While the dead letter cannot be stored, the message is held —
+    its ack wait renewed, the store tried again with back-off — rather than nacked: each
+    nak spends one of the consumer's `max_deliver` deliveries, and once they are spent
+    JetStream never delivers the message again (an outage of the dead-letter stream longer
+    than the tries dropped it). Cancelled (the service stopping), the message is left
+    unacknowledged, to be delivered again."""
+    delays = backoff(0.2, DEAD_LETTER_RETRY_SECONDS)
+    while True:
+        try:
+            await dead_letter(broker, msg, reason=failure.reason, error=failure.error)
+            break
+        except Exception as publish_error:  # noqa: BLE001 - whatever it was, try again
+            log.error("dead_letter_failed", error=repr(publish_error), subject=msg.subject)
+        with contextlib.suppress(Exception):  # the connection is down: it is held anyway
+            await msg.in_progress()
+        await asyncio.sleep(next(delays))
     log.error(
         "dead_lettered",
         reason=failure.reason,
@@ -201,4 +222,3 @@ async def store_dead_letter(broker: NatsBroker, msg: Msg, failure: Failure) -> b
         subject=msg.subject,
         delivered=msg.metadata.num_delivered,
     )
-    return True

@@ -198,7 +198,9 @@ class Projection:
         return SupervisedTicket.from_stored(raw) if raw else None
 
     async def apply(self, event: Event) -> list[HotspotDetected]:
-        """Fold one event in; returns the warnings to publish (already in the outbox)."""
+        """Fold one event in; returns the warnings to publish (already in the outbox).
+        The consumer applies batches (`live_batch.apply_batch`); this event-by-event path
+        is what a batch must write the same as (its tests, benchmarks/consumers.py)."""
         ticket_key = self.keys.ticket(event.ticket_id)
         while True:
             async with self.redis.pipeline(transaction=True) as pipe:

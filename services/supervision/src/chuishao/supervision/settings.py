@@ -2,6 +2,7 @@ from pathlib import Path
 
 from pydantic import Field, field_validator
 
+from chuishao.common.handled import KEPT_PER_TICKET
 from chuishao.common.settings import ServiceSettings
 from chuishao.supervision.rates import DEFINITIONS
 
@@ -30,8 +31,9 @@ class SupervisionSettings(ServiceSettings):
     # the same scope (chuishao.supervision.ranking_cache): each read costs 20–27 ms.
     board_ranking_cache_seconds: float = Field(default=5.0, ge=0)
     # The most ticket events the consumer folds in one transaction (#18); at low load
-    # each goes through alone.
-    supervision_batch_size: int = Field(default=64, ge=1, le=1_000)
+    # each goes through alone. At most the event ids a ticket keeps (handled.
+    # KEPT_PER_TICKET): a batch delivered again must find all of its events remembered.
+    supervision_batch_size: int = Field(default=64, ge=1, le=KEPT_PER_TICKET)
     # How often the open/overdue/dead-letter gauges are refreshed.
     gauges_refresh_seconds: float = Field(default=5.0, gt=0)
     # Who may read the board and the read API (docs/supervision.md, "Who sees what"):

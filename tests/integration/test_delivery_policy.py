@@ -9,7 +9,7 @@ import pytest
 from faststream.nats import NatsBroker
 from nats.js import JetStreamContext
 
-from chuishao.common import streams
+from chuishao.common import delivery, streams
 from chuishao.common.broker import durable_subscriber, make_broker
 from chuishao.common.delivery import DELIVERIES_HEADER, ERROR_HEADER, REASON_HEADER
 from chuishao.common.events import TicketSubmitted
@@ -121,3 +121,22 @@ async def test_one_tickets_events_are_handled_in_stream_order(
     # A1 is slow: handled concurrently in one batch, A2 would finish first without the
     # per-ticket order (whether B1 overtakes depends on how the batch was fetched).
     assert finished.index("A1") < finished.index("A2")
+
+
+async def test_a_dead_letter_outage_longer_than_the_tries_drops_nothing(
+    js: JetStreamContext,
+    broker_under_test: tuple[NatsBroker, Counter[str]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """While the dead-letter stream is away for longer than `max_deliver` tries, a poison
+    message is held, not nacked (each nak spends a delivery, and JetStream gives up on a
+    message whose deliveries are spent): once the stream is back it is dead-lettered."""
+    monkeypatch.setattr(delivery, "DEAD_LETTER_RETRY_SECONDS", 0.2)
+    await js.delete_stream("DEADLETTER")
+    await js.publish("ticket.submitted.T1", b"{not json")
+    await asyncio.sleep(2.0)  # ten tries at the most 0.2 s apart: more than max_deliver (3)
+    await streams.declare_streams(js)
+    [letter] = await dead_letters(js, SPEC.name, 1)
+    assert letter.headers[REASON_HEADER] == "unprocessable"  # type: ignore[attr-defined]
+    assert letter.headers[DELIVERIES_HEADER] == "1"  # type: ignore[attr-defined]
+    await settled(js, SPEC.name)

@@ -23,7 +23,7 @@ from nats.js import JetStreamContext
 from pydantic import ValidationError
 from redis.asyncio import Redis
 
-from chuishao.common import batches, delivery, streams, subjects
+from chuishao.common import batches, delivery, streams
 from chuishao.common.batches import BatchConsumer
 from chuishao.common.broker import make_broker
 from chuishao.common.delivery import REASON_HEADER
@@ -45,22 +45,16 @@ from chuishao.supervision.projection import RECENT_WHISTLES, Projection
 from chuishao.supervision.rebuild import clear, differences, snapshot
 from chuishao.supervision.settings import SupervisionSettings
 from support.factories import submitted
-from support.jetstream import dead_letters, settled, until
+from support.jetstream import dead_letters, policy_spec, settled, until
 from support.monthly_history import generated
+from support.records import dump, read_by_intake
 from support.servers import Servers
 from support.supervision import Script, scripted_day
 
 ZONE = ZoneInfo("Asia/Shanghai")
 RULE = HotspotRule(threshold=2, window_seconds=3600.0, jump_factor=1.0, trailing_windows=3)
 
-SPEC = streams.ConsumerSpec(
-    "test-batch-attacks",
-    "TICKETS",
-    ("ticket.submitted.*",),
-    max_deliver=3,
-    ack_wait_seconds=2,
-    backoff_seconds=(0.05,),
-)
+SPEC = policy_spec("test-batch-attacks", ack_wait_seconds=2)
 
 
 # --- the consumer on a real nats-server
@@ -557,27 +551,6 @@ async def test_a_redelivered_batch_with_many_events_of_one_ticket_counts_once(
 
 
 # --- intake's records, a batch at a time
-
-
-def read_by_intake(event: Event) -> bool:
-    kind, _ = subjects.parse_ticket_event(subjects.for_event(event))
-    return kind in INTAKE_RECORDS.event_kinds
-
-
-async def dump(redis: Redis) -> dict[str, Any]:
-    found: dict[str, Any] = {}
-    async for raw in redis.scan_iter(count=1000):
-        key = text(raw)
-        kind = text(await redis.type(key))
-        if kind == "string":
-            found[key] = await redis.get(key)
-        elif kind == "zset":
-            found[key] = await redis.zrange(key, 0, -1, withscores=True)
-        elif kind == "hash":
-            found[key] = await redis.hgetall(key)
-        elif kind == "set":
-            found[key] = sorted(await redis.smembers(key))
-    return found
 
 
 async def records(url: str, submitted: list[TicketSubmitted]) -> RecordStore:

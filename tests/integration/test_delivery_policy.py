@@ -17,17 +17,10 @@ from chuishao.common.logging import configure_logging
 from chuishao.common.publishing import publish_event
 from chuishao.common.settings import ServiceSettings
 from support.factories import submitted
-from support.jetstream import dead_letters, settled, until
+from support.jetstream import dead_letters, policy_spec, settled, until
 from support.servers import Servers
 
-SPEC = streams.ConsumerSpec(
-    "test-policy",
-    "TICKETS",
-    ("ticket.submitted.*",),
-    max_deliver=3,
-    ack_wait_seconds=5,
-    backoff_seconds=(0.05,),
-)
+SPEC = policy_spec("test-policy")
 pytestmark = pytest.mark.usefixtures("clean")
 
 

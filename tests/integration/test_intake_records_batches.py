@@ -9,38 +9,13 @@ from typing import Any
 import pytest
 from redis.asyncio import Redis
 
-from chuishao.common import subjects
-from chuishao.common.events import Event, TicketSubmitted
-from chuishao.common.streams import INTAKE_RECORDS
+from chuishao.common.events import TicketSubmitted
 from chuishao.intake.projection import apply, created, fold_into
 from chuishao.intake.store import RecordStore
-from chuishao.supervision.keys import text
 from support.monthly_history import generated
+from support.records import dump, read_by_intake
 from support.servers import Servers
 from support.supervision import scripted_day
-
-
-def read_by_intake(event: Event) -> bool:
-    kind, _ = subjects.parse_ticket_event(subjects.for_event(event))
-    return kind in INTAKE_RECORDS.event_kinds
-
-
-async def dump(redis: Redis) -> dict[str, Any]:
-    found: dict[str, Any] = {}
-    async for raw in redis.scan_iter(count=1000):
-        key = text(raw)
-        kind = text(await redis.type(key))
-        if kind == "string":
-            found[key] = await redis.get(key)
-        elif kind == "zset":
-            found[key] = await redis.zrange(key, 0, -1, withscores=True)
-        elif kind == "hash":
-            found[key] = await redis.hgetall(key)
-        elif kind == "set":
-            found[key] = sorted(await redis.smembers(key))
-        else:
-            found[key] = kind
-    return found
 
 
 @pytest.fixture

@@ -1,11 +1,26 @@
-"""Waiting on a real nats-server in the delivery tests: a condition, a consumer that has
-settled every message, the dead letters of a consumer."""
+"""The delivery tests on a real nats-server: their consumer, and waiting for a condition, a
+consumer that has settled every message, the dead letters of a consumer."""
 
 import asyncio
 import contextlib
 from collections.abc import Callable
 
 from nats.js import JetStreamContext
+
+from chuishao.common.streams import ConsumerSpec
+
+
+def policy_spec(name: str, ack_wait_seconds: float = 5) -> ConsumerSpec:
+    """A consumer of submitted tickets with a short delivery policy: three deliveries,
+    retries 0.05 s apart."""
+    return ConsumerSpec(
+        name,
+        "TICKETS",
+        ("ticket.submitted.*",),
+        max_deliver=3,
+        ack_wait_seconds=ack_wait_seconds,
+        backoff_seconds=(0.05,),
+    )
 
 
 async def until(condition: Callable[[], bool], timeout: float = 10.0) -> None:

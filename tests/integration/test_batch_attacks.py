@@ -25,14 +25,11 @@ from redis.asyncio import Redis
 
 from chuishao.common import batches, delivery, streams
 from chuishao.common.batches import BatchConsumer
-from chuishao.common.broker import make_broker
 from chuishao.common.delivery import REASON_HEADER
 from chuishao.common.domain import ClockKind, Level, Rating, Whistle
 from chuishao.common.events import Event, TicketSubmitted
 from chuishao.common.handled import KEPT_PER_TICKET
-from chuishao.common.logging import configure_logging
 from chuishao.common.publishing import publish_event
-from chuishao.common.settings import ServiceSettings
 from chuishao.common.streams import INTAKE_RECORDS
 from chuishao.intake.consumers import place_linked, records_consumer
 from chuishao.intake.projection import PLACING, apply, created, fold_into
@@ -45,7 +42,7 @@ from chuishao.supervision.projection import RECENT_WHISTLES, Projection
 from chuishao.supervision.rebuild import clear, differences, snapshot
 from chuishao.supervision.settings import SupervisionSettings
 from support.factories import submitted
-from support.jetstream import dead_letters, policy_spec, settled, until
+from support.jetstream import connected_broker, dead_letters, policy_spec, settled, until
 from support.monthly_history import generated
 from support.records import dump, read_by_intake
 from support.servers import Servers
@@ -86,13 +83,8 @@ class Handler:
 async def broker(
     servers: Servers, js: JetStreamContext, clean: None, monkeypatch: pytest.MonkeyPatch
 ) -> AsyncIterator[NatsBroker]:
-    monkeypatch.setitem(streams.CONSUMERS, SPEC.name, SPEC)
-    await streams.provision(js, (SPEC,))
-    broker = make_broker(ServiceSettings(nats_url=servers.nats_url), configure_logging("test"))
-    await broker.connect()
-    yield broker
-    with contextlib.suppress(ConnectionClosedError):  # one test's poison closes it
-        await broker.stop()
+    async with connected_broker(servers.nats_url, js, SPEC, monkeypatch) as broker:
+        yield broker
 
 
 def consumer_of(

@@ -14,17 +14,13 @@ import pytest
 from faststream.nats import NatsBroker
 from nats.js import JetStreamContext
 
-from chuishao.common import streams
 from chuishao.common.batches import BatchConsumer
-from chuishao.common.broker import make_broker
 from chuishao.common.delivery import DELIVERIES_HEADER, REASON_HEADER
 from chuishao.common.events import TicketSubmitted
-from chuishao.common.logging import configure_logging
 from chuishao.common.metrics import metrics_of
 from chuishao.common.publishing import publish_event
-from chuishao.common.settings import ServiceSettings
 from support.factories import submitted
-from support.jetstream import dead_letters, policy_spec, settled, until
+from support.jetstream import connected_broker, dead_letters, policy_spec, settled, until
 from support.servers import Servers
 
 SPEC = policy_spec("test-batches")
@@ -53,12 +49,8 @@ class Handler:
 async def broker(
     servers: Servers, js: JetStreamContext, monkeypatch: pytest.MonkeyPatch
 ) -> AsyncIterator[NatsBroker]:
-    monkeypatch.setitem(streams.CONSUMERS, SPEC.name, SPEC)
-    await streams.provision(js, (SPEC,))
-    broker = make_broker(ServiceSettings(nats_url=servers.nats_url), configure_logging("test"))
-    await broker.connect()
-    yield broker
-    await broker.stop()
+    async with connected_broker(servers.nats_url, js, SPEC, monkeypatch) as broker:
+        yield broker
 
 
 @contextlib.asynccontextmanager

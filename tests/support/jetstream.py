@@ -3,10 +3,17 @@ consumer that has settled every message, the dead letters of a consumer."""
 
 import asyncio
 import contextlib
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 
+import pytest
+from faststream.nats import NatsBroker
+from nats.errors import ConnectionClosedError
 from nats.js import JetStreamContext
 
+from chuishao.common import streams
+from chuishao.common.broker import make_broker
+from chuishao.common.logging import configure_logging
+from chuishao.common.settings import ServiceSettings
 from chuishao.common.streams import ConsumerSpec
 
 
@@ -21,6 +28,22 @@ def policy_spec(name: str, ack_wait_seconds: float = 5) -> ConsumerSpec:
         ack_wait_seconds=ack_wait_seconds,
         backoff_seconds=(0.05,),
     )
+
+
+@contextlib.asynccontextmanager
+async def connected_broker(
+    nats_url: str, js: JetStreamContext, spec: ConsumerSpec, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[NatsBroker]:
+    """A connected broker with `spec` declared and known to the delivery policy."""
+    monkeypatch.setitem(streams.CONSUMERS, spec.name, spec)
+    await streams.provision(js, (spec,))
+    broker = make_broker(ServiceSettings(nats_url=nats_url), configure_logging("test"))
+    await broker.connect()
+    try:
+        yield broker
+    finally:
+        with contextlib.suppress(ConnectionClosedError):  # a test may have closed it
+            await broker.stop()
 
 
 async def until(condition: Callable[[], bool], timeout: float = 10.0) -> None:

@@ -12,8 +12,8 @@ through alone without waiting for a batch to fill.
 
 Delivery policy, as strong as the per-message one (chuishao.common.delivery):
 - a message that fails validation is dead-lettered on its own; the batch goes on;
-- if the batch's handler raises, its messages are handled one at a time (`handle_one`,
-  by default a batch of one), in stream order, so a poison message is dead-lettered
+- if the batch's handler raises, its messages are handled one at a time (each as a
+  batch of one), in stream order, so a poison message is dead-lettered
   alone and a transient failure nacks only the messages it affects (the handlers are
   idempotent: what the batch had written before failing is skipped);
 - retries, back-off and dead letters are `judge_failure`'s, the same as FastStream's path.
@@ -59,7 +59,6 @@ class BatchConsumer(Generic[Model]):
         model: Any,
         handle: Callable[[list[Model]], Awaitable[None]],
         *,
-        handle_one: Callable[[Model], Awaitable[None]] | None = None,
         batch_size: int = 64,
         fetch_timeout: float = 1.0,
     ) -> None:
@@ -67,7 +66,6 @@ class BatchConsumer(Generic[Model]):
         self.spec = spec
         self.adapter: TypeAdapter[Model] = TypeAdapter(model)
         self.handle = handle
-        self.handle_one = handle_one or (lambda item: handle([item]))
         self.batch_size = batch_size
         self.fetch_timeout = fetch_timeout
         self.batches = 0
@@ -76,7 +74,8 @@ class BatchConsumer(Generic[Model]):
         self._handling = False
         self._task: asyncio.Task[None] | None = None
         self._subscription: JetStreamContext.PullSubscription | None = None
-        self._sizes = metrics_of(broker).batch_sizes.labels(consumer=spec.name)
+        self._metrics = metrics_of(broker)
+        self._sizes = self._metrics.batch_sizes.labels(consumer=spec.name)
 
     @property
     def name(self) -> str:
@@ -181,7 +180,7 @@ class BatchConsumer(Generic[Model]):
         for msg, item in valid:
             started = time.perf_counter()
             try:
-                await self.handle_one(item)
+                await self.handle([item])
             except Exception as error:  # noqa: BLE001 - the delivery policy decides
                 await self._failed(msg, error)
                 continue
@@ -203,7 +202,7 @@ class BatchConsumer(Generic[Model]):
     ) -> None:
         """The same series as FastStream's consumers: its Prometheus middleware's (the
         duration is the message's share of its batch) and the outcome counter."""
-        metrics = metrics_of(self.broker)
+        metrics = self._metrics
         handled = metrics.prometheus.handler(msg.subject)
         handled.received.inc()
         handled.size.observe(len(msg.data))

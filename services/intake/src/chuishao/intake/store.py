@@ -210,7 +210,9 @@ class RecordStore:
         self, event: Event, apply: Callable[[TicketRecord, Event], TicketRecord]
     ) -> TicketRecord | None:
         """Apply another service's event exactly once (the history remembers event ids);
-        it is already in the stream, so nothing is queued."""
+        it is already in the stream, so nothing is queued. The records consumer applies
+        batches (`apply_foreign_batch`); this one event at a time is what a batch must
+        write the same as (its tests, benchmarks/consumers.py)."""
 
         def once(before: TicketRecord) -> tuple[TicketRecord, list[Event]]:
             return (before if before.has_applied(event.event_id) else apply(before, event)), []

@@ -4,9 +4,10 @@
 each event. Here a batch's tickets are WATCHed and read with one MGET, its events folded
 in memory in stream order (as the rebuild's fold does), the report counts of its grid ×
 category windows read in one pipeline, and everything written in one MULTI: the same
-net writes the event-by-event path leaves (`tests/integration/test_supervision_batches.py`
-compares them key by key). Another replica writing one of these tickets or windows
-meanwhile makes the transaction fail; the batch is then decided again.
+net writes the event-by-event path leaves (`tests/integration/
+test_supervision_rebuild_fold.py` compares them key by key). Another replica writing one
+of these tickets or windows meanwhile makes the transaction fail; the batch is then
+decided again.
 
 A hotspot verdict depends on every earlier report of its grid × category. Each ticket
 counts once, so a batch holds at most one report per ticket; a second report of the
@@ -24,13 +25,12 @@ from chuishao.supervision.hotspots import windows
 from chuishao.supervision.projection import (
     HotspotReport,
     Projection,
-    hotspot_pair,
     judge,
     queue_increments,
     report_time,
 )
 from chuishao.supervision.rebuild_fold import BatchTicket, MergedWrites, queue_merged, ticket_writes
-from chuishao.supervision.ticket import SupervisedTicket, apply
+from chuishao.supervision.ticket import SupervisedTicket
 
 
 @dataclass(frozen=True)
@@ -99,15 +99,13 @@ def _fold(
     pairs: set[tuple[str, str]] = set()
     for index, event in enumerate(events):
         ticket = tickets[event.ticket_id]
-        before = ticket.now
-        if before is not None and event.event_id in before.applied:
+        # On a copy until the ticket has counted its report (it never counts again), so an
+        # event that would count a second report of a grid × category in this batch
+        # leaves the facts as they were for the next batch.
+        folded = ticket.fold(event, projection.zone, copy_until_counted=True)
+        if folded is None:
             continue
-        counted_before = before is not None and before.hotspot_key is not None
-        # In place once the ticket has counted its report (it never counts again); before
-        # that, on a copy, so an event that would count a second report of a grid ×
-        # category in this batch leaves the facts as they were for the next batch.
-        after = apply(before, event, projection.zone, in_place=counted_before)
-        pair = hotspot_pair(counted_before, after)
+        after, pair = folded
         if pair is not None and pair in pairs:
             return _Folded(tickets, writes, reports, index)
         ticket.take(after, event, projection.keys, writes)

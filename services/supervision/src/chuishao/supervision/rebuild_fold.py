@@ -102,6 +102,20 @@ class BatchTicket:
     days: set[str] = field(default_factory=set)
     overdue_streets: set[str] = field(default_factory=set)
 
+    def fold(
+        self, event: Event, zone: tzinfo, *, copy_until_counted: bool
+    ) -> tuple[SupervisedTicket, tuple[str, str] | None] | None:
+        """The facts after `event` and the grid × category it counts its report in (not
+        taken yet; None: applied already). Folded in place (the batch owns the facts, and
+        what they were is kept above) — on a copy while the ticket has not counted its
+        report, when `copy_until_counted`."""
+        before = self.now
+        if before is not None and event.event_id in before.applied:
+            return None
+        counted = before is not None and before.hotspot_key is not None
+        after = apply(before, event, zone, in_place=counted or not copy_until_counted)
+        return after, hotspot_pair(counted, after)
+
     def take(
         self, after: SupervisedTicket, event: Event, keys: SupervisionKeys, writes: "MergedWrites"
     ) -> None:
@@ -176,14 +190,11 @@ class RebuildFold:
         writes = MergedWrites()
         for event in events:
             ticket = tickets[event.ticket_id]
-            before = ticket.now
-            if before is not None and event.event_id in before.applied:
+            folded = ticket.fold(event, self.zone, copy_until_counted=False)
+            if folded is None:
                 continue
-            counted_before = before is not None and before.hotspot_key is not None
-            # In place: this batch owns the facts, and what they were is kept above.
-            after = apply(before, event, self.zone, in_place=True)
+            after, pair = folded
             ticket.take(after, event, self.keys, writes)
-            pair = hotspot_pair(counted_before, after)
             if pair is not None:
                 self._count_report(pair, event, after, writes)
         for ticket in tickets.values():

@@ -8,13 +8,17 @@ process, alternately:
   at a time and applied it (`Projection.apply`); intake's records consumer fetched 64
   and applied each in its own transaction (`RecordStore.apply_foreign`);
 - `batch`: `chuishao.common.batches.BatchConsumer`: supervision's
-  `live_batch.apply_batch`, intake's `consumers.records_consumer`.
+  `live_batch.apply_batch`, intake's `consumers.records_consumer`, notify's
+  `FanOut.handle_batch` (per message: FanOut.handle, FastStream's fetch of 64).
 For each: CPU seconds of this process and of redis-server until the consumer has caught
 up (every message acknowledged), per event; the events per second; the batch sizes. The
 two results are compared key by key at the end (they must be equal).
 
     .venv/bin/python benchmarks/consumers.py --service supervision --tickets 10000
     .venv/bin/python benchmarks/consumers.py --service intake --tickets 10000
+    .venv/bin/python benchmarks/consumers.py --service notify --tickets 10000
+    .venv/bin/python benchmarks/consumers.py --service router --tickets 10000
+    .venv/bin/python benchmarks/consumers.py --service sla --tickets 10000
 """
 
 import argparse
@@ -26,7 +30,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 import nats
@@ -46,13 +50,23 @@ from chuishao.common import streams
 from chuishao.common.batches import BatchConsumer
 from chuishao.common.broker import durable_subscriber, make_broker
 from chuishao.common.clients import packing_in_c
+from chuishao.common.clock import ManualClock, SystemClock
 from chuishao.common.events import AnyEvent, TicketSubmitted, parse_event
+from chuishao.common.kv import KvView
 from chuishao.common.logging import configure_logging
 from chuishao.common.settings import ServiceSettings
+from chuishao.common.unit_contacts import UnitContact
 from chuishao.intake.consumers import place_linked, records_consumer
 from chuishao.intake.projection import PLACING, apply, created
 from chuishao.intake.store import RecordStore
+from chuishao.notify.delivery_log import DeliveryLogStore
+from chuishao.notify.fanout import FanOut
+from chuishao.router.bootstrap import bootstrap as router_bootstrap
 from chuishao.router.directory import Directory
+from chuishao.router.settings import RouterSettings
+from chuishao.sla.policies import PolicyBook
+from chuishao.sla.settings import SlaSettings
+from chuishao.sla.supervisor import Supervisor
 from chuishao.supervision.keys import SupervisionKeys, text
 from chuishao.supervision.live_batch import apply_batch
 from chuishao.supervision.projection import Projection
@@ -137,8 +151,149 @@ async def intake_target(url: str, name: str, submitted: list[TicketSubmitted]) -
     return Target(subscribe, read_back, redis)
 
 
-TARGETS = {"supervision": supervision_target, "intake": intake_target}
-SPECS = {"supervision": streams.SUPERVISION, "intake": streams.INTAKE_RECORDS}
+async def notify_target(url: str, name: str, _submitted: list[TicketSubmitted]) -> Target:
+    # Notify's keys have no namespace either. Both modes publish the same messages with
+    # the same ids: whichever runs second has them dropped by the duplicate window, so the
+    # modes take turns going first; the comparison is of what each leaves in Redis.
+    redis = packing_in_c(Redis.from_url(f"{url}/{1 + MODES.index(name.split(':')[1])}"))
+    await redis.flushdb()
+    fanout: FanOut | None = None
+
+    def subscribe(
+        broker: NatsBroker, spec: streams.ConsumerSpec, mode: str
+    ) -> BatchConsumer[AnyEvent] | None:
+        async def out() -> FanOut:
+            nonlocal fanout
+            if fanout is None:
+                fanout = FanOut(
+                    js=broker.connection.jetstream(),
+                    redis=redis,
+                    units=cast(KvView[UnitContact], {}),  # no webhooks: only `get` is read
+                    history=DeliveryLogStore(redis),
+                    clock=ManualClock(datetime(2026, 1, 5, 2, tzinfo=UTC)),
+                )
+            return fanout
+
+        if mode == "per_message":
+
+            @durable_subscriber(broker, spec)
+            async def on_event(event: AnyEvent) -> None:
+                await (await out()).handle(event)
+
+            return None
+
+        async def on_events(batch: list[AnyEvent]) -> None:
+            await (await out()).handle_batch(batch)
+
+        return BatchConsumer[AnyEvent](broker, spec, AnyEvent, on_events)
+
+    async def read_back() -> dict[str, Any]:
+        found: dict[str, Any] = {}
+        async for key in redis.scan_iter(count=1_000):
+            kind = text(await redis.type(key))
+            found[text(key)] = (
+                await redis.hgetall(key)
+                if kind == "hash"
+                else await redis.lrange(key, 0, -1)
+                if kind == "list"
+                else sorted(await redis.zrange(key, 0, -1))  # handled marks: wall-time scores
+                if kind == "zset"
+                else kind
+            )
+        return found
+
+    return Target(subscribe, read_back, redis)
+
+
+async def router_target(url: str, name: str, _submitted: list[TicketSubmitted]) -> Target:
+    # The router's keys have no namespace either; what it publishes both modes publish
+    # with the same ids (see notify_target).
+    redis = packing_in_c(Redis.from_url(f"{url}/{1 + MODES.index(name.split(':')[1])}"))
+    await redis.flushdb()
+
+    def subscribe(
+        broker: NatsBroker, spec: streams.ConsumerSpec, mode: str
+    ) -> BatchConsumer[AnyEvent] | None:
+        settings = RouterSettings()
+        router = router_bootstrap(settings, clock=SystemClock(), redis=redis, broker=broker)
+        if mode == "per_message":
+
+            @durable_subscriber(broker, spec)
+            async def on_event(event: AnyEvent) -> None:
+                await router.handle(event)
+
+            return None
+        return BatchConsumer[AnyEvent](broker, spec, AnyEvent, router.handle_batch)
+
+    async def read_back() -> dict[str, Any]:
+        found: dict[str, Any] = {}
+        async for key in redis.scan_iter("router:ticket:*", count=1_000):
+            found[text(key)] = await redis.get(key)
+        return found
+
+    return Target(subscribe, read_back, redis)
+
+
+async def sla_target(url: str, name: str, _submitted: list[TicketSubmitted]) -> Target:
+    # sla's keys have no namespace either; its published events carry the same ids in
+    # both modes (see notify_target).
+    redis = packing_in_c(Redis.from_url(f"{url}/{1 + MODES.index(name.split(':')[1])}"))
+    await redis.flushdb()
+    settings = SlaSettings()
+
+    def subscribe(
+        broker: NatsBroker, spec: streams.ConsumerSpec, mode: str
+    ) -> BatchConsumer[AnyEvent] | None:
+        supervisor: Supervisor | None = None
+
+        def sla() -> Supervisor:
+            nonlocal supervisor
+            if supervisor is None:
+                supervisor = Supervisor(
+                    redis=redis,
+                    nats=broker.connection,
+                    book=PolicyBook.load(settings.sla_policies_file),
+                    clock=SystemClock(),
+                    settings=settings,
+                )
+            return supervisor
+
+        if mode == "per_message":
+
+            @durable_subscriber(broker, spec)
+            async def on_event(event: AnyEvent) -> None:
+                await sla().apply(event)
+
+            return None
+
+        async def on_events(batch: list[AnyEvent]) -> None:
+            await sla().apply_batch(batch)
+
+        return BatchConsumer[AnyEvent](broker, spec, AnyEvent, on_events)
+
+    async def read_back() -> dict[str, Any]:
+        found: dict[str, Any] = {}
+        async for key in redis.scan_iter("sla:ticket:*", count=1_000):
+            found[text(key)] = await redis.get(key)
+        return found
+
+    return Target(subscribe, read_back, redis)
+
+
+TARGETS = {
+    "sla": sla_target,
+    "supervision": supervision_target,
+    "intake": intake_target,
+    "notify": notify_target,
+    "router": router_target,
+}
+SPECS = {
+    "supervision": streams.SUPERVISION,
+    "intake": streams.INTAKE_RECORDS,
+    "notify": streams.NOTIFY,
+    "router": streams.ROUTER,
+    "sla": streams.SLA,
+}
 
 
 async def submitted_events(nc: Client) -> list[TicketSubmitted]:

@@ -186,10 +186,15 @@ async def batch_sizes(stack: Stack) -> dict[str, str]:
     how many, and the mean size. With `make chaos`'s load, a restarted consumer finds a
     backlog and takes it in batches of more than one."""
     found: dict[str, str] = {}
-    ports = {"intake": stack.services.http_port, "supervision": stack.services.supervision_port}
+    services = stack.services
+    urls = {
+        "intake": f"{services.base_url}/metrics",
+        "supervision": f"{services.supervision_url}/metrics",
+        "notify": services.metrics_url("notify"),
+    }
     async with httpx.AsyncClient(timeout=10) as client:
-        for service, port in ports.items():
-            text = (await client.get(f"http://127.0.0.1:{port}/metrics")).text
+        for service, url in urls.items():
+            text = (await client.get(url)).text
             values = {
                 line.split("{")[0]: float(line.rsplit(" ", 1)[1])
                 for line in text.splitlines()

@@ -23,7 +23,7 @@ Per-ticket order: one batch at a time, its messages in stream order.
 import asyncio
 import contextlib
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Generic, TypeVar
 
 import structlog
@@ -38,17 +38,33 @@ from chuishao.common.delivery import (
     judge_failure,
     store_dead_letter,
 )
+from chuishao.common.events import Event
 from chuishao.common.metrics import metrics_of
 from chuishao.common.streams import ConsumerSpec
 from chuishao.common.transient import backoff
 
 log = structlog.get_logger()
 Model = TypeVar("Model")
+Ticketed = TypeVar("Ticketed", bound=Event)
 
 # After the first message, the rest of what is pending: it is already there, so this
 # only waits when another replica took it meanwhile.
 REST_TIMEOUT = 0.2
 STOP_TIMEOUT = 10.0  # for the batch in hand to be settled
+
+
+def one_per_ticket(events: Sequence[Ticketed]) -> list[list[Ticketed]]:
+    """`events` cut in order into parts that name each ticket at most once: for a handler
+    that reads a part's states together and writes each with its own compare-and-set."""
+    parts: list[list[Ticketed]] = []
+    seen: set[str] = set()
+    for event in events:
+        if not parts or event.ticket_id in seen:
+            parts.append([])
+            seen.clear()
+        parts[-1].append(event)
+        seen.add(event.ticket_id)
+    return parts
 
 
 class BatchConsumer(Generic[Model]):

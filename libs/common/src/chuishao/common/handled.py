@@ -74,14 +74,33 @@ async def was_handled(redis: "Redis", consumer: str, event: Event) -> bool:
     return handled_in(score, legacy)
 
 
+async def unhandled(redis: "Redis", consumer: str, events: Sequence[Event]) -> list[int]:
+    """`was_handled` for a batch in one round trip: where in `events` those not handled
+    yet are, each event once (at its first place)."""
+    async with redis.pipeline(transaction=False) as pipe:
+        for event in events:
+            check_handled(pipe, consumer, event)
+        replies = await pipe.execute()
+    first: dict[str, int] = {}
+    for at, event in enumerate(events):
+        if not handled_in(replies[2 * at], replies[2 * at + 1]):
+            first.setdefault(event.event_id, at)
+    return sorted(first.values())
+
+
 async def mark_handled(redis: "Redis", consumer: str, event: Event) -> None:
-    key = handled_key(consumer, event.ticket_id)
     async with redis.pipeline(transaction=True) as pipe:
-        # Wall time orders the marks; only the newest KEPT_PER_TICKET stay.
-        pipe.zadd(key, {event.event_id: time.time()})
-        pipe.zremrangebyrank(key, 0, -(KEPT_PER_TICKET + 1))
-        pipe.expire(key, KEEP_SECONDS)
+        queue_mark(pipe, consumer, event)
         await pipe.execute()
+
+
+def queue_mark(pipe: "Pipeline", consumer: str, event: Event) -> None:
+    """`mark_handled`'s writes on a pipeline that carries the caller's own (a batch's)."""
+    key = handled_key(consumer, event.ticket_id)
+    # Wall time orders the marks; only the newest KEPT_PER_TICKET stay.
+    pipe.zadd(key, {event.event_id: time.time()})
+    pipe.zremrangebyrank(key, 0, -(KEPT_PER_TICKET + 1))
+    pipe.expire(key, KEEP_SECONDS)
 
 
 async def forget_handled(redis: "Redis", consumer: str, event: Event) -> None:

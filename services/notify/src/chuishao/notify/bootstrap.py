@@ -56,5 +56,6 @@ def bootstrap(
     runtime.view(service.places, wait_loaded=10)
     runtime.view(service.catalogue, wait_loaded=10)
     runtime.add(Phase.PREPARE, "deliveries", service.build)
+    runtime.batches(service.consumer)
     runtime.loop(every(settings.sweep_interval_seconds, service.release_held, name="held-release"))
     return service

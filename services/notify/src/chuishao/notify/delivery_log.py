@@ -9,6 +9,7 @@ from typing import Literal
 import nats
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
 
 from chuishao.common import subjects
 from chuishao.common.domain import TicketId
@@ -50,10 +51,8 @@ class DeliveryLogStore:
         self.redis = redis
 
     async def append(self, ticket_id: str, entry: DeliveryLogEntry) -> None:
-        key = keys.delivery_log(ticket_id)
         async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.rpush(key, entry.model_dump_json())
-            pipe.expire(key, KEEP_SECONDS)
+            queue_entry(pipe, ticket_id, entry)
             await pipe.execute()
 
     async def read(self, ticket_id: str) -> DeliveryLog:
@@ -62,6 +61,13 @@ class DeliveryLogStore:
             ticket_id=ticket_id,
             entries=[DeliveryLogEntry.model_validate_json(item) for item in raw],
         )
+
+
+def queue_entry(pipe: Pipeline, ticket_id: str, entry: DeliveryLogEntry) -> None:
+    """`append`'s writes on a pipeline that carries the caller's own (a batch's)."""
+    key = keys.delivery_log(ticket_id)
+    pipe.rpush(key, entry.model_dump_json())
+    pipe.expire(key, KEEP_SECONDS)
 
 
 async def ask(nats_url: str, ticket_id: str) -> DeliveryLog:

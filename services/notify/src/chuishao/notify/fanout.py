@@ -1,6 +1,9 @@
 """From a ticket event to its deliveries: the unit's own NATS subject at once, and a job
 for every webhook call or resident message, which the deliveries consumer then runs."""
 
+import asyncio
+from collections.abc import Awaitable, Sequence
+
 import structlog
 from nats.js import JetStreamContext
 from redis.asyncio import Redis
@@ -15,7 +18,7 @@ from chuishao.common.events import (
     TicketTriaged,
     UnitNotified,
 )
-from chuishao.common.handled import mark_handled, was_handled
+from chuishao.common.handled import queue_mark, unhandled
 from chuishao.common.kv import KvView
 from chuishao.common.publishing import (
     CORRELATION_HEADER,
@@ -27,7 +30,7 @@ from chuishao.common.publishing import (
 from chuishao.common.streams import NOTIFY
 from chuishao.common.unit_contacts import UnitContact
 from chuishao.notify.audience import Audience
-from chuishao.notify.delivery_log import DeliveryLogEntry, DeliveryLogStore
+from chuishao.notify.delivery_log import DeliveryLogEntry, DeliveryLogStore, queue_entry
 from chuishao.notify.facts import FactsStore
 from chuishao.notify.held import HeldJobs
 from chuishao.notify.hotspots import HotspotWarnings
@@ -59,19 +62,58 @@ class FanOut:
         self.clock = clock
 
     async def handle(self, event: Event) -> list[DeliveryJob]:
-        if await was_handled(self.redis, NOTIFY.name, event):
-            return []
-        facts = await self.facts.remember(event)
-        if (isinstance(event, TicketDispatched) and event.priority == Priority.EMERGENCY) or (
-            isinstance(event, TicketTriaged) and event.danger
-        ):
-            # Found dangerous after the receipt went out: what quiet hours hold goes now.
-            await self.held.expedite(event.ticket_id, self.clock.now())
+        [jobs] = await self.handle_batch([event])
+        return jobs
+
+    async def handle_batch(self, events: Sequence[Event]) -> list[list[DeliveryJob]]:
+        """A batch of ticket events in stream order, in a few round trips whatever its
+        size: one read of what was handled, one transaction for the tickets' facts, every
+        publish in flight together, then the log and the handled marks in one write.
+        Returns each event's jobs (none for one handled before).
+
+        A crash before the marks repeats the batch: the publishes carry ids derived from
+        the event, which JetStream's duplicate window drops."""
+        places = await unhandled(self.redis, NOTIFY.name, events)
+        fresh = [events[at] for at in places]
+        known = await self.facts.remember_all(fresh)
+        sends: list[Awaitable[object]] = []
+        entries: list[tuple[str, DeliveryLogEntry]] = []
+        jobs_of: dict[int, list[DeliveryJob]] = {}
+        for at, event, facts in zip(places, fresh, known, strict=True):
+            if (isinstance(event, TicketDispatched) and event.priority == Priority.EMERGENCY) or (
+                isinstance(event, TicketTriaged) and event.danger
+            ):
+                # Found dangerous after the receipt went out: what quiet hours hold goes now.
+                await self.held.expedite(event.ticket_id, self.clock.now())
+            jobs = jobs_of[at] = self._plan(event, facts, sends, entries)
+            sends.extend(self.enqueue(job) for job in jobs)
+        # Started in this order, so written to the connection in this order; all settled
+        # before a failure is raised (the batch is then handled again an event at a time).
+        for outcome in await asyncio.gather(*sends, return_exceptions=True):
+            if isinstance(outcome, BaseException):
+                raise outcome
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for ticket_id, entry in entries:
+                queue_entry(pipe, ticket_id, entry)
+            for event in fresh:
+                queue_mark(pipe, NOTIFY.name, event)
+            await pipe.execute()
+        return [jobs_of.get(at, []) for at in range(len(events))]
+
+    def _plan(
+        self,
+        event: Event,
+        facts: Audience,
+        sends: list[Awaitable[object]],
+        entries: list[tuple[str, DeliveryLogEntry]],
+    ) -> list[DeliveryJob]:
+        """Who hears about `event`: its units' own subjects (added to `sends`, logged in
+        `entries`), and the jobs for the deliveries consumer (returned)."""
         priority = priority_of(event, facts)
         jobs: list[DeliveryJob] = []
         for notice in self._notices(event, facts):
             if notice.audience == "unit":
-                await self._to_unit_subject(event, notice)
+                sends.extend(self._to_unit_subject(event, notice, entries))
                 unit = self.units.get(notice.recipient)
                 if unit is not None and unit.webhook_url is not None and self._by_webhook(notice):
                     jobs.append(DeliveryJob.for_notice(event, notice, "webhook", priority))
@@ -81,9 +123,6 @@ class FanOut:
                     jobs.append(DeliveryJob.for_notice(event, notice, "duty_sms", priority))
             else:
                 jobs.append(DeliveryJob.for_notice(event, notice, "resident", priority))
-        for job in jobs:
-            await self.enqueue(job)
-        await mark_handled(self.redis, NOTIFY.name, event)
         return jobs
 
     def _notices(self, event: Event, facts: Audience) -> list[Notice]:
@@ -107,13 +146,16 @@ class FanOut:
             timeout=5,
         )
 
-    async def _to_unit_subject(self, event: Event, notice: Notice) -> None:
+    def _to_unit_subject(
+        self, event: Event, notice: Notice, entries: list[tuple[str, DeliveryLogEntry]]
+    ) -> list[Awaitable[object]]:
+        """The publishes that tell the unit (the event on its own subject, and the
+        `UnitNotified` record of it); the log entry goes to `entries`."""
         unit_id = notice.recipient
         subject = subjects.unit_delivery(unit_id, event.kind, event.ticket_id)
         # The unit gets the event itself (the published contract). One event may go to
         # several units, so the de-duplication id names the unit too.
         headers = event_headers(event) | {"Nats-Msg-Id": f"{event.event_id}:{unit_id}"}
-        await self.js.publish(subject, encode(event), headers=headers, timeout=5)
         now = self.clock.now()
         notified = UnitNotified.caused_by(
             event,
@@ -124,17 +166,22 @@ class FanOut:
             channel="nats",
             address=subject,
         )
-        await publish_event(self.js, notified)
-        await self.history.append(
-            event.ticket_id,
-            DeliveryLogEntry(
-                at=now,
-                event_id=event.event_id,
-                event_type=event.type,
-                recipient=unit_id,
-                channel="nats",
-                template=notice.template,
-                status="sent",
-                detail=subject,
-            ),
+        entries.append(
+            (
+                event.ticket_id,
+                DeliveryLogEntry(
+                    at=now,
+                    event_id=event.event_id,
+                    event_type=event.type,
+                    recipient=unit_id,
+                    channel="nats",
+                    template=notice.template,
+                    status="sent",
+                    detail=subject,
+                ),
+            )
         )
+        return [
+            self.js.publish(subject, encode(event), headers=headers, timeout=5),
+            publish_event(self.js, notified),
+        ]

@@ -11,7 +11,8 @@ from faststream.nats import JStream, NatsBroker, PullSub
 from redis.asyncio import Redis
 
 from chuishao.common import subjects
-from chuishao.common.broker import current_message, durable_subscriber
+from chuishao.common.batches import BatchConsumer
+from chuishao.common.broker import current_message
 from chuishao.common.catalogue import catalogue_view
 from chuishao.common.delivery import dead_letter
 from chuishao.common.events import AnyEvent
@@ -174,9 +175,18 @@ class NotifyService:
     def _register(self) -> None:
         broker = self.broker
 
-        @durable_subscriber(broker, NOTIFY)
-        async def on_ticket_event(event: AnyEvent) -> None:
-            await self.fanout.handle(event)
+        # A batch at a time: what is waiting (up to `notify_batch_size`) is fanned out
+        # in a few round trips (FanOut.handle_batch); alone at low load.
+        async def on_ticket_events(events: list[AnyEvent]) -> None:
+            await self.fanout.handle_batch(events)
+
+        self.consumer = BatchConsumer[AnyEvent](
+            broker,
+            NOTIFY,
+            AnyEvent,
+            on_ticket_events,
+            batch_size=self.settings.notify_batch_size,
+        )
 
         @broker.subscriber(
             NOTIFY_DELIVERIES.filter_subjects[0],

@@ -25,6 +25,8 @@ class NotifySettings(ServiceSettings):
     retry_base_seconds: float = 2.0
     retry_cap_seconds: float = 300.0
     delivery_workers: int = 16
+    # The ticket events fanned out together at most (FanOut.handle_batch).
+    notify_batch_size: int = Field(default=64, ge=1, le=1000)
 
     # The console's resident pages (/r/<ticket>?t=<token>): every SMS links there.
     resident_page_url: str = "http://127.0.0.1:8070/r"

@@ -37,7 +37,9 @@ def bootstrap(
     broker, redis, clock = runtime.broker, runtime.redis, runtime.clock
     # A directory with a problem stops the start-up here, with every problem named.
     watch = DirectoryWatch(settings, manager or plugin_manager(), clock, broker)
-    service = RouterService(runtime, broker, RoutingStore(redis), watch)
+    service = RouterService(
+        runtime, broker, RoutingStore(redis), watch, batch_size=settings.router_batch_size
+    )
     triage_query.register(broker, watch.current)  # the forms' suggestion while typing
     place_query.register(broker, watch.current)  # where a typed address is placed
 
@@ -52,6 +54,7 @@ def bootstrap(
         )
 
     runtime.streams(ROUTER)
+    runtime.batches(service.consumer)
     runtime.add(Phase.PREPARE, "publish read models", watch.publish)
     runtime.add(Phase.LOOPS, "reload on SIGHUP", watch.listen, watch.stop_listening)
     runtime.loop(

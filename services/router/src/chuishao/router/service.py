@@ -9,13 +9,16 @@ The files and read models are `directory_watch`'s, the manual queue `manual_queu
 `bootstrap` puts them together.
 """
 
+from collections.abc import Sequence
+
 import structlog
 from faststream.nats import NatsBroker
 from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
+from redis.exceptions import WatchError
 
 from chuishao.common import subjects
-from chuishao.common.broker import durable_subscriber
+from chuishao.common.batches import BatchConsumer
 from chuishao.common.events import (
     AnyEvent,
     Event,
@@ -27,24 +30,30 @@ from chuishao.common.events import (
     TicketSubmitted,
     TicketTransferred,
 )
-from chuishao.common.handled import mark_handled
+from chuishao.common.handled import queue_mark, unhandled
 from chuishao.common.publishing import publish_event
 from chuishao.common.runtime import Runtime
 from chuishao.common.streams import ROUTER
-from chuishao.router import examples, handlers
+from chuishao.router import examples, handlers, keys
 from chuishao.router.directory_watch import DirectoryWatch
 from chuishao.router.emit import RoutingResult
 from chuishao.router.manual_queue import ManualQueueCommands
 from chuishao.router.snapshot import Snapshot
 from chuishao.router.state import TicketRouting
-from chuishao.router.store import RoutingStore
+from chuishao.router.store import RoutingStore, StateConflict, following
 
 log = structlog.get_logger()
 
 
 class RouterService:
     def __init__(
-        self, runtime: Runtime, broker: NatsBroker, store: RoutingStore, watch: DirectoryWatch
+        self,
+        runtime: Runtime,
+        broker: NatsBroker,
+        store: RoutingStore,
+        watch: DirectoryWatch,
+        *,
+        batch_size: int = 64,
     ) -> None:
         self.runtime = runtime
         self.broker = broker
@@ -53,9 +62,14 @@ class RouterService:
         self.manual = ManualQueueCommands(store, watch.current, self.apply)
         self.manual.register(broker)
 
-        @durable_subscriber(broker, ROUTER)
-        async def on_ticket_event(event: AnyEvent) -> None:
-            await self.handle(event)
+        # A batch at a time: what is waiting (up to `batch_size`) is stepped and saved in
+        # a few round trips (handle_batch); alone at low load, so a report is not held.
+        async def on_ticket_events(events: list[AnyEvent]) -> None:
+            await self.handle_batch(events)
+
+        self.consumer = BatchConsumer[AnyEvent](
+            broker, ROUTER, AnyEvent, on_ticket_events, batch_size=batch_size
+        )
 
     @property
     def snapshot(self) -> Snapshot:
@@ -65,26 +79,68 @@ class RouterService:
         return await self.watch.reload(why)
 
     async def handle(self, event: Event) -> None:
+        await self.handle_batch([event])
+
+    async def handle_batch(self, events: Sequence[Event]) -> None:
+        """A batch of ticket events in stream order, in a few round trips whatever its
+        size: one read of what was handled; the tickets WATCHed and read with one MGET;
+        each event stepped in order on its ticket's state in memory; every new state
+        saved with its events queued in the outbox in one MULTI; the events published
+        together and confirmed; the handled marks in one write. Another replica writing
+        one of these tickets meanwhile fails the transaction (StateConflict): the
+        consumer then takes the batch again an event at a time."""
         redis = self.store.redis
-        handled, previous = await self.store.get_unless_handled(ROUTER.name, event)
-        if handled:
+        fresh = [events[at] for at in await unhandled(redis, ROUTER.name, events)]
+        if not fresh:
             return
         snap = self.watch.snapshot
-        if previous is not None and event.event_id in previous.applied:
-            await mark_handled(redis, ROUTER.name, event)
-            return
-        outcome = await self._step(event, previous, snap)
-        await self.apply(outcome, previous, event.event_id)
-        if isinstance(event, TicketRecategorised):  # a labelled example for triage
-            await examples.ExampleLog(redis).record(examples.recategorised(event, previous))
-        await mark_handled(redis, ROUTER.name, event)
-        # Debug: a line per message, rendered and masked, costs CPU on every ticket.
-        log.debug(
-            "routed",
-            cause=event.type,
-            emitted=[e.type for e in outcome.events],
-            units=_dispatched(outcome),
-        )
+        ids = list(dict.fromkeys(event.ticket_id for event in fresh))
+        ticket_keys = [keys.ticket(ticket_id) for ticket_id in ids]
+        emitted: list[Event] = []
+        labelled: list[examples.LabelledExample | None] = []
+        async with redis.pipeline(transaction=True) as pipe:
+            try:
+                await pipe.watch(*ticket_keys)
+                stored = await pipe.mget(ticket_keys)
+                states = {
+                    ticket_id: TicketRouting.from_stored(raw) if raw else None
+                    for ticket_id, raw in zip(ids, stored, strict=True)
+                }
+                saves: list[tuple[TicketRouting, TicketRouting | None, RoutingResult]] = []
+                for event in fresh:
+                    previous = states[event.ticket_id]
+                    if previous is not None and event.event_id in previous.applied:
+                        continue
+                    outcome = await self._step(event, previous, snap)
+                    emitted += outcome.events
+                    if isinstance(event, TicketRecategorised):  # a labelled example for triage
+                        labelled.append(examples.recategorised(event, previous))
+                    if outcome.state is not None:  # else no state to keep its events with
+                        saved = following(outcome.state.applying(event.event_id), previous)
+                        states[event.ticket_id] = saved
+                        saves.append((saved, previous, outcome))
+                    # Debug: a line per message, rendered and masked, costs CPU on every ticket.
+                    log.debug(
+                        "routed",
+                        cause=event.type,
+                        emitted=[e.type for e in outcome.events],
+                        units=_dispatched(outcome),
+                    )
+                pipe.multi()  # type: ignore[no-untyped-call]
+                for saved, previous, outcome in saves:
+                    self.store.queue_save(pipe, saved, previous, outcome.events)
+                await pipe.execute()
+            except WatchError as error:
+                raise StateConflict(", ".join(ids)) from error
+        # Sent in order on one connection (so stored in order), acknowledged together;
+        # confirming the events that had no state (not in the outbox) changes nothing.
+        await self.store.outbox.publish_all(self.broker.connection.jetstream(), emitted)
+        for example in labelled:
+            await examples.ExampleLog(redis).record(example)
+        async with redis.pipeline(transaction=False) as marks:
+            for event in fresh:
+                queue_mark(marks, ROUTER.name, event)
+            await marks.execute()
 
     async def apply(
         self, outcome: RoutingResult, previous: TicketRouting | None, cause_id: str

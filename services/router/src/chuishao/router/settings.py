@@ -17,6 +17,8 @@ class RouterSettings(ServiceSettings):
     max_bounces: int = Field(default=2, ge=1, description="Declines before the street arbitrates")
     coordination_report_within_minutes: int = Field(default=120, gt=0)
     emergency_report_within_minutes: int = Field(default=30, gt=0)
+    # The ticket events routed together at most (RouterService.handle_batch).
+    router_batch_size: int = Field(default=64, ge=1, le=1000)
 
     def policy(self) -> RoutingPolicy:
         return RoutingPolicy(

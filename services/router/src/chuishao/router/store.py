@@ -6,10 +6,10 @@ events nor its events sent for a state that lost a race."""
 from collections.abc import Sequence
 
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
 from redis.exceptions import WatchError
 
 from chuishao.common.events import Event
-from chuishao.common.handled import check_handled, handled_in
 from chuishao.common.outbox import Outbox
 from chuishao.router import keys
 from chuishao.router.state import TicketRouting, queue_score
@@ -19,6 +19,11 @@ KEEP_SECONDS = 400 * 86_400  # as long as the TICKETS stream keeps the events
 
 class StateConflict(RuntimeError):
     """Another router instance changed the ticket first; the message is retried."""
+
+
+def following(state: TicketRouting, previous: TicketRouting | None) -> TicketRouting:
+    """`state` as saved over `previous`: the next revision."""
+    return state.model_copy(update={"revision": (previous.revision if previous else 0) + 1})
 
 
 def _text(raw: object) -> str:
@@ -37,18 +42,6 @@ class RoutingStore:
         raw = await self.redis.get(keys.ticket(ticket_id))
         return TicketRouting.from_stored(raw) if raw else None
 
-    async def get_unless_handled(
-        self, consumer: str, event: Event
-    ) -> tuple[bool, TicketRouting | None]:
-        """Whether `consumer` already handled `event` (chuishao.common.handled) and the
-        ticket's state, in one round trip instead of two."""
-        async with self.redis.pipeline(transaction=False) as pipe:
-            check_handled(pipe, consumer, event)
-            pipe.get(keys.ticket(event.ticket_id))
-            score, legacy, raw = await pipe.execute()
-        state = TicketRouting.from_stored(raw) if raw else None
-        return handled_in(score, legacy), state
-
     async def save(
         self, state: TicketRouting, previous: TicketRouting | None, events: Sequence[Event] = ()
     ) -> TicketRouting:
@@ -56,7 +49,7 @@ class RoutingStore:
         manual-dispatch queues in step and queue the `events` it emits in the outbox, in
         one transaction."""
         expected = previous.revision if previous else 0
-        saved = state.model_copy(update={"revision": expected + 1})
+        saved = following(state, previous)
         key = keys.ticket(state.ticket_id)
         async with self.redis.pipeline(transaction=True) as pipe:
             try:
@@ -66,20 +59,29 @@ class RoutingStore:
                 if current != expected:
                     raise StateConflict(f"{state.ticket_id}: revision {current} != {expected}")
                 pipe.multi()  # type: ignore[no-untyped-call]
-                pipe.set(key, saved.stored(), ex=KEEP_SECONDS)
-                self.outbox.queue(pipe, events)
-                was = previous.manual if previous else None
-                if was is not None and (
-                    state.manual is None or state.manual.arbiter_id != was.arbiter_id
-                ):
-                    pipe.zrem(keys.manual_queue(was.arbiter_id), state.ticket_id)
-                if state.manual is not None:
-                    score = queue_score(state.manual)
-                    pipe.zadd(keys.manual_queue(state.manual.arbiter_id), {state.ticket_id: score})
+                self.queue_save(pipe, saved, previous, events)
                 await pipe.execute()
             except WatchError as error:
                 raise StateConflict(state.ticket_id) from error
         return saved
+
+    def queue_save(
+        self,
+        pipe: Pipeline,
+        saved: TicketRouting,
+        previous: TicketRouting | None,
+        events: Sequence[Event],
+    ) -> None:
+        """`save`'s writes, inside the caller's transaction (after MULTI): the state, the
+        events in the outbox, the manual queues moved from `previous`'s to `saved`'s."""
+        pipe.set(keys.ticket(saved.ticket_id), saved.stored(), ex=KEEP_SECONDS)
+        self.outbox.queue(pipe, events)
+        was = previous.manual if previous else None
+        if was is not None and (saved.manual is None or saved.manual.arbiter_id != was.arbiter_id):
+            pipe.zrem(keys.manual_queue(was.arbiter_id), saved.ticket_id)
+        if saved.manual is not None:
+            score = queue_score(saved.manual)
+            pipe.zadd(keys.manual_queue(saved.manual.arbiter_id), {saved.ticket_id: score})
 
     async def queue(self, arbiter_id: str, limit: int = 100) -> list[TicketRouting]:
         """Tickets waiting for this command centre: emergencies first, then oldest first."""

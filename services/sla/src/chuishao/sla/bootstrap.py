@@ -7,7 +7,7 @@ from faststream.nats import NatsBroker
 from redis.asyncio import Redis
 
 from chuishao.common import subjects
-from chuishao.common.broker import durable_subscriber
+from chuishao.common.batches import BatchConsumer
 from chuishao.common.clock import Clock
 from chuishao.common.events import AnyEvent
 from chuishao.common.loops import every
@@ -87,9 +87,14 @@ def bootstrap(
     broker, redis, clock = runtime.broker, runtime.redis, runtime.clock
     service = SlaService(runtime, settings, PolicyBook.load(settings.sla_policies_file))
 
-    @durable_subscriber(broker, SLA)
-    async def on_lifecycle(event: AnyEvent) -> None:
-        await service.supervisor.apply(event)
+    # A batch at a time: what is waiting (up to `sla_batch_size`) is decided and committed
+    # in a few round trips (Supervisor.apply_batch); alone at low load.
+    async def on_lifecycle(events: list[AnyEvent]) -> None:
+        await service.supervisor.apply_batch(events)
+
+    consumer = BatchConsumer[AnyEvent](
+        broker, SLA, AnyEvent, on_lifecycle, batch_size=settings.sla_batch_size
+    )
 
     @broker.subscriber(subjects.SLA_TICKET_DEADLINES, queue=PRODUCER)
     async def deadlines(query: TicketDeadlinesQuery) -> TicketDeadlines:
@@ -104,6 +109,7 @@ def bootstrap(
         )
 
     runtime.streams(SLA)
+    runtime.batches(consumer)
     runtime.add(Phase.PREPARE, "supervisor", service.connect)
     runtime.add(Phase.READY, "catch up", service.catch_up, idempotent=True)
     runtime.loop(

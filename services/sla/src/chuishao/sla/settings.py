@@ -1,5 +1,7 @@
 from pathlib import Path
 
+from pydantic import Field
+
 from chuishao.common.settings import ServiceSettings
 
 
@@ -14,6 +16,8 @@ class SlaSettings(ServiceSettings):
     # commits per chunk), this many chunks at a time.
     sla_fire_chunk: int = 100
     sla_fire_concurrency: int = 4
+    # The lifecycle events decided together at most (Supervisor.apply_batch).
+    sla_batch_size: int = Field(default=64, ge=1, le=1000)
     # A claimed timer whose claimant did not finish in this time is taken again.
     sla_lease_seconds: float = 30.0
     # A failed publish puts the timer back this far in the future (stack clock).

@@ -304,11 +304,13 @@ def calls_of(families: tuple[Family, ...], clean: str = "") -> tuple[str, ...]:
     chosen = [f for f in families if not f.fallback] or list(families)
     numbers = {n for f in chosen for n in f.call} or set(model_calls_of(clean))
     clean = _ZHE.sub("着", clean)
-    if _hurt_now(clean):
+    # Each guard is read only when its number is not told yet (the same answer; `police`
+    # and `hurt` are the two widest alternations a text with an alarm meets).
+    if "120" not in numbers and _hurt_now(clean):
         numbers.add("120")
-    if _framed_now(lexicon().police, clean):
+    if "110" not in numbers and _framed_now(lexicon().police, clean):
         numbers.add("110")
-    if _framed_now(lexicon().rescue, clean):
+    if "119" not in numbers and _framed_now(lexicon().rescue, clean):
         numbers.add("119")
     return tuple(n for n in CALL_ORDER if n in numbers)
 

@@ -5,13 +5,12 @@ whatever the batches' sizes, with an event repeated inside a batch and batches d
 again."""
 
 import random
-from collections.abc import Awaitable, Callable, Sequence
-from datetime import UTC, datetime, timedelta
+from collections.abc import Sequence
+from datetime import timedelta
 from typing import Any, cast
 
 import pytest
 from nats.js import JetStreamContext
-from nats.js.errors import NotFoundError
 from redis.asyncio import Redis
 
 from chuishao.common.clock import ManualClock
@@ -27,24 +26,13 @@ from chuishao.common.events import (
 )
 from chuishao.common.handled import handled_key
 from chuishao.common.kv import KvView
-from chuishao.common.streams import declare_streams
 from chuishao.common.unit_contacts import UnitContact
 from chuishao.notify.delivery_log import DeliveryLogStore
 from chuishao.notify.fanout import FanOut
+from support.batch_compare import NOW, cut, empty, interleaved, stored, units
 from support.factories import dispatched, submitted
 
-NOW = datetime(2026, 1, 5, 2, 0, tzinfo=UTC)
-UNITS = {
-    unit_id: UnitContact(
-        id=unit_id,
-        name=unit_id,
-        kind="community",
-        level=Level.COMMUNITY,
-        webhook_url="http://127.0.0.1:9/hook" if unit_id == "wuye" else None,  # type: ignore[arg-type]
-        duty_phone="13800000000",
-    )
-    for unit_id in ("grid-heyuan", "wuye", "street-centre")
-}
+UNITS = units()
 
 
 def history(ticket: int, rng: random.Random) -> list[Event]:
@@ -129,16 +117,9 @@ def history(ticket: int, rng: random.Random) -> list[Event]:
     return events
 
 
-def interleaved(rng: random.Random, tickets: int = 8) -> list[Event]:
+def tickets(rng: random.Random, count: int = 8) -> list[Event]:
     """The tickets' histories shuffled into one stream, each ticket's events in order."""
-    queues = [history(n, rng) for n in range(tickets)]
-    merged: list[Event] = []
-    while queues:
-        queue = rng.choice(queues)
-        merged.append(queue.pop(0))
-        if not queue:
-            queues.remove(queue)
-    return merged
+    return interleaved(rng, [history(n, rng) for n in range(count)])
 
 
 def fanout(js: JetStreamContext, redis: Redis) -> FanOut:
@@ -151,58 +132,11 @@ def fanout(js: JetStreamContext, redis: Redis) -> FanOut:
     )
 
 
-async def empty(js: JetStreamContext, redis: Redis) -> None:
-    """New streams (their duplicate windows with them) and an empty Redis."""
-    for info in await js.streams_info():
-        await js.delete_stream(info.config.name or "")
-    await redis.flushall()
-    await declare_streams(js)
-
-
-async def stored(js: JetStreamContext, redis: Redis, events: Sequence[Event]) -> dict[str, Any]:
-    """Everything the fan-out leaves behind: each stream's messages in order (subject,
-    de-duplication id, body), and notify's keys (the handled marks' members; their
-    scores are wall time)."""
-    found: dict[str, Any] = {}
-    for info in await js.streams_info():
-        name = info.config.name or ""
-        messages = []
-        for seq in (
-            range(info.state.first_seq, info.state.last_seq + 1) if info.state.messages else ()
-        ):
-            try:
-                msg = await js.get_msg(name, seq)
-            except NotFoundError:
-                continue
-            headers = msg.headers or {}
-            messages.append((msg.subject, headers.get("Nats-Msg-Id"), msg.data))
-        found[f"stream {name}"] = messages
-    for key in sorted(await redis.keys("*")):
-        kind = await redis.type(key)
-        if kind == b"hash":
-            found[key.decode()] = await redis.hgetall(key)
-        elif kind == b"list":
-            found[key.decode()] = await redis.lrange(key, 0, -1)
-        elif kind == b"zset":
-            found[key.decode()] = sorted(await redis.zrange(key, 0, -1))
-        else:
-            found[key.decode()] = (kind, await redis.dump(key))
-    assert any(key == handled_key("notify", events[0].ticket_id) for key in found)
+async def left(js: JetStreamContext, redis: Redis, events: Sequence[Event]) -> dict[str, Any]:
+    """Everything the fan-out leaves behind (the handled marks are scored by wall time)."""
+    found = await stored(js, redis, lambda key: key.startswith("handled:"))
+    assert handled_key("notify", events[0].ticket_id) in found
     return found
-
-
-def cut(events: list[Event], rng: random.Random, size: int | None) -> list[list[Event]]:
-    """Batches of `size`, or of random sizes 1-20 when None."""
-    batches: list[list[Event]] = []
-    at = 0
-    while at < len(events):
-        step = size or rng.randint(1, 20)
-        batches.append(events[at : at + step])
-        at += step
-    return batches
-
-
-Run = Callable[[FanOut, list[Event]], Awaitable[list[list[Any]]]]
 
 
 async def one_at_a_time(out: FanOut, events: list[Event]) -> list[list[Any]]:
@@ -214,26 +148,26 @@ async def test_a_batch_fans_out_as_its_events_one_at_a_time(
     js: JetStreamContext, redis: Redis, size: int | None
 ) -> None:
     rng = random.Random(size or 0)
-    events = interleaved(rng)
+    events = tickets(rng)
 
     await empty(js, redis)
     reference = await one_at_a_time(fanout(js, redis), events)
-    expected = await stored(js, redis, events)
+    expected = await left(js, redis, events)
     assert sum(len(jobs) for jobs in reference) > len(events) // 2  # receipts, webhooks, SMS
 
     await empty(js, redis)
     out = fanout(js, redis)
     jobs: list[list[Any]] = []
-    for batch in cut(events, rng, size):
+    for batch in cut(events, rng, size, 20):
         jobs += await out.handle_batch(batch)
     assert jobs == reference
-    assert await stored(js, redis, events) == expected
+    assert await left(js, redis, events) == expected
 
     # Delivered again (an ack lost), whole or in other cuts, and an event twice in one
     # batch: nothing more is published, logged or returned.
-    for batch in [events, *cut(events, rng, None), [events[0], events[0]]]:
+    for batch in [events, *cut(events, rng, None, 20), [events[0], events[0]]]:
         assert await out.handle_batch(batch) == [[] for _ in batch]
-    assert await stored(js, redis, events) == expected
+    assert await left(js, redis, events) == expected
 
 
 async def test_an_event_twice_in_one_new_batch_is_fanned_out_once(
@@ -242,11 +176,11 @@ async def test_an_event_twice_in_one_new_batch_is_fanned_out_once(
     events = history(1, random.Random(1))
     await empty(js, redis)
     reference = await one_at_a_time(fanout(js, redis), events)
-    expected = await stored(js, redis, events)
+    expected = await left(js, redis, events)
 
     await empty(js, redis)
     doubled = [event for event in events for _ in range(2)]
     jobs = await fanout(js, redis).handle_batch(doubled)
     assert jobs[0::2] == reference
     assert jobs[1::2] == [[] for _ in events]
-    assert await stored(js, redis, events) == expected
+    assert await left(js, redis, events) == expected

@@ -6,19 +6,14 @@ state written by another replica meanwhile fails the batch (StateConflict) and l
 nothing half-written."""
 
 import random
-import shutil
-from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from nats.js import JetStreamContext
-from nats.js.errors import NotFoundError
 from redis.asyncio import Redis
 
-from chuishao.common.clock import ManualClock
-from chuishao.common.domain import Channel, ClockKind, DeclineReason, Level, Location, Priority
+from chuishao.common.domain import ClockKind, DeclineReason, Level, Priority
 from chuishao.common.events import (
     Event,
     TicketDeclined,
@@ -26,55 +21,10 @@ from chuishao.common.events import (
     TicketRecategorised,
     TicketSubmitted,
 )
-from chuishao.common.streams import declare_streams
 from chuishao.router import keys
-from chuishao.router.bootstrap import bootstrap
 from chuishao.router.service import RouterService
-from chuishao.router.settings import RouterSettings
 from chuishao.router.store import StateConflict
-from support.servers import Servers
-
-NOW = datetime(2026, 1, 5, 2, 0, tzinfo=UTC)
-# Routed at once, to the manual queue (nothing matches), and emergencies.
-REPORTS = (
-    ("fire_box", "消防箱玻璃碎了", "HY-01"),
-    ("street_light", "路灯不亮了", "HY-02"),
-    (None, "有个事想问问", "HY-01"),
-    (None, "楼道里很重的煤气味，有人晕倒了", "HY-03"),
-    ("road_damage", "路面塌了一个大坑", "HY-02"),
-)
-
-
-@pytest.fixture
-async def router(servers: Servers, tmp_path: Path) -> AsyncIterator[RouterService]:
-    """A router whose consumer is not started: the test hands it the events."""
-    path = tmp_path / "directory.toml"
-    shutil.copy(RouterSettings().directory_file, path)
-    settings = RouterSettings(
-        nats_url=servers.nats_url, redis_url=servers.redis_url, directory_file=path
-    )
-    service = bootstrap(settings, clock=ManualClock(NOW))
-    await service.broker.connect()
-    yield service
-    await service.broker.stop()
-    await service.runtime.redis.aclose()
-
-
-def submits(count: int) -> list[TicketSubmitted]:
-    return [
-        TicketSubmitted.first(
-            producer="intake",
-            clock=ManualClock(NOW),
-            ticket_id=f"T2026010500{n:04d}",
-            category=category,
-            description=text,
-            priority=Priority.NORMAL,
-            channel=Channel.HOTLINE_12345,
-            location=Location(grid_code=grid),
-        )
-        for n in range(count)
-        for category, text, grid in [REPORTS[n % len(REPORTS)]]
-    ]
+from support.batch_compare import NOW, cut, empty, interleaved, stored, submits
 
 
 async def follow_ups(router: RouterService, cause: TicketSubmitted) -> list[Event]:
@@ -82,7 +32,7 @@ async def follow_ups(router: RouterService, cause: TicketSubmitted) -> list[Even
     recategorises it (a labelled example) unless it waits in a manual queue."""
     state = await router.store.get(cause.ticket_id)
     assert state is not None
-    at = {"producer": "intake", "occurred_at": NOW + timedelta(minutes=5)}
+    at: dict[str, Any] = {"producer": "intake", "occurred_at": NOW + timedelta(minutes=5)}
     events: list[Event] = []
     if state.assignments:
         lead = state.assignments[0].unit_id
@@ -115,54 +65,9 @@ async def follow_ups(router: RouterService, cause: TicketSubmitted) -> list[Even
     return events
 
 
-def interleaved(rng: random.Random, histories: list[list[Event]]) -> list[Event]:
-    queues = [list(history) for history in histories]
-    merged: list[Event] = []
-    while queues:
-        queue = rng.choice(queues)
-        merged.append(queue.pop(0))
-        if not queue:
-            queues.remove(queue)
-    return merged
-
-
-async def empty(js: JetStreamContext, redis: Redis) -> None:
-    for info in await js.streams_info():
-        await js.delete_stream(info.config.name or "")
-    await redis.flushall()
-    await declare_streams(js)
-
-
-async def stored(js: JetStreamContext, redis: Redis) -> dict[str, Any]:
-    found: dict[str, Any] = {}
-    info = await js.stream_info("TICKETS")
-    messages = []
-    for seq in range(info.state.first_seq, info.state.last_seq + 1) if info.state.messages else ():
-        try:
-            msg = await js.get_msg("TICKETS", seq)
-        except NotFoundError:
-            continue
-        messages.append((msg.subject, (msg.headers or {}).get("Nats-Msg-Id"), msg.data))
-    found["stream"] = messages
-    for key in sorted(await redis.keys("*")):
-        kind = await redis.type(key)
-        if kind == b"zset":
-            # Handled marks and the outbox are scored by wall time; queues by urgency.
-            wall = key.startswith(b"handled:") or key == keys.OUTBOX.encode()
-            found[key.decode()] = (
-                sorted(await redis.zrange(key, 0, -1))
-                if wall
-                else await redis.zrange(key, 0, -1, withscores=True)
-            )
-        elif kind == b"string":
-            found[key.decode()] = await redis.get(key)
-        elif kind == b"hash":
-            found[key.decode()] = await redis.hgetall(key)
-        elif kind == b"list":
-            found[key.decode()] = await redis.lrange(key, 0, -1)
-        else:
-            found[key.decode()] = kind
-    return found
+async def left(js: JetStreamContext, redis: Redis) -> dict[str, Any]:
+    """Handled marks and the outbox are scored by wall time; the queues by urgency."""
+    return await stored(js, redis, lambda key: key.startswith("handled:") or key == keys.OUTBOX)
 
 
 @pytest.mark.parametrize("size", [1, 5, 64, None])
@@ -180,21 +85,18 @@ async def test_a_batch_routes_as_its_events_one_at_a_time(
     await empty(js, redis)
     for event in events:
         await router.handle(event)
-    expected = await stored(js, redis)
+    expected = await left(js, redis)
     assert any(key.startswith("router:manual:") for key in expected)  # some went to a centre
-    assert len(expected["stream"]) > len(causes)
+    assert len(expected["stream TICKETS"]) > len(causes)
 
     await empty(js, redis)
-    at = 0
-    while at < len(events):
-        step = size or rng.randint(1, 12)
-        await router.handle_batch(events[at : at + step])
-        at += step
-    assert await stored(js, redis) == expected
+    for batch in cut(events, rng, size, 12):
+        await router.handle_batch(batch)
+    assert await left(js, redis) == expected
 
     # Delivered again, whole and with an event twice: nothing changes.
     await router.handle_batch([*events, events[0]])
-    assert await stored(js, redis) == expected
+    assert await left(js, redis) == expected
 
 
 async def test_a_batch_whose_ticket_another_replica_wrote_saves_nothing(
@@ -203,7 +105,7 @@ async def test_a_batch_whose_ticket_another_replica_wrote_saves_nothing(
     await empty(js, redis)
     first, second = submits(2)
     await router.handle(first)
-    before = await stored(js, redis)
+    before = await left(js, redis)
     declined, *_ = await follow_ups(router, first)
 
     # Another replica saves the first ticket between this batch's read and its write.
@@ -219,7 +121,7 @@ async def test_a_batch_whose_ticket_another_replica_wrote_saves_nothing(
     monkeypatch.setattr(router, "_step", racing)
     with pytest.raises(StateConflict):
         await router.handle_batch([second, declined])
-    after = await stored(js, redis)
+    after = await left(js, redis)
     assert after == before  # neither the second ticket nor the decline left a trace
 
     monkeypatch.undo()

@@ -5,51 +5,26 @@ batches' sizes; a batch delivered again changes nothing; a ticket changed betwee
 batch's read and its commit is decided again on its own."""
 
 import random
-from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
-import nats
 import pytest
-from nats.aio.client import Client
 from nats.js import JetStreamContext
-from nats.js.errors import NotFoundError
 from redis.asyncio import Redis
 
-from chuishao.common.clock import ManualClock
-from chuishao.common.domain import Level, Location, Priority, Role, Whistle
+from chuishao.common.domain import Priority, Role
 from chuishao.common.events import (
     Event,
     ExtensionApproved,
     TicketAcknowledged,
     TicketClosed,
-    TicketDispatched,
     TicketResolved,
     UnitSignedOff,
 )
-from chuishao.common.streams import declare_streams
 from chuishao.sla import keys
-from chuishao.sla.policies import PolicyBook
-from chuishao.sla.settings import SlaSettings
 from chuishao.sla.store import Loaded
 from chuishao.sla.supervisor import Supervisor
-from support.servers import Servers
-
-NOW = datetime(2026, 1, 5, 2, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-async def supervisor(servers: Servers, redis: Redis) -> AsyncIterator[Supervisor]:
-    connection: Client = await nats.connect(servers.nats_url)
-    settings = SlaSettings(nats_url=servers.nats_url, redis_url=servers.redis_url)
-    yield Supervisor(
-        redis=redis,
-        nats=connection,
-        book=PolicyBook.load(settings.sla_policies_file),
-        clock=ManualClock(NOW),
-        settings=settings,
-    )
-    await connection.drain()
+from support.batch_compare import NOW, cut, empty, interleaved, stored, unit_dispatch
 
 
 def history(n: int, rng: random.Random) -> list[Event]:
@@ -58,27 +33,9 @@ def history(n: int, rng: random.Random) -> list[Event]:
     ticket_id = f"T2026010500{n:04d}"
     priority = rng.choice([Priority.NORMAL, Priority.URGENT, Priority.EMERGENCY])
 
-    def dispatched(unit: str, role: Role) -> TicketDispatched:
-        return TicketDispatched.first(
-            producer="router",
-            clock=ManualClock(NOW),
-            ticket_id=ticket_id,
-            event_id=f"{ticket_id}-{unit}",
-            unit_id=unit,
-            unit_name=unit,
-            role=role,
-            level=Level.COMMUNITY,
-            whistle=Whistle.DAILY,
-            category="fire_box",
-            priority=priority,
-            description="消防箱玻璃碎了",
-            location=Location(grid_code="HY-01"),
-            reason="test",
-            street="qingshi",
-        )
-
-    lead, co = dispatched("grid-heyuan", Role.LEAD), dispatched("wuye", Role.CO)
-    later = {"producer": "intake", "occurred_at": NOW + timedelta(minutes=20)}
+    lead = unit_dispatch(ticket_id, "grid-heyuan", Role.LEAD, priority)
+    co = unit_dispatch(ticket_id, "wuye", Role.CO, priority)
+    later: dict[str, Any] = {"producer": "intake", "occurred_at": NOW + timedelta(minutes=20)}
     events: list[Event] = [
         lead,
         co,
@@ -93,53 +50,9 @@ def history(n: int, rng: random.Random) -> list[Event]:
     return events[: rng.randint(2, len(events))]
 
 
-def interleaved(rng: random.Random, tickets: int = 12) -> list[Event]:
-    queues = [history(n, rng) for n in range(tickets)]
-    merged: list[Event] = []
-    while queues:
-        queue = rng.choice(queues)
-        merged.append(queue.pop(0))
-        if not queue:
-            queues.remove(queue)
-    return merged
-
-
-async def empty(js: JetStreamContext, redis: Redis) -> None:
-    for info in await js.streams_info():
-        await js.delete_stream(info.config.name or "")
-    await redis.flushall()
-    await declare_streams(js)
-
-
-async def stored(js: JetStreamContext, redis: Redis) -> dict[str, Any]:
-    found: dict[str, Any] = {}
-    info = await js.stream_info("TICKETS")
-    messages = []
-    for seq in range(info.state.first_seq, info.state.last_seq + 1) if info.state.messages else ():
-        try:
-            msg = await js.get_msg("TICKETS", seq)
-        except NotFoundError:
-            continue
-        messages.append((msg.subject, (msg.headers or {}).get("Nats-Msg-Id"), msg.data))
-    found["stream"] = messages
-    for key in sorted(await redis.keys("*")):
-        kind = await redis.type(key)
-        if kind == b"zset":
-            wall = key == keys.OUTBOX.encode()  # scored by wall time
-            found[key.decode()] = (
-                sorted(await redis.zrange(key, 0, -1))
-                if wall
-                else await redis.zrange(key, 0, -1, withscores=True)
-            )
-        elif kind == b"string":
-            found[key.decode()] = await redis.get(key)
-        elif kind == b"hash":
-            found[key.decode()] = await redis.hgetall(key)
-        elif kind == b"set":
-            found[key.decode()] = sorted(await redis.smembers(key))
-        else:
-            found[key.decode()] = kind
-    return found
+async def left(js: JetStreamContext, redis: Redis) -> dict[str, Any]:
+    """The outbox is scored by wall time; the timers and indexes by the stack's."""
+    return await stored(js, redis, lambda key: key == keys.OUTBOX)
 
 
 @pytest.mark.parametrize("size", [1, 6, 64, None])
@@ -147,24 +60,21 @@ async def test_a_batch_decides_as_its_events_one_at_a_time(
     supervisor: Supervisor, js: JetStreamContext, redis: Redis, size: int | None
 ) -> None:
     rng = random.Random(size or 0)
-    events = interleaved(rng)
+    events = interleaved(rng, [history(n, rng) for n in range(12)])
 
     await empty(js, redis)
     for event in events:
         await supervisor.apply(event)
-    expected = await stored(js, redis)
-    assert len(expected["stream"]) >= 12  # the clocks armed, at least
+    expected = await left(js, redis)
+    assert len(expected["stream TICKETS"]) >= 12  # the clocks armed, at least
 
     await empty(js, redis)
-    at = 0
-    while at < len(events):
-        step = size or rng.randint(1, 15)
-        await supervisor.apply_batch(events[at : at + step])
-        at += step
-    assert await stored(js, redis) == expected
+    for batch in cut(events, rng, size, 15):
+        await supervisor.apply_batch(batch)
+    assert await left(js, redis) == expected
 
     await supervisor.apply_batch([*events, events[0]])  # delivered again
-    assert await stored(js, redis) == expected
+    assert await left(js, redis) == expected
 
 
 async def test_a_ticket_changed_between_read_and_commit_is_decided_again(
@@ -174,7 +84,7 @@ async def test_a_ticket_changed_between_read_and_commit_is_decided_again(
     await empty(js, redis)
     for event in (lead, acknowledged, co):
         await supervisor.apply(event)
-    expected = await stored(js, redis)
+    expected = await left(js, redis)
 
     await empty(js, redis)
     await supervisor.apply(lead)
@@ -191,4 +101,4 @@ async def test_a_ticket_changed_between_read_and_commit_is_decided_again(
     monkeypatch.setattr(supervisor.store, "read_many", racing)
     await supervisor.apply_batch([co])
     assert raced
-    assert await stored(js, redis) == expected
+    assert await left(js, redis) == expected

@@ -2,7 +2,8 @@
 not repeat it (a warning without a unit, a resolution without a priority) can be routed.
 What it knows is an `Audience` (`chuishao.notify.audience`, no Redis there for planning)."""
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import cast
 
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
@@ -27,20 +28,29 @@ class FactsStore:
     def __init__(self, redis: Redis) -> None:
         self.redis = redis
 
-    async def remember(self, event: Event) -> Audience:
-        """Keep what `event` tells about its ticket; returns all that is known now.
-        One round trip to Redis."""
-        [known] = await self.remember_all([event])
+    async def known(self, events: Sequence[Event]) -> list[Audience]:
+        """What each event of a batch knows about its ticket, in stream order, without
+        writing anything: the tickets' facts read in one round trip, and each event's
+        own told on top of those before it, in memory. The caller writes them afterwards
+        (`queue_told`, in its own transaction), so a batch that fails before its writes
+        leaves them as they were and a retry sees what this read saw."""
+        ids = list(dict.fromkeys(event.ticket_id for event in events))
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for ticket_id in ids:
+                pipe.hgetall(keys.ticket(ticket_id))
+            stored = await pipe.execute()
+        facts = {
+            ticket_id: {_text(k): _text(v) for k, v in found.items()}
+            for ticket_id, found in zip(ids, stored, strict=True)
+        }
+        known: list[Audience] = []
+        for event in events:
+            fields = facts[event.ticket_id]
+            if isinstance(event, ReportSplit):
+                fields.pop(f"linked:{event.report_ticket_id}", None)
+            fields.update(_fields(event))
+            known.append(_audience(fields))
         return known
-
-    async def remember_all(self, events: Sequence[Event]) -> list[Audience]:
-        """`remember` for a batch, in order, in one transaction: each event's answer is
-        what was known right after it (a later event of the same ticket adds to it)."""
-        async with self.redis.pipeline(transaction=True) as pipe:
-            # Each event's commands end with its HGETALL: where its answer is.
-            answers = [_queue(pipe, event) for event in events]
-            replies = await pipe.execute()
-        return [_facts(replies[at]) for at in answers]
 
     async def priority(self, ticket_id: str) -> Priority | None:
         """The ticket's priority as last dispatched (the router may have raised it)."""
@@ -48,8 +58,9 @@ class FactsStore:
         return Priority(_text(raw)) if raw else None
 
 
-def _fields(event: Event) -> dict[FieldT, EncodableT]:
-    fields: dict[FieldT, EncodableT] = {}
+def _fields(event: Event) -> dict[str, str]:
+    """What `event` tells about its ticket, as the hash's fields."""
+    fields: dict[str, str] = {}
     if isinstance(event, TicketSubmitted | TicketDispatched):
         fields["priority"] = event.priority.value
     if isinstance(event, TicketTriaged) and event.danger:
@@ -61,21 +72,17 @@ def _fields(event: Event) -> dict[FieldT, EncodableT]:
     return fields
 
 
-def _queue(pipe: Pipeline, event: Event) -> int:
-    """Queues what `event` tells and a read of all that is known; returns the read's
-    place among the pipeline's replies."""
+def queue_told(pipe: Pipeline, event: Event) -> None:
+    """Keep what `event` tells about its ticket, inside the caller's transaction."""
     key = keys.ticket(event.ticket_id)
     if isinstance(event, ReportSplit):
         pipe.hdel(key, f"linked:{event.report_ticket_id}")
     if fields := _fields(event):
-        pipe.hset(key, mapping=fields)
+        pipe.hset(key, mapping=cast(Mapping[FieldT, EncodableT], fields))
         pipe.expire(key, KEEP_SECONDS)
-    pipe.hgetall(key)
-    return len(pipe) - 1
 
 
-def _facts(stored: dict[bytes, bytes]) -> Audience:
-    raw = {_text(k): _text(v) for k, v in stored.items()}
+def _audience(raw: dict[str, str]) -> Audience:
     priority = raw.get("priority")
     units: dict[str, tuple[Role, Level]] = {}
     for name, value in raw.items():

@@ -31,7 +31,7 @@ from chuishao.common.streams import NOTIFY
 from chuishao.common.unit_contacts import UnitContact
 from chuishao.notify.audience import Audience
 from chuishao.notify.delivery_log import DeliveryLogEntry, DeliveryLogStore, queue_entry
-from chuishao.notify.facts import FactsStore
+from chuishao.notify.facts import FactsStore, queue_told
 from chuishao.notify.held import HeldJobs
 from chuishao.notify.hotspots import HotspotWarnings
 from chuishao.notify.jobs import DeliveryJob, Notice
@@ -67,24 +67,26 @@ class FanOut:
 
     async def handle_batch(self, events: Sequence[Event]) -> list[list[DeliveryJob]]:
         """A batch of ticket events in stream order, in a few round trips whatever its
-        size: one read of what was handled, one transaction for the tickets' facts, every
-        publish in flight together, then the log and the handled marks in one write.
+        size: one read of what was handled, one of the tickets' facts (each event planned
+        on what the events before it told), every publish in flight together, then the
+        facts, the log and the handled marks in one transaction.
         Returns each event's jobs (none for one handled before).
 
         A crash before the marks repeats the batch: the publishes carry ids derived from
         the event, which JetStream's duplicate window drops."""
         places = await unhandled(self.redis, NOTIFY.name, events)
         fresh = [events[at] for at in places]
-        known = await self.facts.remember_all(fresh)
-        sends: list[Awaitable[object]] = []
-        entries: list[tuple[str, DeliveryLogEntry]] = []
-        jobs_of: dict[int, list[DeliveryJob]] = {}
-        for at, event, facts in zip(places, fresh, known, strict=True):
+        known = await self.facts.known(fresh)
+        for event in fresh:
             if (isinstance(event, TicketDispatched) and event.priority == Priority.EMERGENCY) or (
                 isinstance(event, TicketTriaged) and event.danger
             ):
                 # Found dangerous after the receipt went out: what quiet hours hold goes now.
                 await self.held.expedite(event.ticket_id, self.clock.now())
+        sends: list[Awaitable[object]] = []
+        entries: list[tuple[str, DeliveryLogEntry]] = []
+        jobs_of: dict[int, list[DeliveryJob]] = {}
+        for at, event, facts in zip(places, fresh, known, strict=True):
             jobs = jobs_of[at] = self._plan(event, facts, sends, entries)
             sends.extend(self.enqueue(job) for job in jobs)
         # Started in this order, so written to the connection in this order; all settled
@@ -92,7 +94,11 @@ class FanOut:
         for outcome in await asyncio.gather(*sends, return_exceptions=True):
             if isinstance(outcome, BaseException):
                 raise outcome
-        async with self.redis.pipeline(transaction=False) as pipe:
+        # What the events told, the log and the marks together: a batch that fails before
+        # this wrote nothing, so taken again (alone or whole) it plans what it planned.
+        async with self.redis.pipeline(transaction=True) as pipe:
+            for event in fresh:
+                queue_told(pipe, event)
             for ticket_id, entry in entries:
                 queue_entry(pipe, ticket_id, entry)
             for event in fresh:

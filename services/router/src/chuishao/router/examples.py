@@ -20,6 +20,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
 
 from chuishao.common.events import TicketRecategorised
 from chuishao.router import danger
@@ -85,16 +86,22 @@ class ExampleLog:
         self.redis = redis
 
     async def record(self, example: LabelledExample | None) -> None:
-        if example is None or not example.text.strip():
-            return
         async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.rpush(KEY, example.model_dump_json())
-            pipe.ltrim(KEY, -MAX_EXAMPLES, -1)
+            queue_example(pipe, example)
             await pipe.execute()
 
     async def all(self) -> list[LabelledExample]:
         raw = await self.redis.lrange(KEY, 0, -1)
         return [LabelledExample.model_validate_json(item) for item in raw]
+
+
+def queue_example(pipe: Pipeline, example: LabelledExample | None) -> None:
+    """`ExampleLog.record`'s writes inside the caller's transaction (the router's batch
+    writes them with the states, so a publish failing after it loses none)."""
+    if example is None or not example.text.strip():
+        return
+    pipe.rpush(KEY, example.model_dump_json())
+    pipe.ltrim(KEY, -MAX_EXAMPLES, -1)
 
 
 def to_tsv(examples: list[LabelledExample]) -> str:

@@ -9,6 +9,7 @@ The files and read models are `directory_watch`'s, the manual queue `manual_queu
 `bootstrap` puts them together.
 """
 
+import functools
 from collections.abc import Sequence
 
 import structlog
@@ -71,6 +72,12 @@ class RouterService:
             broker, ROUTER, AnyEvent, on_ticket_events, batch_size=batch_size
         )
 
+    @functools.cached_property
+    def js(self) -> JetStreamContext:
+        """One context for the service's life: each context subscribes its own reply
+        inbox for `publish_async` and never lets it go (one a batch, otherwise)."""
+        return self.broker.connection.jetstream()
+
     @property
     def snapshot(self) -> Snapshot:
         return self.watch.snapshot
@@ -129,14 +136,14 @@ class RouterService:
                 pipe.multi()  # type: ignore[no-untyped-call]
                 for saved, previous, outcome in saves:
                     self.store.queue_save(pipe, saved, previous, outcome.events)
+                for example in labelled:
+                    examples.queue_example(pipe, example)
                 await pipe.execute()
             except WatchError as error:
                 raise StateConflict(", ".join(ids)) from error
         # Sent in order on one connection (so stored in order), acknowledged together;
         # confirming the events that had no state (not in the outbox) changes nothing.
-        await self.store.outbox.publish_all(self.broker.connection.jetstream(), emitted)
-        for example in labelled:
-            await examples.ExampleLog(redis).record(example)
+        await self.store.outbox.publish_all(self.js, emitted)
         async with redis.pipeline(transaction=False) as marks:
             for event in fresh:
                 queue_mark(marks, ROUTER.name, event)
@@ -148,7 +155,7 @@ class RouterService:
         """Save a step's state (recording the cause) with what it emitted queued in the
         outbox, then publish that and confirm it; the outbox relay sends what a crash or
         an outage left unconfirmed."""
-        js = self.broker.connection.jetstream()
+        js = self.js
         events = list(outcome.events)
         if outcome.state is None:  # no state to keep them with
             for emitted in events:
@@ -186,7 +193,7 @@ class RouterService:
 
     async def _recover(self, ticket_id: str, snap: Snapshot) -> TicketRouting | None:
         """Rebuild a lost (or expired) state from the ticket's submitted event."""
-        js: JetStreamContext = self.broker.connection.jetstream()
+        js = self.js
         try:
             message = await js.get_last_msg(
                 ROUTER.stream, subjects.ticket_event("submitted", ticket_id)

@@ -11,7 +11,7 @@ at a desk (1366×900), on a big screen (1920×1080) and on a phone (390×844) go
 artifacts/screenshots/console-centre-*.png.
 """
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -27,12 +27,10 @@ from chuishao.common.events import HotspotDetected, TicketUrged
 from chuishao.common.publishing import publish_event
 from chuishao.common.roles import PersonRole
 from chuishao.console.auth import Person
-from support.browser import TIMEOUT, eventually
-from support.console import PASSWORD, ConsoleHarness, running_console
-from support.intake import OPERATOR
-from support.servers import Servers, real_servers
+from support.browser import TIMEOUT, eventually, status_is, ticket
+from support.console import PASSWORD, ConsoleHarness
+from support.servers import Servers
 from support.stack import ServiceProcesses
-from support.supervision import serving
 
 pytestmark = pytest.mark.e2e
 
@@ -46,50 +44,25 @@ CENTRE = Person("centre-qingshi", PersonRole.COMMAND_CENTRE, street="qingshi")
 OTHER_CENTRE = Person("centre-liuan", PersonRole.COMMAND_CENTRE, street="liuan")
 
 
+# The shared clock lets the overdue test move the whole stack's time.
+STACK_ENV = {"CHUISHAO_CLOCK": "shared"}
+CONSOLE_SETTINGS = {"clock": "shared"}
+
+
 def clerk(unit: str) -> Person:
     return Person(f"clerk-{unit}", PersonRole.CLERK, unit=unit)
 
 
-@pytest.fixture(scope="module")
-def centre_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
-    with real_servers(tmp_path_factory.mktemp("centre-servers")) as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def stack(centre_servers: Servers, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    # The console's key and person-token secret come with the tests' keys (settings_env);
-    # the shared clock lets the overdue test move the whole stack's time.
-    log_dir: Path = tmp_path_factory.mktemp("centre-logs")
-    nats_url, redis_url = centre_servers.nats_url, centre_servers.redis_url
-    with ServiceProcesses(nats_url, redis_url, log_dir, CHUISHAO_CLOCK="shared") as s:
-        yield s
-
-
-@pytest.fixture(scope="module")
-async def console(centre_servers: Servers, stack: ServiceProcesses) -> AsyncIterator[Any]:
-    async with running_console(
-        centre_servers.nats_url,
-        centre_servers.redis_url,
-        console_intake_url=stack.base_url,
-        clock="shared",
-    ) as harness:
-        for person in (CENTRE, OTHER_CENTRE, *map(clerk, SUMMONED)):
-            await harness.account(person.username, person.role, person.scope)
-        async with serving(harness.app) as base_url:
-            yield harness, base_url
+CONSOLE_ACCOUNTS = [
+    (person.username, person.role, person.scope)
+    for person in (CENTRE, OTHER_CENTRE, *map(clerk, SUMMONED))
+]
 
 
 @pytest.fixture
 async def http(stack: ServiceProcesses) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(base_url=stack.base_url, timeout=10) as client:
         yield client
-
-
-async def ticket(http: httpx.AsyncClient, ticket_id: str) -> dict[str, Any]:
-    response = await http.get(f"/api/v1/tickets/{ticket_id}", headers=OPERATOR)
-    assert response.status_code == 200, response.text
-    return dict(response.json())
 
 
 async def waiting_ticket(harness: ConsoleHarness, http: httpx.AsyncClient) -> str:
@@ -206,7 +179,7 @@ async def test_a_coordination_whistle_resolves_only_when_every_unit_signed_off(
     for unit in SUMMONED:
         await harness.console.intake.post(f"/api/v1/tickets/{ticket_id}/acknowledge", clerk(unit))
     found = await eventually(
-        lambda: _status(http, ticket_id, "in_progress"), "in progress once all reported"
+        lambda: status_is(http, ticket_id, "in_progress"), "in progress once all reported"
     )
     # 事不完、人不撤: resolved only by the last sign-off.
     for index, unit in enumerate(SUMMONED):
@@ -235,19 +208,15 @@ async def test_a_coordination_whistle_resolves_only_when_every_unit_signed_off(
     await page.context.close()
 
 
-async def _status(http: httpx.AsyncClient, ticket_id: str, status: str) -> bool:
-    return bool((await ticket(http, ticket_id))["status"] == status)
-
-
 @pytest.mark.timeout(300)
 async def test_hotspot_warnings_arrive_live_for_the_street_only(
-    console: tuple[ConsoleHarness, str], browser: Browser, centre_servers: Servers
+    console: tuple[ConsoleHarness, str], browser: Browser, module_servers: Servers
 ) -> None:
     _, base_url = console
     page = await log_in(browser, base_url, CENTRE, DESK)
     await page.goto(base_url + "/centre")
     await expect(page.locator("#live")).to_have_attribute("data-state", "live")
-    nc = await nats.connect(centre_servers.nats_url)
+    nc = await nats.connect(module_servers.nats_url)
     try:
         js = nc.jetstream()
         for street, grid, ticket_id in (
@@ -288,7 +257,7 @@ async def assigned_to_grid(harness: ConsoleHarness, http: httpx.AsyncClient) -> 
         CENTRE,
         json={"lead": "grid-heyuan", "category": "road_damage", "whistle": "daily"},
     )
-    await eventually(lambda: _status(http, ticket_id, "dispatched"), "dispatched")
+    await eventually(lambda: status_is(http, ticket_id, "dispatched"), "dispatched")
     return ticket_id
 
 
@@ -364,13 +333,13 @@ async def test_an_overdue_ticket_is_urged_from_the_page(
     console: tuple[ConsoleHarness, str],
     browser: Browser,
     http: httpx.AsyncClient,
-    centre_servers: Servers,
+    module_servers: Servers,
 ) -> None:
     harness, base_url = console
     ticket_id = await assigned_to_grid(harness, http)
-    nc = await nats.connect(centre_servers.nats_url)
+    nc = await nats.connect(module_servers.nats_url)
     inbox = await nc.jetstream().subscribe("dept.grid-heyuan.urged.*", stream="UNITS")
-    redis = Redis.from_url(centre_servers.redis_url)
+    redis = Redis.from_url(module_servers.redis_url)
     try:
         await advance_shared_clock(redis, 3 * 86_400)  # far past the report-in deadline
 

@@ -13,9 +13,7 @@ desk (1366×900) go to artifacts/screenshots/console-clerk-*.png.
 import asyncio
 import io
 import re
-from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
@@ -25,12 +23,10 @@ from playwright.async_api import Browser, Page, ViewportSize
 from chuishao.common.roles import PersonRole
 from chuishao.common.tokens import resident_token
 from chuishao.console.auth import Person
-from support.browser import TIMEOUT, eventually, image_shown
-from support.console import PASSWORD, ConsoleHarness, running_console
-from support.intake import OPERATOR, RESIDENT_SECRET
-from support.servers import Servers, real_servers
+from support.browser import TIMEOUT, eventually, image_shown, status_is, ticket
+from support.console import PASSWORD, ConsoleHarness
+from support.intake import RESIDENT_SECRET
 from support.stack import ServiceProcesses
-from support.supervision import serving
 
 pytestmark = pytest.mark.e2e
 
@@ -41,33 +37,7 @@ VIEWPORTS = {
 }
 UNIT, OTHER = "grid-heyuan", "bus-yunxi"
 NOBODYS = "T19990101000001"
-
-
-@pytest.fixture(scope="module")
-def clerk_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
-    with real_servers(tmp_path_factory.mktemp("clerk-servers")) as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def stack(clerk_servers: Servers, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    log_dir: Path = tmp_path_factory.mktemp("clerk-logs")
-    # The tests' keys, the console's key and the resident-link secret: settings_env.
-    with ServiceProcesses(clerk_servers.nats_url, clerk_servers.redis_url, log_dir) as s:
-        yield s
-
-
-@pytest.fixture(scope="module")
-async def console(
-    clerk_servers: Servers, stack: ServiceProcesses
-) -> AsyncIterator[tuple[ConsoleHarness, str]]:
-    async with running_console(
-        clerk_servers.nats_url, clerk_servers.redis_url, console_intake_url=stack.base_url
-    ) as harness:
-        await harness.account("wang", PersonRole.CLERK, UNIT)
-        await harness.account("zhao", PersonRole.CLERK, OTHER)
-        async with serving(harness.app) as base_url:
-            yield harness, base_url
+CONSOLE_ACCOUNTS = [("wang", PersonRole.CLERK, UNIT), ("zhao", PersonRole.CLERK, OTHER)]
 
 
 async def shoot(page: Page, name: str, viewport: str) -> None:
@@ -108,16 +78,6 @@ async def report(http: httpx.AsyncClient) -> str:
     response = await http.post("/api/v1/reports", json=body)
     assert response.status_code == 201, response.text
     return str(response.json()["ticket_id"])
-
-
-async def ticket(http: httpx.AsyncClient, ticket_id: str) -> dict[str, Any]:
-    response = await http.get(f"/api/v1/tickets/{ticket_id}", headers=OPERATOR)
-    assert response.status_code == 200, response.text
-    return dict(response.json())
-
-
-async def status_is(http: httpx.AsyncClient, ticket_id: str, status: str) -> bool:
-    return bool((await ticket(http, ticket_id))["status"] == status)
 
 
 @pytest.mark.timeout(900)

@@ -11,7 +11,7 @@ Screenshots: artifacts/screenshots/resident-*.png and hotline-*.png.
 """
 
 import re
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -24,12 +24,11 @@ from redis.asyncio import Redis
 from browser.test_console_clerk import evidence_jpeg
 from chuishao.common.roles import PersonRole
 from chuishao.notify.channels.recorder import read_recorded
-from support.browser import TIMEOUT, eventually, image_shown
-from support.console import PASSWORD, ConsoleHarness, running_console
+from support.browser import TIMEOUT, eventually, image_shown, ticket
+from support.console import PASSWORD, ConsoleHarness
 from support.intake import OPERATOR, auth
-from support.servers import Servers, real_servers
+from support.servers import Servers
 from support.stack import ServiceProcesses
-from support.supervision import serving
 
 pytestmark = pytest.mark.e2e
 
@@ -38,40 +37,10 @@ PHONE = ViewportSize(width=390, height=844)
 DESK = ViewportSize(width=1366, height=900)
 UNIT = "grid-heyuan"
 GRID = "HY-01"  # 和园南网格, the grid station's own
-
-
-@pytest.fixture(scope="module")
-def resident_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
-    with real_servers(tmp_path_factory.mktemp("resident-servers")) as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def stack(resident_servers: Servers, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    log_dir: Path = tmp_path_factory.mktemp("resident-logs")
-    # No quiet hours: from 22:00 in Beijing (14:00 UTC) the receipt would be held until
-    # morning and the test would wait for it in vain (it failed so at 14:03 UTC).
-    with ServiceProcesses(
-        resident_servers.nats_url,
-        resident_servers.redis_url,
-        log_dir,
-        CHUISHAO_QUIET_HOURS_START="00:00",
-        CHUISHAO_QUIET_HOURS_END="00:00",
-    ) as s:
-        yield s
-
-
-@pytest.fixture(scope="module")
-async def console(
-    resident_servers: Servers, stack: ServiceProcesses
-) -> AsyncIterator[tuple[ConsoleHarness, str]]:
-    async with running_console(
-        resident_servers.nats_url, resident_servers.redis_url, console_intake_url=stack.base_url
-    ) as harness:
-        await harness.account("op-wang", PersonRole.OPERATOR)
-        await harness.account("kb-admin", PersonRole.ADMIN)
-        async with serving(harness.app) as base_url:
-            yield harness, base_url
+# No quiet hours: from 22:00 in Beijing (14:00 UTC) the receipt would be held until
+# morning and the test would wait for it in vain (it failed so at 14:03 UTC).
+STACK_ENV = {"CHUISHAO_QUIET_HOURS_START": "00:00", "CHUISHAO_QUIET_HOURS_END": "00:00"}
+CONSOLE_ACCOUNTS = [("op-wang", PersonRole.OPERATOR, None), ("kb-admin", PersonRole.ADMIN, None)]
 
 
 @pytest.fixture
@@ -93,13 +62,6 @@ async def ready(http: httpx.AsyncClient) -> None:
         return response.status_code == 200 and len(response.json()) > 10
 
     await eventually(loaded, "the catalogue reached intake")
-
-
-async def ticket(http: httpx.AsyncClient, ticket_id: str) -> dict[str, Any]:
-    response = await http.get(f"/api/v1/tickets/{ticket_id}", headers=OPERATOR)
-    assert response.status_code == 200, response.text
-    found: dict[str, Any] = response.json()
-    return found
 
 
 async def sign_off_with_a_photo(http: httpx.AsyncClient, ticket_id: str) -> None:
@@ -134,7 +96,7 @@ async def test_a_resident_reports_follows_and_rates_from_a_phone(
     console: tuple[ConsoleHarness, str],
     browser: Browser,
     http: httpx.AsyncClient,
-    resident_servers: Servers,
+    module_servers: Servers,
     tmp_path: Path,
 ) -> None:
     _, base_url = console
@@ -176,7 +138,7 @@ async def test_a_resident_reports_follows_and_rates_from_a_phone(
     assert [p["purpose"] for p in filed["photos"]] == ["report"]
 
     # The receipt SMS links to this page with the same token.
-    redis = Redis.from_url(resident_servers.redis_url)
+    redis = Redis.from_url(module_servers.redis_url)
     try:
         messages = await eventually(
             lambda: read_recorded(redis, ticket_id), "the receipt reached the outbox"

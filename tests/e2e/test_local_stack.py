@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psutil
@@ -76,6 +77,17 @@ def interrupt(process: subprocess.Popen[bytes], family: list[psutil.Process]) ->
     return code
 
 
+def file_report(base: str, report: dict[str, Any]) -> str:
+    """The report filed at `base` once intake takes it (503 while it starts): its id."""
+    for _ in range(100):
+        response = httpx.post(f"{base}/api/v1/reports", json=report)
+        if response.status_code != 503:
+            break
+        time.sleep(0.1)
+    assert response.status_code == 201, response.text
+    return str(response.json()["ticket_id"])
+
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -105,13 +117,7 @@ def test_run_serves_survives_restart_and_cleans_up(tmp_path: Path) -> None:
     assert "stack clock    real time" in first_log.read_text()
     family = descendants(stack)
     assert len(family) >= 6  # nats-server, redis-server and four services
-    for _ in range(100):
-        response = httpx.post(f"{base}/api/v1/reports", json=report)
-        if response.status_code != 503:
-            break
-        time.sleep(0.1)
-    assert response.status_code == 201, response.text
-    ticket_id = response.json()["ticket_id"]
+    ticket_id = file_report(base, report)
 
     # README's curl commands, pasted as they are: the id of the report they file is
     # captured, and the Open311 read and the keyed read find that very report.

@@ -50,6 +50,19 @@ async def inbox(nc: Client, unit_id: str) -> JetStreamContext.PushSubscription:
     return await nc.jetstream().subscribe(subjects.unit_inbox(unit_id), stream="UNITS")
 
 
+async def dispatched_to(
+    servers: Servers, stack: ServiceProcesses, unit_id: str, report: dict[str, Any]
+) -> tuple[Client, str, TicketDispatched]:
+    """`report` filed, and the TicketDispatched it sends `unit_id`: (the connection the
+    unit listened on, for the caller to use and close; the ticket's id; the dispatch)."""
+    nc = await nats.connect(servers.nats_url)
+    unit_inbox = await inbox(nc, unit_id)
+    async with httpx.AsyncClient(base_url=stack.base_url) as client:
+        ticket_id = await submit(client, report)
+    delivered = await unit_inbox.next_msg(timeout=15)
+    return nc, ticket_id, TicketDispatched.model_validate_json(delivered.data)
+
+
 async def test_story_4_every_summoned_unit_gets_it_on_its_own_subject(
     own_servers: Servers, stack: ServiceProcesses
 ) -> None:
@@ -69,12 +82,7 @@ async def test_story_4_every_summoned_unit_gets_it_on_its_own_subject(
 async def test_a_hotline_note_without_a_category_is_triaged_and_dispatched(
     own_servers: Servers, stack: ServiceProcesses
 ) -> None:
-    nc = await nats.connect(own_servers.nats_url)
-    grid = await inbox(nc, "grid-binhe")
-    async with httpx.AsyncClient(base_url=stack.base_url) as client:
-        ticket_id = await submit(client, HOTLINE_NOTE)
-    delivered = await grid.next_msg(timeout=15)
-    dispatch = TicketDispatched.model_validate_json(delivered.data)
+    nc, ticket_id, dispatch = await dispatched_to(own_servers, stack, "grid-binhe", HOTLINE_NOTE)
     assert (dispatch.ticket_id, dispatch.category) == (ticket_id, "water_leak")
     try:
         message = await nc.jetstream().get_last_msg("TICKETS", f"ticket.triaged.{ticket_id}")
@@ -127,12 +135,7 @@ async def test_open311_lists_and_defines_every_new_category(
 async def test_a_village_road_reaches_the_village_committee(
     own_servers: Servers, stack: ServiceProcesses
 ) -> None:
-    nc = await nats.connect(own_servers.nats_url)
-    committee = await inbox(nc, "cwh-donggou")
-    async with httpx.AsyncClient(base_url=stack.base_url) as client:
-        ticket_id = await submit(client, VILLAGE_ROAD)
-    delivered = await committee.next_msg(timeout=15)
-    dispatch = TicketDispatched.model_validate_json(delivered.data)
+    nc, ticket_id, dispatch = await dispatched_to(own_servers, stack, "cwh-donggou", VILLAGE_ROAD)
     assert (dispatch.ticket_id, dispatch.role, dispatch.level) == (ticket_id, "lead", "community")
     assert dispatch.street == "qingshan"
     await nc.close()

@@ -4,79 +4,30 @@ token opens it (and becomes a cookie the live stream uses); it shows the scripte
 data with names instead of codes, updates live when an emergency whistle is blown, and
 leaves a screenshot in artifacts/command-centre.png."""
 
-import fcntl
-import os
-import shutil
-import subprocess
-import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 from nats.js import JetStreamContext
-from playwright.async_api import Browser, async_playwright
+from playwright.async_api import Browser
 
 from chuishao.common.domain import Whistle
 from chuishao.supervision.display import DisplayTokens
+from support.browser import chromium
 from support.servers import Servers
 from support.supervision import Script, running_supervision, scripted_day, serving
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("clean")]
 
-CHROMIUM = Path("/usr/bin/chromium")
-# A CJK font, so the screenshot shows 响应率 rather than empty boxes.
-PACKAGES = {"chromium": CHROMIUM, "fonts-wqy-microhei": Path("/usr/share/fonts/truetype/wqy")}
 ARTIFACT = Path(__file__).resolve().parents[2] / "artifacts" / "command-centre.png"
 SIGN_IN = ARTIFACT.with_name("command-centre-sign-in.png")
 ONE_STREET = ARTIFACT.with_name("command-centre-qingshi.png")
-FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-
-APT_LOCK = Path(tempfile.gettempdir()) / "chuishao-apt-get.lock"
-
-
-def ensure_chromium() -> None:
-    """Debian's chromium, installed here only when missing and only where apt-get may run
-    (CI runs as root); elsewhere the test is skipped, except on CI, where it fails."""
-    missing = [name for name, path in PACKAGES.items() if not path.exists()]
-    if not missing:
-        return
-    if os.geteuid() != 0 or shutil.which("apt-get") is None:
-        message = f"needs Debian packages {missing} (apt-get install -y {' '.join(missing)})"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    # Both test workers may get here at once on a fresh machine; the second apt-get
-    # would fail on dpkg's lock (exit 100). One installs, the other waits and finds it.
-    with open(APT_LOCK, "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        missing = [name for name, path in PACKAGES.items() if not path.exists()]
-        if not missing:
-            return
-        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        subprocess.run(["apt-get", "update", "-qq"], check=True, env=env, timeout=300)
-        subprocess.run(
-            ["apt-get", "install", "-y", "-qq", *missing], check=True, env=env, timeout=600
-        )
 
 
 @pytest.fixture(scope="module")
 async def browser() -> AsyncIterator[Browser]:
-    ensure_chromium()
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=FLAGS
-        )
+    async with chromium() as launched:
         yield launched
-        await launched.close()
 
 
 # The first run on a fresh machine installs chromium with apt-get: allow for it.

@@ -29,6 +29,7 @@ from chuishao.notify import keys as notify_keys
 from chuishao.sla import keys as sla_keys
 from chuishao.supervision.keys import SupervisionKeys
 from chuishao.supervision.settings import SupervisionSettings
+from support.servers import all_started
 
 pytestmark = pytest.mark.chaos
 
@@ -78,9 +79,7 @@ def wait_until(condition: object, timeout: float = 30.0) -> None:
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[ClusterNodeServer]]:
     root: Path = tmp_path_factory.mktemp("redis-cluster")
     nodes = [ClusterNodeServer(cluster_port(), root / f"node{i}") for i in range(3)]
-    try:
-        for node in nodes:
-            node.start()
+    with all_started(nodes):
         clients = [Redis(port=node.port) for node in nodes]
         share = SLOTS // len(nodes)
         for i, client in enumerate(clients):
@@ -101,9 +100,6 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[ClusterNo
         for client in clients:
             client.close()
         yield nodes
-    finally:
-        for node in nodes:
-            node.stop()
 
 
 def ticket_keys(ticket_id: str) -> dict[str, str]:

@@ -20,7 +20,6 @@ from redis.asyncio import Redis
 
 from chuishao.common.domain import ClockKind, Level, Whistle
 from chuishao.common.events import SlaBreached
-from chuishao.common.publishing import publish_event
 from chuishao.common.replies import unit_inbox_prefix
 from chuishao.common.units import publish_units
 from chuishao.supervision.keys import SupervisionKeys
@@ -239,20 +238,17 @@ async def test_a_breach_appeal_over_nats(
 ) -> None:
     ticket_id = await intake.submit()
     await intake.dispatch(ticket_id, GRID)
-    record = await intake.app.state.intake.store.get(ticket_id)
-    breach = SlaBreached.about(
-        ticket_id=ticket_id,
-        correlation_id=record.correlation_id,
-        producer="sla",
-        occurred_at=datetime.now(UTC),
+    await intake.play(
+        SlaBreached,
+        ticket_id,
+        "sla",
+        lambda t: t["assignments"][0]["breached"],
         clock=ClockKind.REPORT_FOR_DUTY,
         level=Level.COMMUNITY,
         unit_id=GRID,
         deadline=datetime.now(UTC) - timedelta(minutes=5),
         overdue_seconds=300,
     )
-    await publish_event(intake.js, breach)
-    await intake.until(ticket_id, lambda t: t["assignments"][0]["breached"])
     unit = await nats.connect(servers.nats_url, inbox_prefix=unit_inbox_prefix(GRID))
     district = await nats.connect(servers.nats_url, inbox_prefix=unit_inbox_prefix(DISTRICT))
     street = await nats.connect(servers.nats_url, inbox_prefix=unit_inbox_prefix(STREET))

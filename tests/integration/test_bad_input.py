@@ -15,16 +15,15 @@ from nats.js import JetStreamContext
 from redis.asyncio import Redis
 
 from chuishao.common.catalogue import Attribute, Category, publish_catalogue
-from chuishao.common.clock import ManualClock
 from chuishao.common.delivery import ERROR_HEADER, REASON_HEADER
-from chuishao.common.domain import Channel, Location, Priority
 from chuishao.common.errors import ErrorDetail, nats_error_reply
 from chuishao.common.events import TicketSubmitted, parse_event
 from chuishao.intake.http_errors import render
 from chuishao.intake.records import PACKING
 from chuishao.intake.relay import OUTBOX_LETTERS, relay_once
 from chuishao.intake.store import OUTBOX, OUTBOX_EVENTS
-from support.intake import CATEGORIES, OPEN311_KEY, OPERATOR, Harness
+from support.factories import submitted
+from support.intake import CATEGORIES, OPEN311_KEY, OPERATOR, Harness, open311_form
 
 REPORT: dict[str, Any] = {
     "category": "fire_box",
@@ -149,13 +148,7 @@ async def test_control_characters_in_free_text_are_a_422(intake: Harness, bad: s
         return  # a lone surrogate cannot even be form-encoded; JSON carries it above
     response = await intake.http.post(
         "/open311/v2/requests.json",
-        data={
-            "api_key": OPEN311_KEY,
-            "service_code": "fire_box",
-            "lat": "39.9",
-            "long": "116.4",
-            "description": f"消防箱{bad}坏了",
-        },
+        data=open311_form(f"消防箱{bad}坏了"),
     )
     assert response.status_code == 400, response.text
 
@@ -223,13 +216,7 @@ async def test_a_truncated_json_body_says_where_it_breaks_and_names_no_field(
 async def test_an_oversized_open311_form_is_told_to_send_a_form(intake: Harness) -> None:
     response = await intake.http.post(
         "/open311/v2/requests.json",
-        data={
-            "api_key": OPEN311_KEY,
-            "service_code": "fire_box",
-            "lat": "39.9",
-            "long": "116.4",
-            "description": "x" * 2_000_000,  # over Starlette's 1 MB a field
-        },
+        data=open311_form("x" * 2_000_000),  # over Starlette's 1 MB a field
     )
     assert response.status_code == 400, response.text
     [error] = response.json()  # Open311's own shape: a list of {code, description}
@@ -304,16 +291,8 @@ async def test_an_event_over_the_size_cap_is_a_413_before_the_write(
 
 
 def _event(ticket_id: str, **attributes: str) -> TicketSubmitted:
-    return TicketSubmitted.first(
-        producer="intake",
-        clock=ManualClock(),
-        ticket_id=ticket_id,
-        category="fire_box",
-        description="消防箱玻璃碎了，联系13812345678",
-        priority=Priority.NORMAL,
-        channel=Channel.SNAP_IT,
-        location=Location(grid_code="HY-01"),
-        attributes=attributes,
+    return submitted(
+        ticket_id=ticket_id, description="消防箱玻璃碎了，联系13812345678", attributes=attributes
     )
 
 

@@ -10,11 +10,10 @@ import pytest
 from nats.js import JetStreamContext
 
 from chuishao.common import streams
-from chuishao.common.broker import durable_subscriber, make_broker
+from chuishao.common.broker import durable_subscriber
 from chuishao.common.events import TicketSubmitted
-from chuishao.common.logging import configure_logging
 from chuishao.common.publishing import publish_event
-from chuishao.common.settings import ServiceSettings
+from support.brokers import broker_for
 from support.factories import submitted
 from support.servers import Servers
 
@@ -25,9 +24,7 @@ pytestmark = pytest.mark.usefixtures("clean")
 async def test_a_start_whose_subscribe_times_out_is_tried_again_and_subscribes_once(
     servers: Servers, js: JetStreamContext, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setitem(streams.CONSUMERS, SPEC.name, SPEC)
-    await streams.provision(js, (SPEC,))
-    broker = make_broker(ServiceSettings(nats_url=servers.nats_url), configure_logging("test"))
+    broker = await broker_for(SPEC, servers, js, monkeypatch)
     seen: Counter[str] = Counter()
 
     @durable_subscriber(broker, SPEC)

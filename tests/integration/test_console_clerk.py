@@ -18,7 +18,6 @@ from chuishao.common.domain import ClockKind, Level, Whistle
 from chuishao.common.events import SlaClockArmed
 from chuishao.common.kv import bucket
 from chuishao.common.places import PlaceName, publish_places
-from chuishao.common.publishing import publish_event
 from chuishao.common.roles import PersonRole
 from chuishao.console.map import Pin, svg_map
 from chuishao.console.web import events
@@ -50,20 +49,37 @@ async def arm(
     intake: Harness, ticket_id: str, unit: str | None, clock: ClockKind, minutes: float
 ) -> None:
     """What sla does: a running clock, seen by intake."""
-    record = await intake.app.state.intake.store.get(ticket_id)
-    armed = SlaClockArmed.about(
-        ticket_id=ticket_id,
-        correlation_id=record.correlation_id,
-        producer="sla",
-        occurred_at=datetime.now(UTC),
+    await intake.play(
+        SlaClockArmed,
+        ticket_id,
+        "sla",
         clock=clock,
         level=Level.COMMUNITY,
         unit_id=unit,
         limit_seconds=3600,
         deadline=datetime.now(UTC) + timedelta(minutes=minutes),
     )
-    await publish_event(intake.js, armed)
-    await intake.until(ticket_id, lambda t: armed.event_id in {h["event_id"] for h in t["history"]})
+
+
+async def grid_ticket(intake: Harness, console: ConsoleHarness, clerk: str) -> str:
+    """A report dispatched to the grid station, `clerk` logged in to the console."""
+    ticket_id = await intake.submit()
+    await intake.dispatch(ticket_id, "grid-heyuan")
+    await console.login(clerk)
+    return ticket_id
+
+
+async def refused_then_done(
+    console: ConsoleHarness, path: str, bad: dict[str, str], refusal: str, good: dict[str, str]
+) -> str:
+    """The `bad` form posted to `path` is refused (422, saying `refusal`), the `good` one
+    done (200): the page that answers the good one."""
+    status, html = await post(console, path, bad)
+    assert status == 422
+    assert refusal in html
+    status, html = await post(console, path, good)
+    assert status == 200
+    return html
 
 
 async def page(console: ConsoleHarness, path: str) -> tuple[int, str]:
@@ -162,9 +178,7 @@ async def test_a_dispatch_waits_in_the_report_tab_until_the_clerk_reports(
 async def test_another_units_ticket_is_the_same_404_as_none(
     intake: Harness, console: ConsoleHarness
 ) -> None:
-    ticket_id = await intake.submit()
-    await intake.dispatch(ticket_id, "grid-heyuan")
-    await console.login("zhao")  # the bus company's clerk
+    ticket_id = await grid_ticket(intake, console, "zhao")  # the bus company's clerk
     theirs = await page(console, f"/tickets/{ticket_id}")
     none = await page(console, f"/tickets/{NOBODYS}")
     assert theirs[0] == none[0] == 404
@@ -188,15 +202,11 @@ async def test_another_units_ticket_is_the_same_404_as_none(
 async def test_a_decline_needs_a_reason_and_leaves_the_queue(
     intake: Harness, console: ConsoleHarness
 ) -> None:
-    ticket_id = await intake.submit()
-    await intake.dispatch(ticket_id, "grid-heyuan")
-    await console.login("wang")
-    status, html = await post(console, f"/tickets/{ticket_id}/decline", {"note": "不是我们的"})
-    assert status == 422
-    assert "请选择退单原因" in html
+    ticket_id = await grid_ticket(intake, console, "wang")
     form = {"reason_code": "not_our_responsibility", "note": "属于物业"}
-    status, html = await post(console, f"/tickets/{ticket_id}/decline", form)
-    assert status == 200
+    html = await refused_then_done(
+        console, f"/tickets/{ticket_id}/decline", {"note": "不是我们的"}, "请选择退单原因", form
+    )
     assert "已退单" in html
     assert "退单：不属于本单位职责" in html
     _, html = await page(console, "/clerk")
@@ -267,18 +277,13 @@ def test_the_map_escapes_names_and_pins_inside_the_picture() -> None:
 async def test_an_extension_and_a_transfer_from_the_page(
     intake: Harness, console: ConsoleHarness
 ) -> None:
-    ticket_id = await intake.submit()
-    await intake.dispatch(ticket_id, "grid-heyuan")
-    await console.login("wang")
+    ticket_id = await grid_ticket(intake, console, "wang")
     await post(console, f"/tickets/{ticket_id}/acknowledge", {})
-    status, html = await post(
-        console, f"/tickets/{ticket_id}/extension", {"extra_hours": "abc", "reason": "等配件"}
-    )
-    assert status == 422
-    assert "请填写延期小时数" in html
+    bad = {"extra_hours": "abc", "reason": "等配件"}
     form = {"extra_hours": "24", "reason": "等配件"}
-    status, html = await post(console, f"/tickets/{ticket_id}/extension", form)
-    assert status == 200
+    html = await refused_then_done(
+        console, f"/tickets/{ticket_id}/extension", bad, "请填写延期小时数", form
+    )
     assert "延期申请已提交" in html
     assert "和园社区网格站 申请延期 24 小时" in html
     form = {"to_unit_id": "wuye-lanting", "reason": "属于物业维修范围"}

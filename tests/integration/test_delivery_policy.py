@@ -16,6 +16,7 @@ from chuishao.common.events import TicketSubmitted
 from chuishao.common.logging import configure_logging
 from chuishao.common.publishing import publish_event
 from chuishao.common.settings import ServiceSettings
+from support.brokers import broker_for
 from support.factories import submitted
 from support.jetstream import dead_letters, policy_spec, settled, until
 from support.servers import Servers
@@ -28,9 +29,7 @@ pytestmark = pytest.mark.usefixtures("clean")
 async def broker_under_test(
     servers: Servers, js: JetStreamContext, monkeypatch: pytest.MonkeyPatch
 ) -> AsyncIterator[tuple[NatsBroker, Counter[str]]]:
-    monkeypatch.setitem(streams.CONSUMERS, SPEC.name, SPEC)
-    await streams.provision(js, (SPEC,))
-    broker = make_broker(ServiceSettings(nats_url=servers.nats_url), configure_logging("test"))
+    broker = await broker_for(SPEC, servers, js, monkeypatch)
     deliveries: Counter[str] = Counter()
 
     @durable_subscriber(broker, SPEC)

@@ -11,7 +11,7 @@ import pytest
 import structlog
 
 from chuishao.intake import callers
-from support.intake import OPERATOR, Harness, auth, resident_link_token
+from support.intake import OPERATOR, Harness, auth, report_body, resident_link_token
 
 GRID = "grid-heyuan"
 CALLER = "13700001111"
@@ -27,12 +27,7 @@ def audit_lines(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[MutableMapping
 
 
 async def resolved(intake: Harness, **changes: object) -> str:
-    ticket_id = await intake.submit(**changes)
-    await intake.dispatch(ticket_id, GRID)
-    for verb, body in (("acknowledge", None), ("resolve", {"note": "已修好"})):
-        answer = await intake.command(ticket_id, verb, auth(GRID), body)
-        assert answer.status_code == 200, answer.text
-    return ticket_id
+    return await intake.resolved("已修好", GRID, **changes)
 
 
 async def test_an_operator_finds_a_callers_earlier_tickets_by_number(
@@ -138,13 +133,8 @@ ANSWER = {"entry_id": "kb-heating", "version": 2, "answer": "供暖季为每年1
 async def test_a_call_answered_from_the_knowledge_base_is_closed_and_never_routed(
     intake: Harness,
 ) -> None:
-    report = {
-        "category": "fire_box",
-        "description": "问今年什么时候开始供暖",
-        "location": {"address": "12345来电咨询（无具体地点）"},
-        "channel": "hotline_12345",
-        "answered": ANSWER,
-    }
+    where = {"address": "12345来电咨询（无具体地点）"}
+    report = report_body("问今年什么时候开始供暖", where, "hotline_12345", answered=ANSWER)
     filed = await intake.http.post("/api/v1/reports", json=report, headers=OPERATOR)
     assert filed.status_code == 201, filed.text
     assert filed.json()["status"] == "closed"

@@ -175,7 +175,6 @@ async def test_the_overdue_filter_finds_tickets_past_their_deadline(
 
     from chuishao.common.domain import ClockKind, Level
     from chuishao.common.events import SlaClockArmed
-    from chuishao.common.publishing import publish_event
 
     late, on_time = await intake.submit(), await intake.submit()
     for ticket_id, deadline in (
@@ -183,19 +182,16 @@ async def test_the_overdue_filter_finds_tickets_past_their_deadline(
         (on_time, datetime.now(UTC) + timedelta(hours=47)),
     ):
         await intake.dispatch(ticket_id, "grid-heyuan")
-        record = await intake.app.state.intake.store.get(ticket_id)
-        armed = SlaClockArmed.about(
-            ticket_id=ticket_id,
-            correlation_id=record.correlation_id,
-            producer="sla",
-            occurred_at=datetime.now(UTC),
+        await intake.play(
+            SlaClockArmed,
+            ticket_id,
+            "sla",
+            lambda t: t["deadline"] is not None,
             clock=ClockKind.RESOLUTION,
             level=Level.COMMUNITY,
             limit_seconds=48 * 3600,
             deadline=deadline,
         )
-        await publish_event(js, armed)
-        await intake.until(ticket_id, lambda t: t["deadline"] is not None)
     response = await intake.http.get(
         "/api/v1/tickets", params={"overdue": "true"}, headers=OPERATOR
     )

@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 import pytest
 
-from support.intake import OPERATOR, Harness, auth, resident_link_token
+from support.intake import OPERATOR, Harness, report_body, resident_link_token
 
 GRID = "grid-heyuan"
 INTERNAL_NAMES = ("RateTicket", "AcknowledgeTicket", "Ticket is", "Command", "Exception")
@@ -26,11 +26,7 @@ def error_of(response: httpx.Response, status: int) -> dict[str, Any]:
 
 
 async def closed_ticket(intake: Harness) -> str:
-    ticket_id = await intake.submit()
-    await intake.dispatch(ticket_id, GRID)
-    for verb, body in (("acknowledge", None), ("resolve", {"note": "已更换玻璃"})):
-        response = await intake.command(ticket_id, verb, auth(GRID), body)
-        assert response.status_code == 200, response.text
+    ticket_id = await intake.resolved("已更换玻璃", GRID)
     rated = await intake.command(ticket_id, "rating", OPERATOR, {"rating": "satisfied"})
     assert rated.json()["status"] == "closed", rated.text
     return ticket_id
@@ -86,12 +82,7 @@ async def test_no_key_and_a_wrong_key(intake: Harness) -> None:
 async def test_bad_input_names_the_first_field_and_what_to_fix(
     intake: Harness, body: dict[str, Any], field: str, zh: str
 ) -> None:
-    report = {
-        "category": "fire_box",
-        "description": "消防箱玻璃碎了",
-        "location": {"grid_code": "HY-01"},
-        "channel": "snap_it",
-    }
+    report = report_body("消防箱玻璃碎了", {"grid_code": "HY-01"})
     error = error_of(await intake.http.post("/api/v1/reports", json=report | body), 422)
     assert error["field"] == field
     assert zh in error["message_zh"]

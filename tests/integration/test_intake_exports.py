@@ -28,6 +28,7 @@ from chuishao.intake.projection import created
 from support.console import ConsoleHarness, running_console
 from support.factories import submitted
 from support.intake import CONSOLE_KEY, OPERATOR, OPERATOR_KEY, PERSON_SECRET, Harness, auth
+from support.jetstream import until
 from support.servers import Servers
 
 GRID, QINGSHI, LIUAN, DISTRICT = "grid-heyuan", "qingshi-command", "liuan-command", "district-yunxi"
@@ -102,15 +103,8 @@ async def streets(intake: Harness) -> dict[str, list[str]]:
         assert answer.status_code == 200, answer.text
     places = intake.app.state.intake.places
     if places is not None:
-        await _until(lambda: places.get("HY-01") is not None)
+        await until(lambda: places.get("HY-01") is not None)
     return {"qingshi": qingshi, "liuan": liuan}
-
-
-async def _until(test: Any, timeout: float = 10.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not test():
-        assert asyncio.get_running_loop().time() < deadline, "never held"
-        await asyncio.sleep(0.02)
 
 
 async def test_the_csv_holds_exactly_what_the_search_finds_in_chinese(

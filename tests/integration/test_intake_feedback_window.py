@@ -4,8 +4,10 @@ feedback_window_elapsed, exactly once — while a rated ticket and one still ins
 window are left alone; the category's own window wins over the default."""
 
 import asyncio
+import contextlib
+import functools
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
@@ -15,7 +17,7 @@ from redis.asyncio import Redis
 from chuishao.common.clock import advance_shared_clock, reset_shared_clock
 from chuishao.intake import feedback_window
 from chuishao.intake.feedback_window import FeedbackWindow, WindowPolicy
-from support.intake import Harness, auth, resident_link_token, running_intake
+from support.intake import Harness, resident_link_token, running_intake
 from support.servers import Servers
 
 GRID = "grid-heyuan"
@@ -37,16 +39,21 @@ class Lines:
         self.lines.append(("debug", event, fields))
 
 
-@pytest.fixture
-async def windowed(
-    servers: Servers, js: JetStreamContext, redis: Redis, clean: None
+Sweeping = Callable[[float], contextlib.AbstractAsyncContextManager[Harness]]
+
+
+@contextlib.asynccontextmanager
+async def on_shared_clock(
+    servers: Servers, js: JetStreamContext, redis: Redis, sweep_seconds: float
 ) -> AsyncIterator[Harness]:
+    """Intake on the shared clock with WINDOWS, sweeping every `sweep_seconds`; the clock
+    is put back afterwards."""
     async with running_intake(
         servers.nats_url,
         servers.redis_url,
         js,
         clock="shared",
-        feedback_window_sweep_seconds=0.05,
+        feedback_window_sweep_seconds=sweep_seconds,
         **WINDOWS,
     ) as harness:
         try:
@@ -56,30 +63,26 @@ async def windowed(
 
 
 @pytest.fixture
-async def by_hand(
-    servers: Servers, js: JetStreamContext, redis: Redis, clean: None
-) -> AsyncIterator[Harness]:
+def sweeping(servers: Servers, js: JetStreamContext, redis: Redis, clean: None) -> Sweeping:
+    """Intake on the shared clock, sweeping every so many seconds (on_shared_clock)."""
+    return functools.partial(on_shared_clock, servers, js, redis)
+
+
+@pytest.fixture
+async def windowed(sweeping: Sweeping) -> AsyncIterator[Harness]:
+    async with sweeping(0.05) as harness:
+        yield harness
+
+
+@pytest.fixture
+async def by_hand(sweeping: Sweeping) -> AsyncIterator[Harness]:
     """The loop's first round runs at start (nothing is resolved then); the test sweeps."""
-    async with running_intake(
-        servers.nats_url,
-        servers.redis_url,
-        js,
-        clock="shared",
-        feedback_window_sweep_seconds=3600,
-        **WINDOWS,
-    ) as harness:
-        try:
-            yield harness
-        finally:
-            await reset_shared_clock(redis)
+    async with sweeping(3600) as harness:
+        yield harness
 
 
 async def resolved_ticket(intake: Harness, **report: Any) -> str:
-    ticket_id = await intake.submit(**report)
-    await intake.dispatch(ticket_id, GRID)
-    for verb, body in (("acknowledge", None), ("resolve", {"note": "已更换玻璃"})):
-        response = await intake.command(ticket_id, verb, auth(GRID), body)
-        assert response.status_code == 200, response.text
+    ticket_id = await intake.resolved("已更换玻璃", GRID, **report)
     assert (await intake.ticket(ticket_id))["status"] == "resolved"
     return ticket_id
 

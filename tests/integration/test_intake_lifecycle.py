@@ -27,20 +27,25 @@ async def ok(response_coroutine: Awaitable[httpx.Response]) -> dict[str, Any]:
     return dict(response.json())
 
 
+async def by_grid(
+    intake: Harness, ticket_id: str, verb: str, body: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The grid station's command on the ticket, answered 200: the ticket as it is now."""
+    return await ok(intake.command(ticket_id, verb, auth(GRID), body))
+
+
 async def test_the_happy_path_from_dispatch_to_closed(
     intake: Harness, js: JetStreamContext
 ) -> None:
     ticket_id = await dispatched_ticket(intake, GRID)
-    ticket = await ok(intake.command(ticket_id, "acknowledge", auth(GRID)))
+    ticket = await by_grid(intake, ticket_id, "acknowledge")
     assert ticket["status"] == "in_progress"
-    ticket = await ok(intake.command(ticket_id, "notes", auth(GRID), {"note": "已到现场"}))
-    ticket = await ok(
-        intake.command(
-            ticket_id,
-            "resolve",
-            auth(GRID),
-            {"note": "已更换玻璃", "evidence_urls": ["https://img.example.org/fixed.jpg"]},
-        )
+    ticket = await by_grid(intake, ticket_id, "notes", {"note": "已到现场"})
+    ticket = await by_grid(
+        intake,
+        ticket_id,
+        "resolve",
+        {"note": "已更换玻璃", "evidence_urls": ["https://img.example.org/fixed.jpg"]},
     )
     assert ticket["status"] == "resolved"
     assert ticket["resolution"]["evidence_urls"] == ["https://img.example.org/fixed.jpg"]
@@ -81,8 +86,8 @@ async def test_a_coordination_whistle_resolves_only_when_every_unit_signed_off(
 
 async def test_unsatisfied_reopens_and_returns_to_the_same_unit(intake: Harness) -> None:
     ticket_id = await dispatched_ticket(intake, GRID)
-    await ok(intake.command(ticket_id, "acknowledge", auth(GRID)))
-    await ok(intake.command(ticket_id, "resolve", auth(GRID), {"note": "处理完毕"}))
+    await by_grid(intake, ticket_id, "acknowledge")
+    await by_grid(intake, ticket_id, "resolve", {"note": "处理完毕"})
     ticket = await ok(
         intake.command(
             ticket_id, "rating", OPERATOR, {"rating": "unsatisfied", "comment": "玻璃还是碎的"}
@@ -93,7 +98,7 @@ async def test_unsatisfied_reopens_and_returns_to_the_same_unit(intake: Harness)
     assert ticket["rating"] == "unsatisfied"
     assert [a["unit_id"] for a in ticket["assignments"] if a["active"]] == [GRID]
     assert ticket["assignments"][0]["acknowledged_at"] is None
-    await ok(intake.command(ticket_id, "acknowledge", auth(GRID)))  # back on duty
+    await by_grid(intake, ticket_id, "acknowledge")  # back on duty
 
 
 async def test_illegal_transitions_are_409_with_the_current_state(intake: Harness) -> None:
@@ -109,7 +114,7 @@ async def test_illegal_transitions_are_409_with_the_current_state(intake: Harnes
             "field": None,
         }
     }
-    await ok(intake.command(ticket_id, "acknowledge", auth(GRID)))
+    await by_grid(intake, ticket_id, "acknowledge")
     again = await intake.command(ticket_id, "acknowledge", auth(GRID))
     assert again.status_code == 409
     assert "already reported" in again.json()["error"]["message_en"]
@@ -138,13 +143,8 @@ async def test_bad_command_bodies_name_the_field(intake: Harness) -> None:
 
 async def test_a_decline_returns_the_ticket_for_routing(intake: Harness) -> None:
     ticket_id = await dispatched_ticket(intake, GRID)
-    ticket = await ok(
-        intake.command(
-            ticket_id,
-            "decline",
-            auth(GRID),
-            {"reason_code": "wrong_location", "note": "不在本社区"},
-        )
+    ticket = await by_grid(
+        intake, ticket_id, "decline", {"reason_code": "wrong_location", "note": "不在本社区"}
     )
     assert (ticket["status"], ticket["declines"]) == ("submitted", 1)
     assert (await intake.command(ticket_id, "notes", auth(GRID), {"note": "x"})).status_code == 409
@@ -152,11 +152,9 @@ async def test_a_decline_returns_the_ticket_for_routing(intake: Harness) -> None
 
 async def test_an_extension_needs_a_supervisor(intake: Harness) -> None:
     ticket_id = await dispatched_ticket(intake, GRID)
-    await ok(intake.command(ticket_id, "acknowledge", auth(GRID)))
-    await ok(
-        intake.command(
-            ticket_id, "extension-requests", auth(GRID), {"extra_hours": 24, "reason": "等待配件"}
-        )
+    await by_grid(intake, ticket_id, "acknowledge")
+    await by_grid(
+        intake, ticket_id, "extension-requests", {"extra_hours": 24, "reason": "等待配件"}
     )
     twice = await intake.command(
         ticket_id, "extension-requests", auth(GRID), {"extra_hours": 24, "reason": "再等等"}
@@ -173,13 +171,8 @@ async def test_an_extension_needs_a_supervisor(intake: Harness) -> None:
 
 async def test_transfer_hands_the_part_to_another_unit(intake: Harness) -> None:
     ticket_id = await dispatched_ticket(intake, GRID)
-    ticket = await ok(
-        intake.command(
-            ticket_id,
-            "transfer",
-            auth(GRID),
-            {"to_unit_id": "wuye-lanting", "reason": "属物业维修范围"},
-        )
+    ticket = await by_grid(
+        intake, ticket_id, "transfer", {"to_unit_id": "wuye-lanting", "reason": "属物业维修范围"}
     )
     assert ticket["history"][-1]["type"] == "TicketTransferred"
     assert ticket["status"] == "submitted"  # until the router summons the new unit
@@ -189,10 +182,8 @@ async def test_transfer_hands_the_part_to_another_unit(intake: Harness) -> None:
 
 async def test_waiting_on_the_resident_pauses_and_resumes(intake: Harness) -> None:
     ticket_id = await dispatched_ticket(intake, GRID)
-    await ok(intake.command(ticket_id, "acknowledge", auth(GRID)))
-    ticket = await ok(
-        intake.command(ticket_id, "awaiting-resident", auth(GRID), {"note": "需要入户查看"})
-    )
+    await by_grid(intake, ticket_id, "acknowledge")
+    ticket = await by_grid(intake, ticket_id, "awaiting-resident", {"note": "需要入户查看"})
     assert ticket["status"] == "awaiting_resident"
     assert (
         await intake.command(ticket_id, "resolve", auth(GRID), {"note": "x"})
@@ -243,13 +234,13 @@ async def test_a_stale_expected_version_is_a_conflict(intake: Harness) -> None:
     assert stale.status_code == 409
     assert stale.json()["error"]["code"] == "version_conflict"
     assert stale.json()["error"]["field"] == "expected_version"
-    await ok(intake.command(ticket_id, "acknowledge", auth(GRID), {"expected_version": version}))
+    await by_grid(intake, ticket_id, "acknowledge", {"expected_version": version})
 
 
 async def test_concurrent_conflicting_commands_exactly_one_wins(intake: Harness) -> None:
     ticket_id = await dispatched_ticket(intake, GRID)
-    await ok(intake.command(ticket_id, "acknowledge", auth(GRID)))
-    await ok(intake.command(ticket_id, "resolve", auth(GRID), {"note": "done"}))
+    await by_grid(intake, ticket_id, "acknowledge")
+    await by_grid(intake, ticket_id, "resolve", {"note": "done"})
     ratings = ["satisfied", "unsatisfied"] * 5
     responses = await asyncio.gather(
         *(intake.command(ticket_id, "rating", OPERATOR, {"rating": rating}) for rating in ratings)

@@ -4,9 +4,8 @@ acknowledged ticket, no contact, and makes no ticket id be handed out twice."""
 
 import asyncio
 import json
-import shutil
 from collections import Counter
-from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -15,54 +14,40 @@ from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from redis.asyncio import Redis
 
-from chuishao.embedded import RedisServer, free_port
 from chuishao.intake import rebuild
 from chuishao.intake.records import PACKING
 from chuishao.intake.settings import IntakeSettings
 from chuishao.intake.ticket_ids import TicketIds
 from support.intake import Harness, auth, running_intake
-from support.servers import Servers
+from support.servers import RollbackRedis, Servers
 
 
-class RollbackRedis:
-    """A redis-server of the test's own, whose data can be copied and put back."""
+@dataclass
+class OwnIntake:
+    """Intake on the test's own Redis (which it can roll back), its data in `data_dir`."""
 
-    def __init__(self, data_dir: Path) -> None:
-        self.server = RedisServer(free_port(), data_dir)
-        self.snapshot_dir = data_dir.with_name(data_dir.name + "-snapshot")
+    servers: Servers
+    js: JetStreamContext
+    redis: RollbackRedis
+    data_dir: Path
 
-    @property
-    def url(self) -> str:
-        return self.server.url
+    def start(self, **settings: Any) -> Any:
+        return running_intake(
+            self.servers.nats_url, self.redis.url, self.js, data_dir=self.data_dir, **settings
+        )
 
-    def snapshot(self) -> None:
-        self.server.stop()  # SIGTERM: redis writes its append-only file out first
-        shutil.rmtree(self.snapshot_dir, ignore_errors=True)
-        shutil.copytree(self.server.data_dir, self.snapshot_dir)
-        self.server.start()
-
-    def roll_back(self) -> None:
-        """Restart from the snapshot: everything written since is forgotten."""
-        self.server.stop()
-        shutil.rmtree(self.server.data_dir)
-        shutil.copytree(self.snapshot_dir, self.server.data_dir)
-        self.server.start()
+    def settings(self) -> IntakeSettings:
+        """What the rebuild command is run with."""
+        return IntakeSettings(
+            nats_url=self.servers.nats_url, redis_url=self.redis.url, data_dir=self.data_dir
+        )
 
 
 @pytest.fixture
-def own_redis(tmp_path: Path) -> Iterator[RollbackRedis]:
-    redis = RollbackRedis(tmp_path / "redis")
-    redis.server.start()
-    try:
-        yield redis
-    finally:
-        redis.server.stop()
-
-
-def intake_on(
-    servers: Servers, js: JetStreamContext, redis: RollbackRedis, tmp_path: Path, **settings: Any
-) -> Any:
-    return running_intake(servers.nats_url, redis.url, js, data_dir=tmp_path, **settings)
+def own(
+    servers: Servers, js: JetStreamContext, clean: None, own_redis: RollbackRedis, tmp_path: Path
+) -> OwnIntake:
+    return OwnIntake(servers, js, own_redis, tmp_path)
 
 
 async def submitted_ids(js: JetStreamContext) -> Counter[str]:
@@ -89,6 +74,13 @@ async def submitted_ids(js: JetStreamContext) -> Counter[str]:
     return counts
 
 
+async def each_submitted_once(js: JetStreamContext, ticket_ids: list[str]) -> None:
+    """TICKETS holds one TicketSubmitted for each of `ticket_ids`, and no other."""
+    counts = await submitted_ids(js)
+    assert set(counts) == set(ticket_ids)
+    assert set(counts.values()) == {1}
+
+
 def numbered(index: int) -> dict[str, Any]:
     return {
         "category": "fire_box",
@@ -113,16 +105,14 @@ async def stored(intake: Harness, ticket_id: str) -> Any:
 
 
 @pytest.fixture
-async def rolled_back(
-    servers: Servers, js: JetStreamContext, clean: None, own_redis: RollbackRedis, tmp_path: Path
-) -> tuple[list[str], list[str]]:
+async def rolled_back(own: OwnIntake) -> tuple[list[str], list[str]]:
     """Two tickets Redis keeps (the second dispatched and acknowledged after the snapshot:
     its record comes back behind), then five acknowledged (three dispatched, one of them
     acknowledged by its unit) that a rollback makes Redis forget."""
-    async with intake_on(servers, js, own_redis, tmp_path) as first:
+    async with own.start() as first:
         kept = [await report(first, i) for i in range(2)]
-    own_redis.snapshot()
-    async with intake_on(servers, js, own_redis, tmp_path) as second:
+    own.redis.snapshot()
+    async with own.start() as second:
         lost = [await report(second, i) for i in range(2, 7)]
         for ticket_id in lost[:3]:
             await second.dispatch(ticket_id, "grid-heyuan")
@@ -131,8 +121,8 @@ async def rolled_back(
         await second.dispatch(kept[1], "grid-heyuan")
         acknowledged = await second.command(kept[1], "acknowledge", auth("grid-heyuan"))
         assert acknowledged.status_code == 200, acknowledged.text
-    own_redis.roll_back()
-    probe = Redis.from_url(own_redis.url)
+    own.redis.roll_back()
+    probe = Redis.from_url(own.redis.url)
     try:
         assert await probe.exists(f"ticket:{kept[0]}")
         assert not await probe.exists(f"ticket:{lost[0]}")  # the rollback really forgot
@@ -142,22 +132,19 @@ async def rolled_back(
 
 
 async def test_the_start_up_check_brings_back_every_acknowledged_ticket_and_reuses_no_id(
-    servers: Servers,
-    js: JetStreamContext,
-    own_redis: RollbackRedis,
-    tmp_path: Path,
+    own: OwnIntake,
     rolled_back: tuple[list[str], list[str]],
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     kept, lost = rolled_back
-    settings = IntakeSettings(nats_url=servers.nats_url, redis_url=own_redis.url, data_dir=tmp_path)
+    settings = own.settings()
     # The command sees what Redis lacks, and says so with a failing exit status.
     assert await rebuild.run(settings, write=False) == 1
     said = capsys.readouterr().out
     assert " ".join(lost) in said
     assert f"落后 behind: 1: {kept[1]}" in said
 
-    async with intake_on(servers, js, own_redis, tmp_path) as third:
+    async with own.start() as third:
         for index, ticket_id in enumerate(lost, start=2):
             record = await stored(third, ticket_id)
             assert record is not None, ticket_id
@@ -192,24 +179,18 @@ async def test_the_start_up_check_brings_back_every_acknowledged_ticket_and_reus
         assert (await stored(third, lost[1])).description == "第3号 消防箱玻璃碎了"
 
     assert await rebuild.run(settings, write=False) == 0
-    counts = await submitted_ids(js)
-    assert set(counts) == set(kept + lost + fresh)
-    assert set(counts.values()) == {1}
+    await each_submitted_once(own.js, kept + lost + fresh)
 
 
 async def test_a_running_intake_notices_redis_going_back_and_rebuilds(
-    servers: Servers,
-    js: JetStreamContext,
-    clean: None,
-    own_redis: RollbackRedis,
-    tmp_path: Path,
+    own: OwnIntake,
 ) -> None:
-    async with intake_on(servers, js, own_redis, tmp_path, record_check_seconds=0.2) as intake:
+    async with own.start(record_check_seconds=0.2) as intake:
         kept = [await report(intake, i) for i in range(2)]
-        own_redis.snapshot()
+        own.redis.snapshot()
         lost = [await report(intake, i) for i in range(2, 5)]
         await intake.dispatch(lost[0], "grid-heyuan")
-        own_redis.roll_back()  # under the running intake
+        own.redis.roll_back()  # under the running intake
 
         deadline = asyncio.get_running_loop().time() + 20
         while True:
@@ -221,33 +202,27 @@ async def test_a_running_intake_notices_redis_going_back_and_rebuilds(
         assert all(r.reporter is not None for r in records)
         fresh = [await report(intake, i) for i in range(5, 8)]
         assert min(fresh) > max(kept + lost)
-    counts = await submitted_ids(js)
-    assert set(counts) == set(kept + lost + fresh)
-    assert set(counts.values()) == {1}
+    await each_submitted_once(own.js, kept + lost + fresh)
 
 
 async def test_a_linked_report_comes_back_from_the_contact_store_with_the_command(
-    servers: Servers,
-    js: JetStreamContext,
-    clean: None,
-    own_redis: RollbackRedis,
-    tmp_path: Path,
+    own: OwnIntake,
 ) -> None:
     """A duplicate's own submission is never broadcast (only ReportLinked about the
     ticket it follows): only the contact store can give it back."""
     here, near = {"lat": 39.90870, "long": 116.39750}, {"lat": 39.90870, "long": 116.39809}
-    async with intake_on(servers, js, own_redis, tmp_path) as intake:
-        own_redis.snapshot()
+    async with own.start() as intake:
+        own.redis.snapshot()
         primary = await intake.submit(location=here)
         duplicate = await intake.submit(
             location=near, description="又坏了一个", reporter={"name": "周", "phone": "13700000002"}
         )
         await intake.until(primary, lambda t: t["linked_reports"] == [duplicate])
-    own_redis.roll_back()
-    settings = IntakeSettings(nats_url=servers.nats_url, redis_url=own_redis.url, data_dir=tmp_path)
+    own.redis.roll_back()
+    settings = own.settings()
     assert await rebuild.run(settings, write=True) == 0  # the command writes what is missing
     assert await rebuild.run(settings, write=False) == 0  # ... and then they agree
-    async with intake_on(servers, js, own_redis, tmp_path) as intake:
+    async with own.start() as intake:
         report_record = await stored(intake, duplicate)
         assert report_record.status == "linked"
         assert report_record.linked_to == primary
@@ -257,24 +232,20 @@ async def test_a_linked_report_comes_back_from_the_contact_store_with_the_comman
 
 
 async def test_ids_continue_above_the_old_redis_counter_and_the_stream(
-    servers: Servers,
-    js: JetStreamContext,
-    clean: None,
-    own_redis: RollbackRedis,
-    tmp_path: Path,
+    own: OwnIntake,
 ) -> None:
     """Upgrading from Redis-counted ids, or a lost id bucket: the first id of the day is
     above both the old counter and the last report in TICKETS."""
-    async with intake_on(servers, js, own_redis, tmp_path) as intake:
+    async with own.start() as intake:
         first = await intake.submit()
         day = first[1:9]
-        await js.delete_key_value("ticket_ids")
+        await own.js.delete_key_value("ticket_ids")
         await intake.app.state.intake.store.redis.set(f"ticket:seq:{day}", 0)
-    async with intake_on(servers, js, own_redis, tmp_path) as intake:
+    async with own.start() as intake:
         assert await intake.submit() == f"T{day}{int(first[9:]) + 1:06d}"  # from the stream
-        await js.delete_key_value("ticket_ids")
+        await own.js.delete_key_value("ticket_ids")
         await intake.app.state.intake.store.redis.set(f"ticket:seq:{day}", 41)
-    async with intake_on(servers, js, own_redis, tmp_path) as intake:
+    async with own.start() as intake:
         assert await intake.submit() == f"T{day}000042"  # from the old counter
 
 
@@ -310,17 +281,13 @@ async def records_and_indexes(url: str) -> dict[str, Any]:
 
 
 async def test_a_rebuild_in_shards_writes_what_one_process_writes(
-    servers: Servers,
-    js: JetStreamContext,
-    clean: None,
-    own_redis: RollbackRedis,
-    tmp_path: Path,
+    own: OwnIntake,
 ) -> None:
     """`--workers N`: each process folds the tickets of its shard, a linked report with its
     lead (placed where the lead is), and together they write what one process writes."""
     pairs: list[tuple[str, str]] = []
-    async with intake_on(servers, js, own_redis, tmp_path) as intake:
-        own_redis.snapshot()
+    async with own.start() as intake:
+        own.redis.snapshot()
         singles = [await intake.submit(description=f"第{n}个") for n in range(5)]
         for n in range(4):
             here = {"lat": 39.90 + n * 0.01, "long": 116.3975}
@@ -341,13 +308,13 @@ async def test_a_rebuild_in_shards_writes_what_one_process_writes(
             for lead, report in pairs
         )
     )
-    settings = IntakeSettings(nats_url=servers.nats_url, redis_url=own_redis.url, data_dir=tmp_path)
-    own_redis.roll_back()
+    settings = own.settings()
+    own.redis.roll_back()
     assert await rebuild.run(settings, write=True, workers=workers) == 0
-    in_shards = await records_and_indexes(own_redis.url)
-    own_redis.roll_back()
+    in_shards = await records_and_indexes(own.redis.url)
+    own.redis.roll_back()
     assert await rebuild.run(settings, write=True) == 0
-    in_one = await records_and_indexes(own_redis.url)
+    in_one = await records_and_indexes(own.redis.url)
     assert in_shards == in_one
     assert len([k for k in in_one if k.startswith("ticket:")]) == 13
     for lead, report in pairs:

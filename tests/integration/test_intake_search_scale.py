@@ -157,7 +157,6 @@ async def test_the_city_overdue_list_stays_exact_as_time_moves_and_records_chang
     their deadlines or are resolved between queries."""
     monkeypatch.setattr(intake_search, "SWEEP_CHUNK", chunk)
     redis = Redis.from_url(servers.redis_url)
-    store = intake_store.RecordStore(redis)
     records = {record.ticket_id: record for record in stored}
     rng = random.Random(41)
     hours = (0, 5, -3, 30, 29, 50, 50)
@@ -185,25 +184,20 @@ async def test_the_city_overdue_list_stays_exact_as_time_moves_and_records_chang
                     records[ticket_id] = after
                 await pipe.execute()
             filters = Filters(overdue_at=at)
-            seen: list[str] = []
-            cursor = None
-            while True:
-                page = await search(redis, store, filters, limit=9, cursor=cursor)
-                seen += [record.ticket_id for record in page.items]
-                if (cursor := page.next_cursor) is None:
-                    break
+            seen = await all_pages(redis, filters, limit=9)
             assert seen == expected(list(records.values()), filters), (step, hour)
             assert seen  # the case means something: some tickets are overdue
     finally:
         await redis.aclose()
 
 
-async def all_pages(redis: Redis, filters: Filters) -> list[str]:
+async def all_pages(redis: Redis, filters: Filters, limit: int = 5) -> list[str]:
+    """The ids of every page of the search, `limit` a page, cursor after cursor."""
     store = intake_store.RecordStore(redis)
     seen: list[str] = []
     cursor = None
     while True:
-        page = await search(redis, store, filters, limit=5, cursor=cursor)
+        page = await search(redis, store, filters, limit=limit, cursor=cursor)
         seen += [record.ticket_id for record in page.items]
         if (cursor := page.next_cursor) is None:
             return seen

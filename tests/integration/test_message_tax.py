@@ -1,9 +1,8 @@
 """The runtime's cost per message (#18), on real nats-server and redis-server: metric
 children bound once, not looked up for every message; events validated from the bytes;
-the router's "already handled" check riding on its state read; no line per routed
-message above DEBUG."""
+a batch's "already handled" check in one round trip; no line per routed message above
+DEBUG."""
 
-import asyncio
 import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -15,20 +14,19 @@ from nats.js import JetStreamContext
 from prometheus_client.metrics import MetricWrapperBase
 
 from chuishao.common import streams
-from chuishao.common.broker import durable_subscriber, make_broker
+from chuishao.common.broker import durable_subscriber
 from chuishao.common.clock import ManualClock
 from chuishao.common.events import AnyEvent, TicketSubmitted
-from chuishao.common.handled import mark_handled
-from chuishao.common.logging import configure_logging
+from chuishao.common.handled import mark_handled, unhandled
 from chuishao.common.metrics import metrics_of
 from chuishao.common.publishing import publish_event
-from chuishao.common.settings import ServiceSettings
 from chuishao.router import service as router_service
 from chuishao.router.bootstrap import bootstrap
 from chuishao.router.settings import RouterSettings
-from chuishao.router.store import RoutingStore
+from support.brokers import broker_for
 from support.counting import CountingRedis
 from support.factories import submitted
+from support.jetstream import until
 from support.servers import Servers
 
 SPEC = streams.ConsumerSpec(
@@ -38,18 +36,9 @@ MESSAGES = 30
 pytestmark = pytest.mark.usefixtures("clean")
 
 
-async def until(condition: Any, timeout: float = 10.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not condition():
-        assert asyncio.get_running_loop().time() < deadline, "condition never held"
-        await asyncio.sleep(0.02)
-
-
 async def test_metric_children_are_bound_once_not_per_message(
     servers: Servers, js: JetStreamContext, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setitem(streams.CONSUMERS, SPEC.name, SPEC)
-    await streams.provision(js, (SPEC,))
     lookups: list[tuple[str, ...]] = []
     labels = MetricWrapperBase.labels
 
@@ -58,7 +47,7 @@ async def test_metric_children_are_bound_once_not_per_message(
         return labels(self, *args, **kwargs)
 
     monkeypatch.setattr(MetricWrapperBase, "labels", counted)
-    broker = make_broker(ServiceSettings(nats_url=servers.nats_url), configure_logging("test"))
+    broker = await broker_for(SPEC, servers, js, monkeypatch)
     handled: list[str] = []
 
     @durable_subscriber(broker, SPEC)
@@ -97,21 +86,21 @@ async def test_metric_children_are_bound_once_not_per_message(
     assert "T2026010500" not in text
 
 
-async def test_the_router_reads_its_handled_check_with_its_state_in_one_trip(
-    servers: Servers,
-) -> None:
+async def test_a_batch_reads_its_handled_check_in_one_trip(servers: Servers) -> None:
+    """The router's and notify's batches (chuishao.common.handled.unhandled): one round
+    trip whatever the batch's size; an event handled before is left out, an event twice
+    in the batch is kept once."""
     redis = CountingRedis.from_url(servers.redis_url)
-    store = RoutingStore(redis)
-    event = submitted()
+    events = [submitted(ticket_id=f"T2026010500{n:04d}") for n in range(50)]
     try:
         CountingRedis.zero()
-        assert await store.get_unless_handled("router", event) == (False, None)
-        assert CountingRedis.trips == 1  # was two: the check, then the state
-        await mark_handled(redis, "router", event)
+        assert await unhandled(redis, "router", events) == list(range(50))
+        assert CountingRedis.trips == 1  # was one per event
+        await mark_handled(redis, "router", events[3])
         CountingRedis.zero()
-        handled, _state = await store.get_unless_handled("router", event)
-        assert handled
+        assert await unhandled(redis, "router", [*events[:5], events[1]]) == [0, 1, 2, 4]
         assert CountingRedis.trips == 1
+        assert await unhandled(redis, "notify", events[3:4]) == [0]  # each consumer its own
     finally:
         await redis.aclose()
 
@@ -153,8 +142,6 @@ async def test_a_routed_message_writes_no_line_above_debug(
 async def test_events_are_validated_from_the_message_bytes_without_dicts(
     servers: Servers, js: JetStreamContext, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setitem(streams.CONSUMERS, SPEC.name, SPEC)
-    await streams.provision(js, (SPEC,))
     # FastStream's default decoder turns the JSON into dicts (json.loads) for pydantic to
     # validate again; the runtime's decoder hands the bytes to pydantic once.
     loads: list[bytes] = []
@@ -165,7 +152,7 @@ async def test_events_are_validated_from_the_message_bytes_without_dicts(
         return original(data, *args, **kwargs)
 
     monkeypatch.setattr(message_utils, "json_loads", counted)
-    broker = make_broker(ServiceSettings(nats_url=servers.nats_url), configure_logging("test"))
+    broker = await broker_for(SPEC, servers, js, monkeypatch)
     received: list[AnyEvent] = []
 
     @durable_subscriber(broker, SPEC)

@@ -13,6 +13,7 @@ from nats.errors import NoServersError
 
 from chuishao.common.streams import ROUTER, provision
 from chuishao.embedded import NatsServer, free_port
+from support.servers import all_started
 
 NODES = 3
 
@@ -35,13 +36,8 @@ def cluster(tmp_path: Path) -> Iterator[list[NatsServer]]:
         )
         for index in range(NODES)
     ]
-    try:
-        for node in nodes:
-            node.start()
+    with all_started(nodes):
         yield nodes
-    finally:
-        for node in nodes:
-            node.stop()
 
 
 async def connect(nodes: list[NatsServer]) -> Client:

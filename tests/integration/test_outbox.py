@@ -14,32 +14,36 @@ from redis.asyncio import Redis
 from chuishao.common.delivery import REASON_HEADER
 from chuishao.common.domain import Priority
 from chuishao.common.events import HotspotDetected, parse_event
-from chuishao.common.outbox import relay_once
+from chuishao.common.outbox import Outbox, relay_once
 from chuishao.common.streams import DEADLETTER, TICKETS, provision
 from chuishao.router.state import TicketRouting
 from chuishao.router.store import RoutingStore, StateConflict
 from chuishao.supervision.hotspot_sender import relay
 from chuishao.supervision.keys import SupervisionKeys
 from chuishao.supervision.projection import outbox_of
-from support.factories import dispatched, submitted
+from support.factories import dispatched, hotspot, submitted
 
 pytestmark = pytest.mark.usefixtures("clean")
 KEYS = SupervisionKeys("supervision")
 
 
 def warning(ticket_id: str) -> HotspotDetected:
-    return HotspotDetected.about(
-        ticket_id=ticket_id,
-        correlation_id=ticket_id,
-        producer="supervision",
-        occurred_at=datetime(2026, 1, 5, 9, tzinfo=UTC),
-        grid_code="TY-02",
-        street="yunmen",
-        category="illegal_parking",
-        count=5,
-        window_seconds=86_400,
-        threshold=5,
-    )
+    at = datetime(2026, 1, 5, 9, tzinfo=UTC)
+    return hotspot(ticket_id, ticket_id, at, ("TY-02", "yunmen", "illegal_parking"), 5)
+
+
+@pytest.fixture
+async def outbox(js: JetStreamContext, redis: Redis) -> Outbox:
+    """Supervision's outbox, the streams provisioned."""
+    await provision(js, ())
+    return outbox_of(redis, KEYS)
+
+
+async def last_hotspot(js: JetStreamContext, ticket_id: str) -> str:
+    """The id of the last hotspot warning about the ticket in TICKETS."""
+    assert TICKETS.name is not None
+    stored = await js.get_last_msg(TICKETS.name, f"ticket.hotspot.{ticket_id}")
+    return parse_event(stored.data or b"").event_id
 
 
 async def letters(js: JetStreamContext, subject: str) -> list[str]:
@@ -54,10 +58,8 @@ async def letters(js: JetStreamContext, subject: str) -> list[str]:
 
 
 async def test_a_queued_warning_leaves_with_its_state_change_and_only_after_the_pub_ack(
-    js: JetStreamContext, redis: Redis
+    js: JetStreamContext, redis: Redis, outbox: Outbox
 ) -> None:
-    await provision(js, ())
-    outbox = outbox_of(redis, KEYS)
     first = warning("PE")
     async with redis.pipeline(transaction=True) as pipe:
         pipe.set(KEYS.ticket("PE"), "{}")
@@ -67,18 +69,14 @@ async def test_a_queued_warning_leaves_with_its_state_change_and_only_after_the_
     assert await outbox.queued(first.event_id) == first
 
     assert await relay(redis, KEYS, js) == 1
-    assert TICKETS.name is not None
-    stored = await js.get_last_msg(TICKETS.name, f"ticket.hotspot.{first.ticket_id}")
-    assert parse_event(stored.data or b"").event_id == first.event_id
+    assert await last_hotspot(js, first.ticket_id) == first.event_id
     assert await outbox.size() == 0
     assert await redis.hlen(KEYS.outbox) == 0
 
 
 async def test_one_bad_entry_is_dead_lettered_and_the_warning_behind_it_goes_out(
-    js: JetStreamContext, redis: Redis
+    js: JetStreamContext, redis: Redis, outbox: Outbox
 ) -> None:
-    await provision(js, ())
-    outbox = outbox_of(redis, KEYS)
     good = warning("PF")
     queued = time.time() - 60
     # In the order the relay meets them: the bad one first.
@@ -102,9 +100,7 @@ async def test_a_warning_stored_before_the_queue_times_is_still_sent(
     await redis.hset(KEYS.outbox, old.event_id, old.model_dump_json())
 
     assert await relay(redis, KEYS, js) == 1
-    assert TICKETS.name is not None
-    stored = await js.get_last_msg(TICKETS.name, f"ticket.hotspot.{old.ticket_id}")
-    assert parse_event(stored.data or b"").event_id == old.event_id
+    assert await last_hotspot(js, old.ticket_id) == old.event_id
     assert await redis.hlen(KEYS.outbox) == 0
     assert await redis.zcard(KEYS.outbox_queued) == 0
 

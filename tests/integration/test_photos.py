@@ -10,7 +10,7 @@ import httpx
 from PIL import ExifTags, Image, PngImagePlugin
 
 from chuishao.common.streams import PHOTO_INDEX
-from support.intake import OPEN311_KEY, OPERATOR, Harness, auth, resident_link_token
+from support.intake import OPERATOR, Harness, auth, open311_form, resident_link_token
 
 GRID = "grid-heyuan"
 OTHER = "bus-yunxi"  # a unit not summoned to the tickets below
@@ -240,14 +240,7 @@ async def test_guessed_urls_and_other_units_tickets_answer_404(intake: Harness) 
 
 
 async def test_open311_multipart_media_is_kept_and_its_media_url_works(intake: Harness) -> None:
-    form = {
-        "api_key": OPEN311_KEY,
-        "service_code": "fire_box",
-        "lat": "39.9087",
-        "long": "116.3975",
-        "description": "消防箱玻璃碎了",
-        "phone": "13912345678",
-    }
+    form = open311_form("消防箱玻璃碎了", "39.9087", "116.3975", phone="13912345678")
     response = await intake.http.post(
         "/open311/v2/requests.json",
         data=form,
@@ -326,13 +319,8 @@ async def test_a_linked_reports_photo_is_for_the_tickets_units_not_its_first_res
     first = await summoned(intake, location=here)
     response = await intake.http.post(
         "/open311/v2/requests.json",
-        data={
-            "api_key": OPEN311_KEY,
-            "service_code": "fire_box",
-            "lat": "39.90870",
-            "long": "116.39780",  # about 25 m away: the same problem
-            "description": "我家门口消防箱坏了",
-        },
+        # About 25 m away: the same problem.
+        data=open311_form("我家门口消防箱坏了", "39.90870", "116.39780"),
         files={"media": ("door.jpg", jpeg_with_gps((5, 5, 5)), "image/jpeg")},
     )
     assert response.status_code == 201, response.text

@@ -19,13 +19,14 @@ from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
 
 from chuishao.common.clock import ManualClock
-from chuishao.common.events import HotspotDetected, TicketDispatched
+from chuishao.common.events import TicketDispatched
 from chuishao.common.roles import PersonRole
 from chuishao.console.web.centre_live import hotspot_item
 from chuishao.router.bootstrap import bootstrap
 from chuishao.router.settings import RouterSettings
 from support.browser import eventually
 from support.console import running_console
+from support.factories import hotspot
 from support.intake import Harness, auth, resident_link_token, running_intake
 from support.servers import Servers
 from support.supervision import SupervisionHarness, running_supervision
@@ -162,18 +163,8 @@ async def test_the_centre_files_one_from_the_console_on_its_own_grids_only(
         await console.account("centre-qingshi", PersonRole.COMMAND_CENTRE, "qingshi")
         assert (await console.login("centre-qingshi")).status_code == 303
         # The hotspot warning's item links to the form, prefilled.
-        warning = HotspotDetected.about(
-            ticket_id="T20260105000001",
-            correlation_id="c-hotspot",
-            producer="supervision",
-            occurred_at=datetime.now(UTC),
-            grid_code="HY-01",
-            street="qingshi",
-            category="fire_box",
-            count=6,
-            window_seconds=86_400,
-            threshold=5,
-        )
+        where = ("HY-01", "qingshi", "fire_box")
+        warning = hotspot("T20260105000001", "c-hotspot", datetime.now(UTC), where, 6)
         link = str(hotspot_item(console.console, warning)["proactive"])
         assert link.startswith("/centre/proactive?")
 

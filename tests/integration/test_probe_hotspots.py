@@ -2,20 +2,13 @@
 warning whose street no district answers for (unknown, or outside every district's
 streets) must not go to every district centre: one district would read another's."""
 
-from chuishao.common.domain import Level
 from chuishao.common.units import UnitContact
 from chuishao.notify.hotspots import centres
+from support.intake import district_centre
 
 
 def district(unit_id: str, *streets: str) -> UnitContact:
-    return UnitContact(
-        id=unit_id,
-        name=unit_id,
-        kind="district",
-        level=Level.DISTRICT,
-        streets=streets,
-        coverage=(unit_id,),
-    )
+    return district_centre(unit_id, unit_id, *streets, coverage=(unit_id,))
 
 
 YUNXI = district("district-yunxi", "qingshi", "liuan")

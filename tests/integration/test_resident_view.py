@@ -4,7 +4,7 @@ another resident's linked report, another reporter's photo or a unit's internal 
 import json
 from typing import Any
 
-from support.intake import OPERATOR, Harness, auth, resident_link_token
+from support.intake import OPERATOR, Harness, auth, report_body, resident_link_token
 
 GRID = "grid-heyuan"
 HERE = {"lat": 39.90870, "long": 116.39750, "address": "和园小区 A-160"}
@@ -19,8 +19,12 @@ INTERNAL = "已电话联系王先生 13700001111"
 EVIDENCE = "https://img.example/fixed.jpg"
 
 
-async def report(intake: Harness, **body: Any) -> dict[str, Any]:
-    response = await intake.http.post("/api/v1/reports", json={"category": "fire_box", **body})
+async def report(
+    intake: Harness, words: str, where: dict[str, Any], photo: str, name: str, phone: str
+) -> dict[str, Any]:
+    """A resident's report from the snap-it channel, with a photo: the answer's body."""
+    body = report_body(words, where, media_urls=[photo], reporter={"name": name, "phone": phone})
+    response = await intake.http.post("/api/v1/reports", json=body)
     assert response.status_code == 201, response.text
     return dict(response.json())
 
@@ -35,22 +39,8 @@ async def as_resident(intake: Harness, ticket_id: str) -> dict[str, Any]:
 
 async def handled_twice(intake: Harness) -> tuple[str, str]:
     """Two residents report one problem; the unit notes internally, then resolves."""
-    first = await report(
-        intake,
-        description=FIRST_WORDS,
-        channel="snap_it",
-        location=HERE,
-        media_urls=[FIRST_PHOTO],
-        reporter={"name": "李女士", "phone": "13912345678"},
-    )
-    second = await report(
-        intake,
-        description=SECOND_WORDS,
-        channel="snap_it",
-        location=NEAR,
-        media_urls=[SECOND_PHOTO],
-        reporter={"name": "张女士", "phone": "13812345678"},
-    )
+    first = await report(intake, FIRST_WORDS, HERE, FIRST_PHOTO, "李女士", "13912345678")
+    second = await report(intake, SECOND_WORDS, NEAR, SECOND_PHOTO, "张女士", "13812345678")
     t1, t2 = first["ticket_id"], second["ticket_id"]
     assert second["status"] == "linked"
     assert second["linked_to"] == t1

@@ -4,14 +4,12 @@ caller with no right to know, "not yours" answers exactly like "does not exist".
 
 import asyncio
 import json
-from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 
 from chuishao.common.domain import Level
 from chuishao.common.events import TicketNeedsManualDispatch
-from chuishao.common.publishing import publish_event
 from support.intake import OPERATOR, Harness, auth
 
 GRID, BUS = "grid-heyuan", "bus-yunxi"
@@ -80,18 +78,15 @@ async def queue_for(intake: Harness, ticket_id: str, arbiter: str) -> None:
     """What the router does when no rule places a ticket on a street: it waits for the
     command centre whose place it lies in; waits until intake has it."""
     record = await intake.app.state.intake.store.get(ticket_id)
-    event = TicketNeedsManualDispatch.about(
-        ticket_id=ticket_id,
-        correlation_id=record.correlation_id,
-        producer="router",
-        occurred_at=datetime.now(UTC),
+    await intake.play(
+        TicketNeedsManualDispatch,
+        ticket_id,
+        "router",
         category=record.category,
         reason=f"no rule places it → {arbiter}",
         arbiter_id=arbiter,
         level=Level.DISTRICT,
     )
-    await publish_event(intake.js, event)
-    await intake.until(ticket_id, lambda t: event.event_id in {h["event_id"] for h in t["history"]})
 
 
 async def test_the_district_and_the_city_see_every_street(intake: Harness) -> None:

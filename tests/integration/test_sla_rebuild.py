@@ -4,9 +4,7 @@ from TICKETS and each goes on up the ladder, escalating once per level."""
 
 import asyncio
 import functools
-import shutil
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from pathlib import Path
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 from nats.js import JetStreamContext
@@ -21,38 +19,10 @@ from chuishao.common.domain import Level
 from chuishao.common.events import SlaClockArmed, TicketEscalated
 from chuishao.common.publishing import publish_event
 from chuishao.common.streams import SLA, TICKETS
-from chuishao.embedded import RedisServer, free_port
 from chuishao.sla.rebuild import WATERMARK
-from support.servers import Servers
+from support.servers import RollbackRedis, Servers
 
 from .test_sla_service import Recorder, dispatch, running_sla, travel, until
-
-
-class RollbackRedis:
-    def __init__(self, data_dir: Path) -> None:
-        self.server = RedisServer(free_port(), data_dir)
-        self.copy = data_dir.with_name(data_dir.name + "-copy")
-
-    def snapshot(self) -> None:
-        self.server.stop()
-        shutil.copytree(self.server.data_dir, self.copy)
-        self.server.start()
-
-    def roll_back(self) -> None:
-        self.server.stop()
-        shutil.rmtree(self.server.data_dir)
-        shutil.copytree(self.copy, self.server.data_dir)
-        self.server.start()
-
-
-@pytest.fixture
-def own_redis(tmp_path: Path) -> Iterator[RollbackRedis]:
-    redis = RollbackRedis(tmp_path / "redis")
-    redis.server.start()
-    try:
-        yield redis
-    finally:
-        redis.server.stop()
 
 
 @pytest.fixture

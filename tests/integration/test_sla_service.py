@@ -276,13 +276,23 @@ def own_servers(tmp_path: Path) -> Any:
         yield nats_server, redis_server
 
 
-async def test_after_nats_server_was_down_past_a_deadline_the_breach_catches_up(
+@pytest.fixture
+async def own_clock(
     own_servers: tuple[NatsServer, RedisServer],
-) -> None:
-    nats_server, redis_server = own_servers
-    redis = Redis.from_url(redis_server.url)
+) -> AsyncIterator[tuple[Redis, SharedClock]]:
+    """A client of the own redis-server and the shared clock on it, started."""
+    redis = Redis.from_url(own_servers[1].url)
     clock = SharedClock(redis)
     await clock.start()
+    yield redis, clock
+    await clock.stop()
+    await redis.aclose()
+
+
+async def test_after_nats_server_was_down_past_a_deadline_the_breach_catches_up(
+    own_servers: tuple[NatsServer, RedisServer], own_clock: tuple[Redis, SharedClock]
+) -> None:
+    (nats_server, redis_server), (redis, clock) = own_servers, own_clock
     async with running_sla(nats_server.url, redis_server.url):
         nc = await nats.connect(nats_server.url)
         await publish_event(nc.jetstream(), dispatch(clock, "T-outage"))
@@ -301,8 +311,6 @@ async def test_after_nats_server_was_down_past_a_deadline_the_breach_catches_up(
         seen = await Recorder().start(nc.jetstream())
         await until(lambda: seen.of(TicketEscalated), timeout=20)
         await nc.close()
-    await clock.stop()
-    await redis.aclose()
 
     breached = seen.of(SlaBreached)
     assert len(breached) == 1
@@ -311,12 +319,9 @@ async def test_after_nats_server_was_down_past_a_deadline_the_breach_catches_up(
 
 
 async def test_timers_survive_a_redis_server_restart(
-    own_servers: tuple[NatsServer, RedisServer],
+    own_servers: tuple[NatsServer, RedisServer], own_clock: tuple[Redis, SharedClock]
 ) -> None:
-    nats_server, redis_server = own_servers
-    redis = Redis.from_url(redis_server.url)
-    clock = SharedClock(redis)
-    await clock.start()
+    (nats_server, redis_server), (redis, clock) = own_servers, own_clock
     nc = await nats.connect(nats_server.url)
     await provision(nc.jetstream())
     seen = await Recorder().start(nc.jetstream())
@@ -330,6 +335,4 @@ async def test_timers_survive_a_redis_server_restart(
         await travel(redis, clock, 48)
         await until(lambda: seen.of(TicketEscalated), timeout=20)
     await nc.close()
-    await clock.stop()
-    await redis.aclose()
     assert [e.from_level for e in seen.of(TicketEscalated)] == [Level.COMMUNITY]

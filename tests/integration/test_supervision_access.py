@@ -7,13 +7,10 @@ the shared clock's time-travel offset is on the board."""
 
 import asyncio
 import html
-import os
 import re
 import subprocess
-import sys
 from collections.abc import AsyncIterator
 from datetime import timedelta
-from typing import Any
 
 import httpx
 import pytest
@@ -23,15 +20,16 @@ from redis.asyncio import Redis
 from chuishao.common.clock import OFFSET_KEY
 from chuishao.common.domain import ClockKind, Level, Role
 from chuishao.supervision.display import DisplayTokens
-from support.servers import Servers
+from support.servers import Servers, run_module
 from support.supervision import (
     QINGSHI_CENTRE,
     PlaceInGrid,
     Script,
     SupervisionHarness,
-    running_supervision,
+    client,
     scripted_day,
     serving,
+    supervision_on,
     supervisor,
 )
 
@@ -47,16 +45,8 @@ READ_PATHS = ["/", "/board", "/board/stream", "/api/v1/board", "/api/v1/rates"]
 
 @pytest.fixture
 async def scripted(servers: Servers, js: JetStreamContext) -> AsyncIterator[SupervisionHarness]:
-    async with running_supervision(servers.nats_url, servers.redis_url, js, **FAST) as harness:
-        events = scripted_day().events
-        await harness.publish(events)
-        await harness.until_applied(events)
+    async with supervision_on(servers, js, scripted_day().events, **FAST) as harness:
         yield harness
-
-
-def client(harness: SupervisionHarness, headers: dict[str, str] | None = None) -> Any:
-    transport = httpx.ASGITransport(app=harness.app)
-    return httpx.AsyncClient(transport=transport, base_url="http://supervision", headers=headers)
 
 
 async def display_token(harness: SupervisionHarness, level: str, place: str) -> str:
@@ -182,29 +172,10 @@ async def test_a_wall_screens_token_becomes_a_cookie_and_stops_working_once_revo
 
         # Revoked from the command line, as an administrator does.
         grant_id = (await DisplayTokens(scripted.service.redis).all())[0].id
-        env = {
-            **os.environ,
-            "CHUISHAO_NATS_URL": servers.nats_url,
-            "CHUISHAO_REDIS_URL": servers.redis_url,
-        }
-        listed = await asyncio.to_thread(
-            subprocess.run,
-            [sys.executable, "-m", "chuishao.supervision.display", "list"],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        listed = await run_module(servers, "chuishao.supervision.display", "list")
         assert grant_id in listed.stdout
         assert token not in listed.stdout
-        revoked = await asyncio.to_thread(
-            subprocess.run,
-            [sys.executable, "-m", "chuishao.supervision.display", "revoke", grant_id],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        revoked = await run_module(servers, "chuishao.supervision.display", "revoke", grant_id)
         assert revoked.returncode == 0, revoked.stdout + revoked.stderr
         for path in READ_PATHS:
             assert (await screen.get(path)).status_code == 401, path
@@ -257,19 +228,15 @@ async def test_an_escalation_does_not_lower_the_streets_response_rate(
 ) -> None:
     day, taken_up, escalated = escalation_day()
 
-    async def play(events: list[Any]) -> None:
-        await scripted.publish(events)
-        await scripted.until_applied(events)
-
     async def rate(scope: str) -> float | None:
         response = await scripted.http.get("/api/v1/rates", params={"scope": scope})
         value: float | None = response.json()["response_rate"]
         return value
 
-    await play(day.events[:taken_up])
+    await scripted.replay(day.events[:taken_up])
     assert await rate("street:liuan") == pytest.approx(2 / 6)
 
-    await play(day.events[taken_up:escalated])
+    await scripted.replay(day.events[taken_up:escalated])
     assert await rate("street:liuan") == pytest.approx(2 / 6)  # was 1/6 = 17 % before
     assert await rate("unit:grid-liuyin") == pytest.approx(2 / 6)
     assert await rate("unit:liuan-command") == 0.0  # summoned, not yet reported
@@ -280,7 +247,7 @@ async def test_an_escalation_does_not_lower_the_streets_response_rate(
     assert "主办单位报到即算已响应" in page  # the board says how it counts
     assert "只计入它自己的单位响应率" in page
 
-    await play(day.events[escalated:])
+    await scripted.replay(day.events[escalated:])
     assert await rate("unit:liuan-command") == 1.0
     assert await rate("street:liuan") == pytest.approx(2 / 6)
 
@@ -314,42 +281,32 @@ async def test_the_board_shows_the_shared_clocks_time_travel(
     servers: Servers, js: JetStreamContext, redis: Redis
 ) -> None:
     await redis.set(OFFSET_KEY, str(timedelta(hours=52).total_seconds()))
-    async with running_supervision(
-        servers.nats_url, servers.redis_url, js, clock="shared", **FAST
-    ) as harness:
+    async with supervision_on(servers, js, clock="shared", **FAST) as harness:
         page = (await harness.http.get("/")).text
         assert "模拟时钟：已拨快 52 小时" in page
         board = (await harness.http.get("/api/v1/board")).json()
         assert board["clock_offset_seconds"] == 52 * 3600
     await redis.delete(OFFSET_KEY)
-    async with running_supervision(
-        servers.nats_url, servers.redis_url, js, clock="shared", **FAST
-    ) as harness:
+    async with supervision_on(servers, js, clock="shared", **FAST) as harness:
         assert "模拟时钟" not in (await harness.http.get("/")).text
 
 
 async def test_the_district_publishes_only_the_figures_it_chose(
     servers: Servers, js: JetStreamContext
 ) -> None:
-    async with running_supervision(
-        servers.nats_url,
-        servers.redis_url,
-        js,
-        public_rates=("response_rate", "satisfaction_rate"),
-        **FAST,
-    ) as harness:
-        events = scripted_day().events
-        await harness.publish(events)
-        await harness.until_applied(events)
-        async with client(harness) as anonymous:
-            figures = (await anonymous.get("/api/v1/public")).json()
-            assert figures["rates"] == {
-                "response_rate": pytest.approx(5 / 6),
-                "satisfaction_rate": pytest.approx(3 / 4),
-            }
-            assert figures["streets"] == {}
-            assert "SD" not in str(figures)
-            assert (await anonymous.get("/api/v1/board")).status_code == 401
+    public = ("response_rate", "satisfaction_rate")
+    async with (
+        supervision_on(servers, js, scripted_day().events, public_rates=public, **FAST) as harness,
+        client(harness) as anonymous,
+    ):
+        figures = (await anonymous.get("/api/v1/public")).json()
+        assert figures["rates"] == {
+            "response_rate": pytest.approx(5 / 6),
+            "satisfaction_rate": pytest.approx(3 / 4),
+        }
+        assert figures["streets"] == {}
+        assert "SD" not in str(figures)
+        assert (await anonymous.get("/api/v1/board")).status_code == 401
 
 
 async def test_a_published_ranking_opens_without_a_login_and_drill_downs_do_not(
@@ -357,12 +314,9 @@ async def test_a_published_ranking_opens_without_a_login_and_drill_downs_do_not(
 ) -> None:
     """Issue 19, "Who sees what": the monthly ranking and its exports are public when the
     district publishes them (`public_report`); the board and ticket-level reads are not."""
-    async with running_supervision(
-        servers.nats_url, servers.redis_url, js, public_report=True, **FAST
+    async with supervision_on(
+        servers, js, scripted_day().events, public_report=True, **FAST
     ) as harness:
-        events = scripted_day().events
-        await harness.publish(events)
-        await harness.until_applied(events)
         month = (await harness.http.get("/api/v1/board")).json()["ranking_month"]
         signed_in = (await harness.http.get(f"/api/v1/reports/monthly/{month}")).json()
         async with client(harness) as anonymous:
@@ -398,7 +352,7 @@ async def test_a_published_ranking_opens_without_a_login_and_drill_downs_do_not(
             refused = await guessing.get(f"/api/v1/reports/monthly/{month}")
             assert refused.status_code == 401
     # Unpublished (the default): the report needs a credential.
-    async with running_supervision(servers.nats_url, servers.redis_url, js, **FAST) as harness:
+    async with supervision_on(servers, js, **FAST) as harness:
         month = (await harness.http.get("/api/v1/board")).json()["ranking_month"]
         async with client(harness) as anonymous:
             for path in (f"/reports/monthly/{month}", f"/api/v1/reports/monthly/{month}.csv"):
@@ -408,22 +362,8 @@ async def test_a_published_ranking_opens_without_a_login_and_drill_downs_do_not(
 async def test_the_display_command_makes_tokens_for_known_places_only(
     scripted: SupervisionHarness, servers: Servers
 ) -> None:
-    env = {
-        **os.environ,
-        "CHUISHAO_NATS_URL": servers.nats_url,
-        "CHUISHAO_REDIS_URL": servers.redis_url,
-    }
-
     async def display(*args: str) -> subprocess.CompletedProcess[str]:
-        return await asyncio.to_thread(
-            subprocess.run,
-            [sys.executable, "-m", "chuishao.supervision.display", *args],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
+        return await run_module(servers, "chuishao.supervision.display", *args)
 
     typo = await display("new", "--street", "qingshii")
     assert typo.returncode == 1

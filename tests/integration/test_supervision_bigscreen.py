@@ -17,7 +17,7 @@ from support.supervision import (
     DIRECTORY,
     QINGSHI_CENTRE,
     SupervisionHarness,
-    running_supervision,
+    supervision_on,
     supervisor,
 )
 
@@ -27,12 +27,10 @@ STREETS = {"qingshi", "liuan", "yunmen", "qingshan"}
 
 @pytest.fixture
 async def busy(servers: Servers, js: JetStreamContext) -> AsyncIterator[SupervisionHarness]:
-    async with running_supervision(
-        servers.nats_url, servers.redis_url, js, log_level="WARNING", **HOTSPOT_SETTINGS
+    events = ending_before(busy_district().events)
+    async with supervision_on(
+        servers, js, events, log_level="WARNING", **HOTSPOT_SETTINGS
     ) as harness:
-        events = ending_before(busy_district().events)
-        await harness.publish(events)
-        await harness.until_applied(events)
         yield harness
 
 
@@ -47,9 +45,7 @@ def polygons(html: str) -> dict[str, str]:
 async def test_the_board_maps_the_districts_load_and_marks_the_hotspot(
     busy: SupervisionHarness,
 ) -> None:
-    response = await busy.http.get("/board")
-    assert response.status_code == 200, response.text
-    html = response.text
+    html = await busy.page("/board")
     drawn = polygons(html)
     # Every street of the directory, and its grids, as outlines.
     assert {code for code, classes in drawn.items() if classes.startswith("street")} == STREETS
@@ -97,12 +93,11 @@ async def test_units_are_ranked_as_the_monthly_report_ranks_them(
 
 
 async def test_a_streets_board_maps_its_own_street(busy: SupervisionHarness) -> None:
-    response = await busy.http.get("/board", headers=supervisor(QINGSHI_CENTRE))
-    assert response.status_code == 200, response.text
-    drawn = polygons(response.text)
+    html = await busy.page("/board", supervisor(QINGSHI_CENTRE))
+    drawn = polygons(html)
     assert {code for code, c in drawn.items() if c.startswith("street")} == {"qingshi"}
     assert "LY-01" not in drawn
     assert {"HY-01", "SQ-01", "XY-02"} <= drawn.keys()
-    assert re.findall(r'<g class="mark hotspot" data-code="([^"]+)"', response.text) == ["HY-01"]
+    assert re.findall(r'<g class="mark hotspot" data-code="([^"]+)"', html) == ["HY-01"]
     board = (await busy.http.get("/api/v1/board", headers=supervisor(QINGSHI_CENTRE))).json()
     assert {load["code"] for load in board["places"]} <= {"qingshi", "HY-01", "SQ-01", "XY-02"}

@@ -3,27 +3,15 @@ rating window passed reaches the projection (the SUPERVISION consumer takes
 TicketClosed), is in no satisfaction count, and shows as closed without a rating and in
 the callback rate (回访率), in the read API and on the board."""
 
-from collections.abc import AsyncIterator
-
 import pytest
-from nats.js import JetStreamContext
 
 from chuishao.common.domain import Rating
 from chuishao.common.events import TicketClosed
-from support.servers import Servers
-from support.supervision import Place, Script, SupervisionHarness, running_supervision
+from support.supervision import Place, Script, SupervisionHarness
 
 pytestmark = pytest.mark.usefixtures("clean")
 GRID = "grid-heyuan"
 QINGSHI: Place = {"street": "qingshi", "category": "fire_box"}
-
-
-@pytest.fixture
-async def supervision(servers: Servers, js: JetStreamContext) -> AsyncIterator[SupervisionHarness]:
-    async with running_supervision(
-        servers.nats_url, servers.redis_url, js, log_level="WARNING"
-    ) as harness:
-        yield harness
 
 
 async def test_an_unrated_close_counts_in_the_callback_rate_not_as_satisfied(

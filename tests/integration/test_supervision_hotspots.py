@@ -3,26 +3,16 @@
 not; further reports in the same window raise nothing more."""
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import pytest
 from nats.js import JetStreamContext
 
 from chuishao.common.events import HotspotDetected
 from chuishao.common.streams import TICKETS
-from support.servers import Servers
-from support.supervision import Place, Script, SupervisionHarness, running_supervision
+from support.supervision import Place, Script, SupervisionHarness
 
 pytestmark = pytest.mark.usefixtures("clean")
 PARKING: Place = {"category": "illegal_parking", "street": "yunmen"}
-
-
-@pytest.fixture
-async def supervision(servers: Servers, js: JetStreamContext) -> AsyncIterator[SupervisionHarness]:
-    async with running_supervision(
-        servers.nats_url, servers.redis_url, js, log_level="WARNING"
-    ) as harness:
-        yield harness
 
 
 def reports(script: Script, names: str, grid: str, first_hour: float) -> None:

@@ -13,7 +13,7 @@ from redis.asyncio import Redis
 
 from chuishao.supervision.keys import SupervisionKeys
 from chuishao.supervision.rebuild import differences, rebuild, snapshot
-from support.monthly_history import figures, generated
+from support.monthly_history import PROBLEM_FIELDS, figures, generated
 from support.servers import Servers
 from support.supervision import SupervisionHarness, running_supervision
 
@@ -60,36 +60,11 @@ async def test_the_report_holds_the_independent_figures_and_a_rebuild_agrees(
     assert report["totals"]["counts"]["proactive"] == sum(expected.proactive.values())
 
     problems = {
-        s["street"]: [
-            (
-                r["rank"],
-                r["grid"],
-                r["category"],
-                r["reports"],
-                r["repeat_reporters"],
-                r["previous_reports"],
-                r["previous_rank"],
-                r["change"],
-            )
-            for r in s["rows"]
-        ]
+        s["street"]: [tuple(r[name] for name in PROBLEM_FIELDS) for r in s["rows"]]
         for s in report["problems"]
     }
     assert problems == {
-        street: [
-            (
-                p.rank,
-                p.grid,
-                p.category,
-                p.reports,
-                p.repeat_reporters,
-                p.previous_reports,
-                p.previous_rank,
-                p.change,
-            )
-            for p in rows
-        ]
-        for street, rows in expected.problems.items()
+        street: [p.row() for p in rows] for street, rows in expected.problems.items()
     }
     # No reporter's pseudonym leaves the service, only counts.
     assert "ref-" not in response.text

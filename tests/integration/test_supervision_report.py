@@ -8,9 +8,7 @@ import csv
 import io
 import re
 from collections.abc import AsyncIterator
-from typing import Any
 
-import httpx
 import pytest
 from nats.js import JetStreamContext
 from openpyxl import load_workbook  # type: ignore[import-untyped]
@@ -23,8 +21,9 @@ from support.supervision import (
     PlaceInGrid,
     Script,
     SupervisionHarness,
-    running_supervision,
+    client,
     scripted_day,
+    supervision_on,
     supervisor,
 )
 
@@ -55,18 +54,9 @@ def december() -> Script:
 
 @pytest.fixture
 async def reported(servers: Servers, js: JetStreamContext) -> AsyncIterator[SupervisionHarness]:
-    async with running_supervision(
-        servers.nats_url, servers.redis_url, js, log_level="WARNING"
-    ) as harness:
-        events = december().events + scripted_day().events
-        await harness.publish(events)
-        await harness.until_applied(events)
+    events = december().events + scripted_day().events
+    async with supervision_on(servers, js, events, log_level="WARNING") as harness:
         yield harness
-
-
-def client(harness: SupervisionHarness, headers: dict[str, str] | None = None) -> Any:
-    transport = httpx.ASGITransport(app=harness.app)
-    return httpx.AsyncClient(transport=transport, base_url="http://supervision", headers=headers)
 
 
 def table_rows(page: str, level: str) -> list[tuple[str, str, str]]:
@@ -81,9 +71,7 @@ def table_rows(page: str, level: str) -> list[tuple[str, str, str]]:
 async def test_the_month_ranks_units_against_the_month_before(
     reported: SupervisionHarness,
 ) -> None:
-    response = await reported.http.get("/reports/monthly/2026-01")
-    assert response.status_code == 200, response.text
-    page = response.text
+    page = await reported.page("/reports/monthly/2026-01")
     assert "2026-01 月度考核报告" in page
     units = table_rows(page, "unit")
     # Scores by the shipped weights (response .25, resolution .3, satisfaction .3, on-time

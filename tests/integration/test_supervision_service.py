@@ -4,9 +4,6 @@ rebuild from the stream equals the live projection; a redelivered event changes 
 the page's JSON and /metrics tell the same story."""
 
 import asyncio
-import os
-import subprocess
-import sys
 from collections.abc import AsyncIterator
 
 import httpx
@@ -19,7 +16,7 @@ from chuishao.common.domain import Whistle
 from chuishao.common.publishing import encode
 from chuishao.supervision.keys import SupervisionKeys
 from chuishao.supervision.rebuild import differences, rebuild, snapshot
-from support.servers import Servers
+from support.servers import Servers, run_module
 from support.supervision import (
     EXPECTED_ALL,
     EXPECTED_ALL_RATES,
@@ -47,9 +44,7 @@ async def supervision(servers: Servers, js: JetStreamContext) -> AsyncIterator[S
 
 @pytest.fixture
 async def scripted(supervision: SupervisionHarness) -> SupervisionHarness:
-    events = scripted_day().events
-    await supervision.publish(events)
-    await supervision.until_applied(events)
+    await supervision.replay(scripted_day().events)
     return supervision
 
 
@@ -120,19 +115,7 @@ async def test_a_rebuild_from_the_stream_equals_the_live_projection(
 async def test_the_rebuild_command_compares_and_reports(
     scripted: SupervisionHarness, servers: Servers
 ) -> None:
-    env = {
-        **os.environ,
-        "CHUISHAO_NATS_URL": servers.nats_url,
-        "CHUISHAO_REDIS_URL": servers.redis_url,
-    }
-    done = await asyncio.to_thread(
-        subprocess.run,
-        [sys.executable, "-m", "chuishao.supervision", "rebuild"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    done = await run_module(servers, "chuishao.supervision", "rebuild")
     assert done.returncode == 0, done.stdout + done.stderr
     assert "live projection and rebuild agree" in done.stdout
 

@@ -1,7 +1,7 @@
 """The console in-process on real servers, talking to an in-process intake when given one."""
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,6 +14,8 @@ from chuishao.console.bootstrap import bootstrap
 from chuishao.console.service import Console
 from chuishao.console.settings import ConsoleSettings
 from support.intake import CONSOLE_KEY, PERSON_SECRET
+from support.servers import Servers
+from support.supervision import serving
 
 PASSWORD = "correct-horse-battery"
 
@@ -74,3 +76,21 @@ async def running_console(
         transport = httpx.ASGITransport(app=app, client=("203.0.113.7", 40000))
         async with httpx.AsyncClient(transport=transport, base_url="http://console") as http:
             yield ConsoleHarness(app=app, console=console, http=http)
+
+
+@contextlib.asynccontextmanager
+async def serving_console(
+    servers: Servers,
+    intake_url: str,
+    accounts: Iterable[tuple[str, PersonRole, str | None]],
+    **settings: Any,
+) -> AsyncIterator[tuple[ConsoleHarness, str]]:
+    """The console on `servers` talking to the intake at `intake_url`, with these
+    accounts (username, role, scope), on a real port for a browser: (harness, its URL)."""
+    async with running_console(
+        servers.nats_url, servers.redis_url, console_intake_url=intake_url, **settings
+    ) as harness:
+        for username, role, scope in accounts:
+            await harness.account(username, role, scope)
+        async with serving(harness.app) as base_url:
+            yield harness, base_url

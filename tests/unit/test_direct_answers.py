@@ -8,32 +8,24 @@ from zoneinfo import ZoneInfo
 from chuishao.common.domain import Channel, DirectAnswer, Location, Priority
 from chuishao.common.events import Event, TicketSubmitted
 from chuishao.common.status import Progress, Status, reduce
-from chuishao.supervision.counters import contributions, difference
+from chuishao.supervision.counters import contributions
 from chuishao.supervision.rates import rates_of
-from chuishao.supervision.ticket import SupervisedTicket, apply
-from support.supervision import Script
+from support.supervision import Script, fold_counters
 
 BEIJING = ZoneInfo("Asia/Shanghai")
 ANSWER = DirectAnswer(entry_id="kb-heating", version=1, answer="供暖季为11月15日至次年3月15日")
 
 
 def counts_of(events: list[Event]) -> Counter[tuple[str, str]]:
-    tickets: dict[str, SupervisedTicket] = {}
-    counters: Counter[tuple[str, str]] = Counter()
-    for event in events:
-        before = tickets.get(event.ticket_id)
-        after = apply(before, event, BEIJING)
-        counters.update(difference(contributions(before), contributions(after)))
-        tickets[event.ticket_id] = after
-    return counters
+    return fold_counters(events, BEIJING, contributions)
 
 
-def test_an_answered_call_is_closed_by_the_one_reducer() -> None:
-    s = Script("W")
+def answered_call(s: Script, name: str, hours: float) -> None:
+    """A call about the heating season, answered from the knowledge base."""
     s._add(
         TicketSubmitted,
-        "A",
-        0,
+        name,
+        hours,
         category="heating",
         description="问供暖时间",
         priority=Priority.NORMAL,
@@ -41,6 +33,11 @@ def test_an_answered_call_is_closed_by_the_one_reducer() -> None:
         location=Location(address="来电咨询"),
         answered=ANSWER,
     )
+
+
+def test_an_answered_call_is_closed_by_the_one_reducer() -> None:
+    s = Script("W")
+    answered_call(s, "A", 0)
     [event] = s.events
     assert reduce(Progress(ticket_id=event.ticket_id), event).status == Status.CLOSED
 
@@ -50,17 +47,7 @@ def test_answered_calls_count_apart_from_dispatched_work() -> None:
     s.submit("A", 0, "fire_box", "HY-01")  # an ordinary report, dispatched
     s.dispatch("A", 0.1, "grid-heyuan", category="fire_box", street="qingshi", grid="HY-01")
     for name in ("B", "C", "D"):
-        s._add(
-            TicketSubmitted,
-            name,
-            1,
-            category="heating",
-            description="问供暖时间",
-            priority=Priority.NORMAL,
-            channel=Channel.HOTLINE_12345,
-            location=Location(address="来电咨询"),
-            answered=ANSWER,
-        )
+        answered_call(s, name, 1)
     counters = counts_of(s.events)
     totals = rates_of("all", "all", {n: c for (scope, n), c in counters.items() if scope == "all"})
     assert totals.count("received") == 4

@@ -9,24 +9,24 @@ from hypothesis import strategies as st
 
 from chuishao.common import commands as c
 from chuishao.common.domain import (
-    Channel,
     DeclineReason,
-    Level,
     Location,
     Priority,
     Rating,
     Role,
-    Whistle,
 )
 from chuishao.common.events import Event, TicketDispatched, TicketResolved, TicketSubmitted
 from chuishao.intake.lifecycle import Actor, CommandRejected, EventIds, Status, decide
-from chuishao.intake.projection import apply, history_entry
+from chuishao.intake.projection import apply
 from chuishao.intake.records import TicketRecord
 from chuishao.intake.scopes import EVERYWHERE
+from support.factories import REPORT_FIELDS, dispatch_fields, submitted_record
 
 UNITS = ("grid-a", "police-b", "bus-c")
 START = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 TICKET = "T20260302000001"
+# The report every sequence starts from.
+REPORT = REPORT_FIELDS | {"description": "消防箱", "location": Location(grid_code="G1")}
 
 actors = st.sampled_from(
     [
@@ -85,28 +85,9 @@ def new_record() -> TicketRecord:
         correlation_id="c-1",
         producer="intake",
         occurred_at=START,
-        category="fire_box",
-        description="消防箱",
-        priority=Priority.NORMAL,
-        channel=Channel.SNAP_IT,
-        location=Location(grid_code="G1"),
+        **REPORT,
     )
-    return TicketRecord(
-        ticket_id=TICKET,
-        correlation_id="c-1",
-        status=Status.SUBMITTED,
-        category="fire_box",
-        description="消防箱",
-        priority=Priority.NORMAL,
-        channel=Channel.SNAP_IT,
-        location=Location(grid_code="G1"),
-        media_urls=(),
-        reporter=None,
-        reporter_ref=None,
-        submitted_at=START,
-        updated_at=START,
-        history=[history_entry(submitted)],
-    )
+    return submitted_record(submitted, START)
 
 
 def dispatch(record: TicketRecord, unit: str, at: datetime) -> Event:
@@ -116,15 +97,8 @@ def dispatch(record: TicketRecord, unit: str, at: datetime) -> Event:
         producer="router",
         occurred_at=at,
         unit_id=unit,
-        unit_name=unit,
-        role=Role.LEAD if not record.assignments else Role.CO,
-        level=Level.COMMUNITY,
-        whistle=Whistle.DAILY,
-        category="fire_box",
-        priority=Priority.NORMAL,
-        description="消防箱",
-        location=Location(grid_code="G1"),
-        reason="test",
+        **dispatch_fields(REPORT)
+        | {"unit_name": unit, "role": Role.LEAD if not record.assignments else Role.CO},
     )
 
 

@@ -9,29 +9,21 @@ from chuishao.common.events import (
     TicketReopened,
 )
 from chuishao.intake.lifecycle import Status
-from chuishao.intake.projection import apply, created, history_entry
+from chuishao.intake.projection import apply, created
 from chuishao.intake.records import TicketRecord
-from support.factories import dispatched, submitted
+from support.factories import dispatched, submitted, submitted_record
+
+START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 
 
 def record_of(event_time: datetime) -> TicketRecord:
-    event = submitted()
-    return TicketRecord(
-        ticket_id=event.ticket_id,
-        correlation_id=event.correlation_id,
-        status=Status.SUBMITTED,
-        category=event.category,
-        description=event.description,
-        priority=event.priority,
-        channel=event.channel,
-        location=event.location,
-        media_urls=(),
-        reporter=None,
-        reporter_ref=None,
-        submitted_at=event_time,
-        updated_at=event_time,
-        history=[history_entry(event)],
-    )
+    return submitted_record(submitted(), event_time)
+
+
+def _resolution_clock(cause: Event, hours: int) -> Event:
+    """The community's resolution clock, armed when `cause` happened, `hours` long."""
+    due = cause.occurred_at + timedelta(hours=hours)
+    return _armed(cause, ClockKind.RESOLUTION, Level.COMMUNITY, None, due, hours * 3600)
 
 
 def test_a_dispatch_assigns_the_unit_and_moves_the_status() -> None:
@@ -43,21 +35,17 @@ def test_a_dispatch_assigns_the_unit_and_moves_the_status() -> None:
     assert [h.type for h in record.history] == ["TicketSubmitted", "TicketDispatched"]
 
 
-def test_an_armed_clock_sets_the_deadline() -> None:
-    start = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+def _armed_record(hours: int) -> tuple[Event, Event, TicketRecord]:
+    """A ticket dispatched, then its resolution clock of `hours` armed: the dispatch, the
+    clock and the record that holds both."""
     dispatch = dispatched(submitted())
-    deadline = dispatch.occurred_at + timedelta(hours=48)
-    armed = SlaClockArmed.caused_by(
-        dispatch,
-        producer="sla",
-        occurred_at=dispatch.occurred_at,
-        clock=ClockKind.RESOLUTION,
-        level=Level.COMMUNITY,
-        limit_seconds=48 * 3600,
-        deadline=deadline,
-    )
-    record = apply(apply(record_of(start), dispatch), armed)
-    assert record.deadline == deadline
+    armed = _resolution_clock(dispatch, hours)
+    return dispatch, armed, apply(apply(record_of(START), dispatch), armed)
+
+
+def test_an_armed_clock_sets_the_deadline() -> None:
+    dispatch, armed, record = _armed_record(48)
+    assert record.deadline == dispatch.occurred_at + timedelta(hours=48)
     assert record.has_applied(armed.event_id)
 
 
@@ -87,18 +75,30 @@ def test_a_record_starts_from_its_submission_alone_or_with_what_intake_knows() -
     assert linked.submitted_at == linked.updated_at == at
 
 
-def _clock(cause: Event, kind: ClockKind, level: Level, unit: str | None, due: datetime) -> Event:
+def _armed(
+    cause: Event,
+    kind: ClockKind,
+    level: Level,
+    unit: str | None,
+    due: datetime,
+    limit_seconds: int,
+    discriminator: str = "",
+) -> Event:
     return SlaClockArmed.caused_by(
         cause,
         producer="sla",
         occurred_at=cause.occurred_at,
-        discriminator=f"{kind}-{level}-{due.isoformat()}",
+        discriminator=discriminator,
         clock=kind,
         level=level,
         unit_id=unit,
-        limit_seconds=3600,
+        limit_seconds=limit_seconds,
         deadline=due,
     )
+
+
+def _clock(cause: Event, kind: ClockKind, level: Level, unit: str | None, due: datetime) -> Event:
+    return _armed(cause, kind, level, unit, due, 3600, f"{kind}-{level}-{due.isoformat()}")
 
 
 def _breach(cause: Event, kind: ClockKind, level: Level, unit: str | None, due: datetime) -> Event:
@@ -159,20 +159,8 @@ def test_a_reopened_ticket_shows_no_deadline_of_its_last_cycle() -> None:
     """Between TicketReopened and sla's new SlaClockArmed the old cycle's resolution clock
     (long passed) must not be the ticket's deadline: the resident's page would say the
     ticket is 25 hours overdue the moment they rated 不满意."""
-    start = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
-    dispatch = dispatched(submitted())
-    old_deadline = dispatch.occurred_at + timedelta(hours=24)
-    armed = SlaClockArmed.caused_by(
-        dispatch,
-        producer="sla",
-        occurred_at=dispatch.occurred_at,
-        clock=ClockKind.RESOLUTION,
-        level=Level.COMMUNITY,
-        limit_seconds=24 * 3600,
-        deadline=old_deadline,
-    )
-    record = apply(apply(record_of(start), dispatch), armed)
-    assert record.deadline == old_deadline
+    dispatch, _, record = _armed_record(24)
+    assert record.deadline == dispatch.occurred_at + timedelta(hours=24)
     reopened = TicketReopened.caused_by(
         dispatch,
         producer="intake",
@@ -184,13 +172,5 @@ def test_a_reopened_ticket_shows_no_deadline_of_its_last_cycle() -> None:
     record = apply(record, reopened)
     assert record.deadline is None
     assert record.overdue_since is None
-    fresh = SlaClockArmed.caused_by(
-        reopened,
-        producer="sla",
-        occurred_at=reopened.occurred_at,
-        clock=ClockKind.RESOLUTION,
-        level=Level.COMMUNITY,
-        limit_seconds=24 * 3600,
-        deadline=reopened.occurred_at + timedelta(hours=24),
-    )
+    fresh = _resolution_clock(reopened, 24)
     assert apply(record, fresh).deadline == reopened.occurred_at + timedelta(hours=24)

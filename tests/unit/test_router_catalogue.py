@@ -13,7 +13,6 @@ from shapely.ops import unary_union
 from chuishao.common.domain import ClockKind, Level, Location, Priority, Role, Whistle
 from chuishao.common.events import (
     TicketDispatched,
-    TicketEscalated,
     TicketNeedsManualDispatch,
     TicketTriaged,
 )
@@ -34,7 +33,7 @@ from chuishao.router.state import ManualEntry, queue_score
 from chuishao.router.triage import KeywordTriage, Suggestion, Vocabulary
 from chuishao.sla.policies import PolicyBook
 from unit.test_projection import record_of
-from unit.test_router_handlers import AT, SNAP, dispatches, one, report
+from unit.test_router_handlers import AT, SNAP, dispatches, escalation, one, report
 
 HOUR = 3600.0
 WORKING_DAY = 7 * HOUR  # the office_hours calendar: 09:00–12:00 and 13:30–17:30
@@ -239,15 +238,12 @@ def test_a_village_road_goes_to_the_village_committee_and_escalates_to_the_towns
     assert (lead.unit_id, lead.role, lead.level) == ("cwh-donggou", Role.LEAD, Level.COMMUNITY)
     assert outcome.state is not None
     assert outcome.state.alternates == ("cg-yunxi", "zhujian-yunxi")  # if it declines
-    escalated = TicketEscalated.caused_by(
+    escalated = escalation(
         ticket,
-        producer="sla",
-        occurred_at=AT,
-        discriminator="street",
+        "street",
         clock=ClockKind.RESOLUTION,
         from_level=Level.COMMUNITY,
         to_level=Level.STREET,
-        overdue_seconds=60,
     )
     (supervisor,) = dispatches(handlers.escalate(escalated, outcome.state, snap)).values()
     assert (supervisor.unit_id, supervisor.role) == ("qingshan-command", Role.SUPERVISOR)

@@ -1,5 +1,6 @@
 """The directory: loading, specific errors, and placing a location."""
 
+import json
 import re
 from pathlib import Path
 
@@ -9,7 +10,27 @@ from chuishao.common.domain import Level, Location
 from chuishao.router.directory import Directory, DirectoryError
 from chuishao.router.settings import RouterSettings
 
-BASE = """
+
+def table(array: str, /, **fields: object) -> str:
+    """One `[[array]]` table of a directory file, its values written as TOML writes them."""
+    lines = [f"[[{array}]]"]
+    lines += [f"{key} = {json.dumps(value, ensure_ascii=False)}" for key, value in fields.items()]
+    return "\n".join(lines) + "\n"
+
+
+def unit(unit_id: str, name: str, kind: str, level: str, function: str, area: str) -> str:
+    return table(
+        "units", id=unit_id, name=name, kind=kind, level=level, function=function, coverage=[area]
+    )
+
+
+def street(code: str, name: str, west: float, east: float) -> str:
+    polygon = [[west, 0], [east, 0], [east, 0.02], [west, 0.02]]
+    return table("streets", code=code, name=name, district="d", polygon=polygon)
+
+
+BASE = (
+    """
 version = 7
 [city]
 code = "c"
@@ -18,17 +39,10 @@ name = "城"
 code = "d"
 name = "区"
 polygon = [[0, 0], [0.02, 0], [0.02, 0.02], [0, 0.02]]
-[[streets]]
-code = "s1"
-name = "一街"
-district = "d"
-polygon = [[0, 0], [0.01, 0], [0.01, 0.02], [0, 0.02]]
-[[streets]]
-code = "s2"
-name = "二街"
-district = "d"
-polygon = [[0.01, 0], [0.02, 0], [0.02, 0.02], [0.01, 0.02]]
-[[communities]]
+"""
+    + street("s1", "一街", 0, 0.01)
+    + street("s2", "二街", 0.01, 0.02)
+    + """[[communities]]
 code = "k1"
 name = "一社区"
 street = "s1"
@@ -38,35 +52,12 @@ code = "G1"
 name = "一网格"
 community = "k1"
 polygon = [[0, 0], [0.01, 0], [0.01, 0.01], [0, 0.01]]
-[[units]]
-id = "d-centre"
-name = "区中心"
-kind = "district"
-level = "district"
-function = "district_centre"
-coverage = ["d"]
-[[units]]
-id = "s1-command"
-name = "一街指挥中心"
-kind = "command_centre"
-level = "street"
-function = "command_centre"
-coverage = ["s1"]
-[[units]]
-id = "s2-command"
-name = "二街指挥中心"
-kind = "command_centre"
-level = "street"
-function = "command_centre"
-coverage = ["s2"]
-[[units]]
-id = "grid-k1"
-name = "一社区网格站"
-kind = "community"
-level = "community"
-function = "grid_station"
-coverage = ["k1"]
 """
+    + unit("d-centre", "区中心", "district", "district", "district_centre", "d")
+    + unit("s1-command", "一街指挥中心", "command_centre", "street", "command_centre", "s1")
+    + unit("s2-command", "二街指挥中心", "command_centre", "street", "command_centre", "s2")
+    + unit("grid-k1", "一社区网格站", "community", "community", "grid_station", "k1")
+)
 
 
 def load(tmp_path: Path, text: str) -> Directory:

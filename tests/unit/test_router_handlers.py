@@ -1,6 +1,7 @@
 """The routing steps as pure functions: event and state in, events and state out."""
 
 from datetime import UTC, datetime
+from typing import Any, TypeVar
 
 import pytest
 
@@ -75,6 +76,23 @@ def report(
 
 def dispatches(outcome: RoutingResult) -> dict[str, TicketDispatched]:
     return {e.unit_id: e for e in outcome.events if isinstance(e, TicketDispatched)}
+
+
+E = TypeVar("E", bound=Event)
+
+
+def by_intake(kind: type[E], cause: Event, **fields: Any) -> E:
+    """What intake emits about the ticket of `cause`, at AT."""
+    return kind.caused_by(cause, producer="intake", occurred_at=AT, **fields)
+
+
+def escalation(cause: Event, discriminator: str = "", **fields: Any) -> TicketEscalated:
+    """sla's escalation of the ticket of `cause` at AT (its clock, from_level and to_level
+    in `fields`), a minute overdue unless `fields` say otherwise."""
+    fields = {"overdue_seconds": 60} | fields
+    return TicketEscalated.caused_by(
+        cause, producer="sla", occurred_at=AT, discriminator=discriminator, **fields
+    )
 
 
 def one(outcome: RoutingResult, kind: type[Event]) -> Event:
@@ -269,10 +287,9 @@ def test_a_stale_decline_changes_nothing() -> None:
 
 def test_a_reopened_ticket_goes_back_to_the_unit_that_resolved_it() -> None:
     state = routed(report("fire_box", "消防箱坏了"))
-    reopened = TicketReopened.caused_by(
+    reopened = by_intake(
+        TicketReopened,
         report("fire_box", "消防箱坏了"),
-        producer="intake",
-        occurred_at=AT,
         complaint="玻璃还是碎的",
         units=("grid-heyuan",),
         reopen_count=1,
@@ -287,10 +304,9 @@ def test_a_reopened_ticket_goes_back_to_the_unit_that_resolved_it() -> None:
 
 def test_a_transfer_hands_the_part_and_its_role_to_the_new_unit() -> None:
     state = routed(report("fire_hazard", "楼道充电"))
-    moved = TicketTransferred.caused_by(
+    moved = by_intake(
+        TicketTransferred,
         report("fire_hazard", "楼道充电"),
-        producer="intake",
-        occurred_at=AT,
         from_unit_id="wanjia-wuye",
         to_unit_id="xiaofang-yunxi",
         reason="需要消防检查",
@@ -316,11 +332,9 @@ def test_an_escalation_summons_the_supervisor_of_the_new_level(
     to_level: Level, unit_id: str
 ) -> None:
     state = routed(report("fire_box", "消防箱坏了"))
-    escalated = TicketEscalated.caused_by(
+    escalated = escalation(
         report("fire_box", "消防箱坏了"),
-        producer="sla",
-        occurred_at=AT,
-        discriminator=to_level,
+        to_level,
         clock=ClockKind.RESOLUTION,
         from_level=Level.COMMUNITY,
         to_level=to_level,

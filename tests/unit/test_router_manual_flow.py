@@ -6,13 +6,12 @@ import pytest
 
 from chuishao.common.domain import ClockKind, Level, Location, Priority
 from chuishao.common.events import (
-    TicketEscalated,
     TicketNeedsManualDispatch,
     TicketRecategorised,
 )
 from chuishao.router import handlers, manual
 from chuishao.router.state import TicketRouting
-from unit.test_router_handlers import AT, SNAP, dispatches, one, report
+from unit.test_router_handlers import AT, SNAP, dispatches, escalation, one, report
 
 UNSURE = "和园小区这边有个情况想反映一下，麻烦来看看"
 
@@ -57,14 +56,8 @@ def test_recategorising_a_waiting_ticket_routes_it() -> None:
 
 def test_an_escalated_queue_moves_to_the_district_centre() -> None:
     state, queued = waiting()
-    escalated = TicketEscalated.caused_by(
-        queued,
-        producer="sla",
-        occurred_at=AT,
-        clock=ClockKind.MANUAL_DISPATCH,
-        from_level=Level.STREET,
-        to_level=Level.DISTRICT,
-        overdue_seconds=60,
+    escalated = escalation(
+        queued, clock=ClockKind.MANUAL_DISPATCH, from_level=Level.STREET, to_level=Level.DISTRICT
     )
     outcome = handlers.escalate(escalated, state, SNAP)
     moved = one(outcome, TicketNeedsManualDispatch)

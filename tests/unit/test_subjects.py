@@ -2,6 +2,7 @@
 
 import json
 import typing
+from collections.abc import Callable
 
 import pytest
 from pydantic import ValidationError
@@ -11,22 +12,14 @@ from chuishao.router import manual
 
 
 def test_each_builder_is_read_back_by_its_parser() -> None:
-    assert subjects.parse_unit_command(subjects.unit_command("cg-yunxi", "ack")) == (
-        "cg-yunxi",
-        "ack",
-    )
-    assert subjects.parse_manual_command(subjects.manual_command("qingshi-command", "list")) == (
-        "qingshi-command",
-        "list",
-    )
-    assert subjects.parse_operator_command(subjects.operator_command("op7", "rate")) == (
-        "op7",
-        "rate",
-    )
-    assert subjects.parse_ticket_event(subjects.ticket_event("dispatched", "T1")) == (
-        "dispatched",
-        "T1",
-    )
+    pairs: list[tuple[Callable[[str, str], str], Callable[[str], object], tuple[str, str]]] = [
+        (subjects.unit_command, subjects.parse_unit_command, ("cg-yunxi", "ack")),
+        (subjects.manual_command, subjects.parse_manual_command, ("qingshi-command", "list")),
+        (subjects.operator_command, subjects.parse_operator_command, ("op7", "rate")),
+        (subjects.ticket_event, subjects.parse_ticket_event, ("dispatched", "T1")),
+    ]
+    for build, parse, parts in pairs:
+        assert parse(build(*parts)) == parts, build
     assert subjects.parse_dead_letter(subjects.dead_letter("notify-deliveries")) == (
         "notify-deliveries"
     )

@@ -8,10 +8,9 @@ from zoneinfo import ZoneInfo
 
 from chuishao.common.domain import Rating
 from chuishao.common.events import Event, TicketClosed
-from chuishao.supervision.counters import contributions, difference
+from chuishao.supervision.counters import contributions
 from chuishao.supervision.rates import DEFINITIONS, Rates, rates_of
-from chuishao.supervision.ticket import SupervisedTicket, apply
-from support.supervision import Place, Script
+from support.supervision import Place, Script, fold_counters
 
 BEIJING = ZoneInfo("Asia/Shanghai")
 GRID = "grid-heyuan"
@@ -20,14 +19,7 @@ QINGSHI: Place = {"street": "qingshi", "category": "fire_box"}
 
 def counts_of(events: list[Event]) -> Counter[tuple[str, str]]:
     """What the store keeps, in memory: each event folded in, the difference added."""
-    tickets: dict[str, SupervisedTicket] = {}
-    counters: Counter[tuple[str, str]] = Counter()
-    for event in events:
-        before = tickets.get(event.ticket_id)
-        after = apply(before, event, BEIJING)
-        counters.update(difference(contributions(before), contributions(after)))
-        tickets[event.ticket_id] = after
-    return counters
+    return fold_counters(events, BEIJING, contributions)
 
 
 def rates(counters: Counter[tuple[str, str]], scope: str) -> Rates:

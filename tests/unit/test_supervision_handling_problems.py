@@ -10,27 +10,19 @@ from collections import Counter
 from chuishao.common.domain import Channel, ClockKind, Level
 from chuishao.common.events import Event, ReportSplit
 from chuishao.supervision.assessment import load_policy
-from chuishao.supervision.counters import ASSESSED, difference
+from chuishao.supervision.counters import ASSESSED
 from chuishao.supervision.problems import Tally, street_problems, tally
 from chuishao.supervision.projection import by_period
 from chuishao.supervision.rates import Rates, rates_of
-from chuishao.supervision.ticket import SupervisedTicket, apply
-from support.monthly_history import STREETS, ZONE, figures, generated
-from support.supervision import PlaceInGrid, Script
+from support.monthly_history import PROBLEM_FIELDS, STREETS, ZONE, figures, generated
+from support.supervision import PlaceInGrid, Script, fold_counters
 
 Counters = Counter[tuple[str, str, str]]
 
 
 def folded(events: list[Event]) -> Counters:
     """(scope, day, counter) → n, as the projection's counter hashes hold them."""
-    facts: dict[str, SupervisedTicket] = {}
-    totals: Counters = Counter()
-    for event in events:
-        before = facts.get(event.ticket_id)
-        after = apply(before, event, ZONE)
-        totals.update(difference(by_period(before), by_period(after)))
-        facts[event.ticket_id] = after
-    return totals
+    return fold_counters(events, ZONE, by_period)
 
 
 def month_counts(totals: Counters, scope: str, month: str) -> dict[str, int]:
@@ -87,32 +79,8 @@ def test_generated_history_gives_the_independently_computed_figures() -> None:
             str,
             {},
         )
-        rows = [
-            (
-                r.rank,
-                r.grid,
-                r.category,
-                r.reports,
-                r.repeat_reporters,
-                r.previous_reports,
-                r.previous_rank,
-                r.change,
-            )
-            for r in got.rows
-        ]
-        want = [
-            (
-                p.rank,
-                p.grid,
-                p.category,
-                p.reports,
-                p.repeat_reporters,
-                p.previous_reports,
-                p.previous_rank,
-                p.change,
-            )
-            for p in expected.problems.get(street, [])
-        ]
+        rows = [tuple(getattr(r, name) for name in PROBLEM_FIELDS) for r in got.rows]
+        want = [p.row() for p in expected.problems.get(street, [])]
         assert rows == want, street
 
 

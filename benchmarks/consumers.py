@@ -23,6 +23,7 @@ two results are compared key by key at the end (they must be equal).
 
 import argparse
 import asyncio
+import functools
 import json
 import tempfile
 import time
@@ -89,6 +90,45 @@ class Target:
     redis: Redis
 
 
+One = Callable[[AnyEvent], Awaitable[object]]
+Many = Callable[[list[AnyEvent]], Awaitable[object]]
+
+
+def consumer_for(
+    broker: NatsBroker,
+    spec: streams.ConsumerSpec,
+    mode: str,
+    one: One,
+    many: Many,
+    per_message_batch: int = 64,
+) -> BatchConsumer[AnyEvent] | None:
+    """The mode's consumer: FastStream's durable subscriber calling `one` for each event
+    (registered on the broker; None returned), or the batch consumer calling `many`."""
+    if mode == "per_message":
+
+        @durable_subscriber(broker, spec, batch_size=per_message_batch)
+        async def on_event(event: AnyEvent) -> None:
+            await one(event)
+
+        return None
+
+    async def on_events(batch: list[AnyEvent]) -> None:
+        await many(batch)
+
+    return BatchConsumer[AnyEvent](broker, spec, AnyEvent, on_events)
+
+
+async def mode_database(url: str, name: str) -> Redis:
+    """An empty database of the mode's own, for a service whose keys have no namespace."""
+    redis = packing_in_c(Redis.from_url(f"{url}/{1 + MODES.index(name.split(':')[1])}"))
+    await redis.flushdb()
+    return redis
+
+
+async def read_strings(redis: Redis, pattern: str) -> dict[str, Any]:
+    return {text(key): await redis.get(key) async for key in redis.scan_iter(pattern, count=1_000)}
+
+
 async def supervision_target(url: str, name: str, _submitted: list[TicketSubmitted]) -> Target:
     redis = packing_in_c(Redis.from_url(url))
     keys = SupervisionKeys(name)
@@ -97,26 +137,21 @@ async def supervision_target(url: str, name: str, _submitted: list[TicketSubmitt
     def subscribe(
         broker: NatsBroker, spec: streams.ConsumerSpec, mode: str
     ) -> BatchConsumer[AnyEvent] | None:
-        if mode == "per_message":
-
-            @durable_subscriber(broker, spec, batch_size=1)
-            async def on_event(event: AnyEvent) -> None:
-                await projection.apply(event)
-
-            return None
-
-        async def on_events(batch: list[AnyEvent]) -> None:
-            await apply_batch(projection, list(batch))
-
-        return BatchConsumer[AnyEvent](broker, spec, AnyEvent, on_events)
+        return consumer_for(
+            broker,
+            spec,
+            mode,
+            projection.apply,
+            lambda batch: apply_batch(projection, list(batch)),
+            per_message_batch=1,
+        )
 
     return Target(subscribe, lambda: snapshot(redis, keys), redis)
 
 
 async def intake_target(url: str, name: str, submitted: list[TicketSubmitted]) -> Target:
     # Intake's keys have no namespace: each mode has a database of its own.
-    redis = packing_in_c(Redis.from_url(f"{url}/{1 + MODES.index(name.split(':')[1])}"))
-    await redis.flushdb()
+    redis = await mode_database(url, name)
     store = RecordStore(redis)
     for start in range(0, len(submitted), 1_000):
         await store.restore_many([created(event) for event in submitted[start : start + 1_000]])
@@ -155,37 +190,24 @@ async def notify_target(url: str, name: str, _submitted: list[TicketSubmitted]) 
     # Notify's keys have no namespace either. Both modes publish the same messages with
     # the same ids: whichever runs second has them dropped by the duplicate window, so the
     # modes take turns going first; the comparison is of what each leaves in Redis.
-    redis = packing_in_c(Redis.from_url(f"{url}/{1 + MODES.index(name.split(':')[1])}"))
-    await redis.flushdb()
-    fanout: FanOut | None = None
+    redis = await mode_database(url, name)
 
     def subscribe(
         broker: NatsBroker, spec: streams.ConsumerSpec, mode: str
     ) -> BatchConsumer[AnyEvent] | None:
-        async def out() -> FanOut:
-            nonlocal fanout
-            if fanout is None:
-                fanout = FanOut(
-                    js=broker.connection.jetstream(),
-                    redis=redis,
-                    units=cast(KvView[UnitContact], {}),  # no webhooks: only `get` is read
-                    history=DeliveryLogStore(redis),
-                    clock=ManualClock(datetime(2026, 1, 5, 2, tzinfo=UTC)),
-                )
-            return fanout
+        @functools.cache
+        def out() -> FanOut:  # once connected: the broker's connection is made at start
+            return FanOut(
+                js=broker.connection.jetstream(),
+                redis=redis,
+                units=cast(KvView[UnitContact], {}),  # no webhooks: only `get` is read
+                history=DeliveryLogStore(redis),
+                clock=ManualClock(datetime(2026, 1, 5, 2, tzinfo=UTC)),
+            )
 
-        if mode == "per_message":
-
-            @durable_subscriber(broker, spec)
-            async def on_event(event: AnyEvent) -> None:
-                await (await out()).handle(event)
-
-            return None
-
-        async def on_events(batch: list[AnyEvent]) -> None:
-            await (await out()).handle_batch(batch)
-
-        return BatchConsumer[AnyEvent](broker, spec, AnyEvent, on_events)
+        return consumer_for(
+            broker, spec, mode, lambda event: out().handle(event), lambda b: out().handle_batch(b)
+        )
 
     async def read_back() -> dict[str, Any]:
         found: dict[str, Any] = {}
@@ -208,76 +230,41 @@ async def notify_target(url: str, name: str, _submitted: list[TicketSubmitted]) 
 async def router_target(url: str, name: str, _submitted: list[TicketSubmitted]) -> Target:
     # The router's keys have no namespace either; what it publishes both modes publish
     # with the same ids (see notify_target).
-    redis = packing_in_c(Redis.from_url(f"{url}/{1 + MODES.index(name.split(':')[1])}"))
-    await redis.flushdb()
+    redis = await mode_database(url, name)
 
     def subscribe(
         broker: NatsBroker, spec: streams.ConsumerSpec, mode: str
     ) -> BatchConsumer[AnyEvent] | None:
-        settings = RouterSettings()
-        router = router_bootstrap(settings, clock=SystemClock(), redis=redis, broker=broker)
-        if mode == "per_message":
+        router = router_bootstrap(RouterSettings(), clock=SystemClock(), redis=redis, broker=broker)
+        return consumer_for(broker, spec, mode, router.handle, router.handle_batch)
 
-            @durable_subscriber(broker, spec)
-            async def on_event(event: AnyEvent) -> None:
-                await router.handle(event)
-
-            return None
-        return BatchConsumer[AnyEvent](broker, spec, AnyEvent, router.handle_batch)
-
-    async def read_back() -> dict[str, Any]:
-        found: dict[str, Any] = {}
-        async for key in redis.scan_iter("router:ticket:*", count=1_000):
-            found[text(key)] = await redis.get(key)
-        return found
-
-    return Target(subscribe, read_back, redis)
+    return Target(subscribe, lambda: read_strings(redis, "router:ticket:*"), redis)
 
 
 async def sla_target(url: str, name: str, _submitted: list[TicketSubmitted]) -> Target:
     # sla's keys have no namespace either; its published events carry the same ids in
     # both modes (see notify_target).
-    redis = packing_in_c(Redis.from_url(f"{url}/{1 + MODES.index(name.split(':')[1])}"))
-    await redis.flushdb()
+    redis = await mode_database(url, name)
     settings = SlaSettings()
 
     def subscribe(
         broker: NatsBroker, spec: streams.ConsumerSpec, mode: str
     ) -> BatchConsumer[AnyEvent] | None:
-        supervisor: Supervisor | None = None
+        @functools.cache
+        def sla() -> Supervisor:  # once connected: the broker's connection is made at start
+            return Supervisor(
+                redis=redis,
+                nats=broker.connection,
+                book=PolicyBook.load(settings.sla_policies_file),
+                clock=SystemClock(),
+                settings=settings,
+            )
 
-        def sla() -> Supervisor:
-            nonlocal supervisor
-            if supervisor is None:
-                supervisor = Supervisor(
-                    redis=redis,
-                    nats=broker.connection,
-                    book=PolicyBook.load(settings.sla_policies_file),
-                    clock=SystemClock(),
-                    settings=settings,
-                )
-            return supervisor
+        return consumer_for(
+            broker, spec, mode, lambda event: sla().apply(event), lambda b: sla().apply_batch(b)
+        )
 
-        if mode == "per_message":
-
-            @durable_subscriber(broker, spec)
-            async def on_event(event: AnyEvent) -> None:
-                await sla().apply(event)
-
-            return None
-
-        async def on_events(batch: list[AnyEvent]) -> None:
-            await sla().apply_batch(batch)
-
-        return BatchConsumer[AnyEvent](broker, spec, AnyEvent, on_events)
-
-    async def read_back() -> dict[str, Any]:
-        found: dict[str, Any] = {}
-        async for key in redis.scan_iter("sla:ticket:*", count=1_000):
-            found[text(key)] = await redis.get(key)
-        return found
-
-    return Target(subscribe, read_back, redis)
+    return Target(subscribe, lambda: read_strings(redis, "sla:ticket:*"), redis)
 
 
 TARGETS = {

@@ -22,7 +22,7 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.errors import TimeoutError as NatsTimeout
 from nats.js import JetStreamContext
-from nats.js.errors import APIError, NotFoundError
+from nats.js.errors import APIError
 from redis.asyncio import Redis
 
 from chuishao.common.batches import BatchConsumer
@@ -40,15 +40,11 @@ from chuishao.common.events import (
     TicketAcknowledged,
     TicketDeclined,
     TicketDispatched,
-    TicketEscalated,
     TicketRecategorised,
     TicketSubmitted,
 )
-from chuishao.common.kv import KvView
 from chuishao.common.outbox import relay_once
 from chuishao.common.publishing import TICKET_HEADER, publish_event
-from chuishao.common.streams import declare_streams
-from chuishao.common.unit_contacts import UnitContact
 from chuishao.notify import fanout as fanout_module
 from chuishao.notify.delivery_log import DeliveryLogStore
 from chuishao.notify.fanout import FanOut
@@ -59,7 +55,15 @@ from chuishao.router.store import StateConflict
 from chuishao.sla.store import Loaded
 from chuishao.sla.supervisor import Supervisor
 from support import batch_compare
-from support.batch_compare import NOW, unit_dispatch, units
+from support.batch_compare import (
+    NOW,
+    empty,
+    escalation,
+    fanout,
+    first_publish_times_out,
+    stored,
+    unit_dispatch,
+)
 from support.factories import dispatched, submitted
 from support.jetstream import connected_broker, policy_spec, settled, until
 from support.servers import Servers
@@ -67,50 +71,10 @@ from support.servers import Servers
 # --- shared
 
 
-async def empty(js: JetStreamContext, redis: Redis) -> None:
-    """New streams (their duplicate windows with them) and an empty Redis."""
-    for info in await js.streams_info():
-        await js.delete_stream(info.config.name or "")
-    await redis.flushall()
-    await declare_streams(js)
-
-
 async def everything(js: JetStreamContext, redis: Redis) -> dict[str, Any]:
-    """Every stream's messages in order (subject, de-duplication id, body) and every key
-    (sorted sets' members only where scored by wall time: handled marks, outboxes)."""
-    found: dict[str, Any] = {}
-    for info in await js.streams_info():
-        name = info.config.name or ""
-        messages = []
-        for seq in (
-            range(info.state.first_seq, info.state.last_seq + 1) if info.state.messages else ()
-        ):
-            try:
-                msg = await js.get_msg(name, seq)
-            except NotFoundError:
-                continue
-            messages.append((msg.subject, (msg.headers or {}).get("Nats-Msg-Id"), msg.data))
-        found[f"stream {name}"] = messages
-    for key in sorted(cast("list[bytes]", await redis.keys("*"))):
-        kind = await redis.type(key)
-        if kind == b"zset":
-            wall = key.startswith(b"handled:") or b"outbox" in key
-            found[key.decode()] = (
-                sorted(await redis.zrange(key, 0, -1))
-                if wall
-                else await redis.zrange(key, 0, -1, withscores=True)
-            )
-        elif kind == b"string":
-            found[key.decode()] = await redis.get(key)
-        elif kind == b"hash":
-            found[key.decode()] = await redis.hgetall(key)
-        elif kind == b"list":
-            found[key.decode()] = await redis.lrange(key, 0, -1)
-        elif kind == b"set":
-            found[key.decode()] = sorted(await redis.smembers(key))
-        else:
-            found[key.decode()] = kind
-    return found
+    """Every stream's messages and every key (sorted sets' members only where scored by
+    wall time: handled marks, outboxes)."""
+    return await stored(js, redis, lambda key: key.startswith("handled:") or "outbox" in key)
 
 
 def unordered(found: dict[str, Any]) -> dict[str, Any]:
@@ -209,18 +173,6 @@ async def test_an_error_fetching_the_rest_of_a_batch_keeps_the_first_message_in_
 
 
 # --- notify's fan-out
-
-UNITS = units()
-
-
-def fanout(js: JetStreamContext, redis: Redis) -> FanOut:
-    return FanOut(
-        js=js,
-        redis=redis,
-        units=cast(KvView[UnitContact], UNITS),  # only `get` is read
-        history=DeliveryLogStore(redis),
-        clock=ManualClock(NOW),
-    )
 
 
 async def one_at_a_time(out: FanOut, events: Sequence[Event]) -> None:
@@ -386,16 +338,7 @@ async def test_a_publish_failing_after_the_transaction_loses_no_labelled_example
     await empty(js, redis)
     for cause in (routed, other):
         await router.handle(cause)
-    publish_all = router.store.outbox.publish_all
-    calls: list[int] = []
-
-    async def times_out(*args: Any, **options: Any) -> None:
-        calls.append(1)
-        if len(calls) == 1:  # the decline's re-dispatch: no PubAck in time
-            raise TimeoutError("1 of 1 publishes not acknowledged")
-        await publish_all(*args, **options)
-
-    monkeypatch.setattr(router.store.outbox, "publish_all", times_out)
+    first_publish_times_out(monkeypatch, router.store.outbox)
     assert await as_the_consumer(router.handle_batch, batch) == 1
     monkeypatch.undo()
     await relay_once(router.store.outbox, js, grace=-1)  # the relay sends what was queued
@@ -441,15 +384,7 @@ async def test_a_manual_assignment_racing_a_batch_is_kept_and_the_batch_applied_
             "category": "fire_box",
         }
     ).encode()
-    escalated = TicketEscalated.caused_by(
-        waiting,
-        producer="sla",
-        occurred_at=NOW + timedelta(hours=49),
-        clock=ClockKind.RESOLUTION,
-        from_level=Level.COMMUNITY,
-        to_level=Level.STREET,
-        overdue_seconds=3600,
-    )
+    escalated = escalation(waiting)
     batch: list[Event] = [await declined_by_lead(router, other), escalated]
     answer = await router.manual.command(centre, "assign", body)
     assert answer["ok"], answer
@@ -483,18 +418,6 @@ async def test_a_manual_assignment_racing_a_batch_is_kept_and_the_batch_applied_
     assert escalated.event_id in assigned.applied  # the escalation applied, once
 
 
-def escalation(cause: TicketSubmitted) -> TicketEscalated:
-    return TicketEscalated.caused_by(
-        cause,
-        producer="sla",
-        occurred_at=NOW + timedelta(hours=49),
-        clock=ClockKind.RESOLUTION,
-        from_level=Level.COMMUNITY,
-        to_level=Level.STREET,
-        overdue_seconds=3600,
-    )
-
-
 async def router_batch(router: RouterService, causes: list[TicketSubmitted]) -> list[Event]:
     """Each routed ticket declined by its lead, then every ticket escalated (those waiting
     in a queue move to the street's); the causes handled first."""
@@ -524,16 +447,7 @@ async def test_a_publish_failing_after_the_transaction_loses_and_doubles_no_even
     await empty(js, redis)
     for cause in causes:
         await router.handle(cause)
-    publish_all = router.store.outbox.publish_all
-    calls: list[int] = []
-
-    async def times_out(*args: Any, **options: Any) -> None:
-        calls.append(1)
-        if len(calls) == 1:
-            raise TimeoutError("publishes not acknowledged")
-        await publish_all(*args, **options)
-
-    monkeypatch.setattr(router.store.outbox, "publish_all", times_out)
+    first_publish_times_out(monkeypatch, router.store.outbox)
     assert await as_the_consumer(router.handle_batch, batch) == 1
     monkeypatch.undo()
     await relay_once(router.store.outbox, js, grace=-1)
@@ -702,16 +616,7 @@ async def test_a_batch_whose_first_part_fails_to_publish_keeps_per_ticket_order(
     assert len(order) >= 2
 
     await empty(js, redis)
-    publish_all = supervisor.store.outbox.publish_all
-    calls: list[int] = []
-
-    async def times_out(*args: Any, **options: Any) -> None:
-        calls.append(1)
-        if len(calls) == 1:
-            raise TimeoutError("2 of 2 publishes not acknowledged")
-        await publish_all(*args, **options)
-
-    monkeypatch.setattr(supervisor.store.outbox, "publish_all", times_out)
+    first_publish_times_out(monkeypatch, supervisor.store.outbox)
     assert await as_the_consumer(supervisor.apply_batch, batch) == 1
     monkeypatch.undo()
     await relay_once(supervisor.store.outbox, js, grace=-1)

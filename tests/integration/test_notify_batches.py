@@ -7,7 +7,7 @@ again."""
 import random
 from collections.abc import Sequence
 from datetime import timedelta
-from typing import Any, cast
+from typing import Any
 
 import pytest
 from nats.js import JetStreamContext
@@ -25,14 +25,9 @@ from chuishao.common.events import (
     TicketTriaged,
 )
 from chuishao.common.handled import handled_key
-from chuishao.common.kv import KvView
-from chuishao.common.unit_contacts import UnitContact
-from chuishao.notify.delivery_log import DeliveryLogStore
 from chuishao.notify.fanout import FanOut
-from support.batch_compare import NOW, cut, empty, interleaved, stored, units
+from support.batch_compare import NOW, cut, empty, fanout, interleaved, stored
 from support.factories import dispatched, submitted
-
-UNITS = units()
 
 
 def history(ticket: int, rng: random.Random) -> list[Event]:
@@ -120,16 +115,6 @@ def history(ticket: int, rng: random.Random) -> list[Event]:
 def tickets(rng: random.Random, count: int = 8) -> list[Event]:
     """The tickets' histories shuffled into one stream, each ticket's events in order."""
     return interleaved(rng, [history(n, rng) for n in range(count)])
-
-
-def fanout(js: JetStreamContext, redis: Redis) -> FanOut:
-    return FanOut(
-        js=js,
-        redis=redis,
-        units=cast(KvView[UnitContact], UNITS),  # only `get` is read
-        history=DeliveryLogStore(redis),
-        clock=ManualClock(NOW),
-    )
 
 
 async def left(js: JetStreamContext, redis: Redis, events: Sequence[Event]) -> dict[str, Any]:

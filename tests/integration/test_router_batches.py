@@ -13,18 +13,17 @@ import pytest
 from nats.js import JetStreamContext
 from redis.asyncio import Redis
 
-from chuishao.common.domain import ClockKind, DeclineReason, Level, Priority
+from chuishao.common.domain import DeclineReason, Priority
 from chuishao.common.events import (
     Event,
     TicketDeclined,
-    TicketEscalated,
     TicketRecategorised,
     TicketSubmitted,
 )
 from chuishao.router import keys
 from chuishao.router.service import RouterService
 from chuishao.router.store import StateConflict
-from support.batch_compare import NOW, cut, empty, interleaved, stored, submits
+from support.batch_compare import NOW, cut, empty, escalation, interleaved, stored, submits
 
 
 async def follow_ups(router: RouterService, cause: TicketSubmitted) -> list[Event]:
@@ -45,17 +44,7 @@ async def follow_ups(router: RouterService, cause: TicketSubmitted) -> list[Even
                 bounces=1,
             )
         )
-    events.append(
-        TicketEscalated.caused_by(
-            cause,
-            producer="sla",
-            occurred_at=NOW + timedelta(hours=49),
-            clock=ClockKind.RESOLUTION,
-            from_level=Level.COMMUNITY,
-            to_level=Level.STREET,
-            overdue_seconds=3600,
-        )
-    )
+    events.append(escalation(cause))
     if state.manual is None:  # the others wait for a centre's dispatch
         events.append(
             TicketRecategorised.caused_by(

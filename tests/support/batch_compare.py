@@ -3,18 +3,23 @@ one at a time and a batch at a time must leave the same streams and the same key
 
 import random
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
-from typing import Any, TypeVar
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar, cast
 
+import pytest
 from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
 from redis.asyncio import Redis
 
 from chuishao.common.clock import ManualClock
-from chuishao.common.domain import Channel, Level, Location, Priority, Role, Whistle
-from chuishao.common.events import TicketDispatched, TicketSubmitted
+from chuishao.common.domain import Channel, ClockKind, Level, Location, Priority, Role, Whistle
+from chuishao.common.events import Event, TicketDispatched, TicketEscalated, TicketSubmitted
+from chuishao.common.kv import KvView
+from chuishao.common.outbox import Outbox
 from chuishao.common.streams import declare_streams
 from chuishao.common.unit_contacts import UnitContact
+from chuishao.notify.delivery_log import DeliveryLogStore
+from chuishao.notify.fanout import FanOut
 
 T = TypeVar("T")
 NOW = datetime(2026, 1, 5, 2, 0, tzinfo=UTC)  # the tests' stack clock (10:00 in Beijing)
@@ -159,3 +164,43 @@ def unit_dispatch(ticket_id: str, unit: str, role: Role, priority: Priority) -> 
         reason="test",
         street="qingshi",
     )
+
+
+def escalation(cause: Event, hours: float = 49) -> TicketEscalated:
+    """sla's escalation of `cause`'s ticket from the community to the street."""
+    return TicketEscalated.caused_by(
+        cause,
+        producer="sla",
+        occurred_at=NOW + timedelta(hours=hours),
+        clock=ClockKind.RESOLUTION,
+        from_level=Level.COMMUNITY,
+        to_level=Level.STREET,
+        overdue_seconds=3600,
+    )
+
+
+def fanout(js: JetStreamContext, redis: Redis) -> FanOut:
+    """Notify's fan-out over `units()`, its clock at NOW."""
+    return FanOut(
+        js=js,
+        redis=redis,
+        units=cast(KvView[UnitContact], units()),  # only `get` is read
+        history=DeliveryLogStore(redis),
+        clock=ManualClock(NOW),
+    )
+
+
+def first_publish_times_out(monkeypatch: pytest.MonkeyPatch, outbox: Outbox) -> list[int]:
+    """The outbox's first `publish_all` raises (no PubAck in time); the later ones publish.
+    Returns the calls made (one entry each)."""
+    publish_all = outbox.publish_all
+    calls: list[int] = []
+
+    async def times_out(*args: Any, **options: Any) -> None:
+        calls.append(1)
+        if len(calls) == 1:
+            raise TimeoutError("publishes not acknowledged")
+        await publish_all(*args, **options)
+
+    monkeypatch.setattr(outbox, "publish_all", times_out)
+    return calls

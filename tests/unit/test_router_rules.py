@@ -9,6 +9,7 @@ import pytest
 from chuishao.common.domain import Level, Location, Priority, Whistle
 from chuishao.router.decision import RoutingDecision, RoutingRequest
 from chuishao.router.directory import Directory
+from chuishao.router.plugins.rules import Rule
 from chuishao.router.plugins_manager import Dispatcher, PluginError, plugin_manager
 from chuishao.router.settings import RouterSettings
 from plugins.installer import installed
@@ -208,3 +209,14 @@ def test_a_plugin_that_fails_to_load_is_named(tmp_path: Path) -> None:
         (site / "chuishao_lamps" / "__init__.py").write_text("raise ImportError('broken')\n")
         with pytest.raises(PluginError, match="courtyard_lamps"):
             plugin_manager()
+
+
+def test_a_misspelt_key_in_a_declared_rule_is_refused() -> None:
+    """The built-ins are declared in TOML (plugins/<name>.toml); a key the reader does not
+    know must stop the start-up, not silently drop a field of the catalogue."""
+    declared = {"code": "lamp", "name": "路灯", "lead": ["city_management"]}
+    assert Rule.declared(declared).lead == ("city_management",)
+    with pytest.raises(ValueError, match="keyword"):
+        Rule.declared({**declared, "keyword": ["路灯"]})
+    with pytest.raises(ValueError, match="valuse"):
+        Rule.declared({**declared, "attributes": [{"code": "a", "description": "d", "valuse": []}]})

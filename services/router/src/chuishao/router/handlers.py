@@ -13,7 +13,6 @@ from chuishao.common.events import (
     TicketTriaged,
 )
 from chuishao.router import danger
-from chuishao.router.decision import RoutingRequest
 from chuishao.router.emit import RoutingResult, dispatch, summon, to_manual_dispatch
 from chuishao.router.snapshot import PRODUCER, Snapshot
 from chuishao.router.state import TicketRouting
@@ -105,15 +104,7 @@ def route_submitted(ticket: TicketSubmitted, snap: Snapshot) -> RoutingResult:
 
 def _decide(cause: Event, state: TicketRouting, snap: Snapshot) -> RoutingResult:
     assert state.category is not None
-    request = RoutingRequest(
-        ticket_id=state.ticket_id,
-        category=state.category,
-        description=state.description,
-        priority=state.priority,
-        location=state.location,
-        place=state.place,
-    )
-    decision = snap.dispatcher.decide(request)
+    decision = snap.dispatcher.decide(state.routing_request(state.category))
     if decision is None:
         where = state.place.codes()[0] if state.place else "an unknown place"
         reason = f"no rule places category {state.category} at {where}"

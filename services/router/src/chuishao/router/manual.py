@@ -17,7 +17,7 @@ from chuishao.common import subjects
 from chuishao.common.domain import CategoryCode, Level, Priority, TicketId, UnitId, Whistle
 from chuishao.common.errors import ErrorDetail, invalid_request, nats_error_reply, nats_refusal
 from chuishao.common.queries import QueuedTicket, SuggestedCategory
-from chuishao.router.decision import RoutingDecision, RoutingRequest
+from chuishao.router.decision import RoutingDecision
 from chuishao.router.emit import RoutingResult, summon
 from chuishao.router.snapshot import Snapshot
 from chuishao.router.state import TicketRouting
@@ -88,15 +88,7 @@ def units_for(state: TicketRouting, category: str | None, snap: Snapshot | None)
     the dispatcher to pick from; none when no rule places it there."""
     if snap is None or category is None or category not in {c.code for c in snap.catalogue}:
         return ()
-    request = RoutingRequest(
-        ticket_id=state.ticket_id,
-        category=category,
-        description=state.description,
-        priority=state.priority,
-        location=state.location,
-        place=state.place,
-    )
-    decision = snap.dispatcher.decide(request)
+    decision = snap.dispatcher.decide(state.routing_request(category))
     return decision.units if decision is not None else ()
 
 

@@ -26,6 +26,7 @@ from chuishao.common.events import TicketNeedsManualDispatch
 from chuishao.common.handled import remember
 from chuishao.common.packing import PackedValue, Packing, registered
 from chuishao.common.queries import SuggestedCategory
+from chuishao.router.decision import RoutingRequest
 from chuishao.router.places import Place
 
 # Frozen: states are packed with it (a new dictionary is a new version beside it,
@@ -79,6 +80,19 @@ class TicketRouting(BaseModel, PackedValue):
     manual: ManualEntry | None = None
     applied: tuple[str, ...] = ()
     revision: int = 0
+
+    def routing_request(self, category: CategoryCode) -> RoutingRequest:
+        """What the plugins are asked to place this ticket under `category`: its own when
+        it is routed, or one a dispatcher might pick (the manual queue's unit suggestions),
+        so both ask the same question."""
+        return RoutingRequest(
+            ticket_id=self.ticket_id,
+            category=category,
+            description=self.description,
+            priority=self.priority,
+            location=self.location,
+            place=self.place,
+        )
 
     def role_of(self, unit_id: str) -> Role | None:
         return next((a.role for a in self.assignments if a.unit_id == unit_id), None)

@@ -1,19 +1,27 @@
 """Declarative category rules, so a built-in plugin is a list of rules, not code.
 
-A rule names units by function; the ticket's place picks the unit that covers it.
+A rule names units by function; the ticket's place picks the unit that covers it. Each
+built-in plugin module declares its rules in the TOML file of its name beside it
+(`roads.py` → `roads.toml`) and is `plugin = declared_plugin(__name__)`.
 """
 
+import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass
+from importlib import resources
+from typing import Any
 
 from chuishao.common.categories import Category
 from chuishao.common.domain import Level, Priority, Whistle
 from chuishao.router.decision import RoutingDecision, RoutingRequest
 from chuishao.router.directory import Directory
 from chuishao.router.hookspecs import hookimpl
+from chuishao.router.plugins.attributes import declared_attribute
 from chuishao.router.units import Unit
 
 URGENCY = list(Priority)
+# The keys of a declared rule that say who acts; the others describe its category.
+ROUTING_KEYS = ("lead", "co", "co_if_mentioned", "whistle", "level", "report_within_seconds")
 
 
 def most_urgent(*priorities: Priority) -> Priority:
@@ -32,6 +40,35 @@ class Rule:
     whistle: Whistle = Whistle.DAILY
     level: Level | None = None
     report_within_seconds: int | None = None
+
+    @classmethod
+    def declared(cls, entry: dict[str, Any]) -> "Rule":
+        """A rule from one `[[rules]]` table: the category's fields and the routing
+        fields side by side, as the directory's `[[routes]]` are written."""
+        fields = dict(entry)
+        routing = {key: fields.pop(key) for key in ROUTING_KEYS if key in fields}
+        # Category ignores keys it does not know: a misspelt one must stop the start-up
+        # (PluginError) rather than drop a field of the catalogue.
+        unknown = set(fields) - set(Category.model_fields)
+        if unknown:
+            raise ValueError(f"rule {fields.get('code')!r}: unknown keys {sorted(unknown)}")
+        attributes = tuple(
+            declared_attribute(attribute, order)
+            for order, attribute in enumerate(fields.pop("attributes", ()), start=1)
+        )
+        level = routing.get("level")
+        return cls(
+            category=Category.model_validate({**fields, "attributes": attributes}),
+            lead=tuple(routing["lead"]),
+            co=tuple(routing.get("co", ())),
+            co_if_mentioned=tuple(
+                (tuple(mention["words"]), mention["function"])
+                for mention in routing.get("co_if_mentioned", ())
+            ),
+            whistle=Whistle(routing.get("whistle", Whistle.DAILY)),
+            level=Level(level) if level is not None else None,
+            report_within_seconds=routing.get("report_within_seconds"),
+        )
 
     def decide(self, request: RoutingRequest, directory: Directory) -> RoutingDecision | None:
         place = request.place
@@ -91,3 +128,11 @@ class RulePlugin:
     ) -> RoutingDecision | None:
         rule = self.rules.get(request.category)
         return rule.decide(request, directory) if rule else None
+
+
+def declared_plugin(module: str) -> RulePlugin:
+    """The plugin whose rules are declared in the TOML file named after `module`, in its
+    package: one reader for every built-in, so a plugin module holds no code of its own."""
+    package, _, name = module.rpartition(".")
+    text = resources.files(package).joinpath(f"{name}.toml").read_text(encoding="utf-8")
+    return RulePlugin(*(Rule.declared(entry) for entry in tomllib.loads(text)["rules"]))

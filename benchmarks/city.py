@@ -37,7 +37,8 @@ from typing import Any
 import psutil
 from city_phases import intake_phase, sla_phase, supervision_phase
 from city_stream import placements
-from sla_timers import connections, servers
+from sla_timers import connections
+from stack import servers
 
 from chuishao.common.domain import Location, Priority
 from chuishao.common.logging import configure_logging

@@ -15,6 +15,7 @@ import random
 import time
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from cryptography.fernet import MultiFernet
 from nats.js import JetStreamContext
@@ -53,6 +54,10 @@ class Placement:
     whistle: Whistle
     priority: Priority
     reason: str
+
+
+# What the routing decision chose, under the names the dispatch gives them too.
+ROUTED = ("unit_id", "unit_name", "level", "whistle", "category", "priority", "reason", "street")
 
 
 def placements(directory: Directory, count: int, seed: int) -> list[Placement]:
@@ -119,14 +124,25 @@ class Ticket:
     events: tuple[Event, ...]
 
 
+def _envelope(
+    ticket_id: str, step: str, at: datetime, producer: str, cause: Event | None = None
+) -> dict[str, Any]:
+    """The envelope of one of a ticket's events: its id made of the ticket and the step
+    (s, d, c), so the same city gives the same ids; the chain's correlation id is the
+    report's, each event caused by the one before."""
+    return {
+        "event_id": f"city-{ticket_id}-{step}",
+        "occurred_at": at,
+        "ticket_id": ticket_id,
+        "correlation_id": f"city-{ticket_id}-s",
+        "causation_id": None if cause is None else cause.event_id,
+        "producer": producer,
+    }
+
+
 def ticket(n: int, ticket_id: str, at: datetime, placement: Placement, now: datetime) -> Ticket:
     submitted = TicketSubmitted(
-        event_id=f"city-{ticket_id}-s",
-        occurred_at=at,
-        ticket_id=ticket_id,
-        correlation_id=f"city-{ticket_id}-s",
-        causation_id=None,
-        producer="intake",
+        **_envelope(ticket_id, "s", at, "intake"),
         category=placement.category,
         description=f"第{n}号反映：楼下路灯不亮，晚上走路看不见，请尽快处理。",
         priority=placement.priority,
@@ -136,34 +152,17 @@ def ticket(n: int, ticket_id: str, at: datetime, placement: Placement, now: date
     )
     dispatched_at = at + timedelta(seconds=2)
     dispatched = TicketDispatched(
-        event_id=f"city-{ticket_id}-d",
-        occurred_at=dispatched_at,
-        ticket_id=ticket_id,
-        correlation_id=submitted.correlation_id,
-        causation_id=submitted.event_id,
-        producer="router",
-        unit_id=placement.unit_id,
-        unit_name=placement.unit_name,
+        **_envelope(ticket_id, "d", dispatched_at, "router", cause=submitted),
+        **{name: getattr(placement, name) for name in ROUTED},
+        grid_code=placement.grid,
         role=Role.LEAD,
-        level=placement.level,
-        whistle=placement.whistle,
-        category=placement.category,
-        priority=placement.priority,
         description=submitted.description,
         location=submitted.location,
-        reason=placement.reason,
-        street=placement.street,
-        grid_code=placement.grid,
     )
     # One clock in ten already ran out (overdue now); the rest fall due within 30 days.
     due_in = -3600.0 * (1 + n % 48) if n % 10 == 0 else 3600.0 * (1 + n % 720)
     armed = SlaClockArmed(
-        event_id=f"city-{ticket_id}-c",
-        occurred_at=dispatched_at + timedelta(seconds=1),
-        ticket_id=ticket_id,
-        correlation_id=submitted.correlation_id,
-        causation_id=dispatched.event_id,
-        producer="sla",
+        **_envelope(ticket_id, "c", dispatched_at + timedelta(seconds=1), "sla", cause=dispatched),
         clock=ClockKind.RESOLUTION,
         level=placement.level,
         unit_id=placement.unit_id,

@@ -42,12 +42,11 @@ from city_stream import placements, publish_city
 from cryptography.fernet import Fernet, MultiFernet
 from faststream.nats import NatsBroker
 from nats.aio.client import Client
-from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from redis.asyncio import Redis
-from sla_timers import servers
+from stack import servers
 
 import chuishao.router
-from chuishao.common import streams
+from chuishao.common import stream_reader, streams
 from chuishao.common.batches import BatchConsumer
 from chuishao.common.broker import durable_subscriber, make_broker
 from chuishao.common.clients import packing_in_c
@@ -77,7 +76,10 @@ from chuishao.supervision.settings import SupervisionSettings
 
 ZONE = ZoneInfo("Asia/Shanghai")
 MODES = ("per_message", "batch")
-Subscribe = Callable[[NatsBroker, streams.ConsumerSpec, str], BatchConsumer[AnyEvent] | None]
+# A mode's consumer: the batch consumer, or None where FastStream's subscriber was
+# registered on the broker.
+ModeConsumer = BatchConsumer[AnyEvent] | None
+Subscribe = Callable[[NatsBroker, streams.ConsumerSpec, str], ModeConsumer]
 
 
 @dataclass
@@ -101,7 +103,7 @@ def consumer_for(
     one: One,
     many: Many,
     per_message_batch: int = 64,
-) -> BatchConsumer[AnyEvent] | None:
+) -> ModeConsumer:
     """The mode's consumer: FastStream's durable subscriber calling `one` for each event
     (registered on the broker; None returned), or the batch consumer calling `many`."""
     if mode == "per_message":
@@ -125,6 +127,21 @@ async def mode_database(url: str, name: str) -> Redis:
     return redis
 
 
+# How a key of one Redis type is read back for the comparison.
+Reader = Callable[[Redis, bytes], Awaitable[Any]]
+
+
+async def read_by_type(redis: Redis, readers: dict[str, Reader]) -> dict[str, Any]:
+    """Every key of the database, read by its type's reader; a type the service's keys
+    are not compared by shows as its name alone."""
+    found: dict[str, Any] = {}
+    async for key in redis.scan_iter(count=1_000):
+        kind = text(await redis.type(key))
+        reader = readers.get(kind)
+        found[text(key)] = kind if reader is None else await reader(redis, key)
+    return found
+
+
 async def read_strings(redis: Redis, pattern: str) -> dict[str, Any]:
     return {text(key): await redis.get(key) async for key in redis.scan_iter(pattern, count=1_000)}
 
@@ -134,9 +151,7 @@ async def supervision_target(url: str, name: str, _submitted: list[TicketSubmitt
     keys = SupervisionKeys(name)
     projection = Projection(redis, keys, ZONE, hotspot_rule(SupervisionSettings()))
 
-    def subscribe(
-        broker: NatsBroker, spec: streams.ConsumerSpec, mode: str
-    ) -> BatchConsumer[AnyEvent] | None:
+    def subscribe(broker: NatsBroker, spec: streams.ConsumerSpec, mode: str) -> ModeConsumer:
         return consumer_for(
             broker,
             spec,
@@ -156,9 +171,7 @@ async def intake_target(url: str, name: str, submitted: list[TicketSubmitted]) -
     for start in range(0, len(submitted), 1_000):
         await store.restore_many([created(event) for event in submitted[start : start + 1_000]])
 
-    def subscribe(
-        broker: NatsBroker, spec: streams.ConsumerSpec, mode: str
-    ) -> BatchConsumer[AnyEvent] | None:
+    def subscribe(broker: NatsBroker, spec: streams.ConsumerSpec, mode: str) -> ModeConsumer:
         if mode == "per_message":
 
             @durable_subscriber(broker, spec)  # 64 a fetch, each in its own transaction
@@ -170,20 +183,11 @@ async def intake_target(url: str, name: str, submitted: list[TicketSubmitted]) -
             return None
         return records_consumer(broker, store, spec)
 
-    async def read_back() -> dict[str, Any]:
-        found: dict[str, Any] = {}
-        async for key in redis.scan_iter(count=1_000):
-            kind = text(await redis.type(key))
-            found[text(key)] = (
-                await redis.get(key)
-                if kind == "string"
-                else await redis.zrange(key, 0, -1, withscores=True)
-                if kind == "zset"
-                else kind
-            )
-        return found
-
-    return Target(subscribe, read_back, redis)
+    readers: dict[str, Reader] = {
+        "string": lambda redis, key: redis.get(key),
+        "zset": lambda redis, key: redis.zrange(key, 0, -1, withscores=True),
+    }
+    return Target(subscribe, lambda: read_by_type(redis, readers), redis)
 
 
 async def notify_target(url: str, name: str, _submitted: list[TicketSubmitted]) -> Target:
@@ -192,9 +196,7 @@ async def notify_target(url: str, name: str, _submitted: list[TicketSubmitted]) 
     # modes take turns going first; the comparison is of what each leaves in Redis.
     redis = await mode_database(url, name)
 
-    def subscribe(
-        broker: NatsBroker, spec: streams.ConsumerSpec, mode: str
-    ) -> BatchConsumer[AnyEvent] | None:
+    def subscribe(broker: NatsBroker, spec: streams.ConsumerSpec, mode: str) -> ModeConsumer:
         @functools.cache
         def out() -> FanOut:  # once connected: the broker's connection is made at start
             return FanOut(
@@ -209,22 +211,15 @@ async def notify_target(url: str, name: str, _submitted: list[TicketSubmitted]) 
             broker, spec, mode, lambda event: out().handle(event), lambda b: out().handle_batch(b)
         )
 
-    async def read_back() -> dict[str, Any]:
-        found: dict[str, Any] = {}
-        async for key in redis.scan_iter(count=1_000):
-            kind = text(await redis.type(key))
-            found[text(key)] = (
-                await redis.hgetall(key)
-                if kind == "hash"
-                else await redis.lrange(key, 0, -1)
-                if kind == "list"
-                else sorted(await redis.zrange(key, 0, -1))  # handled marks: wall-time scores
-                if kind == "zset"
-                else kind
-            )
-        return found
+    async def members(redis: Redis, key: bytes) -> list[Any]:
+        return sorted(await redis.zrange(key, 0, -1))  # handled marks: wall-time scores
 
-    return Target(subscribe, read_back, redis)
+    readers: dict[str, Reader] = {
+        "hash": lambda redis, key: redis.hgetall(key),
+        "list": lambda redis, key: redis.lrange(key, 0, -1),
+        "zset": members,
+    }
+    return Target(subscribe, lambda: read_by_type(redis, readers), redis)
 
 
 async def router_target(url: str, name: str, _submitted: list[TicketSubmitted]) -> Target:
@@ -232,9 +227,7 @@ async def router_target(url: str, name: str, _submitted: list[TicketSubmitted]) 
     # with the same ids (see notify_target).
     redis = await mode_database(url, name)
 
-    def subscribe(
-        broker: NatsBroker, spec: streams.ConsumerSpec, mode: str
-    ) -> BatchConsumer[AnyEvent] | None:
+    def subscribe(broker: NatsBroker, spec: streams.ConsumerSpec, mode: str) -> ModeConsumer:
         router = router_bootstrap(RouterSettings(), clock=SystemClock(), redis=redis, broker=broker)
         return consumer_for(broker, spec, mode, router.handle, router.handle_batch)
 
@@ -247,9 +240,7 @@ async def sla_target(url: str, name: str, _submitted: list[TicketSubmitted]) -> 
     redis = await mode_database(url, name)
     settings = SlaSettings()
 
-    def subscribe(
-        broker: NatsBroker, spec: streams.ConsumerSpec, mode: str
-    ) -> BatchConsumer[AnyEvent] | None:
+    def subscribe(broker: NatsBroker, spec: streams.ConsumerSpec, mode: str) -> ModeConsumer:
         @functools.cache
         def sla() -> Supervisor:  # once connected: the broker's connection is made at start
             return Supervisor(
@@ -285,22 +276,11 @@ SPECS = {
 
 async def submitted_events(nc: Client) -> list[TicketSubmitted]:
     js = nc.jetstream()
-    subscription = await js.pull_subscribe(
-        "",
-        stream="TICKETS",
-        config=ConsumerConfig(
-            filter_subjects=["ticket.submitted.*"],
-            deliver_policy=DeliverPolicy.ALL,
-            ack_policy=AckPolicy.NONE,
-        ),
-    )
+    until = await stream_reader.last_sequence(js, "TICKETS")
     found: list[TicketSubmitted] = []
-    while True:
-        messages = await subscription.fetch(1_000, timeout=5)
-        found += [e for m in messages if isinstance(e := parse_event(m.data), TicketSubmitted)]
-        if messages[-1].metadata.num_pending == 0:
-            break
-    await subscription.unsubscribe()
+    async for _, data in stream_reader.read(js, "TICKETS", 0, until, ["ticket.submitted.*"]):
+        if isinstance(event := parse_event(data), TicketSubmitted):
+            found.append(event)
     return found
 
 

@@ -39,11 +39,11 @@ from nats.js.errors import NotFoundError
 
 # Run as a script, this folder is on the path: the SLA timer benchmark's pieces are reused.
 from sla_timers import arm_sorted_set, connections, sla_full_path
+from stack import pipeline, servers
 
 from chuishao.common.logging import configure_logging
 from chuishao.common.streams import CONSUMERS
-from chuishao.embedded import NatsServer, RedisServer, free_port
-from chuishao.embedded.services import SERVICES, ServiceProcesses
+from chuishao.embedded.services import ServiceProcesses
 
 RESULTS = Path(__file__).resolve().parent / "results" / "latest.json"
 UNIT = "grid-heyuan"
@@ -265,10 +265,7 @@ async def sla_figures(root: Path, sync_interval: str, quick: bool) -> dict[str, 
     """On servers of its own: arming the timer store alone, then sla's whole path for
     tickets that all fall due in the same second (see benchmarks/sla_timers.py)."""
     timers, due = (50_000, 1_000) if quick else (200_000, 3_000)
-    with (
-        NatsServer(free_port(), root / "nats", sync_interval=sync_interval) as nats_server,
-        RedisServer(free_port(), root / "redis") as redis_server,
-    ):
+    with servers(root, sync_interval) as (nats_server, redis_server):
         async with connections(nats_server.url, redis_server.url) as (_, redis):
             store = await arm_sorted_set(redis, timers, time.time() + 7 * 86_400)
         path = await sla_full_path(nats_server.url, redis_server.url, due, concurrency=64)
@@ -492,21 +489,15 @@ def main() -> None:
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="chuishao-bench-") as tmp:
         data = Path(tmp)
-        with (
-            NatsServer(free_port(), data / "nats", sync_interval=args.sync_interval) as nats_server,
-            RedisServer(free_port(), data / "redis") as redis_server,
-            ServiceProcesses(
-                nats_server.url,
-                redis_server.url,
-                args.logs or data / "logs",
-                SERVICES,
-                CHUISHAO_LOG_LEVEL="WARNING",
-                # Throughput, not shedding, is measured here (benchmarks/overload.py is
-                # the shedding): a fixed bound, no response budget.
-                CHUISHAO_MAX_IN_FLIGHT="4096",
-                CHUISHAO_RESPONSE_BUDGET_MS="0",
-            ) as services,
-        ):
+        with pipeline(
+            data,
+            args.logs,
+            args.sync_interval,
+            # Throughput, not shedding, is measured here (benchmarks/overload.py is the
+            # shedding): a fixed bound, no response budget.
+            CHUISHAO_MAX_IN_FLIGHT="4096",
+            CHUISHAO_RESPONSE_BUDGET_MS="0",
+        ) as (nats_server, redis_server, services):
             servers = {
                 name: server.pid
                 for name, server in (("nats-server", nats_server), ("redis-server", redis_server))

@@ -20,9 +20,10 @@ from pathlib import Path
 
 import aiohttp
 
+# Run as a script, this folder is on the path.
+from stack import pipeline
+
 from chuishao.common.logging import configure_logging
-from chuishao.embedded import NatsServer, RedisServer, free_port
-from chuishao.embedded.services import SERVICES, ServiceProcesses
 
 REPORT = {
     "category": "fire_box",
@@ -135,18 +136,7 @@ def main() -> None:
     }
     with tempfile.TemporaryDirectory(prefix="chuishao-overload-") as tmp:
         data = Path(tmp)
-        with (
-            NatsServer(free_port(), data / "nats") as nats_server,
-            RedisServer(free_port(), data / "redis") as redis_server,
-            ServiceProcesses(
-                nats_server.url,
-                redis_server.url,
-                args.logs or data / "logs",
-                SERVICES,
-                CHUISHAO_LOG_LEVEL="WARNING",
-                **settings,
-            ) as services,
-        ):
+        with pipeline(data, args.logs, **settings) as (_, _, services):
             tally = asyncio.run(
                 load(
                     services.base_url,

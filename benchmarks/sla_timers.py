@@ -31,7 +31,7 @@ import platform
 import subprocess
 import tempfile
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -43,7 +43,11 @@ from nats.aio.msg import Msg
 from nats.js.api import StorageType, StreamConfig
 from redis.asyncio import Redis
 
+# Run as a script, this folder is on the path.
+from stack import servers
+
 from chuishao.common.clients import packing_in_c
+from chuishao.common.clock import ManualClock
 from chuishao.common.domain import Level, Location, Priority, Role, Whistle
 from chuishao.common.events import TicketDispatched
 from chuishao.common.logging import configure_logging
@@ -75,15 +79,6 @@ class SteerableClock:
 def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
-
-
-@contextlib.contextmanager
-def servers(root: Path, sync: str) -> Iterator[tuple[NatsServer, RedisServer]]:
-    with (
-        NatsServer(free_port(), root / "nats", sync_interval=sync) as nats_server,
-        RedisServer(free_port(), root / "redis") as redis_server,
-    ):
-        yield nats_server, redis_server
 
 
 @contextlib.asynccontextmanager
@@ -126,13 +121,12 @@ async def arm_sorted_set(redis: Redis, count: int, due_from: float) -> dict[str,
 
 
 def dispatch_at(ticket_id: str, occurred_at: datetime) -> TicketDispatched:
-    return TicketDispatched(
-        event_id=f"bench-{ticket_id}",
-        occurred_at=occurred_at,
-        ticket_id=ticket_id,
-        correlation_id=f"bench-{ticket_id}",
-        causation_id=None,
+    # The first of its chain (its own correlation id), stamped `occurred_at`.
+    return TicketDispatched.first(
         producer="router",
+        clock=ManualClock(occurred_at),
+        ticket_id=ticket_id,
+        event_id=f"bench-{ticket_id}",
         unit_id="grid-heyuan",
         unit_name="和园社区网格站",
         role=Role.LEAD,

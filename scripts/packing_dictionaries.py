@@ -17,6 +17,7 @@ import argparse
 import hashlib
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from chuishao.common.domain import (
@@ -56,6 +57,7 @@ FOLDERS = {
 }
 ZONE = ZoneInfo("Asia/Shanghai")
 MAX_BYTES = 6144
+E = TypeVar("E", bound=Event)
 
 
 def lifecycle(n: int, start: datetime) -> list[Event]:
@@ -113,49 +115,44 @@ def lifecycle(n: int, start: datetime) -> list[Event]:
                 )
             )
     lead = events[1]
-    at += timedelta(minutes=20)
-    events.append(
-        TicketAcknowledged.caused_by(
-            lead, producer="intake", occurred_at=at, unit_id="grid-heyuan", discriminator="ack"
+
+    def then(kind: type[E], cause: Event, after: timedelta, step: str, **fields: Any) -> E:
+        """The ticket's next step, `after` the one before: done through intake, caused by
+        `cause`, with an id derived from the cause and the step."""
+        nonlocal at
+        at += after
+        event = kind.caused_by(
+            cause, producer="intake", occurred_at=at, discriminator=step, **fields
         )
-    )
-    at += timedelta(hours=3)
-    events.append(
-        TicketProgressNoted.caused_by(
-            lead,
-            producer="intake",
-            occurred_at=at,
-            unit_id="grid-heyuan",
-            note="已到现场查看，设置围挡，安排维修",
-            discriminator="progress",
-        )
-    )
-    at += timedelta(hours=20)
-    resolved = TicketResolved.caused_by(
+        events.append(event)
+        return event
+
+    then(TicketAcknowledged, lead, timedelta(minutes=20), "ack", unit_id="grid-heyuan")
+    then(
+        TicketProgressNoted,
         lead,
-        producer="intake",
-        occurred_at=at,
+        timedelta(hours=3),
+        "progress",
+        unit_id="grid-heyuan",
+        note="已到现场查看，设置围挡，安排维修",
+    )
+    resolved = then(
+        TicketResolved,
+        lead,
+        timedelta(hours=20),
+        "resolved",
         units=("grid-heyuan",),
         note="路面已修复",
-        discriminator="resolved",
     )
-    events.append(resolved)
-    at += timedelta(hours=2)
-    events.append(
-        TicketRated.caused_by(
-            resolved,
-            producer="intake",
-            occurred_at=at,
-            rating=Rating.SATISFIED,
-            units=("grid-heyuan",),
-            discriminator="rated",
-        )
+    then(
+        TicketRated,
+        resolved,
+        timedelta(hours=2),
+        "rated",
+        rating=Rating.SATISFIED,
+        units=("grid-heyuan",),
     )
-    events.append(
-        TicketClosed.caused_by(
-            resolved, producer="intake", occurred_at=at, reason="rated", discriminator="closed"
-        )
-    )
+    then(TicketClosed, resolved, timedelta(0), "closed", reason="rated")
     return events
 
 

@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 from nats.js import JetStreamContext
-from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from redis.asyncio import Redis
 
+from chuishao.common import stream_reader
 from chuishao.intake import rebuild
 from chuishao.intake.records import PACKING
 from chuishao.intake.settings import IntakeSettings
@@ -52,25 +52,10 @@ def own(
 
 async def submitted_ids(js: JetStreamContext) -> Counter[str]:
     """How many TicketSubmitted the stream holds per ticket id."""
-    info = await js.stream_info("TICKETS")
+    until = await stream_reader.last_sequence(js, "TICKETS")
     counts: Counter[str] = Counter()
-    if info.state.messages == 0:
-        return counts
-    subscription = await js.pull_subscribe(
-        "",
-        stream="TICKETS",
-        config=ConsumerConfig(
-            filter_subjects=["ticket.submitted.*"],
-            deliver_policy=DeliverPolicy.ALL,
-            ack_policy=AckPolicy.NONE,
-        ),
-    )
-    try:
-        while (await subscription.consumer_info()).num_pending:
-            for message in await subscription.fetch(100, timeout=5):
-                counts[message.subject.rsplit(".", 1)[1]] += 1
-    finally:
-        await subscription.unsubscribe()
+    async for message in stream_reader.messages(js, "TICKETS", 0, until, ["ticket.submitted.*"]):
+        counts[message.subject.rsplit(".", 1)[1]] += 1
     return counts
 
 

@@ -55,7 +55,14 @@ class Event(BaseModel):
     )
 
     kind: ClassVar[str]
-    """Subject token for this event type (see chuishao.common.subjects)."""
+    """Subject token for this event type (see chuishao.common.subjects), named where the
+    class is: `class TicketClosed(Event, kind="closed")`."""
+
+    def __init_subclass__(cls, *, kind: str, **options: Any) -> None:
+        # Required, so an event type without a subject token fails at import; a class
+        # keyword, so the token stands on the line that names the type.
+        super().__init_subclass__(**options)
+        cls.kind = kind
 
     @classmethod
     def first(
@@ -124,10 +131,9 @@ class Event(BaseModel):
         )
 
 
-class TicketSubmitted(Event):
+class TicketSubmitted(Event, kind="submitted"):
     """A report was accepted and stored; routing starts here."""
 
-    kind: ClassVar[str] = "submitted"
     type: Literal["TicketSubmitted"] = "TicketSubmitted"
     schema_version: Literal[1] = 1
     category: CategoryCode | None = Field(description="None: the router's triage decides")
@@ -145,10 +151,9 @@ class TicketSubmitted(Event):
     answered: DirectAnswer | None = None
 
 
-class TicketDispatched(Event):
+class TicketDispatched(Event, kind="dispatched"):
     """A unit was summoned to a ticket (one event per unit)."""
 
-    kind: ClassVar[str] = "dispatched"
     type: Literal["TicketDispatched"] = "TicketDispatched"
     schema_version: Literal[1] = 1
     unit_id: UnitId
@@ -166,10 +171,9 @@ class TicketDispatched(Event):
     grid_code: str | None = Field(default=None, description="Grid (网格) code of the place")
 
 
-class TicketNeedsManualDispatch(Event):
+class TicketNeedsManualDispatch(Event, kind="manual_dispatch"):
     """No rule could place the ticket; the street command centre must dispatch it."""
 
-    kind: ClassVar[str] = "manual_dispatch"
     type: Literal["TicketNeedsManualDispatch"] = "TicketNeedsManualDispatch"
     schema_version: Literal[1] = 1
     category: CategoryCode | None
@@ -185,10 +189,9 @@ class TicketNeedsManualDispatch(Event):
     street: str | None = Field(default=None, description="Street (街道) code of the place")
 
 
-class SlaClockArmed(Event):
+class SlaClockArmed(Event, kind="clock_armed"):
     """A clock started (or restarted) on a ticket."""
 
-    kind: ClassVar[str] = "clock_armed"
     type: Literal["SlaClockArmed"] = "SlaClockArmed"
     schema_version: Literal[1] = 1
     clock: ClockKind
@@ -198,10 +201,9 @@ class SlaClockArmed(Event):
     deadline: AwareDatetime
 
 
-class UnitNotified(Event):
+class UnitNotified(Event, kind="unit_notified"):
     """A dispatch reached the unit's own channel."""
 
-    kind: ClassVar[str] = "unit_notified"
     type: Literal["UnitNotified"] = "UnitNotified"
     schema_version: Literal[1] = 1
     unit_id: UnitId
@@ -212,19 +214,17 @@ class UnitNotified(Event):
 # --- the lifecycle, emitted by intake on the commands of units, supervisors and residents
 
 
-class TicketAcknowledged(Event):
+class TicketAcknowledged(Event, kind="acknowledged"):
     """A summoned unit reported for duty (报到/签收)."""
 
-    kind: ClassVar[str] = "acknowledged"
     type: Literal["TicketAcknowledged"] = "TicketAcknowledged"
     schema_version: Literal[1] = 1
     unit_id: UnitId
 
 
-class TicketDeclined(Event):
+class TicketDeclined(Event, kind="declined"):
     """A unit returned a ticket that is not its own (退单); the router re-dispatches."""
 
-    kind: ClassVar[str] = "declined"
     type: Literal["TicketDeclined"] = "TicketDeclined"
     schema_version: Literal[1] = 1
     unit_id: UnitId
@@ -233,10 +233,9 @@ class TicketDeclined(Event):
     bounces: int = Field(ge=1, description="How many times this ticket has been declined")
 
 
-class TicketProgressNoted(Event):
+class TicketProgressNoted(Event, kind="progress_noted"):
     """A unit recorded progress."""
 
-    kind: ClassVar[str] = "progress_noted"
     type: Literal["TicketProgressNoted"] = "TicketProgressNoted"
     schema_version: Literal[1] = 1
     unit_id: UnitId
@@ -245,10 +244,9 @@ class TicketProgressNoted(Event):
     public: bool = Field(default=False, description="A public note (shown on Open311)")
 
 
-class ExtensionRequested(Event):
+class ExtensionRequested(Event, kind="extension_requested"):
     """A unit asked for more time (延期); it needs approval."""
 
-    kind: ClassVar[str] = "extension_requested"
     type: Literal["ExtensionRequested"] = "ExtensionRequested"
     schema_version: Literal[1] = 1
     unit_id: UnitId
@@ -256,10 +254,9 @@ class ExtensionRequested(Event):
     reason: str = Field(max_length=2000)
 
 
-class ExtensionApproved(Event):
+class ExtensionApproved(Event, kind="extension_approved"):
     """An extension was approved: the resolution deadline moves by `extra_seconds`."""
 
-    kind: ClassVar[str] = "extension_approved"
     type: Literal["ExtensionApproved"] = "ExtensionApproved"
     schema_version: Literal[1] = 1
     unit_id: UnitId
@@ -267,10 +264,9 @@ class ExtensionApproved(Event):
     approved_by: str
 
 
-class ExtensionDenied(Event):
+class ExtensionDenied(Event, kind="extension_denied"):
     """An extension was refused; the deadline stands."""
 
-    kind: ClassVar[str] = "extension_denied"
     type: Literal["ExtensionDenied"] = "ExtensionDenied"
     schema_version: Literal[1] = 1
     unit_id: UnitId
@@ -278,11 +274,10 @@ class ExtensionDenied(Event):
     reason: str = Field(default="", max_length=2000)
 
 
-class TicketUrged(Event):
+class TicketUrged(Event, kind="urged"):
     """A command centre urged a unit by hand (督办). Added in 1.x: a new event, so older
     consumers never see an unknown field; notify delivers it to the unit's subject."""
 
-    kind: ClassVar[str] = "urged"
     type: Literal["TicketUrged"] = "TicketUrged"
     schema_version: Literal[1] = 1
     unit_id: UnitId = Field(description="The unit urged")
@@ -290,10 +285,9 @@ class TicketUrged(Event):
     note: str = Field(default="", max_length=500)
 
 
-class TicketTransferred(Event):
+class TicketTransferred(Event, kind="transferred"):
     """A unit handed its part of the ticket to another unit (转办)."""
 
-    kind: ClassVar[str] = "transferred"
     type: Literal["TicketTransferred"] = "TicketTransferred"
     schema_version: Literal[1] = 1
     from_unit_id: UnitId
@@ -301,29 +295,26 @@ class TicketTransferred(Event):
     reason: str = Field(max_length=2000)
 
 
-class TicketAwaitingResident(Event):
+class TicketAwaitingResident(Event, kind="awaiting_resident"):
     """The ticket waits on the resident (clocks pause)."""
 
-    kind: ClassVar[str] = "awaiting_resident"
     type: Literal["TicketAwaitingResident"] = "TicketAwaitingResident"
     schema_version: Literal[1] = 1
     unit_id: UnitId
     note: str = Field(max_length=2000)
 
 
-class TicketResidentReplied(Event):
+class TicketResidentReplied(Event, kind="resident_replied"):
     """The resident answered; clocks run again."""
 
-    kind: ClassVar[str] = "resident_replied"
     type: Literal["TicketResidentReplied"] = "TicketResidentReplied"
     schema_version: Literal[1] = 1
     note: str = Field(default="", max_length=2000)
 
 
-class TicketRecategorised(Event):
+class TicketRecategorised(Event, kind="recategorised"):
     """Category or priority changed; clocks recompute, keeping elapsed and paused time."""
 
-    kind: ClassVar[str] = "recategorised"
     type: Literal["TicketRecategorised"] = "TicketRecategorised"
     schema_version: Literal[1] = 1
     category: CategoryCode
@@ -331,11 +322,10 @@ class TicketRecategorised(Event):
     changed_by: str
 
 
-class UnitSignedOff(Event):
+class UnitSignedOff(Event, kind="signed_off"):
     """A summoned unit finished its part, with evidence (办结); on a coordination whistle
     the ticket resolves only when every summoned unit has signed off (事不完、人不撤)."""
 
-    kind: ClassVar[str] = "signed_off"
     type: Literal["UnitSignedOff"] = "UnitSignedOff"
     schema_version: Literal[1] = 1
     unit_id: UnitId
@@ -343,10 +333,9 @@ class UnitSignedOff(Event):
     evidence_urls: tuple[str, ...] = ()
 
 
-class TicketResolved(Event):
+class TicketResolved(Event, kind="resolved"):
     """Every summoned unit has signed off; the resident is told and asked to rate."""
 
-    kind: ClassVar[str] = "resolved"
     type: Literal["TicketResolved"] = "TicketResolved"
     schema_version: Literal[1] = 1
     units: tuple[UnitId, ...]
@@ -355,10 +344,9 @@ class TicketResolved(Event):
     reporter_ref: str | None = None
 
 
-class TicketRated(Event):
+class TicketRated(Event, kind="rated"):
     """The resident rated the handling (满意 / 基本满意 / 不满意)."""
 
-    kind: ClassVar[str] = "rated"
     type: Literal["TicketRated"] = "TicketRated"
     schema_version: Literal[1] = 1
     rating: Rating
@@ -366,10 +354,9 @@ class TicketRated(Event):
     units: tuple[UnitId, ...]
 
 
-class CallbackAttempted(Event):
+class CallbackAttempted(Event, kind="callback_attempted"):
     """An operator's callback (回访) reached no rating. Added in 1.x: a new event."""
 
-    kind: ClassVar[str] = "callback_attempted"
     type: Literal["CallbackAttempted"] = "CallbackAttempted"
     schema_version: Literal[1] = 1
     outcome: Literal["no_answer", "unreachable"]
@@ -377,10 +364,9 @@ class CallbackAttempted(Event):
     note: str = Field(default="", max_length=500)
 
 
-class TicketReopened(Event):
+class TicketReopened(Event, kind="reopened"):
     """An unsatisfied rating reopened the ticket; it goes back to the same units."""
 
-    kind: ClassVar[str] = "reopened"
     type: Literal["TicketReopened"] = "TicketReopened"
     schema_version: Literal[1] = 1
     complaint: str = Field(default="", max_length=2000)
@@ -388,21 +374,19 @@ class TicketReopened(Event):
     reopen_count: int = Field(ge=1)
 
 
-class TicketClosed(Event):
+class TicketClosed(Event, kind="closed"):
     """The ticket is finished: rated, or its feedback window passed."""
 
-    kind: ClassVar[str] = "closed"
     type: Literal["TicketClosed"] = "TicketClosed"
     schema_version: Literal[1] = 1
     reason: Literal["rated", "feedback_window_elapsed", "duplicate", "withdrawn"]
 
 
-class AppealFiled(Event):
+class AppealFiled(Event, kind="appeal_filed"):
     """A unit contests (申诉) something counted against it on this ticket, with a reason
     and optional evidence photos; a district (or city) account decides. Added in 1.x: a
     new event. Carries no resident's data."""
 
-    kind: ClassVar[str] = "appeal_filed"
     type: Literal["AppealFiled"] = "AppealFiled"
     schema_version: Literal[1] = 1
     appeal_id: str = Field(description="<unit_id>:<subject>:<n>, unique within the ticket")
@@ -412,11 +396,10 @@ class AppealFiled(Event):
     evidence_urls: tuple[str, ...] = ()
 
 
-class AppealDecided(Event):
+class AppealDecided(Event, kind="appeal_decided"):
     """A district (or city) account upheld or rejected an appeal; an upheld one is an
     exemption (免责) in supervision's rates. Added in 1.x: a new event."""
 
-    kind: ClassVar[str] = "appeal_decided"
     type: Literal["AppealDecided"] = "AppealDecided"
     schema_version: Literal[1] = 1
     appeal_id: str
@@ -430,10 +413,9 @@ class AppealDecided(Event):
 # --- routing
 
 
-class WhistleBlown(Event):
+class WhistleBlown(Event, kind="whistle_blown"):
     """Several units summoned together: a coordination or emergency whistle."""
 
-    kind: ClassVar[str] = "whistle_blown"
     type: Literal["WhistleBlown"] = "WhistleBlown"
     schema_version: Literal[1] = 1
     whistle: Whistle
@@ -443,11 +425,10 @@ class WhistleBlown(Event):
     reason: str
 
 
-class TicketTriaged(Event):
+class TicketTriaged(Event, kind="triaged"):
     """Free-text triage suggested a category for a report filed without one; below the
     threshold the ticket goes to manual dispatch instead (`accepted` false)."""
 
-    kind: ClassVar[str] = "triaged"
     type: Literal["TicketTriaged"] = "TicketTriaged"
     schema_version: Literal[1] = 1
     category: CategoryCode | None = Field(description="The suggestion; None if nothing matched")
@@ -474,10 +455,9 @@ class TicketTriaged(Event):
 # --- supervision, emitted by sla
 
 
-class SlaWarning(Event):
+class SlaWarning(Event, kind="sla_warning"):
     """A clock passed its warning point (催办)."""
 
-    kind: ClassVar[str] = "sla_warning"
     type: Literal["SlaWarning"] = "SlaWarning"
     schema_version: Literal[1] = 1
     clock: ClockKind
@@ -487,10 +467,9 @@ class SlaWarning(Event):
     remaining_seconds: int
 
 
-class SlaBreached(Event):
+class SlaBreached(Event, kind="sla_breached"):
     """A clock ran out."""
 
-    kind: ClassVar[str] = "sla_breached"
     type: Literal["SlaBreached"] = "SlaBreached"
     schema_version: Literal[1] = 1
     clock: ClockKind
@@ -500,10 +479,9 @@ class SlaBreached(Event):
     overdue_seconds: int = Field(ge=0, description="How late the breach was detected")
 
 
-class TicketEscalated(Event):
+class TicketEscalated(Event, kind="escalated"):
     """A breach moved the ticket one level up the ladder; the router summons that level."""
 
-    kind: ClassVar[str] = "escalated"
     type: Literal["TicketEscalated"] = "TicketEscalated"
     schema_version: Literal[1] = 1
     clock: ClockKind
@@ -516,10 +494,9 @@ class TicketEscalated(Event):
 # --- delivery, emitted by notify
 
 
-class ResidentNotified(Event):
+class ResidentNotified(Event, kind="resident_notified"):
     """A message reached the reporter (the address itself is never in the event)."""
 
-    kind: ClassVar[str] = "resident_notified"
     type: Literal["ResidentNotified"] = "ResidentNotified"
     schema_version: Literal[1] = 1
     reporter_ref: str
@@ -527,10 +504,9 @@ class ResidentNotified(Event):
     template: str
 
 
-class DeliveryFailed(Event):
+class DeliveryFailed(Event, kind="delivery_failed"):
     """A delivery gave up after its retries; it sits in the dead letters, replayable."""
 
-    kind: ClassVar[str] = "delivery_failed"
     type: Literal["DeliveryFailed"] = "DeliveryFailed"
     schema_version: Literal[1] = 1
     recipient: str = Field(description="unit id or reporter reference")
@@ -542,11 +518,10 @@ class DeliveryFailed(Event):
 # --- analysis
 
 
-class HotspotDetected(Event):
+class HotspotDetected(Event, kind="hotspot"):
     """Many reports of one kind in one grid in a short window (预警); `ticket_id` is the
     report that crossed the threshold."""
 
-    kind: ClassVar[str] = "hotspot"
     type: Literal["HotspotDetected"] = "HotspotDetected"
     schema_version: Literal[1] = 1
     grid_code: str
@@ -557,10 +532,9 @@ class HotspotDetected(Event):
     threshold: int = Field(ge=1)
 
 
-class ReportLinked(Event):
+class ReportLinked(Event, kind="linked"):
     """A new report duplicated an open ticket and was linked to it instead of dispatched."""
 
-    kind: ClassVar[str] = "linked"
     type: Literal["ReportLinked"] = "ReportLinked"
     schema_version: Literal[1] = 1
     duplicate_ticket_id: TicketId
@@ -571,11 +545,10 @@ class ReportLinked(Event):
     media_urls: tuple[str, ...] = ()
 
 
-class ReportSplit(Event):
+class ReportSplit(Event, kind="split"):
     """A wrongly linked report was split back out of the ticket; it is routed on its own
     (its TicketSubmitted follows)."""
 
-    kind: ClassVar[str] = "split"
     type: Literal["ReportSplit"] = "ReportSplit"
     schema_version: Literal[1] = 1
     report_ticket_id: TicketId

@@ -1,7 +1,7 @@
-"""The Chinese names people read for the ticket's codes: the console's screens and
-intake's ticket exports say the same words."""
+"""The Chinese names people read for the ticket's codes: the console's screens,
+intake's ticket exports and notify's messages say the same words."""
 
-from chuishao.common.domain import RATING_LABELS, Rating
+from chuishao.common.domain import RATING_LABELS, Level, Rating, Role, Whistle
 from chuishao.common.status import Status
 
 STATUS_NAMES: dict[Status, str] = {
@@ -26,3 +26,16 @@ CHANNEL_NAMES: dict[str, str] = {
     "proactive": "主动治理（未诉先办）",
 }
 RATING_NAMES: dict[Rating, str] = {rating: label for label, rating in RATING_LABELS.items()}
+LEVEL_NAMES: dict[Level, str] = {
+    Level.COMMUNITY: "社区",
+    Level.STREET: "街道",
+    Level.DISTRICT: "区",
+    Level.CITY: "市",
+}
+ROLE_NAMES: dict[Role, str] = {Role.LEAD: "主办", Role.CO: "协办", Role.SUPERVISOR: "督办"}
+WHISTLE_NAMES: dict[Whistle, str] = {
+    Whistle.NONE: "派单",
+    Whistle.DAILY: "日常哨",
+    Whistle.COORDINATION: "协同哨",
+    Whistle.EMERGENCY: "应急哨",
+}

@@ -9,12 +9,16 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from chuishao.common.domain import CategoryCode, ClockKind, Level, Priority, TicketId, UnitId
 
 
-class ReporterContactQuery(BaseModel):
-    """notify asks intake how to reach a ticket's reporter (subject: REPORTER_CONTACT)."""
+class TicketQuery(BaseModel):
+    """A question about one ticket: its id and nothing else (an unknown field is refused)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     ticket_id: TicketId
+
+
+class ReporterContactQuery(TicketQuery):
+    """notify asks intake how to reach a ticket's reporter (subject: REPORTER_CONTACT)."""
 
 
 class ReporterContact(BaseModel):
@@ -102,10 +106,8 @@ class ClockDeadline(BaseModel):
     calendar: str
 
 
-class TicketDeadlinesQuery(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    ticket_id: TicketId
+class TicketDeadlinesQuery(TicketQuery):
+    """Every clock of a ticket, asked of sla (subject: SLA_TICKET_DEADLINES)."""
 
 
 class TicketDeadlines(BaseModel):

@@ -5,6 +5,7 @@ that acknowledges nothing and leaves nothing behind."""
 import contextlib
 from collections.abc import AsyncIterator
 
+from nats.aio.msg import Msg
 from nats.errors import TimeoutError as NatsTimeout
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
@@ -28,6 +29,19 @@ async def read(
     filters: list[str],
 ) -> AsyncIterator[tuple[int, bytes]]:
     """The stored messages (sequence, data) after sequence `after` up to `until`."""
+    async for message in messages(js, stream, after, until, filters):
+        yield message.metadata.sequence.stream, message.data
+
+
+async def messages(
+    js: JetStreamContext,
+    stream: str,
+    after: int,
+    until: int,
+    filters: list[str],
+) -> AsyncIterator[Msg]:
+    """The stored messages after sequence `after` up to `until`, whole: with their
+    subjects and headers (a key-value bucket's key and operation)."""
     if until <= after:
         return
     subscription = await js.pull_subscribe(
@@ -52,7 +66,7 @@ async def read(
             for message in messages:
                 if message.metadata.sequence.stream > until:
                     return
-                yield message.metadata.sequence.stream, message.data
+                yield message
             if messages[-1].metadata.num_pending == 0:
                 return
     finally:

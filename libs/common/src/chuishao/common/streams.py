@@ -21,58 +21,68 @@ from chuishao.common import events, subjects
 from chuishao.common.transient import retried
 
 DAY = 86_400.0
+# How long the record is kept: a year of tickets plus a margin for annual statistics.
+RECORD_AGE = 400 * DAY
 
-TICKETS = StreamConfig(
-    name="TICKETS",
-    description="Every ticket lifecycle event: the system's record of what happened",
-    subjects=[subjects.TICKET_EVENTS],
-    retention=RetentionPolicy.LIMITS,
-    storage=StorageType.FILE,
-    max_age=400 * DAY,  # a year of tickets plus a margin for annual statistics
-    # Publishers retry with the same Nats-Msg-Id; repeats inside this window are dropped.
-    duplicate_window=600.0,
-    discard=DiscardPolicy.OLD,
+# Publishers retry with the same Nats-Msg-Id; repeats inside this window are dropped.
+DUPLICATE_WINDOW = 600.0
+
+
+def _stream(
+    name: str,
+    description: str,
+    subject: str,
+    max_age: float,
+    retention: RetentionPolicy = RetentionPolicy.LIMITS,
+) -> StreamConfig:
+    """A stream as every one here is declared: one subject tree, kept on file, old messages
+    discarded when full, and the duplicate window that makes a publisher's retry safe."""
+    return StreamConfig(
+        name=name,
+        description=description,
+        subjects=[subject],
+        retention=retention,
+        storage=StorageType.FILE,
+        max_age=max_age,
+        duplicate_window=DUPLICATE_WINDOW,
+        discard=DiscardPolicy.OLD,
+    )
+
+
+TICKETS = _stream(
+    "TICKETS",
+    "Every ticket lifecycle event: the system's record of what happened",
+    subjects.TICKET_EVENTS,
+    max_age=RECORD_AGE,
 )
-UNITS = StreamConfig(
-    name="UNITS",
-    description="Deliveries to units, one subject tree per unit (dept.<unit>.>)",
-    subjects=[subjects.UNIT_DELIVERIES],
-    retention=RetentionPolicy.LIMITS,
-    storage=StorageType.FILE,
+UNITS = _stream(
+    "UNITS",
+    "Deliveries to units, one subject tree per unit (dept.<unit>.>)",
+    subjects.UNIT_DELIVERIES,
     max_age=90 * DAY,
-    duplicate_window=600.0,
 )
-DEADLETTER = StreamConfig(
-    name="DEADLETTER",
-    description="Messages a consumer gave up on, with the reason in headers; replayable",
-    subjects=[subjects.DEAD_LETTERS],
-    retention=RetentionPolicy.LIMITS,
-    storage=StorageType.FILE,
+DEADLETTER = _stream(
+    "DEADLETTER",
+    "Messages a consumer gave up on, with the reason in headers; replayable",
+    subjects.DEAD_LETTERS,
     max_age=30 * DAY,
-    duplicate_window=600.0,
 )
-NOTIFY_JOBS = StreamConfig(
-    name="NOTIFY_JOBS",
-    description="Notify's outbound deliveries (webhooks, resident messages), one per "
+NOTIFY_JOBS = _stream(
+    "NOTIFY_JOBS",
+    "Notify's outbound deliveries (webhooks, resident messages), one per "
     "(event, recipient, channel); removed once delivered or dead-lettered",
-    subjects=[subjects.NOTIFY_JOBS],
+    subjects.NOTIFY_JOBS,
+    max_age=7 * DAY,
     # A job is work to do, not a record: the ack removes it. Retries wait in the consumer
     # (nack with delay), so a slow webhook never holds up the TICKETS consumer.
     retention=RetentionPolicy.WORK_QUEUE,
-    storage=StorageType.FILE,
-    max_age=7 * DAY,
-    duplicate_window=600.0,
 )
-POINTS = StreamConfig(
-    name="POINTS",
-    description="Reward points exchanged for goods (PointsExchanged), one subject per "
+POINTS = _stream(
+    "POINTS",
+    "Reward points exchanged for goods (PointsExchanged), one subject per "
     "reporter reference; with TICKETS, what the points ledger is rebuilt from",
-    subjects=[subjects.POINTS_EVENTS],
-    retention=RetentionPolicy.LIMITS,
-    storage=StorageType.FILE,
-    max_age=TICKETS.max_age,  # as long as the tickets that earned the points
-    duplicate_window=600.0,
-    discard=DiscardPolicy.OLD,
+    subjects.POINTS_EVENTS,
+    max_age=RECORD_AGE,  # as long as the tickets that earned the points
 )
 STREAMS: tuple[StreamConfig, ...] = (TICKETS, UNITS, DEADLETTER, NOTIFY_JOBS, POINTS)
 
@@ -139,6 +149,16 @@ class ConsumerSpec:
         return self.backoff_seconds[min(max(delivered - 1, 0), len(self.backoff_seconds) - 1)]
 
 
+# A summoned unit's steps on a ticket and the resident's turn, in the order the consumers
+# filter them: each moves an sla clock and a supervision counter alike.
+_UNIT_STEPS: tuple[type[events.Event], ...] = (
+    events.TicketAcknowledged,
+    events.TicketDeclined,
+    events.TicketTransferred,
+    events.TicketProgressNoted,
+    events.TicketAwaitingResident,
+    events.TicketResidentReplied,
+)
 ROUTER = ConsumerSpec(
     "router",
     "TICKETS",
@@ -162,12 +182,7 @@ SLA = ConsumerSpec(
         (
             events.TicketNeedsManualDispatch,
             events.TicketDispatched,
-            events.TicketAcknowledged,
-            events.TicketDeclined,
-            events.TicketTransferred,
-            events.TicketProgressNoted,
-            events.TicketAwaitingResident,
-            events.TicketResidentReplied,
+            *_UNIT_STEPS,
             events.ExtensionApproved,
             events.TicketRecategorised,
             events.UnitSignedOff,
@@ -239,12 +254,7 @@ SUPERVISION = ConsumerSpec(
             events.TicketDispatched,
             events.WhistleBlown,
             events.SlaClockArmed,
-            events.TicketAcknowledged,
-            events.TicketDeclined,
-            events.TicketTransferred,
-            events.TicketProgressNoted,
-            events.TicketAwaitingResident,
-            events.TicketResidentReplied,
+            *_UNIT_STEPS,
             events.TicketRecategorised,
             events.UnitSignedOff,
             events.TicketResolved,

@@ -1,5 +1,6 @@
 """Start, wait for and stop real servers. Used by the local stack and by the tests."""
 
+import abc
 import contextlib
 import ctypes
 import os
@@ -40,7 +41,29 @@ def _binary(name: str, package_hint: str) -> str:
     raise FileNotFoundError(f"{name} not found; install the {package_hint} package")
 
 
-class ServerProcess:
+class StartedWhileUsed(abc.ABC):
+    """Child processes that live for a `with` block: started on entry, stopped on the way
+    out even when the block raised, so no test or benchmark leaves one behind."""
+
+    @abc.abstractmethod
+    def start(self) -> Self: ...
+
+    @abc.abstractmethod
+    def stop(self) -> object: ...
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+class ServerProcess(StartedWhileUsed):
     """A server child process: started, waited for, stopped, never left behind."""
 
     name = "server"
@@ -103,17 +126,6 @@ class ServerProcess:
             self._process.kill()
             self._process.wait()
             self._process = None
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
 
 def _answers(port: int, probe: bytes, expect: bytes) -> bool:

@@ -10,12 +10,11 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from types import TracebackType
 from typing import Self
 
 import httpx
 
-from chuishao.embedded.servers import free_port
+from chuishao.embedded.servers import StartedWhileUsed, free_port
 
 SERVICES = ("intake", "router", "sla", "notify", "supervision")
 # `make run` adds the console (the people's screens), which no event passes through; the
@@ -38,7 +37,7 @@ def console_key(key: str) -> dict[str, str]:
     }
 
 
-class ServiceProcesses:
+class ServiceProcesses(StartedWhileUsed):
     def __init__(
         self,
         nats_url: str,
@@ -164,14 +163,3 @@ class ServiceProcesses:
 
     def stop(self) -> dict[str, int]:
         return {name: self.stop_one(name) for name in list(self.processes)}
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()

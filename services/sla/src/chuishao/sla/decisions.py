@@ -104,32 +104,29 @@ def on_timer(state: TicketState, now: datetime, book: PolicyBook) -> SlaDecision
             events += breach_events
             level = next((f.to_level for f in breach_facts if isinstance(f, Escalated)), level)
         elif (warn_at := clock.warning_at) is not None and warn_at <= now:
-            warned = Warned(
-                event_id=derived_id(state.ticket_id, "SlaWarning", clock.key),
-                at=now,
-                clock_key=clock.key,
-            )
+            warned, warning = _warning(state, clock, deadline, now)
             facts.append(warned)
-            events.append(
-                _event(
-                    SlaWarning,
-                    state,
-                    warned.event_id,
-                    now,
-                    clock.cause_id,
-                    clock=clock.kind,
-                    level=clock.level,
-                    unit_id=clock.unit_id,
-                    deadline=deadline,
-                    remaining_seconds=round(clock.budget - clock.elapsed(now)),
-                )
-            )
+            events.append(warning)
     return settle(state.model_copy(update={"facts": [*state.facts, *facts]}), book, events, facts)
 
 
 def refresh(state: TicketState, book: PolicyBook) -> SlaDecision:
     """Re-derive with the current policies (the reconciliation sweep)."""
     return settle(state, book, [], [])
+
+
+def _warning(
+    state: TicketState, clock: SlaClock, deadline: datetime, now: datetime
+) -> tuple[Warned, SlaWarning]:
+    """The warning of a clock past its warning point: the fact recorded, the event sent."""
+    warned = Warned(
+        event_id=derived_id(state.ticket_id, "SlaWarning", clock.key), at=now, clock_key=clock.key
+    )
+    remaining = round(clock.budget - clock.elapsed(now))
+    warning = _about_clock(
+        SlaWarning, state, clock, warned.event_id, now, deadline, remaining_seconds=remaining
+    )
+    return warned, warning
 
 
 def _breach(
@@ -152,17 +149,8 @@ def _breach(
     )
     facts: list[Fact] = [breached]
     events: list[Event] = [
-        _event(
-            SlaBreached,
-            state,
-            breached.event_id,
-            now,
-            clock.cause_id,
-            clock=clock.kind,
-            level=clock.level,
-            unit_id=clock.unit_id,
-            deadline=deadline,
-            overdue_seconds=overdue,
+        _about_clock(
+            SlaBreached, state, clock, breached.event_id, now, deadline, overdue_seconds=overdue
         )
     ]
     if clock.level in summoned:
@@ -234,21 +222,43 @@ def settle(
         if state.announced.get(clock.key) == stamp:
             continue
         announcements.append(
-            _event(
+            _about_clock(
                 SlaClockArmed,
                 state,
+                clock,
                 derived_id(state.ticket_id, "SlaClockArmed", clock.key, stamp),
                 clock.running_since,
-                clock.cause_id,
-                clock=clock.kind,
-                level=clock.level,
-                unit_id=clock.unit_id,
+                deadline,
                 limit_seconds=max(round(clock.budget), 1),
-                deadline=deadline,
             )
         )
     state = state.model_copy(update={"announced": announced})
     return SlaDecision(state, ticket, [*events, *announcements], recorded)
+
+
+def _about_clock(
+    kind: type[E],
+    state: TicketState,
+    clock: SlaClock,
+    event_id: str,
+    at: datetime,
+    deadline: datetime,
+    **fields: Any,
+) -> E:
+    """An event about one clock (armed, warning, breach): each names the clock, its level
+    and unit and its deadline the same way, caused by the event that started the clock."""
+    return _event(
+        kind,
+        state,
+        event_id,
+        at,
+        clock.cause_id,
+        clock=clock.kind,
+        level=clock.level,
+        unit_id=clock.unit_id,
+        deadline=deadline,
+        **fields,
+    )
 
 
 def _event(

@@ -83,6 +83,37 @@ class Units:
         return self.units.get(key)
 
 
+class Seen:
+    def __init__(self, *entries: Presence) -> None:
+        self.entries = {p.unit: p for p in entries}
+
+    def get(self, key: str) -> Presence | None:
+        return self.entries.get(key)
+
+
+# A grid station with a duty phone, the unit most tests here remind.
+HEYUAN = UnitContact(
+    id="grid-heyuan",
+    name="和园社区网格站",
+    kind="community",
+    level=Level.COMMUNITY,
+    duty_phone="010-6501-1001",
+)
+
+
+def duty_sender(
+    unit: UnitContact, sms: FakeSms, ledger: FakeLedger, presence: Seen | None = None
+) -> ToDutyPhones:
+    """The duty-phone sender over fakes: the one unit, the one SMS channel, the ledger."""
+    return ToDutyPhones(
+        units=Units(unit),  # type: ignore[arg-type]
+        channels=[sms],
+        messages=MESSAGES,
+        ledger=ledger,  # type: ignore[arg-type]
+        presence=presence,  # type: ignore[arg-type]
+    )
+
+
 def job_for(unit_id: str) -> DeliveryJob:
     event = warning(ClockKind.REPORT_FOR_DUTY, unit_id)
     notice = next(n for n in notices_for(event, Audience()) if n.audience == "duty_phone")
@@ -91,19 +122,7 @@ def job_for(unit_id: str) -> DeliveryJob:
 
 async def test_the_reminder_goes_to_the_duty_phone_without_the_residents_link() -> None:
     sms, ledger = FakeSms(), FakeLedger()
-    unit = UnitContact(
-        id="grid-heyuan",
-        name="和园社区网格站",
-        kind="community",
-        level=Level.COMMUNITY,
-        duty_phone="010-6501-1001",
-    )
-    sender = ToDutyPhones(
-        units=Units(unit),  # type: ignore[arg-type]
-        channels=[sms],
-        messages=MESSAGES,
-        ledger=ledger,  # type: ignore[arg-type]
-    )
+    sender = duty_sender(HEYUAN, sms, ledger)
     job = job_for("grid-heyuan")
     result = await sender.send(Attempt(job, 1, NOW))
     assert isinstance(result, Settled)
@@ -122,45 +141,18 @@ async def test_the_reminder_goes_to_the_duty_phone_without_the_residents_link() 
 async def test_a_unit_without_a_duty_phone_is_skipped_not_retried() -> None:
     sms, ledger = FakeSms(), FakeLedger()
     unit = UnitContact(id="bus-yunxi", name="云溪公交集团", kind="co_building", level=Level.STREET)
-    sender = ToDutyPhones(
-        units=Units(unit),  # type: ignore[arg-type]
-        channels=[sms],
-        messages=MESSAGES,
-        ledger=ledger,  # type: ignore[arg-type]
-    )
+    sender = duty_sender(unit, sms, ledger)
     result = await sender.send(Attempt(job_for("bus-yunxi"), 1, NOW))
     assert isinstance(result, Settled)
     assert result.status == "skipped"
     assert sms.sent == []
 
 
-class Seen:
-    def __init__(self, *entries: Presence) -> None:
-        self.entries = {p.unit: p for p in entries}
-
-    def get(self, key: str) -> Presence | None:
-        return self.entries.get(key)
-
-
 async def test_no_sms_while_a_clerk_has_the_console_queue_open() -> None:
-    unit = UnitContact(
-        id="grid-heyuan",
-        name="和园社区网格站",
-        kind="community",
-        level=Level.COMMUNITY,
-        duty_phone="010-6501-1001",
-    )
     for seen_ago, sent in ((10, False), (FRESH_SECONDS + 5, True)):
         sms, ledger = FakeSms(), FakeLedger()
-        sender = ToDutyPhones(
-            units=Units(unit),  # type: ignore[arg-type]
-            channels=[sms],
-            messages=MESSAGES,
-            ledger=ledger,  # type: ignore[arg-type]
-            presence=Seen(  # type: ignore[arg-type]
-                Presence(unit="grid-heyuan", seen_at=NOW - timedelta(seconds=seen_ago))
-            ),
-        )
+        seen = Seen(Presence(unit="grid-heyuan", seen_at=NOW - timedelta(seconds=seen_ago)))
+        sender = duty_sender(HEYUAN, sms, ledger, presence=seen)
         result = await sender.send(Attempt(job_for("grid-heyuan"), 1, NOW))
         assert isinstance(result, Settled)
         assert (result.status == "sent") is sent, seen_ago

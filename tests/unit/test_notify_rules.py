@@ -2,6 +2,7 @@
 
 import random
 from datetime import UTC, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -9,7 +10,7 @@ import pytest
 
 from chuishao.common.clock import ManualClock
 from chuishao.common.domain import Channel, ClockKind, Level, Priority, Role
-from chuishao.common.events import SlaWarning, TicketEscalated, TicketResolved
+from chuishao.common.events import SlaWarning, TicketDispatched, TicketEscalated, TicketResolved
 from chuishao.notify.audience import Audience
 from chuishao.notify.messages import Messages, duration
 from chuishao.notify.outcomes import from_response
@@ -127,6 +128,20 @@ def test_quiet_hours_run_from_ten_at_night_to_seven_in_the_morning_beijing_time(
 # --- who hears what
 
 
+def escalation(dispatch: TicketDispatched, **fields: Any) -> TicketEscalated:
+    """sla's escalation of the dispatch at NOW: the resolution clock ran out at the
+    community, the street is summoned (`fields`: how late, who)."""
+    return TicketEscalated.caused_by(
+        dispatch,
+        producer="sla",
+        occurred_at=NOW,
+        clock=ClockKind.RESOLUTION,
+        from_level=Level.COMMUNITY,
+        to_level=Level.STREET,
+        **fields,
+    )
+
+
 def test_who_hears_about_which_event() -> None:
     cause = submitted()
     dispatch = dispatched(cause)
@@ -144,15 +159,8 @@ def test_who_hears_about_which_event() -> None:
         deadline=NOW,
         remaining_seconds=60,
     )
-    escalated = TicketEscalated.caused_by(
-        dispatch,
-        producer="sla",
-        occurred_at=NOW,
-        clock=ClockKind.RESOLUTION,
-        from_level=Level.COMMUNITY,
-        to_level=Level.STREET,
-        overdue_seconds=0,
-        units_summoned=("street-centre", "district-cg"),
+    escalated = escalation(
+        dispatch, overdue_seconds=0, units_summoned=("street-centre", "district-cg")
     )
     resolved = TicketResolved.caused_by(
         cause, producer="intake", occurred_at=NOW, units=("grid-heyuan",), note="done"
@@ -189,15 +197,7 @@ def test_messages_are_chinese_and_carry_the_ticket_number() -> None:
     assert MESSAGES.render("dispatch", dispatch, "和园社区网格站").startswith(
         "【日常哨】和园社区网格站：请作为主办单位办理工单T20260105000001。问题：消防箱玻璃碎了"
     )
-    escalated = TicketEscalated.caused_by(
-        dispatch,
-        producer="sla",
-        occurred_at=NOW,
-        clock=ClockKind.RESOLUTION,
-        from_level=Level.COMMUNITY,
-        to_level=Level.STREET,
-        overdue_seconds=3 * 3600 + 60,
-    )
+    escalated = escalation(dispatch, overdue_seconds=3 * 3600 + 60)
     assert "超时3小时1分钟，已由社区升级至街道督办" in MESSAGES.render(
         "escalation", escalated, "街道指挥中心"
     )

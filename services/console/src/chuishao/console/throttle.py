@@ -44,20 +44,24 @@ class LoginThrottle:
             longest = max(longest, ttl_ms / 1000 if ttl_ms > 0 else 0.0)
         return longest
 
+    async def _count(self, counter: str) -> int:
+        """One more in `counter`'s window; how many so far. The window starts at the first
+        (INCR keeps the expiry; PEXPIRE's NX needs Redis 7)."""
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.set(counter, 0, px=math.ceil(self.rule.window_seconds * 1000), nx=True)
+            pipe.incr(counter)
+            _, count = await pipe.execute()
+        return int(count)
+
+    async def _lock(self, lock: str) -> None:
+        await self.redis.set(lock, "1", px=math.ceil(self.rule.lock_seconds * 1000))
+
     async def failed(self, username: str, address: str) -> float:
         """Count a wrong password; the seconds of the lock it started (0: none)."""
         locked = 0.0
-        window_ms = math.ceil(self.rule.window_seconds * 1000)
-        lock_ms = math.ceil(self.rule.lock_seconds * 1000)
         for counter, lock, limit in self._keys(username, address):
-            async with self.redis.pipeline(transaction=True) as pipe:
-                # The window starts at the first failure (INCR keeps the expiry; PEXPIRE's
-                # NX needs Redis 7).
-                pipe.set(counter, 0, px=window_ms, nx=True)
-                pipe.incr(counter)
-                _, count = await pipe.execute()
-            if int(count) >= limit:
-                await self.redis.set(lock, "1", px=lock_ms)
+            if await self._count(counter) >= limit:
+                await self._lock(lock)
                 await self.redis.delete(counter)
                 locked = self.rule.lock_seconds
         return locked
@@ -69,17 +73,12 @@ class LoginThrottle:
         that reaches the limit still goes ahead and locks the ones after it."""
         if (wait := await self.locked_for(username, address)) > 0:
             return wait
-        window_ms = math.ceil(self.rule.window_seconds * 1000)
-        lock_ms = math.ceil(self.rule.lock_seconds * 1000)
         for counter, lock, limit in self._keys(username, address):
-            async with self.redis.pipeline(transaction=True) as pipe:
-                pipe.set(counter, 0, px=window_ms, nx=True)
-                pipe.incr(counter)
-                _, count = await pipe.execute()
-            if int(count) > limit:  # one of a burst past the limit: counted, refused
+            count = await self._count(counter)
+            if count > limit:  # one of a burst past the limit: counted, refused
                 return max(await self.locked_for(username, address), 1.0)
-            if int(count) == limit:  # the counter stays until its window ends
-                await self.redis.set(lock, "1", px=lock_ms)
+            if count == limit:  # the counter stays until its window ends
+                await self._lock(lock)
         return 0.0
 
     async def succeeded(self, username: str) -> None:

@@ -4,6 +4,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from chuishao.notify.delivery_log import Status
+from chuishao.notify.idempotency import SendLedger
 from chuishao.notify.jobs import DeliveryJob
 from chuishao.notify.outcomes import SendResult
 
@@ -30,3 +31,12 @@ class Unsent:
     outcome: SendResult
     recipient: str
     channel: str
+
+
+async def skip(
+    ledger: SendLedger, attempt: Attempt, recipient: str, channel: str, why: str
+) -> Settled:
+    """A job not to be sent (no address, opted out, no channel): settled as skipped, so
+    neither a redelivery nor a replay tries it again, and logged with `why`."""
+    await ledger.settle(attempt.job.job_id, "skipped")
+    return Settled("skipped", recipient, channel, why)

@@ -7,15 +7,18 @@ import httpx
 from faststream.nats import NatsBroker
 from redis.asyncio import Redis
 
+from chuishao.common import subjects
 from chuishao.common.clock import Clock
 from chuishao.common.loops import every
 from chuishao.common.runtime import Phase, compose
 from chuishao.common.streams import NOTIFY, NOTIFY_DELIVERIES
 from chuishao.common.units import units_view
-from chuishao.notify import hotspot_sms, verification
+from chuishao.notify.hotspot_sms import HotspotTexts
 from chuishao.notify.hotspots import Words
 from chuishao.notify.service import NotifyService, resident_channels
+from chuishao.notify.service_requests import answer_services
 from chuishao.notify.settings import NotifySettings
+from chuishao.notify.verification import VerificationCodes
 
 PRODUCER = "notify"
 
@@ -41,11 +44,11 @@ def bootstrap(
     service = NotifyService(runtime, settings, http, units, rng)
     # One-time codes by SMS for the residents' points page (verification.py).
     phones = resident_channels(settings, redis, http)
-    verification.register(broker, verification.VerificationCodes(phones))
+    codes = VerificationCodes(phones)
+    answer_services(broker, subjects.NOTIFY_VERIFICATION_CODE, codes.send)
     # Hotspot warnings by SMS to the command-centre people the console names (hotspot_sms.py).
-    hotspot_sms.register(
-        broker, hotspot_sms.HotspotTexts(phones, Words(service.places, service.catalogue))
-    )
+    texts = HotspotTexts(phones, Words(service.places, service.catalogue))
+    answer_services(broker, subjects.NOTIFY_HOTSPOT_SMS, texts.send)
 
     runtime.streams(NOTIFY, NOTIFY_DELIVERIES)
     # An empty bucket (no router yet) still loads; only a stalled server waits.

@@ -9,21 +9,21 @@ so the subject cannot relay arbitrary text to a phone. The number is never logge
 from typing import Any
 
 import structlog
-from faststream.nats import NatsBroker
 from pydantic import ValidationError
 
-from chuishao.common import subjects
-from chuishao.common.broker import answers_failures, current_message
-from chuishao.common.errors import invalid_request, nats_error_reply, nats_refusal
+from chuishao.common.errors import invalid_request, nats_error_reply
 from chuishao.common.queries import HotspotSmsRequest, HotspotSmsSent
-from chuishao.common.replies import withhold_reply
-from chuishao.notify.channels import ResidentChannel, ResidentMessage
+from chuishao.notify.channels import ResidentChannel
 from chuishao.notify.hotspots import Words, window_label
-from chuishao.notify.verification import send_to_phone
+from chuishao.notify.verification import answer_text, phone_channels, phone_text
 
 log = structlog.get_logger()
 TEMPLATE = "hotspot_person"
-PHONE_CHANNELS = ("sms", "outbox")
+# The refusal's words when no phone channel delivered the text.
+NOT_SENT = (
+    "预警短信暂时发送失败，请稍后再试",
+    "The hotspot SMS could not be sent; try again later",
+)
 
 
 def text_of(request: HotspotSmsRequest, words: Words) -> tuple[str, dict[str, str]]:
@@ -47,7 +47,7 @@ def text_of(request: HotspotSmsRequest, words: Words) -> tuple[str, dict[str, st
 
 class HotspotTexts:
     def __init__(self, channels: list[ResidentChannel], words: Words) -> None:
-        self.channels = [c for c in channels if c.name in PHONE_CHANNELS]
+        self.channels = phone_channels(channels)
         self.words = words
 
     async def send(self, body: bytes) -> dict[str, Any]:
@@ -56,28 +56,5 @@ class HotspotTexts:
         except ValidationError as error:
             return nats_error_reply(invalid_request(error))
         text, params = text_of(request, self.words)
-        message = ResidentMessage(
-            delivery_id=request.request_id,
-            ticket_id="",
-            template=TEMPLATE,
-            text=text,
-            params=params,
-        )
-        if sent := await send_to_phone(self.channels, request.phone, message):
-            return HotspotSmsSent(channel=sent).model_dump(mode="json")
-        return nats_refusal(
-            "sms_not_sent",
-            "预警短信暂时发送失败，请稍后再试",
-            "The hotspot SMS could not be sent; try again later",
-        )
-
-
-def register(broker: NatsBroker, texts: HotspotTexts) -> None:
-    # Services only (units may never publish internal.>); answered only on the caller's inbox.
-    @broker.subscriber(subjects.NOTIFY_HOTSPOT_SMS, queue="notify")
-    @answers_failures
-    async def on_hotspot_sms() -> dict[str, Any]:
-        message = current_message(broker)
-        if withhold_reply(message):
-            return {}
-        return await texts.send(message.body)
+        message = phone_text(request.request_id, TEMPLATE, text, params)
+        return await answer_text(self.channels, request.phone, message, HotspotSmsSent, NOT_SENT)

@@ -7,26 +7,23 @@ from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
-from chuishao.common.domain import ClockKind, Level, Role, Whistle
+from chuishao.common.domain import ClockKind, Level
 from chuishao.common.events import Event
+from chuishao.common.labels import LEVEL_NAMES, ROLE_NAMES, WHISTLE_NAMES
 from chuishao.common.tokens import resident_token
+from chuishao.notify.channels import ResidentMessage
 from chuishao.notify.hotspots import Words
-from chuishao.notify.jobs import Template
+from chuishao.notify.jobs import DeliveryJob, Template
 
-LEVELS = {Level.COMMUNITY: "社区", Level.STREET: "街道", Level.DISTRICT: "区", Level.CITY: "市"}
 CLOCKS = {
     ClockKind.REPORT_FOR_DUTY: "签收",
     ClockKind.FIRST_RESPONSE: "首次响应",
     ClockKind.RESOLUTION: "办结",
     ClockKind.MANUAL_DISPATCH: "派单",
 }
-ROLES = {Role.LEAD: "主办", Role.CO: "协办", Role.SUPERVISOR: "督办"}
-WHISTLES = {
-    Whistle.NONE: "派单",
-    Whistle.DAILY: "日常哨",
-    Whistle.COORDINATION: "协同哨",
-    Whistle.EMERGENCY: "应急哨",
-}
+LEVELS = LEVEL_NAMES
+ROLES = ROLE_NAMES
+WHISTLES = WHISTLE_NAMES
 
 
 def duration(seconds: int) -> str:
@@ -85,6 +82,20 @@ class Messages:
             "call": "、".join(getattr(event, "call", ())),
             **(self.words.variables(event) if self.words is not None else {}),
         }
+
+    def message(
+        self, job: DeliveryJob, unit_name: str | None = None, *, withheld: tuple[str, ...] = ()
+    ) -> ResidentMessage:
+        """A job's text for a phone or chat channel, with the variables a gateway's
+        pre-registered template is filled with (but `withheld`, and the empty ones)."""
+        variables = self.variables(job.event, unit_name)
+        return ResidentMessage(
+            delivery_id=job.job_id,
+            ticket_id=job.event.ticket_id,
+            template=job.notice.template,
+            text=self.render(job.notice.template, job.event, unit_name),
+            params={k: str(v) for k, v in variables.items() if v and k not in withheld},
+        )
 
     def render(self, template: Template, event: Event, unit_name: str | None = None) -> str:
         return (

@@ -1,7 +1,7 @@
 """A resident's message: the reporter's contact from intake, the first channel that
 reaches them, and the residents' protections (quiet hours, a rate limit, opting out)."""
 
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass
 
 from nats.aio.client import Client
 
@@ -9,8 +9,8 @@ from chuishao.common.domain import Priority
 from chuishao.common.events import ResidentNotified
 from chuishao.common.ids import reporter_ref
 from chuishao.common.publishing import publish_event
-from chuishao.notify.attempt import Attempt, Settled, Unsent
-from chuishao.notify.channels import ResidentChannel, ResidentMessage
+from chuishao.notify.attempt import Attempt, Settled, Unsent, skip
+from chuishao.notify.channels import ResidentChannel
 from chuishao.notify.contacts import ContactUnavailable, reporter_contact
 from chuishao.notify.facts import FactsStore
 from chuishao.notify.held import HeldJobs
@@ -51,23 +51,15 @@ class Holds:
         return known == Priority.EMERGENCY
 
 
+@dataclass(eq=False)
 class ToResidents:
-    def __init__(
-        self,
-        nc: Client,
-        *,
-        channels: list[ResidentChannel],
-        messages: Messages,
-        holds: Holds,
-        ledger: SendLedger,
-        settings: NotifySettings,
-    ) -> None:
-        self.nc = nc
-        self.channels = channels
-        self.messages = messages
-        self.holds = holds
-        self.ledger = ledger
-        self.settings = settings
+    nc: Client
+    _: KW_ONLY
+    channels: list[ResidentChannel]
+    messages: Messages
+    holds: Holds
+    ledger: SendLedger
+    settings: NotifySettings
 
     async def send(self, attempt: Attempt) -> Settled | Unsent:
         job = attempt.job
@@ -80,27 +72,21 @@ class ToResidents:
         except ContactUnavailable as error:
             return Unsent(SendResult.retry(f"intake did not answer: {error}"), fallback, "resident")
         if contact is None or contact.phone is None:
-            await self.ledger.settle(job.job_id, "skipped")
-            return Settled("skipped", fallback, "resident", "no way to reach the reporter")
+            return await skip(
+                self.ledger, attempt, fallback, "resident", "no way to reach the reporter"
+            )
         ref = reporter_ref(self.settings.reporter_ref_secret.get_secret_value(), contact.phone)
         if contact.opted_out:
-            await self.ledger.settle(job.job_id, "skipped")
-            return Settled("skipped", ref, "resident", "the resident opted out")
+            return await skip(self.ledger, attempt, ref, "resident", "the resident opted out")
         channel = next((c for c in self.channels if c.can_reach(contact)), None)
         if channel is None:
-            await self.ledger.settle(job.job_id, "skipped")
-            return Settled("skipped", ref, "resident", "no channel can reach the resident")
+            return await skip(
+                self.ledger, attempt, ref, "resident", "no channel can reach the resident"
+            )
         held = await self.holds.hold_if_needed(attempt, ref)
         if held is not None:
             return Settled("held", ref, channel.name, held)
-        message = ResidentMessage(
-            delivery_id=job.job_id,
-            ticket_id=job.event.ticket_id,
-            template=job.notice.template,
-            text=self.messages.render(job.notice.template, job.event),
-            params={k: str(v) for k, v in self.messages.variables(job.event, None).items() if v},
-        )
-        outcome = await channel.send(contact, message)
+        outcome = await channel.send(contact, self.messages.message(job))
         if outcome.kind != "delivered":
             return Unsent(outcome, ref, channel.name)
         await self.ledger.settle(job.job_id, channel.name)

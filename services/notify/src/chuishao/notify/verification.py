@@ -8,19 +8,20 @@ from collections.abc import Sequence
 from typing import Any
 
 import structlog
-from faststream.nats import NatsBroker
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
-from chuishao.common import subjects
-from chuishao.common.broker import answers_failures, current_message
 from chuishao.common.errors import invalid_request, nats_error_reply, nats_refusal
 from chuishao.common.queries import VerificationCodeRequest, VerificationCodeSent
-from chuishao.common.replies import withhold_reply
 from chuishao.notify.channels import ResidentChannel, ResidentMessage
 from chuishao.notify.contacts import ResidentContact
 
 log = structlog.get_logger()
 TEMPLATE = "verification_code"
+# The refusal's words when no phone channel delivered the text.
+NOT_SENT = (
+    "验证码短信暂时发送失败，请稍后再试",
+    "The SMS with the code could not be sent; try again later",
+)
 # A code reaches a phone by its number: WeChat (an openid) cannot carry it.
 PHONE_CHANNELS = ("sms", "outbox")
 PURPOSES = {"points": "查询本人积分"}
@@ -35,27 +36,48 @@ def text_of(request: VerificationCodeRequest) -> str:
 
 class VerificationCodes:
     def __init__(self, channels: list[ResidentChannel]) -> None:
-        self.channels = [c for c in channels if c.name in PHONE_CHANNELS]
+        self.channels = phone_channels(channels)
 
     async def send(self, body: bytes) -> dict[str, Any]:
         try:
             request = VerificationCodeRequest.model_validate_json(body or b"{}")
         except ValidationError as error:
             return nats_error_reply(invalid_request(error))
-        message = ResidentMessage(
-            delivery_id=request.request_id,
-            ticket_id="",
-            template=TEMPLATE,
-            text=text_of(request),
-            params={"code": request.code, "minutes": str(request.valid_minutes)},
+        params = {"code": request.code, "minutes": str(request.valid_minutes)}
+        message = phone_text(request.request_id, TEMPLATE, text_of(request), params)
+        return await answer_text(
+            self.channels, request.phone, message, VerificationCodeSent, NOT_SENT
         )
-        if sent := await send_to_phone(self.channels, request.phone, message):
-            return VerificationCodeSent(channel=sent).model_dump(mode="json")
-        return nats_refusal(
-            "sms_not_sent",
-            "验证码短信暂时发送失败，请稍后再试",
-            "The SMS with the code could not be sent; try again later",
-        )
+
+
+def phone_channels(channels: Sequence[ResidentChannel]) -> list[ResidentChannel]:
+    """The channels a text reaches a phone on by its number alone (a code, a warning)."""
+    return [c for c in channels if c.name in PHONE_CHANNELS]
+
+
+def phone_text(
+    request_id: str, template: str, text: str, params: dict[str, str]
+) -> ResidentMessage:
+    """A text a service asked for, outside any ticket; the request's id is its delivery id
+    (what a gateway that de-duplicates is given: the SMS out_id)."""
+    return ResidentMessage(
+        delivery_id=request_id, ticket_id="", template=template, text=text, params=params
+    )
+
+
+async def answer_text(
+    channels: Sequence[ResidentChannel],
+    phone: str,
+    message: ResidentMessage,
+    sent: type[BaseModel],
+    failed: tuple[str, str],
+) -> dict[str, Any]:
+    """Text `message` to `phone` and answer the service that asked: `sent` naming the
+    channel that delivered it, or the refusal `sms_not_sent` in `failed`'s words (Chinese,
+    English) when none did (a code and a hotspot warning are answered alike)."""
+    if channel := await send_to_phone(channels, phone, message):
+        return sent(channel=channel).model_dump(mode="json")
+    return nats_refusal("sms_not_sent", *failed)
 
 
 async def send_to_phone(
@@ -74,15 +96,3 @@ async def send_to_phone(
         if result.kind == "delivered":
             return channel.name
     return None
-
-
-def register(broker: NatsBroker, codes: VerificationCodes) -> None:
-    # Services only (units may publish their own commands, never internal.>); answered
-    # only on the caller's inbox.
-    @broker.subscriber(subjects.NOTIFY_VERIFICATION_CODE, queue="notify")
-    @answers_failures
-    async def on_verification_code() -> dict[str, Any]:
-        message = current_message(broker)
-        if withhold_reply(message):
-            return {}
-        return await codes.send(message.body)

@@ -1,6 +1,7 @@
 """The points service's composition root: the TICKETS consumer that keeps the ledger, the
 exchange and account responders, and the relay of unconfirmed exchanges."""
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from faststream.nats import NatsBroker
@@ -30,6 +31,21 @@ class PointsService:
         self.points.nats = self.runtime.broker.connection
 
 
+def answer(
+    broker: NatsBroker, subject: str, handle: Callable[[bytes], Awaitable[dict[str, Any]]]
+) -> None:
+    """Answer `subject` (in points' queue group) with `handle(body)`, only on the caller's
+    inbox; a failure is answered, not dropped."""
+
+    @broker.subscriber(subject, queue=PRODUCER)
+    @answers_failures
+    async def on_request() -> dict[str, Any]:
+        message = current_message(broker)
+        if withhold_reply(message):  # answered only on the caller's inbox
+            return {}
+        return await handle(message.body)
+
+
 def bootstrap(
     settings: PointsSettings,
     *,
@@ -48,21 +64,9 @@ def bootstrap(
     async def on_ticket_event(event: AnyEvent) -> None:
         await points.on_ticket_event(event)
 
-    @broker.subscriber(subjects.POINTS_EXCHANGE, queue=PRODUCER)
-    @answers_failures
-    async def exchange() -> dict[str, Any]:
-        message = current_message(broker)
-        if withhold_reply(message):  # answered only on the caller's inbox
-            return {}
-        return await points.exchange(message.body)
-
-    @broker.subscriber(subjects.POINTS_ACCOUNT, queue=PRODUCER)
-    @answers_failures
-    async def account() -> dict[str, Any]:
-        message = current_message(broker)
-        if withhold_reply(message):
-            return {}
-        return await points.account(message.body)
+    # The console's requests, each answered with what its handler returns.
+    answer(broker, subjects.POINTS_EXCHANGE, points.exchange)
+    answer(broker, subjects.POINTS_ACCOUNT, points.account)
 
     runtime.streams(POINTS_LEDGER)
     runtime.add(Phase.PREPARE, "points", service.connect)

@@ -82,21 +82,25 @@ async def report_viewer(request: Request, street: Street = None) -> ViewerScope:
 ReportViewer = Annotated[ViewerScope, Depends(report_viewer)]
 
 
-def bad_period(error: BadPeriod) -> ApiError:
-    return ApiError(
-        422,
-        "bad_period",
-        "统计期应为 all、某日 YYYY-MM-DD 或某月 YYYY-MM。",
-        str(error),
-        field="period",
-    )
+# A period the figures cannot be read for, by the field that named it: the refusal's
+# code and words. One 422 for both, so the board's period and the report's month differ
+# only in what they say.
+PERIOD_REFUSALS = {
+    "period": ("bad_period", "统计期应为 all、某日 YYYY-MM-DD 或某月 YYYY-MM。"),
+    "month": ("bad_month", "月份应为 YYYY-MM 格式的真实月份，例如 2026-01。"),
+}
+
+
+def bad(field: str, error: BadPeriod) -> ApiError:
+    code, message_zh = PERIOD_REFUSALS[field]
+    return ApiError(422, code, message_zh, str(error), field=field)
 
 
 async def _board(request: Request, scope: ViewerScope, period: str) -> Board:
     try:
         return await supervision_of(request).board(scope, period)
     except BadPeriod as error:
-        raise bad_period(error) from error
+        raise bad("period", error) from error
 
 
 # --- the page, and signing in
@@ -244,7 +248,7 @@ async def rates(
             return await reader.rates(scope, period)
         return await reader.rates(_within(request, viewer_scope, scope), period, label=scope)
     except BadPeriod as error:
-        raise bad_period(error) from error
+        raise bad("period", error) from error
 
 
 def _within(request: Request, viewer_scope: ViewerScope, scope: str) -> list[str]:
@@ -304,7 +308,7 @@ async def public(request: Request, period: Period = ALL_PERIODS) -> PublicFigure
             for row in await service.reader.rows("street", period):
                 streets[row.id] = {name: getattr(row.rates, name) for name in names}
     except BadPeriod as error:
-        raise bad_period(error) from error
+        raise bad("period", error) from error
     return PublicFigures(
         period=period,
         rates={name: getattr(totals, name) for name in names},
@@ -318,21 +322,11 @@ async def public(request: Request, period: Period = ALL_PERIODS) -> PublicFigure
 Month = Annotated[str, Path(description="a calendar month YYYY-MM, e.g. 2026-01")]
 
 
-def bad_month(error: BadPeriod) -> ApiError:
-    return ApiError(
-        422,
-        "bad_month",
-        "月份应为 YYYY-MM 格式的真实月份，例如 2026-01。",
-        str(error),
-        field="month",
-    )
-
-
 async def _report(request: Request, scope: ViewerScope, month: str) -> MonthlyReport:
     try:
         return await supervision_of(request).monthly_report(scope, month)
     except BadPeriod as error:
-        raise bad_month(error) from error
+        raise bad("month", error) from error
 
 
 def _attachment(month: str, suffix: str) -> dict[str, str]:

@@ -76,6 +76,37 @@
     });
   }
 
+  // Both filing forms ask the console about a field as it is typed: once typing pauses
+  // (400 ms), POST `url` with the page's CSRF token and the body `bodyOf(text)` makes; only
+  // the answer to the latest words is shown (`show`), an emptied field is `cleared` (when
+  // given; else asked about too), and a failed ask shows nothing: the form works without.
+  var askWhileTyping = function (field, url, csrf, bodyOf, show, cleared) {
+    var timer = null;
+    var asked = "";
+    var latest = 0;
+    var ask = function () {
+      var text = field.value.trim();
+      if (text === asked) { return; }
+      asked = text;
+      var mine = ++latest;
+      if (!text && cleared) { cleared(); return; }
+      fetch(url, {
+        method: "POST",
+        credentials: "same-origin",
+        headers: { "Content-Type": "application/json", Accept: "application/json", "X-CSRF-Token": csrf.value },
+        body: JSON.stringify(bodyOf(text))
+      })
+        .then(function (r) { return r.ok ? r.json() : null; })
+        .then(function (answer) { if (answer && mine === latest) { show(answer); } })
+        .catch(function () { /* nothing shown: the form works without it */ });
+    };
+    field.addEventListener("input", function () {
+      clearTimeout(timer);
+      timer = setTimeout(ask, 400);
+    });
+    if (field.value.trim()) { ask(); }  // a form drawn again with its words
+  };
+
   // The suggestion while the description is typed (both filing forms): after a pause,
   // POST /r/triage; the likely categories come back as buttons (one tap sets the list
   // above), and the emergency line when the words tell of a life at risk.
@@ -85,9 +116,6 @@
   var danger = document.getElementById("danger");
   var csrf = document.querySelector("input[name=csrf_token]");
   if (description && triage && choices && select && csrf) {
-    var timer = null;
-    var asked = "";
-    var latest = 0;
     var pick = function (code, button) {
       if (filter) { filter.value = ""; }
       Array.prototype.forEach.call(select.querySelectorAll("option"), function (o) { o.hidden = false; });
@@ -120,26 +148,9 @@
         danger.hidden = !(answer.warning || answer.advice);
       }
     };
-    var suggest = function () {
-      var text = description.value.trim();
-      if (text === asked) { return; }
-      asked = text;
-      var mine = ++latest;
-      fetch("/r/triage", {
-        method: "POST",
-        credentials: "same-origin",
-        headers: { "Content-Type": "application/json", Accept: "application/json", "X-CSRF-Token": csrf.value },
-        body: JSON.stringify({ text: text.slice(0, 4000) })
-      })
-        .then(function (r) { return r.ok ? r.json() : null; })
-        .then(function (answer) { if (answer && mine === latest) { show(answer); } })
-        .catch(function () { /* no suggestion: the form works without one */ });
-    };
-    description.addEventListener("input", function () {
-      clearTimeout(timer);
-      timer = setTimeout(suggest, 400);
-    });
-    if (description.value.trim()) { suggest(); }  // a form drawn again with its words
+    askWhileTyping(description, "/r/triage", csrf, function (text) {
+      return { text: text.slice(0, 4000) };
+    }, show);
   }
 
   // Where the directory places the address as it is typed (both filing forms): after a
@@ -148,35 +159,13 @@
   var placeLine = document.getElementById("place-line");
   var token = document.querySelector("input[name=csrf_token]");
   if (address && placeLine && token) {
-    var placeTimer = null;
-    var placeAsked = "";
-    var placeLatest = 0;
-    var locate = function () {
-      var text = address.value.trim();
-      if (text === placeAsked) { return; }
-      placeAsked = text;
-      var mine = ++placeLatest;
-      if (!text) { placeLine.textContent = ""; placeLine.hidden = true; return; }
-      fetch("/r/place", {
-        method: "POST",
-        credentials: "same-origin",
-        headers: { "Content-Type": "application/json", Accept: "application/json", "X-CSRF-Token": token.value },
-        body: JSON.stringify({ address: text.slice(0, 500) })
-      })
-        .then(function (r) { return r.ok ? r.json() : null; })
-        .then(function (found) {
-          if (!found || mine !== placeLatest) { return; }
-          placeLine.textContent = found.found && found.label ? "定位：" + found.label
-            : "未能按地址定位，提交后由系统或指挥中心判断";
-          placeLine.hidden = false;
-        })
-        .catch(function () { /* no line: the form works without one */ });
-    };
-    address.addEventListener("input", function () {
-      clearTimeout(placeTimer);
-      placeTimer = setTimeout(locate, 400);
-    });
-    if (address.value.trim()) { locate(); }  // a form drawn again with its address
+    askWhileTyping(address, "/r/place", token, function (text) {
+      return { address: text.slice(0, 500) };
+    }, function (found) {
+      placeLine.textContent = found.found && found.label ? "定位：" + found.label
+        : "未能按地址定位，提交后由系统或指挥中心判断";
+      placeLine.hidden = false;
+    }, function () { placeLine.textContent = ""; placeLine.hidden = true; });
   }
 
   var form = document.getElementById("report");

@@ -9,30 +9,26 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from starlette.datastructures import UploadFile
 
 from chuishao.common.domain import AppealOutcome, AppealSubject
-from chuishao.common.errors import ApiError
 from chuishao.common.roles import PersonRole
 from chuishao.console.audit import audit
-from chuishao.console.auth import Person, check_csrf, console_of, require
+from chuishao.console.auth import Clerk, Person, check_csrf, console_of, require
 from chuishao.console.intake_client import IntakeError
 from chuishao.console.web import templates
 from chuishao.console.web.appeal_lines import DECIDERS, line
-from chuishao.console.web.photos import upload_evidence
 from chuishao.console.web.tickets import (
-    MAX_EVIDENCE,
     TICKET_ID,
     act,
     field,
     not_found,
     refusal,
     render,
+    store_evidence,
 )
 from chuishao.console.web.wording import STATUSES
 
 router = APIRouter()
-Clerk = Annotated[Person, Depends(require(PersonRole.CLERK))]
 # Who reads the list: the deciders and the streets' command centres (read-only).
 Reviewer = Annotated[
     Person,
@@ -50,26 +46,12 @@ async def file_appeal(request: Request, ticket_id: str, person: Clerk) -> Respon
     form = await request.form()
     subject, reason = field(form, "subject"), field(form, "reason")
     kept = {"appeal": reason}
-    uploads = [
-        f for f in form.getlist("photos") if isinstance(f, UploadFile) and f.filename and f.size
-    ]
     if subject not in set(AppealSubject) or not reason:
         error = refusal("appeal_incomplete", "请选择申诉事项并填写申诉理由")
         return await render(request, person, ticket_id, error=error, form=kept)
-    if len(uploads) > MAX_EVIDENCE:
-        error = refusal("too_many_photos", f"证据照片最多 {MAX_EVIDENCE} 张")
-        return await render(request, person, ticket_id, error=error, form=kept)
-    urls: list[str] = []
-    try:
-        for upload in uploads:
-            urls.append(await upload_evidence(request, person, ticket_id, upload))
-    except ApiError as bad:  # the console's own check of the file (type, size)
-        refused = IntakeError(bad.status, bad.detail.code, bad.detail.message_zh)
-        return await render(request, person, ticket_id, error=refused, form=kept)
-    except IntakeError as refused:
-        if refused.status == 404:
-            return not_found(request)
-        return await render(request, person, ticket_id, error=refused, form=kept)
+    urls = await store_evidence(request, person, ticket_id, form, kept)
+    if isinstance(urls, Response):
+        return urls
     body = {"subject": subject, "reason": reason, "evidence_urls": urls}
     return await act(request, person, ticket_id, "appeals", body, kept)
 

@@ -12,12 +12,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
-from chuishao.common.roles import PersonRole
 from chuishao.common.status import Status
-from chuishao.console.auth import Person, console_of, require
+from chuishao.console.auth import Clerk, Person, console_of
 from chuishao.console.service import Console
 from chuishao.console.web import templates
 from chuishao.console.web.wording import (
@@ -33,7 +32,6 @@ from chuishao.console.web.wording import (
 )
 
 router = APIRouter()
-Clerk = Annotated[Person, Depends(require(PersonRole.CLERK))]
 
 TABS: tuple[tuple[str, str], ...] = (
     ("report", "待签收"),

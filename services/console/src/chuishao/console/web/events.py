@@ -23,21 +23,19 @@ from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 import structlog
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 from nats.errors import Error as NatsError
 
 from chuishao.common.presence import BEAT_SECONDS, mark_present
-from chuishao.common.roles import PersonRole
 from chuishao.common.status import Status
-from chuishao.console.auth import SESSION_COOKIE, Person, console_of, require
+from chuishao.console.auth import SESSION_COOKIE, Clerk, Person, console_of
 from chuishao.console.intake_client import IntakeError
 from chuishao.console.service import Console
 from chuishao.console.web.clerk import OPEN_LIMIT, tab_of
 
 log = structlog.get_logger()
 router = APIRouter()
-Clerk = Annotated[Person, Depends(require(PersonRole.CLERK))]
 
 POLL_SECONDS = 2.0
 KEEPALIVE_SECONDS = 20.0  # a comment line, so proxies do not close an idle stream

@@ -120,6 +120,29 @@ def _back(done: str, ticket_id: str) -> Response:
     )
 
 
+async def file_for_caller(
+    console: Console,
+    person: Person,
+    report: dict[str, Any],
+    name: str,
+    phone: str,
+    idempotency_key: str,
+) -> str:
+    """File a caller's report at intake (a call taken, or one answered from the knowledge
+    base): the caller named when they gave a name or a number, taken once however often
+    the form is sent (its Idempotency-Key, drawn with the form); the new ticket's id."""
+    reporter = {k: v.strip() for k, v in (("name", name), ("phone", phone)) if v.strip()}
+    if reporter:
+        report["reporter"] = reporter
+    answer = await console.intake.post(
+        "/api/v1/reports",
+        person,
+        json=report,
+        headers={"Idempotency-Key": idempotency_key} if idempotency_key else None,
+    )
+    return str(answer["ticket_id"])
+
+
 @router.post("/reports", dependencies=CSRF)
 async def file_report(
     request: Request,
@@ -153,15 +176,9 @@ async def file_report(
     }
     if category:
         report["category"] = category
-    reporter = {k: values[k] for k in ("name", "phone") if values[k]}
-    if reporter:
-        report["reporter"] = reporter
     try:
-        answer = await console_of(request).intake.post(
-            "/api/v1/reports",
-            person,
-            json=report,
-            headers={"Idempotency-Key": idempotency_key} if idempotency_key else None,
+        ticket_id = await file_for_caller(
+            console_of(request), person, report, name, phone, idempotency_key
         )
     except IntakeError as error:
         if error.status in (400, 422):
@@ -169,7 +186,6 @@ async def file_report(
                 request, person, status_code=422, problem=error.message_zh, values=values
             )
         raise
-    ticket_id = str(answer["ticket_id"])
     audit(person, "file_for_caller", ticket=ticket_id)
     return _back("filed", ticket_id)
 

@@ -10,7 +10,7 @@ version and the words said): intake records it and closes it at once, the router
 routes it, and supervision counts it apart (直接答复率).
 """
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
@@ -24,7 +24,7 @@ from chuishao.console.auth import check_csrf, console_of
 from chuishao.console.intake_client import IntakeError
 from chuishao.console.web import templates
 from chuishao.console.web.admin import Admin
-from chuishao.console.web.hotline import Operator
+from chuishao.console.web.hotline import Operator, file_for_caller
 
 router = APIRouter()
 CSRF = [Depends(check_csrf)]
@@ -134,7 +134,7 @@ async def answer_directly(
     found = console.knowledge.get(entry_id)
     if found is None or found.retired:
         raise IntakeError(404, "not_found", "这条知识库条目不存在或已停用，请重新查找")
-    report: dict[str, object] = {
+    report: dict[str, Any] = {
         "description": description.strip() or found.question,
         "location": {"address": address.strip() or NO_PLACE},
         "channel": "hotline_12345",
@@ -142,16 +142,7 @@ async def answer_directly(
     }
     if found.category:
         report["category"] = found.category
-    reporter = {k: v.strip() for k, v in (("name", name), ("phone", phone)) if v.strip()}
-    if reporter:
-        report["reporter"] = reporter
-    answer = await console.intake.post(
-        "/api/v1/reports",
-        person,
-        json=report,
-        headers={"Idempotency-Key": idempotency_key} if idempotency_key else None,
-    )
-    ticket_id = str(answer["ticket_id"])
+    ticket_id = await file_for_caller(console, person, report, name, phone, idempotency_key)
     audit(
         person, "answered_directly", ticket=ticket_id, entry=found.entry_id, version=found.version
     )

@@ -17,15 +17,13 @@ from fastapi.responses import HTMLResponse, Response
 from nats.errors import Error as NatsError
 
 from chuishao.common import subjects
-from chuishao.common.roles import PersonRole
 from chuishao.console.audit import audit
-from chuishao.console.auth import Person, check_csrf, console_of, require
+from chuishao.console.auth import Clerk, Person, check_csrf, console_of
 from chuishao.console.intake_client import IntakeError
 from chuishao.console.web import templates
 from chuishao.console.web.wording import clock_time
 
 router = APIRouter(prefix="/points")
-Clerk = Annotated[Person, Depends(require(PersonRole.CLERK))]
 CSRF = [Depends(check_csrf)]
 TIMEOUT = 5.0
 REASONS = {
@@ -37,15 +35,26 @@ REASONS = {
 }
 
 
-async def _ask(request: Request, subject: str, body: dict[str, Any]) -> dict[str, Any]:
-    """A request to the points service; its refusal as an IntakeError-shaped page."""
+# The points service did not answer: a 503 page in intake's terms.
+UNAVAILABLE = (503, "points_unavailable", "积分服务暂时无法连接，请稍后再试")
+
+
+async def ask_points(request: Request, subject: str, body: dict[str, Any]) -> dict[str, Any]:
+    """The points service's answer to one request (a clerk's screen and a resident's own
+    page both ask it); UNAVAILABLE when NATS or the service does not answer in time."""
     try:
         reply = await console_of(request).broker.connection.request(
             subject, json.dumps(body).encode(), timeout=TIMEOUT
         )
     except (NatsError, TimeoutError) as error:
-        raise IntakeError(503, "points_unavailable", "积分服务暂时无法连接，请稍后再试") from error
+        raise IntakeError(*UNAVAILABLE) from error
     answer: dict[str, Any] = json.loads(reply.data or b"{}")
+    return answer
+
+
+async def _ask(request: Request, subject: str, body: dict[str, Any]) -> dict[str, Any]:
+    """A request to the points service; its refusal as an IntakeError-shaped page."""
+    answer = await ask_points(request, subject, body)
     if answer.get("ok") is False or "error" in answer:
         detail = answer.get("error") or {}
         raise IntakeError(

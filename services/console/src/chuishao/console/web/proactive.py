@@ -16,15 +16,14 @@ from chuishao.common.domain import Channel
 from chuishao.common.errors import ApiError
 from chuishao.common.place_names import street_of
 from chuishao.console.audit import audit
-from chuishao.console.auth import Person, check_csrf, console_of, require
+from chuishao.console.auth import Person, check_csrf, console_of
 from chuishao.console.service import Console
 from chuishao.console.web import templates
-from chuishao.console.web.centre import CENTRE_ROLES
+from chuishao.console.web.centre import Centre
 from chuishao.console.web.centre_places import scope_name, streets_of
 from chuishao.console.web.wording import span
 
 router = APIRouter()
-Centre = Annotated[Person, Depends(require(*CENTRE_ROLES))]
 CSRF = [Depends(check_csrf)]
 Code = Annotated[str, Query(max_length=64, pattern=r"^[A-Za-z0-9_-]*$")]
 

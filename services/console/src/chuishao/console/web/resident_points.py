@@ -31,7 +31,7 @@ from chuishao.console.intake_client import IntakeError
 from chuishao.console.phone_codes import CodeOutcome
 from chuishao.console.web import templates
 from chuishao.console.web.login import client_address
-from chuishao.console.web.points import TIMEOUT
+from chuishao.console.web.points import TIMEOUT, UNAVAILABLE, ask_points
 from chuishao.console.web.points import _lines as account_lines
 
 router = APIRouter(prefix="/r/points")
@@ -80,17 +80,9 @@ async def _page(
 
 
 async def _account(request: Request, ref: str) -> dict[str, Any]:
-    try:
-        reply = await console_of(request).broker.connection.request(
-            subjects.POINTS_ACCOUNT,
-            json.dumps({"reporter_ref": ref, "limit": 50}).encode(),
-            timeout=TIMEOUT,
-        )
-    except (NatsError, TimeoutError) as error:
-        raise IntakeError(503, "points_unavailable", "积分服务暂时无法连接，请稍后再试") from error
-    answer: dict[str, Any] = json.loads(reply.data or b"{}")
+    answer = await ask_points(request, subjects.POINTS_ACCOUNT, {"reporter_ref": ref, "limit": 50})
     if answer.get("ok") is not True:
-        raise IntakeError(503, "points_unavailable", "积分服务暂时无法连接，请稍后再试")
+        raise IntakeError(*UNAVAILABLE)
     return answer
 
 

@@ -22,7 +22,7 @@ from chuishao.common.errors import ApiError
 from chuishao.common.roles import PersonRole
 from chuishao.common.status import Status
 from chuishao.console.audit import audit
-from chuishao.console.auth import Person, check_csrf, console_of, require
+from chuishao.console.auth import Clerk, Person, check_csrf, console_of, require
 from chuishao.console.intake_client import IntakeError
 from chuishao.console.map import Pin, svg_map, where
 from chuishao.console.service import Console
@@ -60,7 +60,6 @@ Reader = Annotated[
         )
     ),
 ]
-Clerk = Annotated[Person, Depends(require(PersonRole.CLERK))]
 TICKET_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 MAX_EVIDENCE = 9
 
@@ -359,26 +358,40 @@ async def resolve(request: Request, ticket_id: str, person: Clerk) -> Response:
         return not_found(request)
     form = await request.form()
     note = field(form, "note")
-    uploads = [
-        f for f in form.getlist("photos") if isinstance(f, UploadFile) and f.filename and f.size
-    ]
     if not note:
         return await render(
             request, person, ticket_id, error=refusal("note_required", "请填写办结说明")
         )
+    kept = {"resolve": note}
+    urls = await store_evidence(request, person, ticket_id, form, kept)
+    if isinstance(urls, Response):
+        return urls
+    body = {"note": note, "evidence_urls": urls}
+    return await act(request, person, ticket_id, "resolve", body, kept)
+
+
+async def store_evidence(
+    request: Request, person: Person, ticket_id: str, form: Any, kept: dict[str, str]
+) -> list[str] | Response:
+    """The form's evidence photos, stored first (the photo store, through intake) for the
+    command that names their URLs (办结, 申诉): their URLs, or the page to answer with
+    instead (too many, a file refused, an unknown ticket), the form's text `kept`."""
+    # An empty file input still sends one part, with no name and no bytes.
+    uploads = [
+        f for f in form.getlist("photos") if isinstance(f, UploadFile) and f.filename and f.size
+    ]
     if len(uploads) > MAX_EVIDENCE:
         error = refusal("too_many_photos", f"证据照片最多 {MAX_EVIDENCE} 张")
-        return await render(request, person, ticket_id, error=error, form={"resolve": note})
+        return await render(request, person, ticket_id, error=error, form=kept)
     urls: list[str] = []
     try:
         for upload in uploads:
             urls.append(await upload_evidence(request, person, ticket_id, upload))
     except ApiError as bad:  # the console's own check of the file (type, size)
         refused = IntakeError(bad.status, bad.detail.code, bad.detail.message_zh)
-        return await render(request, person, ticket_id, error=refused, form={"resolve": note})
+        return await render(request, person, ticket_id, error=refused, form=kept)
     except IntakeError as refused:
         if refused.status == 404:
             return not_found(request)
-        return await render(request, person, ticket_id, error=refused, form={"resolve": note})
-    body = {"note": note, "evidence_urls": urls}
-    return await act(request, person, ticket_id, "resolve", body, {"resolve": note})
+        return await render(request, person, ticket_id, error=refused, form=kept)
+    return urls

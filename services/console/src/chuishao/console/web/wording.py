@@ -13,13 +13,20 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from chuishao.common.domain import ClockKind, DeclineReason, Level, Role, Whistle
-from chuishao.common.labels import CHANNEL_NAMES, STATUS_NAMES
+from chuishao.common.domain import ClockKind, DeclineReason, Role
+from chuishao.common.labels import (
+    CHANNEL_NAMES,
+    LEVEL_NAMES,
+    ROLE_NAMES,
+    STATUS_NAMES,
+    WHISTLE_NAMES,
+)
 
 # Clerks work in Beijing time whatever the server's zone.
 ZONE = ZoneInfo("Asia/Shanghai")
 
-# The names of statuses and channels are shared with intake's exports (common.labels).
+# The names of statuses, channels, levels, roles and whistles are shared with intake's
+# exports and notify's messages (common.labels).
 STATUSES = STATUS_NAMES
 CLOCKS = {
     ClockKind.REPORT_FOR_DUTY: "签收时限",
@@ -27,14 +34,9 @@ CLOCKS = {
     ClockKind.RESOLUTION: "办结时限",
     ClockKind.MANUAL_DISPATCH: "派单时限",
 }
-LEVELS = {Level.COMMUNITY: "社区", Level.STREET: "街道", Level.DISTRICT: "区", Level.CITY: "市"}
-ROLES = {Role.LEAD: "主办", Role.CO: "协办", Role.SUPERVISOR: "督办"}
-WHISTLES = {
-    Whistle.NONE: "派单",
-    Whistle.DAILY: "日常哨",
-    Whistle.COORDINATION: "协同哨",
-    Whistle.EMERGENCY: "应急哨",
-}
+LEVELS = LEVEL_NAMES
+ROLES = ROLE_NAMES
+WHISTLES = WHISTLE_NAMES
 DECLINE_REASONS = {
     DeclineReason.NOT_OUR_RESPONSIBILITY: "不属于本单位职责",
     DeclineReason.WRONG_LOCATION: "地点有误，不在本单位辖区",

@@ -17,6 +17,7 @@ from chuishao.common import compat
 from chuishao.common.delivery import DeliveryPolicy
 from chuishao.common.errors import ErrorDetail, nats_error_reply
 from chuishao.common.metrics import BrokerMetrics, attach
+from chuishao.common.replies import withhold_reply
 from chuishao.common.settings import ServiceSettings
 from chuishao.common.streams import ConsumerSpec
 from chuishao.common.transient import TRANSIENT, retried
@@ -148,3 +149,23 @@ def answers_failures(handler: Callable[[], Awaitable[Reply]]) -> Callable[[], Aw
             return UNAVAILABLE
 
     return answering
+
+
+def answer_requests(
+    broker: NatsBroker,
+    subject: str,
+    queue: str,
+    handle: Callable[[bytes], Awaitable[Reply]],
+    title: str | None = None,
+) -> None:
+    """Answer the requests other services make on `subject` (in `queue`, the service's
+    queue group) with `handle(body)`: only on the caller's own inbox (a forged reply
+    subject gets nothing: chuishao.common.replies), and a failure answered at once."""
+
+    @broker.subscriber(subject, queue=queue, title=title)
+    @answers_failures
+    async def on_request() -> Reply:
+        message = current_message(broker)
+        if withhold_reply(message):
+            return {}
+        return await handle(message.body)

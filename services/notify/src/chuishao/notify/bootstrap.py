@@ -8,6 +8,7 @@ from faststream.nats import NatsBroker
 from redis.asyncio import Redis
 
 from chuishao.common import subjects
+from chuishao.common.broker import answer_requests
 from chuishao.common.clock import Clock
 from chuishao.common.loops import every
 from chuishao.common.runtime import Phase, compose
@@ -16,7 +17,6 @@ from chuishao.common.units import units_view
 from chuishao.notify.hotspot_sms import HotspotTexts
 from chuishao.notify.hotspots import Words
 from chuishao.notify.service import NotifyService, resident_channels
-from chuishao.notify.service_requests import answer_services
 from chuishao.notify.settings import NotifySettings
 from chuishao.notify.verification import VerificationCodes
 
@@ -45,10 +45,10 @@ def bootstrap(
     # One-time codes by SMS for the residents' points page (verification.py).
     phones = resident_channels(settings, redis, http)
     codes = VerificationCodes(phones)
-    answer_services(broker, subjects.NOTIFY_VERIFICATION_CODE, codes.send)
+    answer_requests(broker, subjects.NOTIFY_VERIFICATION_CODE, PRODUCER, codes.send)
     # Hotspot warnings by SMS to the command-centre people the console names (hotspot_sms.py).
     texts = HotspotTexts(phones, Words(service.places, service.catalogue))
-    answer_services(broker, subjects.NOTIFY_HOTSPOT_SMS, texts.send)
+    answer_requests(broker, subjects.NOTIFY_HOTSPOT_SMS, PRODUCER, texts.send)
 
     runtime.streams(NOTIFY, NOTIFY_DELIVERIES)
     # An empty bucket (no router yet) still loads; only a stalled server waits.

@@ -1,18 +1,14 @@
 """The points service's composition root: the TICKETS consumer that keeps the ledger, the
 exchange and account responders, and the relay of unconfirmed exchanges."""
 
-from collections.abc import Awaitable, Callable
-from typing import Any
-
 from faststream.nats import NatsBroker
 from redis.asyncio import Redis
 
 from chuishao.common import subjects
-from chuishao.common.broker import answers_failures, current_message, durable_subscriber
+from chuishao.common.broker import answer_requests, durable_subscriber
 from chuishao.common.clock import Clock
 from chuishao.common.events import AnyEvent
 from chuishao.common.loops import every
-from chuishao.common.replies import withhold_reply
 from chuishao.common.runtime import Phase, Runtime, compose
 from chuishao.common.streams import POINTS_LEDGER
 from chuishao.points.policy import PointsPolicy
@@ -29,21 +25,6 @@ class PointsService:
 
     async def connect(self) -> None:
         self.points.nats = self.runtime.broker.connection
-
-
-def answer(
-    broker: NatsBroker, subject: str, handle: Callable[[bytes], Awaitable[dict[str, Any]]]
-) -> None:
-    """Answer `subject` (in points' queue group) with `handle(body)`, only on the caller's
-    inbox; a failure is answered, not dropped."""
-
-    @broker.subscriber(subject, queue=PRODUCER)
-    @answers_failures
-    async def on_request() -> dict[str, Any]:
-        message = current_message(broker)
-        if withhold_reply(message):  # answered only on the caller's inbox
-            return {}
-        return await handle(message.body)
 
 
 def bootstrap(
@@ -65,8 +46,9 @@ def bootstrap(
         await points.on_ticket_event(event)
 
     # The console's requests, each answered with what its handler returns.
-    answer(broker, subjects.POINTS_EXCHANGE, points.exchange)
-    answer(broker, subjects.POINTS_ACCOUNT, points.account)
+    # Asked by the console only (units may never publish internal.>).
+    answer_requests(broker, subjects.POINTS_EXCHANGE, PRODUCER, points.exchange)
+    answer_requests(broker, subjects.POINTS_ACCOUNT, PRODUCER, points.account)
 
     runtime.streams(POINTS_LEDGER)
     runtime.add(Phase.PREPARE, "points", service.connect)

@@ -8,9 +8,8 @@ from typing import Any, TypeVar
 from faststream.nats import NatsBroker
 from pydantic import BaseModel, ValidationError
 
-from chuishao.common.broker import answers_failures, current_message
+from chuishao.common.broker import answer_requests
 from chuishao.common.errors import invalid_request, nats_error_reply
-from chuishao.common.replies import withhold_reply
 from chuishao.router.snapshot import Snapshot
 
 Query = TypeVar("Query", bound=BaseModel)
@@ -37,10 +36,7 @@ def register(
     answer: Callable[[Query, Snapshot], BaseModel],
     snapshot: Callable[[], Snapshot],
 ) -> None:
-    @broker.subscriber(subject, queue="router", title=f"router answers {subject}")
-    @answers_failures
-    async def on_query() -> dict[str, Any]:
-        message = current_message(broker)
-        if withhold_reply(message):
-            return {}
-        return handle(message.body, snapshot(), query_type, answer)
+    async def reply(body: bytes) -> dict[str, Any]:
+        return handle(body, snapshot(), query_type, answer)
+
+    answer_requests(broker, subject, "router", reply, title=f"router answers {subject}")

@@ -31,3 +31,11 @@ async def ask(nc: Client, subject: str, body: bytes) -> dict[str, Any]:
     reply = await nc.request(subject, body, timeout=5)
     answer: dict[str, Any] = json.loads(reply.data)
     return answer
+
+
+def assert_refused(answer: dict[str, Any], field: str | None) -> None:
+    """The one error shape of a bad request (chuishao.common.errors.invalid_request)."""
+    assert answer["ok"] is False
+    assert answer["error"]["code"] == "invalid"
+    assert answer["error"]["message_zh"]
+    assert answer["error"]["field"] == field

@@ -81,7 +81,7 @@ triage-model: $(UV) ## Train the triage model from services/router/triage/corpus
 
 triage-eval: sync ## The triage CLI on the blind set: accuracy, auto-routing, danger, µs
 	$(RUN) python -m chuishao.router.triage_eval services/router/triage/blind/blind.tsv
-	@for set in danger2 danger3 danger4 danger5 danger6 danger7 danger8 danger9; do if [ -f services/router/triage/blind/$$set.tsv ]; then echo; \
+	@for set in danger2 danger3 danger4 danger5 danger6 danger7 danger8 danger9 danger10 danger11; do if [ -f services/router/triage/blind/$$set.tsv ]; then echo; \
 		echo "danger test set (blind/$$set.tsv):"; \
 		$(RUN) python -m chuishao.router.triage_eval services/router/triage/blind/$$set.tsv --danger-only; fi; done
 

@@ -16,6 +16,7 @@ from chuishao.router.danger import (
     kinds_of,
     load_lexicon,
     model_calls_of,
+    quiet_for_model,
 )
 from chuishao.router.regex_prefix import compile_fast, first_chars
 from chuishao.router.textnorm import normalise
@@ -300,7 +301,7 @@ def test_traditional_zhe_reads_as_zhe() -> None:
 
 
 DEV = Path(__file__).resolve().parents[2] / "services" / "router" / "triage" / "dev"
-# The blind danger sets already measured once (danger2 … danger8), copied here as
+# The blind danger sets already measured once (danger2 … danger10), copied here as
 # development sets; a blind set still unmeasured is never read by a test.
 MEASURED = DEV.parent / "corpus" / "danger-only"
 # Labelled numbers the detector leaves short on purpose, each against a convention the
@@ -315,7 +316,7 @@ def test_the_development_sets_reach_the_targets() -> None:
     measured blind sets (corpus/danger-only/*-measured.tsv): every danger text found and
     told the label's numbers, ≤ 5 % false alarms."""
     paths = sorted(DEV.glob("danger-*.tsv")) + sorted(MEASURED.glob("danger*-measured.tsv"))
-    assert len([p for p in paths if p.name.endswith("-measured.tsv")]) >= 7
+    assert len([p for p in paths if p.name.endswith("-measured.tsv")]) >= 9
     rows = [row for path in paths for row in read_rows(path)[0]]
     dangers = [row for row in rows if row.danger]
     calm = [row for row in rows if not row.danger]
@@ -696,3 +697,207 @@ def test_de_hua_is_a_hypothesis_only_when_it_is_not_de_plus_hua() -> None:
     found = assess("我妈屋里烧着煤球炉子，今早她迷迷瞪瞪的话都说不清了")
     assert "poisoning" in found.rules
     assert "120" in found.call
+
+
+# Round seven (DNG7): a threat to throw someone out of a window, a man with a gas cylinder
+# or petrol and a threat, lost in the wild at night, onto the tracks, a crowd running from
+# something that burns the eyes, a smell and someone down, metal that throws a child back,
+# power lines, a floor creaking and a crack growing — and the numbers: two vehicles crashed
+# or someone under one, people on drifting ice, someone alone behind a door not answering.
+ROUND7 = [
+    ("喝醉的男人说要把儿子从阳台丢下去，孩子在哭", "threat_to_throw", ("110",)),
+    ("她老公把婴儿举到窗台外面，说谁报警就松手", "threat_to_throw", ("110",)),
+    (
+        "一个男的提着一桶汽油坐在信访办门口，说今天不给说法就一起死",
+        "threat_to_blow_up_or_burn",
+        ("119", "110"),
+    ),
+    ("我们四个在后山迷路了，天黑了，手机快没电，有个同伴脚崴了", "lost_outdoors", ("119", "110")),
+    ("有人从站台上掉下去了，躺在轨道上，车马上进站", "fallen_from_height", ("110", "120")),
+    ("商场里好多人捂着鼻子往外跑，都说眼睛辣", "irritant_crowd", ("119", "110")),
+    ("那屋一股怪味，进去的师傅一会儿就倒在地上了", "smell_and_symptoms", ("119", "120")),
+    ("孩子碰了小区的铁皮配电箱，被弹开了，手还在发麻", "electric_shock", ("119", "120")),
+    # no one named at risk yet: told to call "if a life is at risk" (NO_ONE_AT_RISK_YET)
+    ("村后的输电线断了，掉在水沟里", "electric", ("119",)),
+    ("楼上装修砸了承重墙，我家地板嘎吱嘎吱响，裂缝越裂越大", "collapse", ("119",)),
+    # the numbers: people on drifting ice, a crash and someone under a vehicle, someone
+    # alone behind a door (the police break in) — 110 joins
+    ("水库的冰面裂了，两个钓鱼的站在浮冰上往中间漂", "collapse", ("119", "110")),
+    ("渣土车和三轮车撞了，骑车的人卡在车底下", "pinned", ("119", "110", "120")),
+    ("隔壁一股煤气味，敲门没人应，里面是一个人住的老太太", "gas_leak", ("119", "110", "120")),
+    ("对门独居的大爷好几天没出门，从窗户看到他躺在地上", "unseen_alone", ("110", "120")),
+]
+
+
+NO_ONE_AT_RISK_YET = {
+    "村后的输电线断了，掉在水沟里",
+    "楼上装修砸了承重墙，我家地板嘎吱嘎吱响，裂缝越裂越大",
+}
+
+
+@pytest.mark.parametrize(("text", "rule", "call"), ROUND7)
+def test_round_seven_situations_are_found_with_their_numbers(
+    text: str, rule: str, call: tuple[str, ...]
+) -> None:
+    found = assess(text)
+    assert found.danger
+    assert rule in found.rules  # the lexicon, not the model
+    assert set(call) <= set(found.call)
+    assert found.life_at_risk is (text not in NO_ONE_AT_RISK_YET)
+
+
+# Round seven's frames: a wish as a figure (想跳楼的心都有, 恨不得), a sunken road that only
+# holds puddles, 上回 and a near miss, nobody below, a denial between the hazard and its
+# predicate (电线没露出来, 确认无泄漏), a fire handled by the fire brigade last month, a cry
+# for help about a website, a door sprung back.
+NOT_NOW_ROUND7 = [
+    "装修的电钻声吵得我想跳楼的心都有了",
+    "孩子作业写到半夜，我有想跳楼的心",
+    "老板拖欠工资，气得我恨不得一把火烧了他的厂",
+    "人行道地砖陷下去一块，下雨就积水，只能绕开走",
+    "上回他家的狗差点扑倒我家孩子，麻烦物业管管",
+    "挡土墙有点往外鼓，底下没人住也没人走，请人来看看",
+    "路灯杆被撞歪了，电线没露出来，就是不亮",
+    "上月车棚曾发生电动车起火，经消防处置无人员伤亡，诉求加装喷淋",
+    "燃气公司检测后确认无泄漏，报警器老误报",
+    "救命，社保网站一直登不上，验证码刷新不出来",
+    "碰了一下铁门被弹开了，门的弹簧太紧",
+    "楼上两口子吵架，说要把对方的衣服从窗户扔下去",
+]
+
+
+@pytest.mark.parametrize("text", NOT_NOW_ROUND7)
+def test_round_seven_frames_are_not_lexicon_alarms(text: str) -> None:
+    assert kinds_of(normalise(text)) == ()
+
+
+# The same frames around a danger now: they do not hide it.
+NOW_ROUND7 = [
+    ("路面下沉了一大块，刚好有个骑车的摔进坑里起不来", "collapse"),
+    ("小区那条大黄狗刚才扑上去把我家闺女咬了，腿上在流血", "animal_attack"),
+    ("燃气公司上周说没泄漏，可今天家里煤气味特别浓，越来越大", "gas_leak"),
+    ("路灯杆被车撞倒了，电线露出来了还在冒火花", "electric"),
+    # 上回 is no past inside 晚上回家 or 地铁上回不去
+    ("晚上回家路上一群野狗围上来扑咬我，腿上都是血", "animal_attack"),
+]
+
+
+@pytest.mark.parametrize(("text", "rule"), NOW_ROUND7)
+def test_round_seven_frames_do_not_hide_a_danger_now(text: str, rule: str) -> None:
+    assert rule in assess(text).rules
+
+
+# What only the model would flag: a sign missing a character, a rooftop illegal structure,
+# a shop gone with the prepaid money — frames the model's alarm does not stand on.
+@pytest.mark.parametrize(
+    "text",
+    [
+        "店门口的招牌掉了一个字，看着别扭",
+        "楼顶那户私搭了个彩钢房，还在往上加",
+        "健身房老板跑路了，卡里还有三千没用",
+    ],
+)
+def test_round_seven_model_frames_keep_the_model_quiet(text: str) -> None:
+    assert quiet_for_model(normalise(text))
+    assert assess(text) == DangerAssessment(danger=False)
+
+
+# Round eight (DNG8): danger10's misses and short numbers as kinds — a faint cry behind a
+# door bolted from inside, a typo for 着火 and a fire spreading onto things, someone gone
+# down into a flooded garage and not come up, a driver who locks the doors and drives off,
+# someone on a roof's edge filmed by onlookers — and the numbers: a limb caught in a
+# machine, a fall down a shaft, a tree on a car with someone inside, a fight, someone swept
+# out clinging to wood, a crane on a live line with its driver in the cab.
+ROUND8 = [
+    (
+        "独居的老周两天没下楼了，刚才听见他在屋里有气无力地喊人，门从里面锁着",
+        "unseen_alone",
+        ("119", "110", "120"),
+    ),
+    ("厨房的油锅着活了，火苗窜到吊柜上了", "fire", ("119",)),
+    ("灶台上的火窜到抽油烟机里去了", "fire", ("119",)),
+    ("暴雨灌进了地下车库，有个保安下去拉闸到现在也没上来", "gone_down_not_up", ("119",)),
+    ("网约车司机把车门锁了一直往山里开，不让我下车", "held_captive", ("110",)),
+    ("出租车司机锁了车门不让我下车我很害怕", "held_captive", ("110",)),
+    ("有个男的爬到商场楼顶边上站着，楼下好多人在拍视频", "jump", ("110", "119")),
+    ("扶梯把孩子的手卷进去了，拔不出来，孩子在哭", "severe_bleeding", ("119", "120")),
+    ("大风把树刮倒压在一辆车上，车里好像有人", "struck_or_buried", ("119", "120")),
+    ("工人从电梯井口掉下去了，在下面喊", "trapped", ("119", "120")),
+    # @person@ knows 老汉, 老头 (not the 老头乐 scooter), 奶奶 … since version 10
+    ("放牛的老汉一脚踩空掉进了枯井里", "trapped", ("119", "120")),
+    ("两个邻居打起来了，老人被推倒，头磕破了在流血", "medical", ("110", "120")),
+    ("有个小孩被水冲到江心去了，抱着一根木头在喊", "drowning", ("119",)),
+    ("吊车吊臂碰到高压线了，司机还坐在驾驶室里，冒火花", "electric", ("119", "120")),
+]
+
+
+@pytest.mark.parametrize(("text", "rule", "call"), ROUND8)
+def test_round_eight_situations_are_found_with_their_numbers(
+    text: str, rule: str, call: tuple[str, ...]
+) -> None:
+    found = assess(text)
+    assert found.danger
+    assert rule in found.rules  # the lexicon, not the model
+    assert set(call) <= set(found.call)
+    assert found.life_at_risk is (text not in NO_ONE_NAMED_ROUND8)
+
+
+# A fire with nobody named in it: told to call "if a life is at risk".
+NO_ONE_NAMED_ROUND8 = {"厨房的油锅着活了，火苗窜到吊柜上了", "灶台上的火窜到抽油烟机里去了"}
+
+
+# Round eight's frames: a risk likened to a powder keg with an inspection asked, a denial of
+# having seen it (没看到电线露出来), dizzy from a flicker or a din, caterpillars falling on
+# people, 害怕 and 容易 as a fear and a risk of what may come.
+NOT_NOW_ROUND8 = [
+    "小区车棚里停满了充电的电瓶车，楼上还住着人，感觉就是个火药桶，请消防来检查一下",
+    "路灯杆被车刮歪了，没看到电线露出来，麻烦扶正",
+    "电线杆被货车刮了一下，没发现电线断，有空来扶一下",
+    "隔壁KTV的彩灯一直闪，闪得我头都晕了",
+    "廣場的大屏一直閃，閃得我頭都暈了",
+    "树上好多毛毛虫，老往行人身上掉，请来打药",
+    "孩子害怕电梯掉下去，不敢坐",
+    "扶梯边上有条缝，小孩的鞋容易被夹进去",
+]
+
+
+@pytest.mark.parametrize("text", NOT_NOW_ROUND8)
+def test_round_eight_frames_are_not_lexicon_alarms(text: str) -> None:
+    assert kinds_of(normalise(text)) == ()
+
+
+# The same frames around a danger now: they do not hide it.
+NOW_ROUND8 = [
+    ("没看到电线露出来，但是配电箱在冒火花", "electric"),
+    ("好多人在拍视频，有个人站在天台边上要往下跳", "jump"),
+    # a smell is no nuisance: 熏得 is not blanked like 闪得 and 吵得
+    ("屋里一股怪味，熏得我头都晕了", "smell_and_symptoms"),
+    # a powder keg to inspect hides no gas smell told beside it
+    ("楼道里煤气味很大，简直就是个火药桶，请燃气公司马上来检查", "gas_leak"),
+    # 容易 is a risk, unless the clause goes on to what happened just now
+    ("老人走路不稳容易摔倒刚才摔在地上起不来了", "sudden_illness"),
+]
+
+
+@pytest.mark.parametrize(("text", "rule"), NOW_ROUND8)
+def test_round_eight_frames_do_not_hide_a_danger_now(text: str, rule: str) -> None:
+    assert rule in assess(text).rules
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "香樟树上的虫子一直往下掉，落到人身上，请打药",
+        "手机从电梯井口掉下去了，怎么捡",
+        "老板一句话，我心里的火就窜上来了",
+        "我爷爷熬着活了大半辈子",
+    ],
+)
+def test_round_eight_model_frames_keep_the_model_quiet(text: str) -> None:
+    assert quiet_for_model(normalise(text))
+    assert assess(text) == DangerAssessment(danger=False)
+
+
+def test_a_typo_for_fire_is_no_work_in_progress() -> None:
+    assert kinds_of(normalise("楼上邻居家着活啦，黑烟从窗户往外冒")) == ("fire",)
+    assert kinds_of(normalise("师傅们在楼顶干着活了一上午，吵得很")) == ()

@@ -15,30 +15,21 @@ decrypt: rotation), else generated on first start into <data_dir>/intake-contact
 Replicas on different machines must be given the same key.
 """
 
-import asyncio
 import os
-from collections import OrderedDict
-from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 
 import structlog
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
-from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import KeyValueConfig, StorageType
 from nats.js.errors import KeyNotFoundError
 from nats.js.kv import KeyValue
 from pydantic import BaseModel, ValidationError
 
-from chuishao.common import stream_reader
 from chuishao.common.kv import bucket
 from chuishao.intake.records import TicketRecord
 
 BUCKET = "intake_contacts"
-PREFIX = f"$KV.{BUCKET}."
-KV_OPERATION = "KV-Operation"
-# Entries a ReadAhead keeps for the stretches to come: about 1.5 KB each, encrypted.
-READ_AHEAD = 10_000
 KEY_FILE = "intake-contact.key"
 log = structlog.get_logger()
 
@@ -99,14 +90,10 @@ class ContactStore:
             stored = await self.kv.get(ticket_id)
         except KeyNotFoundError:
             return None
-        return self.opened(ticket_id, stored.value)
-
-    def opened(self, ticket_id: str, value: bytes | None) -> ContactEntry | None:
-        """A stored entry decrypted and read (None for none, or one unreadable)."""
-        if not value:
+        if not stored.value:
             return None
         try:
-            return ContactEntry.model_validate_json(self.keys.decrypt(value))
+            return ContactEntry.model_validate_json(self.keys.decrypt(stored.value))
         except (InvalidToken, ValidationError):
             # A key that was rotated away, or another deployment's entry: the rebuild
             # falls back to the public event, without the contact.
@@ -119,68 +106,3 @@ class ContactStore:
         if entry is not None and entry.record.reporter is not None:
             record = entry.record.model_copy(update={"reporter": None})
             await self.keep(record, entry.idempotency_key)
-
-
-class ReadAhead:
-    """The entries a rebuild of every ticket asks for, read in one pass over the bucket's
-    stream instead of a request each (a sixth of the rebuild's time was those requests:
-    docs/benchmarks.md). Entries are written at submit, so the stream holds them in
-    about the order the tickets' TicketSubmitted events come in: what is read past the
-    tickets asked for is kept for the stretches that come next, at most `window` of them
-    (the oldest passed over go first). An entry not found within `window` more — written
-    again later (a reporter erased), or another shard's (`keeps` says which are this
-    reader's) — is asked for alone, as before, so the result is what `first_entry`
-    gives."""
-
-    def __init__(
-        self,
-        store: ContactStore,
-        js: JetStreamContext,
-        keeps: Callable[[str], bool],
-        window: int = READ_AHEAD,
-    ) -> None:
-        self.store = store
-        self.js = js
-        self.keeps = keeps
-        self.window = window
-        self.ahead: OrderedDict[str, bytes | None] = OrderedDict()
-        self.stream: AsyncIterator[Msg] | None = None
-        self.ended = False
-        self.read = 0  # entries read from the stream, in all
-
-    async def entries(self, ticket_ids: Sequence[str]) -> list[ContactEntry | None]:
-        found = {t: self.ahead.pop(t) for t in ticket_ids if t in self.ahead}
-        wanted = {t for t in ticket_ids if t not in found}
-        read = 0
-        while wanted and read < self.window and (message := await self._next()) is not None:
-            read += 1
-            self.read += 1
-            key = message.subject.removeprefix(PREFIX)
-            # A deleted or purged key's marker: no entry, as `first_entry` says.
-            deleted = (message.headers or {}).get(KV_OPERATION) in ("DEL", "PURGE")
-            value = None if deleted else message.data
-            if key in wanted:
-                found[key] = value
-                wanted.discard(key)
-            elif self.keeps(key):
-                self.ahead[key] = value
-                self.ahead.move_to_end(key)  # written again: its newest place
-                if len(self.ahead) > self.window:
-                    self.ahead.popitem(last=False)
-        missing = sorted(wanted)
-        alone = await asyncio.gather(*map(self.store.first_entry, missing))
-        by_id = dict(zip(missing, alone, strict=True))
-        return [self.store.opened(t, found[t]) if t in found else by_id[t] for t in ticket_ids]
-
-    async def _next(self) -> Msg | None:
-        if self.ended:
-            return None
-        if self.stream is None:
-            name = f"KV_{BUCKET}"
-            until = await stream_reader.last_sequence(self.js, name)
-            self.stream = stream_reader.messages(self.js, name, 0, until, [f"{PREFIX}>"])
-        try:
-            return await anext(self.stream)
-        except StopAsyncIteration:
-            self.ended = True
-            return None

@@ -22,7 +22,6 @@ import json
 import os
 import sys
 import zlib
-from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -40,7 +39,7 @@ from chuishao.common.clients import redis_client
 from chuishao.common.events import Event, ReportLinked, ReportSplit, TicketSubmitted, parse_event
 from chuishao.common.settings import ENV_PREFIX
 from chuishao.common.streams import INTAKE_RECORDS, TICKETS
-from chuishao.intake.contacts import ContactEntry, ContactStore, ReadAhead, load_keys
+from chuishao.intake.contacts import ContactEntry, ContactStore, load_keys
 from chuishao.intake.projection import PLACING, apply, created, fold_into, placed_like
 from chuishao.intake.records import TicketRecord
 from chuishao.intake.settings import IntakeSettings
@@ -54,9 +53,6 @@ PRODUCER = "intake"
 WATERMARK = "intake:records:watermark"
 STREAM = TICKETS.name or "TICKETS"
 BATCH = 500
-# Records a fold holds as objects (Fold): about 9 MB of RSS a thousand (75 MB more at
-# peak for two workers at 20,000, docs/benchmarks.md).
-HOT = 4096
 # Past this many tickets to rebuild, one pass over the whole stream beats a filter each.
 MAX_FILTERS = 200
 # Other services' events the record folds: what the intake-records consumer reads.
@@ -96,16 +92,14 @@ def takes(event: Event) -> bool:
 class Fold:
     """The records the stream makes, for every ticket or only the `wanted` ones.
 
-    A rebuild of a whole city must fit in memory: as objects with their events the
-    records took 16.4 KB a ticket (3.6 GB of RSS at 200,000), as short JSON 2.5 KB
-    (docs/benchmarks.md "A whole city"). So the records are held as JSON, except the
-    `hot_limit` most recently changed ones, held as objects: a ticket's events come close
-    together in the stream (submitted, dispatched, its clock armed within a second), and
-    reading a record's JSON and writing it again for each of them was a sixth of the
-    rebuild's time. A record leaves the objects as JSON when newer ones push it out.
-    The events themselves are kept only with `keep_events`: the catch-up of a record
-    that is behind needs them, the check of all the others only their ids, which each
-    record's history holds."""
+    Each record is held as its short JSON and read again for each event it takes (the
+    copy `apply` makes anyway): a rebuild of a whole city must fit in memory, and as
+    objects with their events it took 16.4 KB a ticket (3.6 GB of RSS at 200,000), as
+    JSON 2.5 KB (docs/benchmarks.md "A whole city"). Packed as Redis keeps it
+    (chuishao.common.packing) it would take another 1 KB less, at some 50 µs more per
+    event, and time is the scarcer here. The events themselves are kept
+    only with `keep_events`: the catch-up of a record that is behind needs them, the
+    check of all the others only their ids, which each record's history holds."""
 
     first_entry: FirstEntry
     wanted: set[str] | None = None
@@ -114,8 +108,6 @@ class Fold:
     # Each linked report's home: the ticket whose shard holds its lead's record.
     homes: dict[str, str] = field(default_factory=dict)
     held: dict[str, bytes] = field(default_factory=dict)
-    hot: OrderedDict[str, TicketRecord] = field(default_factory=OrderedDict)
-    hot_limit: int = HOT
     # The stored Idempotency-Key of each ticket's submit, where it had one.
     idempotency: dict[str, str] = field(default_factory=dict)
     # Per ticket, how many history entries its record had when created: the entries
@@ -128,49 +120,26 @@ class Fold:
     skipped: int = 0
     # Contact entries read ahead for the stretch of the stream being taken (take_many).
     prefetched: dict[str, ContactEntry | None] = field(default_factory=dict)
-    # A rebuild of every ticket reads the contact entries in one pass (ReadAhead).
-    read_ahead: ReadAhead | None = None
 
     def __len__(self) -> int:
-        return len(self.held) + len(self.hot)
-
-    def __contains__(self, ticket_id: str) -> bool:
-        return ticket_id in self.hot or ticket_id in self.held
+        return len(self.held)
 
     def tickets(self) -> set[str]:
-        return set(self.held) | set(self.hot)
+        return set(self.held)
 
     def record(self, ticket_id: str) -> TicketRecord | None:
-        """The rebuilt record, the fold's own: read it, do not change it."""
-        if (record := self.hot.get(ticket_id)) is not None:
-            return record
+        """The rebuilt record, a fresh copy (the caller may change it)."""
         raw = self.held.get(ticket_id)
-        return None if raw is None else TicketRecord.from_stored(raw)
+        return None if raw is None else TicketRecord.model_validate_json(raw)
 
     def taken_ids(self, ticket_id: str, record: TicketRecord) -> list[str]:
         """The ids of the events the record took from the stream after its creation."""
         return [entry.event_id for entry in record.history[self.born.get(ticket_id, 0) :]]
 
-    def _changing(self, ticket_id: str) -> TicketRecord | None:
-        """The record to fold an event into, in place: among the objects from now on."""
-        if (record := self.hot.get(ticket_id)) is not None:
-            self.hot.move_to_end(ticket_id)
-            return record
-        raw = self.held.pop(ticket_id, None)
-        if raw is None:
-            return None
-        record = TicketRecord.from_stored(raw)
-        self._keep(record)
-        return record
-
     def _keep(self, record: TicketRecord) -> None:
-        self.hot[record.ticket_id] = record
-        self.hot.move_to_end(record.ticket_id)
-        if len(self.hot) > self.hot_limit:
-            _, oldest = self.hot.popitem(last=False)
-            self.held[oldest.ticket_id] = oldest.stored()
+        self.held[record.ticket_id] = record.stored_json().encode()
 
-    def wants(self, ticket_id: str) -> bool:
+    def _wants(self, ticket_id: str) -> bool:
         if self.wanted is not None and ticket_id not in self.wanted:
             return False
         return self.shard is None or self.shard.holds(self.homes.get(ticket_id, ticket_id))
@@ -181,7 +150,7 @@ class Fold:
             self.homes[event.duplicate_ticket_id] = self.homes.get(lead, lead)
 
     async def _create(self, ticket_id: str, submitted: TicketSubmitted | None) -> None:
-        if ticket_id in self or not self.wants(ticket_id):
+        if ticket_id in self.held or not self._wants(ticket_id):
             return
         if ticket_id in self.prefetched:
             entry = self.prefetched.pop(ticket_id)
@@ -205,16 +174,16 @@ class Fold:
         self.unrebuildable.pop(ticket_id, None)
 
     def _apply(self, ticket_id: str, event: Event) -> None:
-        record = self._changing(ticket_id)
+        record = self.record(ticket_id)
         if record is None or record.has_applied(event.event_id):
             return
-        lead = fold_into(record, event)
+        lead = fold_into(record, event)  # the unpacked copy is this fold's own
         self._keep(lead)
         if self.keep_events:
             self.taken[ticket_id].append(event)
         if isinstance(event, PLACING):  # its linked reports are placed where it is
             for report_id in lead.linked_reports:
-                if (report := self._changing(report_id)) is not None:
+                if (report := self.record(report_id)) is not None:
                     self._keep(placed_like(report, lead))
 
     async def take_many(self, stretch: list[bytes]) -> None:
@@ -234,30 +203,27 @@ class Fold:
                 ticket_id
                 for event in events
                 for ticket_id in _creates(event)
-                if ticket_id not in self and self.wants(ticket_id)
+                if ticket_id not in self.held and self._wants(ticket_id)
             }
         )
-        if self.read_ahead is not None:
-            entries = await self.read_ahead.entries(new)
-        else:
-            entries = await asyncio.gather(*(self.first_entry(ticket_id) for ticket_id in new))
+        entries = await asyncio.gather(*(self.first_entry(ticket_id) for ticket_id in new))
         self.prefetched = dict(zip(new, entries, strict=True))
         for event in events:
             await self._take(event)
         self.prefetched = {}
 
-    def worth_reading(self, subject: str) -> bool:
-        """Whether an event of the stream, told by its subject alone, may change a record
-        this fold holds: parsing the others was a tenth of a shard's time. A ReportLinked
-        always is: it says where its report lives (`homes`)."""
-        kind, ticket_id = subjects.parse_ticket_event(subject)
-        return kind == ReportLinked.kind or self.wants(ticket_id)
+    async def take(self, data: bytes) -> None:
+        try:
+            event = parse_event(data)
+        except ValidationError:
+            self.skipped += 1  # a type this version does not know (the consumer skips it too)
+            return
+        await self._take(event)
 
     async def _take(self, event: Event) -> None:
         if not takes(event):
             return
-        if self.wants(event.ticket_id):  # each shard reads every ReportLinked: count once
-            self.events += 1
+        self.events += 1
         match event:
             case TicketSubmitted():
                 # A second one is a split report routed again: not in its record.
@@ -321,8 +287,6 @@ async def fold(
     """Replay the stream up to `until` into records (all, or only the wanted tickets, or
     only one shard of them)."""
     result = Fold(contacts.first_entry, wanted, keep_events, shard)
-    if wanted is None:
-        result.read_ahead = ReadAhead(contacts, js, result.wants)
     filters = None
     if wanted is not None:
         tickets = set(wanted)
@@ -335,11 +299,8 @@ async def fold(
         if len(tickets) <= MAX_FILTERS:
             filters = subjects.events_of_tickets(tickets)
     stretch: list[bytes] = []
-    filters = filters or [subjects.TICKET_EVENTS]
-    async for message in stream_reader.messages(js, STREAM, 0, until, filters):
-        if not result.worth_reading(message.subject):
-            continue
-        stretch.append(message.data)
+    async for _, data in read(js, 0, until, filters):
+        stretch.append(data)
         if len(stretch) == BATCH:
             await result.take_many(stretch)
             stretch = []
@@ -600,11 +561,11 @@ class RebuildSummary:
     written: int
 
     def merged(self, other: "RebuildSummary") -> "RebuildSummary":
-        # Each shard counts the events of its own tickets (Fold.worth_reading).
+        # Every shard reads the whole stream: the events are counted once.
         return RebuildSummary(
             until=self.until,
-            events=self.events + other.events,
-            skipped=self.skipped + other.skipped,
+            events=max(self.events, other.events),
+            skipped=max(self.skipped, other.skipped),
             tickets=self.tickets + other.tickets,
             missing=sorted(self.missing + other.missing),
             behind=sorted(self.behind + other.behind),

@@ -10,40 +10,24 @@ from pathlib import Path
 
 import httpx
 import pytest
-from redis.asyncio import Redis
 
-from chuishao.notify.channels.recorder import read_recorded
 from chuishao.notify.delivery_log import DeliveryLog, ask
-from support.servers import Servers, real_servers
-from support.stack import ServiceProcesses
+from support.intake import STORY_3
+from support.servers import Servers
+from support.stack import ServiceProcesses, post_report_when_ready, recorded_once_sent
 
 pytestmark = pytest.mark.e2e
-
-REPORT = {
-    "category": "fire_box",
-    "description": "A-160车位旁边的消防箱玻璃碎了",
-    "location": {"lat": 39.9087, "long": 116.3975, "address": "和园小区 A-160 车位"},
-    "channel": "snap_it",
-    "media_urls": ["https://img.example.org/snap/a160.jpg"],
-    "reporter": {"name": "李女士", "phone": "13912345678"},
-}
-
-
-@pytest.fixture(scope="module")
-def notify_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
-    with real_servers(tmp_path_factory.mktemp("notify-e2e-servers")) as running:
-        yield running
 
 
 @pytest.fixture(scope="module")
 def notify_stack(
-    notify_servers: Servers, tmp_path_factory: pytest.TempPathFactory
+    own_servers: Servers, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ServiceProcesses]:
     log_dir: Path = tmp_path_factory.mktemp("notify-e2e-logs")
     # Whatever the hour the suite runs at: no quiet hours here (equal start and end).
     with ServiceProcesses(
-        notify_servers.nats_url,
-        notify_servers.redis_url,
+        own_servers.nats_url,
+        own_servers.redis_url,
         log_dir,
         CHUISHAO_QUIET_HOURS_START="00:00",
         CHUISHAO_QUIET_HOURS_END="00:00",
@@ -58,27 +42,14 @@ def receipt_ref(log: DeliveryLog) -> str:
 
 
 async def test_the_resident_gets_a_receipt_and_the_delivery_log_shows_it(
-    notify_servers: Servers, notify_stack: ServiceProcesses
+    own_servers: Servers, notify_stack: ServiceProcesses
 ) -> None:
     async with httpx.AsyncClient(base_url=notify_stack.base_url) as client:
-        for _ in range(100):
-            response = await client.post("/api/v1/reports", json=REPORT)
-            if response.status_code != 503:  # the catalogue is still loading
-                break
-            await asyncio.sleep(0.1)
+        response = await post_report_when_ready(client, STORY_3)
     assert response.status_code == 201, response.text
     ticket_id = response.json()["ticket_id"]
 
-    redis = Redis.from_url(notify_servers.redis_url)
-    try:
-        for _ in range(300):
-            entries = await read_recorded(redis, ticket_id)
-            if entries:
-                break
-            await asyncio.sleep(0.05)
-    finally:
-        await redis.aclose()
-    [receipt] = entries
+    [receipt] = await recorded_once_sent(own_servers.redis_url, ticket_id)
     assert receipt.template == "receipt"
     assert f"工单编号：{ticket_id}" in receipt.text
     assert receipt.to == "139****5678"
@@ -87,7 +58,7 @@ async def test_the_resident_gets_a_receipt_and_the_delivery_log_shows_it(
     # may be logged first, so wait for both.
     dispatch = ("dispatch", "nats", "sent", "grid-heyuan")
     for _ in range(200):
-        log = await ask(notify_servers.nats_url, ticket_id)
+        log = await ask(own_servers.nats_url, ticket_id)
         logged = {(e.template, e.channel, e.status, e.recipient) for e in log.entries}
         if dispatch in logged:
             break
@@ -99,7 +70,7 @@ async def test_the_resident_gets_a_receipt_and_the_delivery_log_shows_it(
         "-m",
         "chuishao.notify.delivery_log",
         ticket_id,
-        env={"CHUISHAO_NATS_URL": notify_servers.nats_url},
+        env={"CHUISHAO_NATS_URL": own_servers.nats_url},
         stdout=asyncio.subprocess.PIPE,
     )
     printed = (await asyncio.wait_for(process.communicate(), 30))[0].decode()

@@ -2,7 +2,6 @@
 reaches every unit on its own subject, and a hotline note without a category is triaged
 and dispatched."""
 
-import asyncio
 import json
 from typing import Any
 
@@ -12,14 +11,12 @@ import pytest
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
-from redis.asyncio import Redis
 
 from chuishao.common import subjects
 from chuishao.common.events import TicketDispatched, TicketTriaged
-from chuishao.notify.channels.recorder import read_recorded
 from chuishao.router.triage_model import default_model
 from support.servers import Servers
-from support.stack import ServiceProcesses
+from support.stack import ServiceProcesses, post_report_when_ready, recorded_once_sent
 
 pytestmark = pytest.mark.e2e
 
@@ -37,13 +34,9 @@ HOTLINE_NOTE = {
 
 
 async def submit(client: httpx.AsyncClient, report: dict[str, Any]) -> str:
-    for _ in range(100):
-        response = await client.post("/api/v1/reports", json=report)
-        if response.status_code != 503:  # 503 until intake has the router's catalogue
-            assert response.status_code == 201, response.text
-            return str(response.json()["ticket_id"])
-        await asyncio.sleep(0.1)
-    raise AssertionError("catalogue never loaded")
+    response = await post_report_when_ready(client, report)
+    assert response.status_code == 201, response.text
+    return str(response.json()["ticket_id"])
 
 
 async def inbox(nc: Client, unit_id: str) -> JetStreamContext.PushSubscription:
@@ -154,15 +147,6 @@ async def test_a_life_at_risk_tells_the_resident_whom_to_ring_at_once(
 ) -> None:
     async with httpx.AsyncClient(base_url=stack.base_url) as client:
         ticket_id = await submit(client, LIFE_AT_RISK)
-    redis = Redis.from_url(own_servers.redis_url)
-    try:
-        for _ in range(300):  # bounded: 15 s
-            sent = [e for e in await read_recorded(redis, ticket_id) if e.template == "call_now"]
-            if sent:
-                break
-            await asyncio.sleep(0.05)
-    finally:
-        await redis.aclose()
-    [message] = sent
+    [message] = await recorded_once_sent(own_servers.redis_url, ticket_id, "call_now")
     assert "请立即拨打119、120" in message.text
     assert f"工单编号：{ticket_id}" in message.text

@@ -11,29 +11,11 @@ import pytest
 
 from chuishao.common import subjects
 from chuishao.common.events import TicketDispatched
-from support.intake import OPERATOR
+from support.intake import OPERATOR, STORY_3
 from support.servers import Servers
-from support.stack import ServiceProcesses
+from support.stack import ServiceProcesses, post_report_when_ready
 
 pytestmark = pytest.mark.e2e
-
-STORY_3 = {
-    "category": "fire_box",
-    "description": "A-160车位旁边的消防箱玻璃碎了",
-    "location": {"lat": 39.9087, "long": 116.3975, "address": "和园小区 A-160 车位"},
-    "channel": "snap_it",
-    "media_urls": ["https://img.example.org/snap/a160.jpg"],
-    "reporter": {"name": "李女士", "phone": "13912345678"},
-}
-
-
-async def submit_when_catalogue_is_ready(client: httpx.AsyncClient) -> httpx.Response:
-    for _ in range(100):
-        response = await client.post("/api/v1/reports", json=STORY_3)
-        if response.status_code != 503:
-            return response
-        await asyncio.sleep(0.1)
-    raise AssertionError("catalogue never loaded")
 
 
 async def until_ticket(client: httpx.AsyncClient, ticket_id: str, test: object) -> dict:  # type: ignore[type-arg]
@@ -51,7 +33,7 @@ async def test_story_3_reaches_the_community_unit_with_a_48_hour_deadline(
     unit = await nats.connect(own_servers.nats_url)
     inbox = await unit.jetstream().subscribe(subjects.unit_inbox("grid-heyuan"), stream="UNITS")
     async with httpx.AsyncClient(base_url=stack.base_url) as client:
-        response = await submit_when_catalogue_is_ready(client)
+        response = await post_report_when_ready(client, STORY_3)
         assert response.status_code == 201, response.text
         ticket_id = response.json()["ticket_id"]
 

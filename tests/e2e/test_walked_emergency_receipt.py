@@ -14,7 +14,7 @@ from redis.asyncio import Redis
 from chuishao.notify.channels.recorder import read_recorded
 from support.intake import OPERATOR
 from support.servers import Servers
-from support.stack import ServiceProcesses
+from support.stack import ServiceProcesses, post_report_when_ready
 
 pytestmark = pytest.mark.e2e
 TIMEOUT = 30.0
@@ -39,13 +39,9 @@ async def submit(http: httpx.AsyncClient, description: str, phone: str) -> str:
         "channel": "hotline_12345",
         "reporter": {"phone": phone},
     }
-    for _ in range(300):
-        response = await http.post("/api/v1/reports", json=body)
-        if response.status_code != 503:
-            assert response.status_code == 201, response.text
-            return str(response.json()["ticket_id"])
-        await asyncio.sleep(0.1)
-    raise AssertionError("the catalogue never loaded")
+    response = await post_report_when_ready(http, body, tries=300)
+    assert response.status_code == 201, response.text
+    return str(response.json()["ticket_id"])
 
 
 async def test_a_gas_leak_found_by_triage_is_an_emergency_and_its_receipt_is_not_held(

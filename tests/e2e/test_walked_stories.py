@@ -19,7 +19,7 @@ from chuishao.common.tokens import hash_api_key
 from chuishao.notify.channels.recorder import read_recorded
 from support.intake import OPERATOR, auth, resident_link_token, settings_env, unit_key
 from support.servers import Servers
-from support.stack import ServiceProcesses
+from support.stack import ServiceProcesses, post_report_when_ready
 
 pytestmark = pytest.mark.e2e
 
@@ -73,13 +73,9 @@ async def submit(http: httpx.AsyncClient, **report: Any) -> dict[str, Any]:
         "channel": "snap_it",
         "reporter": {"phone": "13800138000"},
     } | report
-    for _ in range(300):
-        response = await http.post("/api/v1/reports", json=body)
-        if response.status_code != 503:  # 503 until intake has the router's catalogue
-            assert response.status_code == 201, response.text
-            return dict(response.json())
-        await asyncio.sleep(0.1)
-    raise AssertionError("the catalogue never loaded")
+    response = await post_report_when_ready(http, body, tries=300)
+    assert response.status_code == 201, response.text
+    return dict(response.json())
 
 
 async def until(

@@ -429,12 +429,11 @@ async def router_batch(router: RouterService, causes: list[TicketSubmitted]) -> 
     return batch + [escalation(cause) for cause in causes]
 
 
-async def test_a_publish_failing_after_the_transaction_loses_and_doubles_no_event(
-    router: RouterService, js: JetStreamContext, redis: Redis, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Promise: a batch whose publishes time out after its MULTI, taken again one at a
-    time, then the outbox relay: every state, queue and mark as one at a time, each
-    event in the stream once, nothing left in the outbox."""
+async def a_batch_handled_one_at_a_time(
+    router: RouterService, js: JetStreamContext, redis: Redis
+) -> tuple[list[Event], dict[str, Any]]:
+    """Six tickets' `router_batch` and everything it leaves when each of its events is
+    handled alone; then all emptied and the six causes handled again, for the batch."""
     causes = submits(6)
     await empty(js, redis)
     for cause in causes:
@@ -442,11 +441,22 @@ async def test_a_publish_failing_after_the_transaction_loses_and_doubles_no_even
     batch = await router_batch(router, causes)
     for event in batch:
         await router.handle(event)
-    expected = unordered(await everything(js, redis))
+    found = await everything(js, redis)
 
     await empty(js, redis)
     for cause in causes:
         await router.handle(cause)
+    return batch, found
+
+
+async def test_a_publish_failing_after_the_transaction_loses_and_doubles_no_event(
+    router: RouterService, js: JetStreamContext, redis: Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Promise: a batch whose publishes time out after its MULTI, taken again one at a
+    time, then the outbox relay: every state, queue and mark as one at a time, each
+    event in the stream once, nothing left in the outbox."""
+    batch, one_at_a_time = await a_batch_handled_one_at_a_time(router, js, redis)
+    expected = unordered(one_at_a_time)
     first_publish_times_out(monkeypatch, router.store.outbox)
     assert await as_the_consumer(router.handle_batch, batch) == 1
     monkeypatch.undo()
@@ -462,18 +472,7 @@ async def test_another_replica_handling_the_same_batch_meanwhile_doubles_nothing
     """Promise: the same batch delivered to a second replica (its ack wait ran out) while
     the first is still stepping it: each event routed once, each emitted event stored
     once, in the same order as one at a time."""
-    causes = submits(6)
-    await empty(js, redis)
-    for cause in causes:
-        await router.handle(cause)
-    batch = await router_batch(router, causes)
-    for event in batch:
-        await router.handle(event)
-    expected = await everything(js, redis)
-
-    await empty(js, redis)
-    for cause in causes:
-        await router.handle(cause)
+    batch, expected = await a_batch_handled_one_at_a_time(router, js, redis)
     step = router._step
     raced: list[int] = []
 

@@ -8,12 +8,9 @@ from nats.aio.client import Client
 from nats.js import JetStreamContext
 
 from chuishao.common import subjects
-from chuishao.common.catalogue import Category, publish_catalogue
 from chuishao.common.commands import SubmitReport
 from chuishao.common.queries import ReporterContact, ReporterContactQuery
-from chuishao.common.streams import provision
-from chuishao.intake.app import create_app
-from chuishao.intake.settings import IntakeSettings
+from support.intake import fire_box_intake
 from support.servers import Servers
 
 pytestmark = pytest.mark.usefixtures("clean")
@@ -21,11 +18,7 @@ pytestmark = pytest.mark.usefixtures("clean")
 
 @pytest.fixture
 async def intake(servers: Servers, js: JetStreamContext) -> AsyncIterator[FastAPI]:
-    await provision(js)
-    await publish_catalogue(js, [Category(code="fire_box", name="消防箱损坏")])
-    app = create_app(IntakeSettings(nats_url=servers.nats_url, redis_url=servers.redis_url))
-    async with app.router.lifespan_context(app):
-        await app.state.intake.catalogue.loaded.wait()
+    async with fire_box_intake(servers.nats_url, servers.redis_url, js) as app:
         yield app
 
 

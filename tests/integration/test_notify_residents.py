@@ -16,7 +16,6 @@ from fastapi import FastAPI
 from nats.js import JetStreamContext
 from redis.asyncio import Redis
 
-from chuishao.common.catalogue import Category, publish_catalogue
 from chuishao.common.clock import ManualClock
 from chuishao.common.commands import SubmitReport
 from chuishao.common.events import (
@@ -30,10 +29,7 @@ from chuishao.common.events import (
 from chuishao.common.handled import forget_handled
 from chuishao.common.ids import reporter_ref
 from chuishao.common.settings import ServiceSettings
-from chuishao.common.streams import provision
 from chuishao.embedded import free_port
-from chuishao.intake.app import create_app
-from chuishao.intake.settings import IntakeSettings
 from chuishao.notify.bootstrap import bootstrap
 from chuishao.notify.channels import ResidentMessage
 from chuishao.notify.channels.recorder import RecordedMessage, read_recorded
@@ -48,6 +44,7 @@ from integration.test_notify_webhooks import (
     until,
     until_async,
 )
+from support.intake import fire_box_intake
 from support.servers import Servers
 
 pytestmark = pytest.mark.usefixtures("clean")
@@ -66,11 +63,7 @@ def receiver() -> Iterator[Receiver]:
 
 @pytest.fixture
 async def intake(servers: Servers, js: JetStreamContext) -> AsyncIterator[FastAPI]:
-    await provision(js)
-    await publish_catalogue(js, [Category(code="fire_box", name="消防箱损坏")])
-    app = create_app(IntakeSettings(nats_url=servers.nats_url, redis_url=servers.redis_url))
-    async with app.router.lifespan_context(app):
-        await app.state.intake.catalogue.loaded.wait()
+    async with fire_box_intake(servers.nats_url, servers.redis_url, js) as app:
         yield app
 
 

@@ -8,22 +8,18 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from faststream.nats import NatsBroker
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 
 from chuishao.common import subjects
-from chuishao.common.clock import ManualClock
 from chuishao.common.places import publish_places
 from chuishao.common.streams import provision
 from chuishao.router import place_query
 from chuishao.router.directory_watch import DirectoryWatch
 from chuishao.router.document import place_names
-from chuishao.router.plugins_manager import plugin_manager
-from chuishao.router.settings import RouterSettings
 from support.console import running_console
 from support.router_queries import ask as ask_router
-from support.router_queries import assert_refused, until_answered
+from support.router_queries import assert_refused, router_responder
 from support.servers import Servers
 
 HEYUAN = "和园小区 3号楼"
@@ -33,17 +29,15 @@ NOWHERE = "火星路999号"
 @pytest.fixture
 async def router_places(servers: Servers, js: JetStreamContext) -> AsyncIterator[DirectoryWatch]:
     """The router's place responder, as its bootstrap registers it, on a broker of its own."""
-    broker = NatsBroker(servers.nats_url)
-    watch = DirectoryWatch(RouterSettings(), plugin_manager(), ManualClock(), broker)
-    place_query.register(broker, watch.current)
-    await provision(js)
-    await publish_places(js, place_names(watch.snapshot.directory.document))  # names
-    await broker.start()
-    await until_answered(servers.nats_url, subjects.ROUTER_PLACE)
-    try:
+
+    async def names(watch: DirectoryWatch) -> None:
+        await provision(js)
+        await publish_places(js, place_names(watch.snapshot.directory.document))
+
+    async with router_responder(
+        servers.nats_url, subjects.ROUTER_PLACE, place_query.register, names
+    ) as watch:
         yield watch
-    finally:
-        await broker.stop()
 
 
 async def ask(nc: Client, body: bytes) -> dict[str, Any]:
@@ -94,8 +88,7 @@ async def test_the_console_names_the_place_of_a_typed_address(
 ) -> None:
     async with running_console(servers.nats_url, servers.redis_url) as console:
         await console.console.places.loaded.wait()
-        await console.http.get("/r")  # the pre-login CSRF cookie the form carries
-        headers = {"X-CSRF-Token": console.csrf(), "Accept": "application/json"}
+        headers = await console.resident_form_headers()
 
         heyuan = await console.http.post("/r/place", json={"address": HEYUAN}, headers=headers)
         assert heyuan.status_code == 200, heyuan.text

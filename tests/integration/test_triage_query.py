@@ -9,24 +9,20 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from faststream.nats import NatsBroker
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 from redis.asyncio import Redis
 
 from chuishao.common import subjects
 from chuishao.common.catalogue import publish_catalogue
-from chuishao.common.clock import ManualClock
 from chuishao.common.queries import TRIAGE_MAX_CHARS
 from chuishao.common.streams import provision
 from chuishao.console.web import suggest
 from chuishao.router import triage_query
 from chuishao.router.directory_watch import DirectoryWatch
-from chuishao.router.plugins_manager import plugin_manager
-from chuishao.router.settings import RouterSettings
 from support.console import running_console
 from support.router_queries import ask as ask_router
-from support.router_queries import assert_refused, until_answered
+from support.router_queries import assert_refused, router_responder
 from support.servers import Servers
 
 LAMP = "小区门口的路灯坏了好几天，晚上一片漆黑"
@@ -37,17 +33,15 @@ GAS = "楼道里一股很浓的燃气味，有个老人晕倒在门口了"
 async def router_answers(servers: Servers, js: JetStreamContext) -> AsyncIterator[DirectoryWatch]:
     """The router's triage responder, as its bootstrap registers it, on a broker of its own
     (the whole router is not needed to answer a question)."""
-    broker = NatsBroker(servers.nats_url)
-    watch = DirectoryWatch(RouterSettings(), plugin_manager(), ManualClock(), broker)
-    triage_query.register(broker, watch.current)
-    await provision(js)
-    await publish_catalogue(js, watch.snapshot.catalogue)  # the console names categories
-    await broker.start()
-    await until_answered(servers.nats_url, subjects.ROUTER_TRIAGE)
-    try:
+
+    async def catalogue(watch: DirectoryWatch) -> None:
+        await provision(js)
+        await publish_catalogue(js, watch.snapshot.catalogue)  # the console names categories
+
+    async with router_responder(
+        servers.nats_url, subjects.ROUTER_TRIAGE, triage_query.register, catalogue
+    ) as watch:
         yield watch
-    finally:
-        await broker.stop()
 
 
 async def ask(nc: Client, body: bytes) -> dict[str, Any]:
@@ -99,8 +93,7 @@ async def test_the_console_offers_the_suggestions_by_name_and_the_emergency_line
 ) -> None:
     async with running_console(servers.nats_url, servers.redis_url) as console:
         await console.console.catalogue.loaded.wait()
-        await console.http.get("/r")  # the pre-login CSRF cookie the form carries
-        headers = {"X-CSRF-Token": console.csrf(), "Accept": "application/json"}
+        headers = await console.resident_form_headers()
 
         lamp = await console.http.post("/r/triage", json={"text": LAMP}, headers=headers)
         assert lamp.status_code == 200, lamp.text

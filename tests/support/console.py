@@ -33,6 +33,12 @@ class ConsoleHarness:
         """The pre-login CSRF cookie's value (a GET of any page sets it)."""
         return str(self.http.cookies.get("chuishao_csrf"))
 
+    async def resident_form_headers(self) -> dict[str, str]:
+        """The headers of the resident form's JSON calls, with the pre-login CSRF cookie
+        the form carries (a GET of the form sets it)."""
+        await self.http.get("/r")
+        return {"X-CSRF-Token": self.csrf(), "Accept": "application/json"}
+
     async def login(self, username: str, password: str = PASSWORD) -> httpx.Response:
         await self.http.get("/login")
         form = {"username": username, "password": password, "csrf_token": self.csrf()}

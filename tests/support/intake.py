@@ -110,6 +110,17 @@ def auth(unit_id: str) -> dict[str, str]:
 OPERATOR = {"X-API-Key": OPERATOR_KEY}
 
 
+# Story 3: a resident reports a broken fire box from the mini-program, with a photo.
+STORY_3 = {
+    "category": "fire_box",
+    "description": "A-160车位旁边的消防箱玻璃碎了",
+    "location": {"lat": 39.9087, "long": 116.3975, "address": "和园小区 A-160 车位"},
+    "channel": "snap_it",
+    "media_urls": ["https://img.example.org/snap/a160.jpg"],
+    "reporter": {"name": "李女士", "phone": "13912345678"},
+}
+
+
 def report_body(
     description: str, location: dict[str, Any], channel: str = "snap_it", **more: Any
 ) -> dict[str, Any]:
@@ -258,6 +269,19 @@ class Harness:
         return await self.http.post(
             f"/api/v1/tickets/{ticket_id}/{verb}", json=body, headers=actor or {}, params=params
         )
+
+
+@contextlib.asynccontextmanager
+async def fire_box_intake(
+    nats_url: str, redis_url: str, js: JetStreamContext
+) -> AsyncIterator[FastAPI]:
+    """Intake with its default settings and a catalogue of the fire box alone, started."""
+    await provision(js)
+    await publish_catalogue(js, [Category(code="fire_box", name="消防箱损坏")])
+    app = create_app(IntakeSettings(nats_url=nats_url, redis_url=redis_url))
+    async with app.router.lifespan_context(app):
+        await app.state.intake.catalogue.loaded.wait()
+        yield app
 
 
 @contextlib.asynccontextmanager

@@ -23,6 +23,23 @@ from chuishao.router.textnorm import normalise
 from chuishao.router.triage_corpus import read_rows
 from chuishao.router.triage_model import default_model
 
+
+def assert_found_by_rule(text: str, rule: str, call: tuple[str, ...]) -> DangerAssessment:
+    """`text` is a danger that `rule` finds (the lexicon, not the model), told at least the
+    numbers of `call`."""
+    found = assess(text)
+    assert found.danger
+    assert rule in found.rules
+    assert set(call) <= set(found.call)
+    return found
+
+
+def assert_model_quiet(text: str) -> None:
+    """A frame the model's alarm does not stand on: it keeps quiet, and so no alarm."""
+    assert quiet_for_model(normalise(text))
+    assert assess(text) == DangerAssessment(danger=False)
+
+
 DANGERS = [
     ("小区里天然气管道被挖断了，呲呲往外喷气", "gas", ("119",)),
     ("巷子裡有很重的瓦斯味", "gas", ("119",)),
@@ -575,10 +592,7 @@ ROUND4 = [
 def test_round_four_dangers_look_alike_words_do_not_hide(
     text: str, rule: str, call: tuple[str, ...]
 ) -> None:
-    found = assess(text)
-    assert found.danger
-    assert rule in found.rules
-    assert set(call) <= set(found.call)
+    assert_found_by_rule(text, rule, call)
 
 
 @pytest.mark.parametrize(
@@ -617,10 +631,7 @@ ROUND5 = [
 def test_round_five_situations_are_found_with_their_numbers(
     text: str, rule: str, call: tuple[str, ...]
 ) -> None:
-    found = assess(text)
-    assert found.danger
-    assert rule in found.rules
-    assert set(call) <= set(found.call)
+    assert_found_by_rule(text, rule, call)
 
 
 NOT_NOW_ROUND5 = [
@@ -669,10 +680,7 @@ ROUND6 = [
 def test_round_six_situations_are_found_with_their_numbers(
     text: str, rule: str, call: tuple[str, ...]
 ) -> None:
-    found = assess(text)
-    assert found.danger
-    assert rule in found.rules
-    assert set(call) <= set(found.call)
+    assert_found_by_rule(text, rule, call)
 
 
 NOT_NOW_ROUND6 = [
@@ -739,10 +747,7 @@ NO_ONE_AT_RISK_YET = {
 def test_round_seven_situations_are_found_with_their_numbers(
     text: str, rule: str, call: tuple[str, ...]
 ) -> None:
-    found = assess(text)
-    assert found.danger
-    assert rule in found.rules  # the lexicon, not the model
-    assert set(call) <= set(found.call)
+    found = assert_found_by_rule(text, rule, call)
     assert found.life_at_risk is (text not in NO_ONE_AT_RISK_YET)
 
 
@@ -798,8 +803,7 @@ def test_round_seven_frames_do_not_hide_a_danger_now(text: str, rule: str) -> No
     ],
 )
 def test_round_seven_model_frames_keep_the_model_quiet(text: str) -> None:
-    assert quiet_for_model(normalise(text))
-    assert assess(text) == DangerAssessment(danger=False)
+    assert_model_quiet(text)
 
 
 # Round eight (DNG8): danger10's misses and short numbers as kinds — a faint cry behind a
@@ -835,10 +839,7 @@ ROUND8 = [
 def test_round_eight_situations_are_found_with_their_numbers(
     text: str, rule: str, call: tuple[str, ...]
 ) -> None:
-    found = assess(text)
-    assert found.danger
-    assert rule in found.rules  # the lexicon, not the model
-    assert set(call) <= set(found.call)
+    found = assert_found_by_rule(text, rule, call)
     assert found.life_at_risk is (text not in NO_ONE_NAMED_ROUND8)
 
 
@@ -894,8 +895,7 @@ def test_round_eight_frames_do_not_hide_a_danger_now(text: str, rule: str) -> No
     ],
 )
 def test_round_eight_model_frames_keep_the_model_quiet(text: str) -> None:
-    assert quiet_for_model(normalise(text))
-    assert assess(text) == DangerAssessment(danger=False)
+    assert_model_quiet(text)
 
 
 def test_a_typo_for_fire_is_no_work_in_progress() -> None:

@@ -40,8 +40,8 @@ async def messages(
     until: int,
     filters: list[str],
 ) -> AsyncIterator[Msg]:
-    """The stored messages after sequence `after` up to `until`, whole: with their
-    subjects and headers (a key-value bucket's key and operation)."""
+    """The stored messages after sequence `after` up to `until`, whole (with their
+    subjects and headers)."""
     if until <= after:
         return
     subscription = await js.pull_subscribe(

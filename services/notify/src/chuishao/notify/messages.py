@@ -21,9 +21,6 @@ CLOCKS = {
     ClockKind.RESOLUTION: "办结",
     ClockKind.MANUAL_DISPATCH: "派单",
 }
-LEVELS = LEVEL_NAMES
-ROLES = ROLE_NAMES
-WHISTLES = WHISTLE_NAMES
 
 
 def duration(seconds: int) -> str:
@@ -76,8 +73,8 @@ class Messages:
             "unit_name": unit_name or "",
             "link": self.resident_link(event.ticket_id),
             "clock_label": CLOCKS.get(clock, "") if clock else "",
-            "role_label": ROLES.get(role, "") if role else "",
-            "whistle_label": WHISTLES.get(whistle, "派单") if whistle else "派单",
+            "role_label": ROLE_NAMES.get(role, "") if role else "",
+            "whistle_label": WHISTLE_NAMES.get(whistle, "派单") if whistle else "派单",
             # call_now: the emergency numbers to ring (119、120), for a gateway template too.
             "call": "、".join(getattr(event, "call", ())),
             **(self.words.variables(event) if self.words is not None else {}),
@@ -104,7 +101,7 @@ class Messages:
                 event=event,
                 local=self.local,
                 duration=duration,
-                level_label=lambda level: LEVELS[Level(level)],
+                level_label=lambda level: LEVEL_NAMES[Level(level)],
                 **self.variables(event, unit_name),
             )
             .strip()

@@ -16,7 +16,7 @@ from chuishao.common.domain import Level, Priority, Whistle
 from chuishao.router.decision import RoutingDecision, RoutingRequest
 from chuishao.router.directory import Directory
 from chuishao.router.hookspecs import hookimpl
-from chuishao.router.plugins.attributes import declared_attribute
+from chuishao.router.plugins.attributes import declared_attribute, refuse_unknown
 from chuishao.router.units import Unit
 
 URGENCY = list(Priority)
@@ -47,11 +47,7 @@ class Rule:
         fields side by side, as the directory's `[[routes]]` are written."""
         fields = dict(entry)
         routing = {key: fields.pop(key) for key in ROUTING_KEYS if key in fields}
-        # Category ignores keys it does not know: a misspelt one must stop the start-up
-        # (PluginError) rather than drop a field of the catalogue.
-        unknown = set(fields) - set(Category.model_fields)
-        if unknown:
-            raise ValueError(f"rule {fields.get('code')!r}: unknown keys {sorted(unknown)}")
+        refuse_unknown(fields, Category, "rule")
         attributes = tuple(
             declared_attribute(attribute, order)
             for order, attribute in enumerate(fields.pop("attributes", ()), start=1)
